@@ -1,0 +1,5 @@
+import sys
+
+from qpbench.cli import main
+
+sys.exit(main())

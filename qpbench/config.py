@@ -1,0 +1,203 @@
+"""Settings read once from options and ini keys into frozen dataclasses.
+
+Targets default to the deployment plan's; every one can be overridden with
+``--qp-target NAME=VALUE`` or the ``qp_targets`` ini key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from qpbench.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Criterion:
+    name: str
+    unit: str
+    higher_is_better: bool
+    description: str
+
+
+# The readiness criteria, in the order reports show them.
+CRITERIA: dict[str, Criterion] = {
+    c.name: c
+    for c in (
+        Criterion("latency_p95_ms", "ms", False, "batch-1 p95 latency per image"),
+        Criterion("throughput_ips", "images/s", True, "sustained throughput"),
+        Criterion("peak_rss_mb", "MB", False, "peak RSS of a fresh serving process"),
+        Criterion("pearson", "", True, "Pearson correlation with the labels"),
+        Criterion("fidelity_loss", "", False, "relative Pearson loss against the fp32 reference"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Targets:
+    latency_p95_ms: float = 50.0
+    throughput_ips: float = 20.0
+    peak_rss_mb: float = 512.0
+    pearson: float = 0.90
+    fidelity_loss: float = 0.05
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, (int, float)) or value != value:
+                raise ConfigError(f"target {f.name} must be a number, got {value!r}")
+        for name in ("latency_p95_ms", "throughput_ips", "peak_rss_mb"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"target {name} must be > 0, got {getattr(self, name)}")
+        if not 0 < self.pearson <= 1:
+            raise ConfigError(f"target pearson must be in (0, 1], got {self.pearson}")
+        if not 0 <= self.fidelity_loss < 1:
+            raise ConfigError(f"target fidelity_loss must be in [0, 1), got {self.fidelity_loss}")
+
+    def get(self, name: str) -> float:
+        return float(getattr(self, name))
+
+
+DEFAULT_WEIGHTS: dict[str, float] = {
+    # Speed and accuracy matter most to the plan; memory is judged too, but the
+    # CUDA build of torch alone exceeds 512 MB, so it is not a hard gate by default.
+    "latency_p95_ms": 0.30,
+    "throughput_ips": 0.15,
+    "peak_rss_mb": 0.15,
+    "pearson": 0.30,
+    "fidelity_loss": 0.10,
+}
+DEFAULT_HARD_GATES: tuple[str, ...] = ("latency_p95_ms", "pearson", "fidelity_loss")
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    targets: Targets = field(default_factory=Targets)
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    hard_gates: tuple[str, ...] = DEFAULT_HARD_GATES
+
+    def __post_init__(self) -> None:
+        unknown = (set(self.weights) | set(self.hard_gates)) - set(CRITERIA)
+        if unknown:
+            raise ConfigError(f"unknown criteria {sorted(unknown)}: choose from {list(CRITERIA)}")
+        if any(w < 0 or w != w for w in self.weights.values()):
+            raise ConfigError(f"weights must be >= 0, got {self.weights}")
+        if sum(self.weights.values()) <= 0:
+            raise ConfigError("at least one weight must be > 0")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How long measurements run. 'quick' is for smoke tests, 'full' for release sign-off."""
+
+    name: str
+    batch_sizes: tuple[int, ...]
+    latency_budget_s: float  # time spent per batch size after warm-up
+    min_rounds: int
+    max_rounds: int
+    warmup_rounds: int
+    throughput_s: float
+    throughput_batch: int
+    memory_iterations: int
+    eval_images: int | None  # accuracy uses the samples of the first N images (None: all)
+    sweep_rounds: int  # timed runs per candidate in the thread sweep
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile("quick", (1, 4), 0.5, 5, 200, 1, 1.0, 4, 3, 25, 3),
+        Profile("default", (1, 4, 8, 16), 3.0, 10, 1000, 2, 10.0, 8, 10, 200, 5),
+        Profile("full", (1, 4, 8, 16), 15.0, 30, 5000, 5, 60.0, 8, 50, None, 15),
+    )
+}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ConfigError(f"unknown profile {name!r}: choose one of {list(PROFILES)}") from None
+
+
+def parse_pairs(items: list[str], what: str) -> dict[str, float]:
+    """'name=value' strings -> {name: float}, with errors naming the bad item."""
+    out: dict[str, float] = {}
+    for item in items:
+        for part in item.replace(",", " ").split():
+            name, sep, raw = part.partition("=")
+            if not sep:
+                raise ConfigError(f"{what} {part!r} must look like NAME=VALUE")
+            try:
+                out[name.strip()] = float(raw)
+            except ValueError:
+                raise ConfigError(f"{what} {part!r}: {raw!r} is not a number") from None
+    return out
+
+
+def make_scoring(target_items: list[str], weight_items: list[str], hard_gates: list[str] | None) -> ScoringConfig:
+    overrides = parse_pairs(target_items, "target")
+    unknown = set(overrides) - {f.name for f in fields(Targets)}
+    if unknown:
+        raise ConfigError(f"unknown targets {sorted(unknown)}: choose from {[f.name for f in fields(Targets)]}")
+    targets = replace(Targets(), **overrides)
+    weights = dict(DEFAULT_WEIGHTS)
+    weights.update(parse_pairs(weight_items, "weight"))
+    gates = DEFAULT_HARD_GATES if hard_gates is None else tuple(g for g in hard_gates if g)
+    return ScoringConfig(targets=targets, weights=weights, hard_gates=gates)
+
+
+def parse_fail_under(value: Any) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"fail-under must be a number between 0 and 100, got {value!r}") from None
+    if not 0 <= number <= 100:
+        raise ConfigError(f"fail-under must be between 0 and 100, got {number}")
+    return number
+
+
+@dataclass(frozen=True)
+class WorkloadChoice:
+    """Which workload to run: a built-in name, or a user's factory with its files."""
+
+    name: str = "default"
+    model_factory: str | None = None
+    checkpoint: str | None = None
+    dataset: str | None = None
+    input_size: int | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    workload: WorkloadChoice
+    variants: tuple[str, ...]
+    profile: Profile
+    scoring: ScoringConfig
+    fail_under: float | None
+    results_dir: str
+    eval_images: int | None  # overrides the profile's when set
+
+
+def parse_variants(value: str | list[str] | None) -> tuple[str, ...]:
+    if value in (None, "", []):
+        return ("eager", "optimized")
+    items = value if isinstance(value, list) else [value]
+    names = tuple(dict.fromkeys(n.strip() for item in items for n in item.replace(",", " ").split() if n.strip()))
+    if not names:
+        raise ConfigError("no variants selected")
+    return names
+
+
+def positive_int(value: Any, what: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what} must be a positive integer, got {value!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{what} must be a positive integer, got {number}")
+    return number

@@ -1,0 +1,17 @@
+"""Exceptions with messages that name the problem and the fix."""
+
+
+class QPBenchError(Exception):
+    """Base class of every error qpbench raises on purpose."""
+
+
+class ConfigError(QPBenchError):
+    """A setting (option, ini key, target, weight) is invalid."""
+
+
+class WorkloadError(QPBenchError):
+    """The model factory, checkpoint or dataset of a workload is unusable."""
+
+
+class VariantError(QPBenchError):
+    """A variant name is unknown or its builder failed."""

@@ -1,0 +1,1 @@
+"""Measurement routines: each returns a typed result from qpbench.results."""

@@ -1,0 +1,75 @@
+"""Intra-op thread settings: a restoring context manager and a measured sweep."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+
+@contextlib.contextmanager
+def thread_settings(num_threads: int | None) -> Iterator[None]:
+    """Set torch's intra-op thread count inside the block and restore it after."""
+    import torch
+
+    if num_threads is None:
+        yield
+        return
+    if num_threads < 1:
+        raise ValueError(f"num_threads must be >= 1, got {num_threads}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def candidate_thread_counts(logical_cores: int | None = None) -> list[int]:
+    """1, 2, 4, ... up to the cores this process may use, plus that count itself."""
+    if logical_cores is None:
+        logical_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    counts = {logical_cores}
+    n = 1
+    while n < logical_cores:
+        counts.add(n)
+        n *= 2
+    return sorted(counts)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    best: int
+    median_s: dict[int, float]  # thread count -> median seconds per call
+
+
+def sweep_threads(
+    run: Callable[[], object],
+    candidates: list[int],
+    rounds: int = 5,
+    warmup: int = 1,
+    timer: Callable[[], float] = time.perf_counter,
+) -> SweepResult:
+    """Time ``run`` at each thread count (median of ``rounds``) and pick the fastest.
+
+    Ties go to fewer threads: the same speed with fewer threads leaves cores to
+    the rest of the service.
+    """
+    if not candidates:
+        raise ValueError("no thread counts to sweep")
+    medians: dict[int, float] = {}
+    for n in candidates:
+        with thread_settings(n):
+            for _ in range(warmup):
+                run()
+            times = []
+            for _ in range(rounds):
+                start = timer()
+                run()
+                times.append(timer() - start)
+        medians[n] = statistics.median(times)
+    best = min(candidates, key=lambda n: (medians[n], n))
+    return SweepResult(best=best, median_s=medians)

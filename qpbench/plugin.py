@@ -1,0 +1,239 @@
+"""The pytest plugin: options, fixtures, parametrization, verdict, CI gate.
+
+Hooks only; the work is done by ``qpbench.session.QPSession``, kept in
+``config.stash``. Registered through the ``pytest11`` entry point.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qpbench import hookspec
+from qpbench.config import (
+    PROFILES,
+    ConfigError,
+    Settings,
+    WorkloadChoice,
+    get_profile,
+    make_scoring,
+    parse_fail_under,
+    parse_variants,
+    positive_int,
+)
+from qpbench.errors import QPBenchError
+from qpbench.session import QPSession
+
+SESSION_KEY = pytest.StashKey[QPSession]()
+VARIANT_FIXTURE = "qp_variant_name"
+BATCH_FIXTURE = "qp_batch_size"
+
+
+def _argtype(parse: Any) -> Any:
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = getattr(parse, "__name__", "value")
+    return convert
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspec)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("qpbench", "qpbench: CPU deployment readiness of a PyTorch model")
+    group.addoption("--qp-workload", metavar="NAME", help="built-in workload: 'default' (ResNet-50, the plan's model) or 'compact' (small CNN). Default: default. Ini: qp_workload.")
+    group.addoption("--qp-model-factory", metavar="MODULE:CALLABLE", help="your model factory; replaces the built-in model. Ini: qp_model_factory.")
+    group.addoption("--qp-checkpoint", metavar="PATH", help="state_dict for the model, loaded with weights_only=True. Ini: qp_checkpoint.")
+    group.addoption("--qp-dataset", metavar="PATH", help="labelled .npz (images, img_idx, params_vec, ssim). Default: the shipped held-out split. Ini: qp_dataset.")
+    group.addoption("--qp-input-size", metavar="PIXELS", type=_argtype(lambda s: positive_int(s, "--qp-input-size")), help="side of the model's input after preprocessing. Default: 224 for a custom model. Ini: qp_input_size.")
+    group.addoption("--qp-variants", metavar="NAME,...", help="variants to measure. Default: eager,optimized. Ini: qp_variants.")
+    group.addoption("--qp-profile", metavar="NAME", choices=list(PROFILES), help=f"measurement length: {', '.join(PROFILES)}. Default: default. Ini: qp_profile.")
+    group.addoption("--qp-eval-images", metavar="N", type=_argtype(lambda s: positive_int(s, "--qp-eval-images")), help="judge accuracy on the samples of the first N images (default: the profile's). Ini: qp_eval_images.")
+    group.addoption("--qp-fail-under", metavar="SCORE", type=_argtype(parse_fail_under), help="fail the run when the recommended variant scores below SCORE (0-100) or no variant is ready. Default: no gate. Ini: qp_fail_under.")
+    group.addoption("--qp-target", metavar="NAME=VALUE", action="append", default=[], help="override a target, e.g. latency_p95_ms=100 (repeatable). Ini: qp_targets.")
+    group.addoption("--qp-weight", metavar="NAME=VALUE", action="append", default=[], help="override a criterion's weight in the score (repeatable). Ini: qp_weights.")
+    group.addoption("--qp-hard-gates", metavar="NAME,...", help="criteria a variant must pass to be ready. Default: latency_p95_ms,pearson,fidelity_loss. Ini: qp_hard_gates.")
+    group.addoption("--qp-results-dir", metavar="DIR", help="where the run's JSON goes. Default: results (git-ignored). Ini: qp_results_dir.")
+    parser.addini("qp_workload", "built-in workload name", default="")
+    parser.addini("qp_model_factory", "model factory MODULE:CALLABLE", default="")
+    parser.addini("qp_checkpoint", "checkpoint path (relative to the ini file's folder)", default="")
+    parser.addini("qp_dataset", "labelled .npz path", default="")
+    parser.addini("qp_input_size", "model input side in pixels", default="")
+    parser.addini("qp_variants", "variants to measure", type="args", default=[])
+    parser.addini("qp_profile", "measurement profile", default="")
+    parser.addini("qp_eval_images", "images used for accuracy", default="")
+    parser.addini("qp_fail_under", "score gate 0-100", default="")
+    parser.addini("qp_targets", "NAME=VALUE targets", type="linelist", default=[])
+    parser.addini("qp_weights", "NAME=VALUE weights", type="linelist", default=[])
+    parser.addini("qp_hard_gates", "hard-gate criteria", type="args", default=[])
+    parser.addini("qp_results_dir", "results folder", default="")
+
+
+def _opt(config: pytest.Config, name: str) -> Any:
+    """Command line first, then the ini key, then None."""
+    value = config.getoption("--qp-" + name.replace("_", "-"))
+    if value not in (None, [], ""):
+        return value
+    ini = config.getini("qp_" + name)
+    return ini if ini not in ("", []) else None
+
+
+def _path_opt(config: pytest.Config, name: str) -> str | None:
+    """A path option; a relative path from an ini key is relative to the ini file's folder."""
+    value = config.getoption("--qp-" + name)
+    if value:
+        return str(value)
+    ini = config.getini("qp_" + name)
+    if not ini:
+        return None
+    path = Path(ini)
+    if not path.is_absolute() and config.inipath is not None:
+        path = Path(config.inipath).parent / path
+    return str(path)
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    gates = _opt(config, "hard_gates")
+    if isinstance(gates, str):
+        gates = [g for g in gates.replace(",", " ").split()]
+    scoring = make_scoring(
+        list(config.getini("qp_targets")) + list(config.getoption("--qp-target")),
+        list(config.getini("qp_weights")) + list(config.getoption("--qp-weight")),
+        gates,
+    )
+    choice = WorkloadChoice(
+        name=_opt(config, "workload") or "default",
+        model_factory=_opt(config, "model_factory"),
+        checkpoint=_path_opt(config, "checkpoint"),
+        dataset=_path_opt(config, "dataset"),
+        input_size=positive_int(_opt(config, "input_size"), "qp_input_size"),
+    )
+    return Settings(
+        workload=choice,
+        variants=parse_variants(_opt(config, "variants")),
+        profile=get_profile(_opt(config, "profile") or "default"),
+        scoring=scoring,
+        fail_under=parse_fail_under(_opt(config, "fail_under")),
+        results_dir=_opt(config, "results_dir") or str(config.rootpath / "results"),
+        eval_images=positive_int(_opt(config, "eval_images"), "qp_eval_images"),
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "qpbench: a qpbench measurement (set automatically on tests parametrized over variants)")
+    try:
+        settings = read_settings(config)
+    except QPBenchError as exc:
+        raise pytest.UsageError(f"qpbench: {exc}") from None
+    config.stash[SESSION_KEY] = QPSession(config, settings)
+
+
+def qp_session_of(config: pytest.Config) -> QPSession:
+    return config.stash[SESSION_KEY]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if VARIANT_FIXTURE in metafunc.fixturenames:
+        names = qp_session_of(metafunc.config).settings.variants
+        metafunc.parametrize(VARIANT_FIXTURE, names, ids=names)
+    if BATCH_FIXTURE in metafunc.fixturenames:
+        sizes = qp_session_of(metafunc.config).settings.profile.batch_sizes
+        metafunc.parametrize(BATCH_FIXTURE, sizes, ids=[f"b{b}" for b in sizes])
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if VARIANT_FIXTURE in getattr(item, "fixturenames", ()):
+            item.add_marker("qpbench")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Check variants and workload before any test runs: bad input is a usage error."""
+    qp = qp_session_of(session.config)
+    items = [i for i in session.items if i.get_closest_marker("qpbench")]
+    if not items:
+        return
+    try:
+        qp.prepare(items[0])
+    except QPBenchError as exc:
+        raise pytest.UsageError(f"qpbench: {exc}") from None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    report = yield
+    if report.failed and VARIANT_FIXTURE in getattr(item, "funcargs", {}):
+        qp_session_of(item.config).record_error(item.funcargs[VARIANT_FIXTURE], item.name, call.excinfo)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Any:
+    """After the tests: score, write the record, and apply the gate (as pytest-cov does)."""
+    result = yield
+    qp = qp_session_of(session.config)
+    if qp.is_worker:
+        qp.send_to_controller()
+    elif qp.has_results:
+        qp.finish()
+        if qp.gate_failed:
+            session.testsfailed += 1
+    return result
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist controller: collect a worker's records."""
+    qp_session_of(node.config).receive_from_worker(getattr(node, "workeroutput", {}))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    qp = qp_session_of(config)
+    if qp.verdict is None:
+        return
+    terminalreporter.write_sep("=", "qpbench deployment readiness")
+    for line in qp.summary_lines():
+        terminalreporter.write_line(line, red=line.startswith("FAIL"), green=line.startswith("PASS"))
+
+
+# Fixtures -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def qp_session(request: pytest.FixtureRequest) -> QPSession:
+    """The run's QPSession: settings, variant cache, records."""
+    return qp_session_of(request.config)
+
+
+@pytest.fixture(scope="session")
+def qp_workload(qp_session: QPSession) -> Any:
+    """The workload under test. Override in your conftest.py to supply your own:
+
+    ``return qpbench.workload.load_workload(WorkloadSpec(...))``.
+    """
+    return qp_session.workload()
+
+
+@pytest.fixture(scope="session")
+def qp_profile(qp_session: QPSession) -> Any:
+    return qp_session.settings.profile
+
+
+@pytest.fixture
+def qp_variant(qp_session: QPSession, qp_workload: Any, qp_variant_name: str) -> Any:
+    """The built variant named by the test's parameter (built once per run)."""
+    qp_session.use_workload(qp_workload)
+    return qp_session.variant(qp_variant_name)
+
+
+@pytest.fixture
+def qp_record(qp_session: QPSession) -> Any:
+    """Call with a result from qpbench.results to hand it to the verdict."""
+    return qp_session.record

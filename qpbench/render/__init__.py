@@ -1,0 +1,1 @@
+"""Renderers: a verdict and a run record in, text out. One module per format."""

@@ -1,0 +1,61 @@
+"""The readiness table printed at the end of a run."""
+
+from __future__ import annotations
+
+from qpbench.config import CRITERIA
+from qpbench.scoring import CriterionVerdict, Verdict
+
+SHORT = {
+    "latency_p95_ms": "p95 b1 ms/img",
+    "throughput_ips": "img/s",
+    "peak_rss_mb": "peak RSS MiB",
+    "pearson": "Pearson",
+    "fidelity_loss": "fidelity loss",
+}
+
+
+def cell(c: CriterionVerdict) -> str:
+    if c.value is None:
+        return "-"
+    value = f"{c.value:.3f}" if c.name in ("pearson", "fidelity_loss") else f"{c.value:.1f}"
+    mark = "ok" if c.passed else ("FAIL" if c.hard_gate else "miss")
+    return f"{value} {mark}"
+
+
+def table(verdict: Verdict) -> list[str]:
+    names = list(CRITERIA)
+    targets = verdict.config.targets
+    header = ["variant", *[SHORT[n] for n in names], "score", "ready"]
+    target_row = ["target", *[("<= " if not CRITERIA[n].higher_is_better else ">= ") + f"{targets.get(n):g}"
+                              + (" (gate)" if n in verdict.config.hard_gates else "") for n in names], "", ""]
+    rows = [header, target_row]
+    for v in verdict.variants:
+        rows.append([v.variant, *[cell(v.criterion(n)) for n in names], f"{v.score:.0f}", "yes" if v.ready else "no"])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+def summary_lines(verdict: Verdict, json_path: str | None, gate: str | None) -> list[str]:
+    lines = table(verdict)
+    lines.append("")
+    speedups = [f"{v.variant} {v.speedup_vs_reference:.2f}x" for v in verdict.variants
+                if v.speedup_vs_reference is not None and v.variant != verdict.reference]
+    if speedups:
+        lines.append(f"batch-1 median speed-up vs {verdict.reference} (same run): " + ", ".join(speedups))
+    if verdict.recommended:
+        lines.append(f"recommended variant: {verdict.recommended} (score {verdict.recommended_score:.0f})")
+    else:
+        lines.append("recommended variant: none - no variant passes every hard gate")
+    if verdict.critical_issues:
+        lines.append("critical issues:")
+        lines += [f"  - {msg}" for msg in verdict.critical_issues]
+    if verdict.recommendations:
+        lines.append("recommendations:")
+        lines += [f"  - {msg}" for msg in verdict.recommendations]
+    if json_path:
+        lines.append(f"results: {json_path}")
+    if gate:
+        lines.append(gate)
+    return lines

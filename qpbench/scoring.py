@@ -1,0 +1,266 @@
+"""The deployment-readiness verdict: a pure function of results and targets.
+
+Each criterion gets a score in [0, 1] (1 when the target is met, falling with
+the ratio to the target when not), a variant's score is the weighted mean over
+the criteria that were measured, times 100. A variant is *ready* when every
+hard gate was measured and passed and nothing failed while measuring it. The
+recommended variant is the fastest ready one (batch-1 median latency).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from qpbench.config import CRITERIA, ScoringConfig
+from qpbench.results import (
+    AccuracyResult,
+    FidelityResult,
+    LatencyResult,
+    MemoryResult,
+    Result,
+    ThroughputResult,
+    VariantInfo,
+)
+
+
+@dataclass(frozen=True)
+class CriterionVerdict:
+    name: str
+    value: float | None  # None: not measured
+    target: float
+    unit: str
+    higher_is_better: bool
+    hard_gate: bool
+    weight: float
+    passed: bool | None  # None: not measured
+    score: float | None  # in [0, 1]
+
+
+@dataclass(frozen=True)
+class VariantVerdict:
+    variant: str
+    criteria: tuple[CriterionVerdict, ...]
+    score: float  # 0-100 over measured criteria
+    ready: bool
+    reasons: tuple[str, ...]  # why it is not ready
+    batch1_p50_ms: float | None
+    speedup_vs_reference: float | None  # reference batch-1 p50 / this one's
+
+    def criterion(self, name: str) -> CriterionVerdict:
+        return next(c for c in self.criteria if c.name == name)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    variants: tuple[VariantVerdict, ...]
+    recommended: str | None
+    critical_issues: tuple[str, ...]
+    recommendations: tuple[str, ...]
+    reference: str
+    config: ScoringConfig = field(repr=False)
+
+    @property
+    def recommended_score(self) -> float | None:
+        for v in self.variants:
+            if v.variant == self.recommended:
+                return v.score
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(
+            {
+                "recommended": self.recommended,
+                "recommended_score": self.recommended_score,
+                "reference": self.reference,
+                "critical_issues": list(self.critical_issues),
+                "recommendations": list(self.recommendations),
+                "targets": asdict(self.config.targets),
+                "weights": dict(self.config.weights),
+                "hard_gates": list(self.config.hard_gates),
+                "variants": [asdict(v) for v in self.variants],
+            }
+        )
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def criterion_score(value: float, target: float, higher_is_better: bool) -> float:
+    """1 when the target is met; otherwise the ratio to the target, in [0, 1). NaN scores 0."""
+    if not math.isfinite(value):
+        return 0.0
+    if higher_is_better:
+        if value >= target:
+            return 1.0
+        return max(0.0, value) / target if target > 0 else 0.0
+    if value <= target:
+        return 1.0
+    return target / value if target > 0 else 0.0
+
+
+def passes(value: float, target: float, higher_is_better: bool) -> bool:
+    if not math.isfinite(value):
+        return False
+    return value >= target if higher_is_better else value <= target
+
+
+def collect_metrics(results: Iterable[Result], reference: str) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Per variant, the value of each criterion that was measured; and batch-1 p50s."""
+    metrics: dict[str, dict[str, float]] = defaultdict(dict)
+    p50: dict[str, float] = {}
+    accuracy: dict[str, AccuracyResult] = {}
+    for r in results:
+        if isinstance(r, LatencyResult) and r.batch_size == 1:
+            metrics[r.variant]["latency_p95_ms"] = r.per_image_ms["p95"]
+            p50[r.variant] = r.per_image_ms["p50"]
+        elif isinstance(r, ThroughputResult):
+            best = metrics[r.variant].get("throughput_ips", 0.0)
+            metrics[r.variant]["throughput_ips"] = max(best, r.images_per_s)
+        elif isinstance(r, MemoryResult):
+            metrics[r.variant]["peak_rss_mb"] = r.peak_rss_mb
+        elif isinstance(r, AccuracyResult):
+            metrics[r.variant]["pearson"] = r.pearson
+            accuracy[r.variant] = r
+        elif isinstance(r, FidelityResult):
+            metrics[r.variant]["fidelity_loss"] = r.pearson_loss_rel
+        elif isinstance(r, VariantInfo):
+            metrics[r.variant]  # a built variant appears even with no measurement
+    if reference in accuracy:
+        metrics[reference].setdefault("fidelity_loss", 0.0)  # the reference against itself
+    return metrics, p50
+
+
+def judge_variant(
+    name: str,
+    values: Mapping[str, float],
+    config: ScoringConfig,
+    errors: list[str],
+    p50: float | None,
+    reference_p50: float | None,
+) -> VariantVerdict:
+    criteria = []
+    reasons = list(errors)
+    for crit in CRITERIA.values():
+        target = config.targets.get(crit.name)
+        hard = crit.name in config.hard_gates
+        weight = config.weights.get(crit.name, 0.0)
+        value = values.get(crit.name)
+        if value is None:
+            criteria.append(CriterionVerdict(crit.name, None, target, crit.unit, crit.higher_is_better, hard, weight, None, None))
+            if hard:
+                reasons.append(f"{crit.name} not measured")
+            continue
+        ok = passes(value, target, crit.higher_is_better)
+        criteria.append(
+            CriterionVerdict(crit.name, value, target, crit.unit, crit.higher_is_better, hard, weight, ok,
+                             criterion_score(value, target, crit.higher_is_better))
+        )
+        if hard and not ok:
+            sign = ">=" if crit.higher_is_better else "<="
+            reasons.append(f"{crit.name} {_fmt(value)} misses the target {sign} {_fmt(target)}{crit.unit and ' ' + crit.unit}")
+    measured = [c for c in criteria if c.score is not None and c.weight > 0]
+    total_weight = sum(c.weight for c in measured)
+    score = 100.0 * sum(c.weight * c.score for c in measured) / total_weight if total_weight else 0.0
+    speedup = reference_p50 / p50 if (p50 and reference_p50) else None
+    return VariantVerdict(name, tuple(criteria), round(score, 2), not reasons, tuple(reasons), p50, speedup)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}" if abs(x) < 1000 else f"{x:.0f}"
+
+
+def score(
+    results: Iterable[Result],
+    config: ScoringConfig,
+    reference: str = "eager",
+    errors: Mapping[str, list[str]] | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> Verdict:
+    """Results + targets -> verdict. ``errors``: per variant, measurements that crashed.
+
+    ``context`` adds facts recommendations can use (e.g. the torch build).
+    """
+    results = list(results)
+    errors = {k: list(v) for k, v in (errors or {}).items()}
+    for r in results:
+        if isinstance(r, VariantInfo) and r.error:
+            errors.setdefault(r.variant, []).append(f"build failed: {r.error}")
+    metrics, p50 = collect_metrics(results, reference)
+    names = list(dict.fromkeys([*metrics, *errors]))
+    verdicts = [
+        judge_variant(n, metrics.get(n, {}), config, errors.get(n, []), p50.get(n), p50.get(reference))
+        for n in names
+    ]
+    ready = [v for v in verdicts if v.ready]
+    recommended = None
+    if ready:
+        recommended = min(ready, key=lambda v: (v.batch1_p50_ms if v.batch1_p50_ms is not None else math.inf, -v.score)).variant
+    return Verdict(
+        variants=tuple(verdicts),
+        recommended=recommended,
+        critical_issues=tuple(critical_issues(verdicts, errors)),
+        recommendations=tuple(recommendations(verdicts, results, config, context or {})),
+        reference=reference,
+        config=config,
+    )
+
+
+def critical_issues(verdicts: list[VariantVerdict], errors: Mapping[str, list[str]]) -> list[str]:
+    issues = [f"{name}: {msg}" for name, msgs in errors.items() for msg in msgs]
+    if not verdicts:
+        return ["no variant was measured"]
+    if not any(v.ready for v in verdicts):
+        issues.insert(0, "no variant is ready for deployment: every variant fails a hard gate")
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for v in verdicts:
+        for c in v.criteria:
+            if c.hard_gate and c.passed is False:
+                by_reason[c.name].append(f"{v.variant} {_fmt(c.value)}")
+    for name, where in by_reason.items():
+        crit = CRITERIA[name]
+        sign = ">=" if crit.higher_is_better else "<="
+        target = next(c.target for c in verdicts[0].criteria if c.name == name)
+        issues.append(f"{crit.description} misses the target {sign} {_fmt(target)} {crit.unit}".rstrip() + f": {', '.join(where)}")
+    return issues
+
+
+def recommendations(
+    verdicts: list[VariantVerdict], results: list[Result], config: ScoringConfig, context: Mapping[str, Any]
+) -> list[str]:
+    out: list[str] = []
+    best = {name: min((v.criterion(name).value for v in verdicts if v.criterion(name).value is not None),
+                      default=None) for name in ("latency_p95_ms", "peak_rss_mb")}
+    t = config.targets
+    if best["latency_p95_ms"] is not None and best["latency_p95_ms"] > t.latency_p95_ms:
+        factor = best["latency_p95_ms"] / t.latency_p95_ms
+        out.append(
+            f"The fastest variant's batch-1 p95 is {factor:.1f}x the {t.latency_p95_ms:g} ms target: "
+            "this model needs fewer operations per image (int8 quantization, a smaller backbone or input) "
+            "or more cores than this machine has."
+        )
+    memory = [r for r in results if isinstance(r, MemoryResult)]
+    if best["peak_rss_mb"] is not None and best["peak_rss_mb"] > t.peak_rss_mb and memory:
+        lowest = min(memory, key=lambda r: r.peak_rss_mb)
+        out.append(
+            f"Peak RSS {lowest.peak_rss_mb:.0f} MB exceeds {t.peak_rss_mb:g} MB, of which {lowest.baseline_rss_mb:.0f} MB "
+            f"is the process after imports (torch {lowest.torch_build}) and {lowest.increment_mb:.0f} MB the model: "
+            "serve with a CPU-only torch build, or from a runtime that does not load torch."
+        )
+    for v in verdicts:
+        sp = v.speedup_vs_reference
+        if sp is not None and sp < 1.0 and v.ready is False and v.criterion("latency_p95_ms").value is not None:
+            out.append(f"{v.variant} is slower than the reference ({sp:.2f}x): check its thread settings.")
+    if not out and any(v.ready for v in verdicts):
+        out.append("All hard gates pass; save this run as a baseline and gate CI on its score.")
+    return out

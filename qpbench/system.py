@@ -1,0 +1,76 @@
+"""Machine probe and fingerprint: what the measurements were taken on."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from typing import Any
+
+import psutil
+
+ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx512vnni",
+             "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
+THREAD_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS", "KMP_AFFINITY", "GOMP_CPU_AFFINITY")
+
+
+def cpu_info() -> dict[str, Any]:
+    try:
+        import cpuinfo
+
+        info = cpuinfo.get_cpu_info()
+    except Exception as exc:  # py-cpuinfo shells out; never let the probe break a run
+        info = {"brand_raw": platform.processor() or "unknown", "flags": [], "error": repr(exc)}
+    flags = set(info.get("flags", []))
+    return {
+        "brand": info.get("brand_raw", "unknown"),
+        "arch": info.get("arch", platform.machine()),
+        "hz_advertised": info.get("hz_advertised_friendly"),
+        "isa": {f: (f in flags) for f in ISA_FLAGS},
+        "l2_cache_size": info.get("l2_cache_size"),
+        "l3_cache_size": info.get("l3_cache_size"),
+    }
+
+
+def torch_info() -> dict[str, Any]:
+    import torch
+
+    out: dict[str, Any] = {
+        "torch": torch.__version__,
+        "cuda_build": torch.version.cuda,
+        "build": "CUDA build" if torch.version.cuda else "CPU-only build",
+        "num_threads": torch.get_num_threads(),
+        "num_interop_threads": torch.get_num_interop_threads(),
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }
+    try:
+        import torchvision
+
+        out["torchvision"] = torchvision.__version__
+    except ImportError:
+        out["torchvision"] = None
+    return out
+
+
+def fingerprint() -> dict[str, Any]:
+    """Everything that changes a timing: CPU, ISA, cores, memory, builds, thread settings."""
+    mem = psutil.virtual_memory()
+    affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {
+        "cpu": cpu_info(),
+        "cores_physical": psutil.cpu_count(logical=False),
+        "cores_logical": psutil.cpu_count(logical=True),
+        "cpu_affinity": affinity,
+        "memory_total_mb": round(mem.total / 2**20),
+        "memory_available_mb": round(mem.available / 2**20),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "thread_env": {k: os.environ.get(k) for k in THREAD_ENV},
+        **torch_info(),
+    }
+
+
+def fingerprint_key(fp: dict[str, Any]) -> tuple:
+    """The parts that must match before absolute times of two runs are compared."""
+    return (fp["cpu"]["brand"], fp["cores_logical"], fp["torch"], fp["num_threads"], fp["thread_env"].get("OMP_WAIT_POLICY"))

@@ -1,0 +1,132 @@
+"""Measurement code with injected fake clocks: deterministic, no absolute times."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from qpbench.config import get_profile
+from qpbench.data.dataset import LabelledSet
+from qpbench.measure.accuracy import accuracy, fidelity, predict
+from qpbench.measure.latency import from_benchmark, rounds_for, time_calls
+from qpbench.measure.throughput import measure_throughput
+from qpbench.results import LatencyResult, result_from_dict, to_dict
+from qpbench import stats
+
+
+class FakeClock:
+    """Advances by ``step`` seconds every time the measured function runs."""
+
+    def __init__(self, step=0.01):
+        self.now = 0.0
+        self.step = step
+
+    def __call__(self):
+        return self.now
+
+    def work(self):
+        self.now += self.step
+
+
+def test_time_calls_uses_the_injected_timer():
+    clock = FakeClock(0.02)
+    assert time_calls(clock.work, 4, timer=clock) == pytest.approx([0.02] * 4)
+
+
+def test_throughput_counts_completed_batches_over_the_duration():
+    clock = FakeClock(0.25)
+    result = measure_throughput(clock.work, "v", batch_size=8, duration_s=2.0, clock=clock)
+    assert result.images == 8 * 8 and result.duration_s == pytest.approx(2.0)
+    assert result.images_per_s == pytest.approx(32.0)
+
+
+def test_throughput_runs_one_batch_even_when_slower_than_the_duration():
+    clock = FakeClock(5.0)
+    result = measure_throughput(clock.work, "v", batch_size=4, duration_s=1.0, clock=clock)
+    assert result.images == 4 and result.images_per_s == pytest.approx(0.8)
+
+
+def test_rounds_fill_the_budget_within_bounds():
+    p = get_profile("default")
+    assert rounds_for(1.0, p) == p.min_rounds
+    assert rounds_for(1e-6, p) == p.max_rounds
+    assert rounds_for(3.0 / 50, p) == 50
+    assert rounds_for(0.0, p) == p.max_rounds
+
+
+def test_latency_percentiles_per_image_and_per_batch():
+    samples = tuple(np.linspace(0.010, 0.109, 100))  # 10..109 ms per batch of 4
+    r = LatencyResult("v", 4, samples)
+    assert r.per_batch_ms["p50"] == pytest.approx(59.5)
+    assert r.per_batch_ms["p95"] == pytest.approx(np.percentile(samples, 95) * 1e3)
+    assert r.per_image_ms["p99"] == pytest.approx(r.per_batch_ms["p99"] / 4)
+    back = result_from_dict(to_dict(r))
+    assert back == r and to_dict(r)["summary"]["per_image_ms"]["p50"] == pytest.approx(59.5 / 4)
+
+
+def test_latency_result_rejects_empty_samples():
+    with pytest.raises(ValueError, match="at least one sample"):
+        LatencyResult("v", 1, ())
+
+
+def test_from_benchmark_reads_raw_samples_and_refuses_none():
+    class Stats:
+        data = [0.1, 0.2, 0.3]
+
+    class Bench:
+        stats = type("S", (), {"stats": Stats})()
+
+    assert from_benchmark(Bench(), "v", 1).samples_s == (0.1, 0.2, 0.3)
+    with pytest.raises(RuntimeError, match="no samples"):
+        from_benchmark(object(), "v", 1)
+
+
+def test_spearman_handles_ties_like_scipy():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    a = np.array([1, 2, 2, 3, 5, 5, 5, 0.5])
+    b = np.array([2, 1, 4, 3, 9, 7, 7, 0])
+    assert stats.spearman(a, b) == pytest.approx(scipy_stats.spearmanr(a, b).statistic)
+
+
+def labelled(n=40, groups=True):
+    rng = np.random.default_rng(1)
+    return LabelledSet(
+        images=np.zeros((n, 4, 4, 3), np.uint8), img_idx=np.arange(n), params=rng.random((n, 13), dtype=np.float32),
+        ssim=rng.random(n).astype(np.float32), source="test",
+        groups=np.array(["color", "binary"] * (n // 2)) if groups else None,
+    )
+
+
+def test_accuracy_metrics_on_known_errors():
+    data = labelled()
+    pred = data.ssim.astype(np.float64) + np.where(np.arange(40) % 2, 0.04, -0.08)
+    r = accuracy("v", pred, data)
+    assert r.mae == pytest.approx(0.06) and r.rmse == pytest.approx(np.sqrt((0.04**2 + 0.08**2) / 2))
+    assert r.within_005 == pytest.approx(0.5) and r.within_010 == 1.0
+    assert set(r.pearson_by_group) == {"color", "binary"} and r.pearson > 0.9
+
+
+def test_fidelity_detects_a_planted_accuracy_loss_and_passes_a_clean_copy():
+    data = labelled(400, groups=False)
+    labels = data.ssim.astype(np.float64)
+    ref = labels + np.random.default_rng(2).normal(0, 0.02, 400)
+    clean = fidelity("copy", ref.copy(), "eager", ref, labels)
+    assert clean.max_abs_diff == 0 and clean.pearson_loss_rel == pytest.approx(0.0)
+    noisy = ref + np.random.default_rng(3).normal(0, 0.3, 400)  # a broken quantization
+    lossy = fidelity("bad", noisy, "eager", ref, labels)
+    assert lossy.pearson_loss_rel > 0.05 and lossy.correlation < 0.9
+
+
+def test_predict_batches_and_rejects_nan_and_wrong_counts():
+    data = labelled(10, groups=False)
+
+    def inputs(ids):
+        return torch.zeros(len(ids), 3, 4, 4), torch.from_numpy(data.params[ids])
+
+    out = predict(lambda img, p: p[:, 0], inputs, 10, batch_size=3)
+    assert np.allclose(out, data.params[:, 0])
+    with pytest.raises(ValueError, match="NaN or inf"):
+        predict(lambda img, p: p[:, 0] * float("nan"), inputs, 10, batch_size=4)
+    with pytest.raises(ValueError, match="returned 1 predictions for a batch of 4"):
+        predict(lambda img, p: p[:1, 0], inputs, 10, batch_size=4)
