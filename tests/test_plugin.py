@@ -1,0 +1,178 @@
+"""The pytest plugin end to end, with pytester and a tiny model (see conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "bench"
+FAST = "not test_peak_memory"  # the fresh-process measurement has its own tests below
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester, tiny_files: dict[str, Path]) -> pytest.Pytester:
+    """A project holding the real bench/ tests, the tiny model, its checkpoint and data."""
+    for src in BENCH.glob("test_*.py"):
+        shutil.copy(src, pytester.path / src.name)
+    for path in tiny_files.values():
+        shutil.copy(path, pytester.path / path.name)
+    pytester.syspathinsert()
+    return pytester
+
+
+TINY = ["--qp-model-factory=tinymodel:build", "--qp-checkpoint=tiny.pt", "--qp-dataset=tiny.npz",
+        "--qp-input-size=16", "--qp-profile=quick", "-p", "no:cacheprovider"]
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest(*TINY, *args)
+
+
+def latest(pytester: pytest.Pytester) -> dict:
+    return json.loads((pytester.path / "results" / "latest.json").read_text())
+
+
+def test_user_model_via_options_measures_every_variant_and_writes_json(suite):
+    result = run(suite)
+    result.assert_outcomes(passed=11, skipped=1)  # fidelity of the reference with itself is skipped
+    result.stdout.fnmatch_lines([
+        "*qpbench deployment readiness*",
+        "variant*p95 b1 ms/img*img/s*peak RSS MiB*Pearson*fidelity loss*score*ready*",
+        "eager*1.000 ok*yes*",
+        "optimized*1.000 ok*yes*",
+        "recommended variant: *",
+        "results: *.json",
+    ])
+    record = latest(suite)
+    assert record["workload"]["model_factory"] == "tinymodel:build"
+    assert record["verdict"]["recommended"] in ("eager", "optimized")
+    assert set(record["fingerprint"]) >= {"cpu", "cores_physical", "cores_logical", "memory_total_mb", "torch",
+                                          "torchvision", "num_threads", "thread_env", "build"}
+    assert set(record["fingerprint"]["cpu"]["isa"]) >= {"avx2", "avx512f", "fma"}
+    lat = [r for r in record["results"] if r["kind"] == "latency"]
+    assert {(r["variant"], r["batch_size"]) for r in lat} == {(v, b) for v in ("eager", "optimized") for b in (1, 4)}
+    assert all(len(r["samples_s"]) >= 5 and "p95" in r["summary"]["per_image_ms"] for r in lat)
+    kinds = {r["kind"] for r in record["results"]}
+    assert kinds == {"variant", "latency", "throughput", "memory", "accuracy", "fidelity"}
+    optimized = next(r for r in record["results"] if r["kind"] == "variant" and r["variant"] == "optimized")
+    assert optimized["meta"]["conv_bn_folded"] == 1 and optimized["artifact_bytes"] > 0
+    assert len(list((suite.path / "results" / "runs").glob("*.json"))) == 1
+
+
+def test_peak_memory_runs_in_a_fresh_process(suite):
+    result = run(suite, "-k", "test_peak_memory", "--qp-variants=optimized")
+    result.assert_outcomes(passed=1)
+    mem = next(r for r in latest(suite)["results"] if r["kind"] == "memory")
+    assert 0 < mem["baseline_rss_mb"] <= mem["peak_rss_mb"]
+    assert "build" in mem["torch_build"]
+
+
+def test_gate_passes_and_fails_on_the_recommended_score(suite):
+    ok = run(suite, "-k", FAST, "--qp-fail-under=50")
+    assert ok.ret == 0
+    ok.stdout.fnmatch_lines(["PASS qpbench gate: recommended variant * scores 100.0 >= 50"])
+    # A latency target no variant can meet, not a hard gate: a recommendation exists but scores lower.
+    low = run(suite, "-k", FAST, "--qp-fail-under=99", "--qp-hard-gates=pearson", "--qp-target=latency_p95_ms=0.000001")
+    assert low.ret == 1
+    low.stdout.fnmatch_lines(["FAIL qpbench gate: recommended variant * scores * < 99"])
+    assert latest(suite)["gate"]["failed"] is True
+
+
+def test_gate_fails_when_no_variant_is_ready(suite):
+    result = run(suite, "-k", FAST, "--qp-fail-under=10", "--qp-target=latency_p95_ms=0.000001")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["recommended variant: none*", "*no variant is ready*",
+                                 "FAIL qpbench gate: no variant is ready*"])
+
+
+def test_gate_and_targets_from_ini_keys(suite):
+    suite.makeini("""
+        [pytest]
+        qp_model_factory = tinymodel:build
+        qp_checkpoint = tiny.pt
+        qp_dataset = tiny.npz
+        qp_input_size = 16
+        qp_profile = quick
+        qp_variants = eager
+        qp_fail_under = 99
+        qp_hard_gates = pearson
+        qp_targets =
+            latency_p95_ms=0.000001
+    """)
+    result = suite.runpytest("-k", FAST, "-p", "no:cacheprovider")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["FAIL qpbench gate: recommended variant eager scores * < 99"])
+    assert latest(suite)["selected_variants"] == ["eager"]
+
+
+def test_variant_selection(suite):
+    result = run(suite, "-k", FAST, "--qp-variants=optimized", "--collect-only", "-q")
+    ids = [line for line in result.outlines if "::" in line]
+    assert ids and all("[optimized" in line for line in ids)
+
+
+def test_user_model_via_conftest_fixture_override(suite):
+    suite.makeconftest("""
+        import pytest
+        from qpbench.workload import WorkloadSpec, load_workload
+
+        @pytest.fixture(scope="session")
+        def qp_workload():
+            return load_workload(WorkloadSpec(name="my-model", model_factory="tinymodel:build",
+                                              checkpoint="tiny.pt", dataset="tiny.npz", input_size=16))
+    """)
+    result = suite.runpytest("-k", "accuracy", "--qp-profile=quick", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, skipped=1)
+    record = latest(suite)
+    assert record["workload"]["name"] == "my-model"
+    assert all(r["pearson"] == pytest.approx(1.0) for r in record["results"] if r["kind"] == "accuracy")
+
+
+def test_variants_added_through_the_hook(suite):
+    suite.makeconftest("""
+        from qpbench.variants import VariantSpec, build_eager
+
+        def build_one_thread(ctx):
+            variant = build_eager(ctx)
+            variant.threads = 1
+            return variant
+
+        def pytest_qpbench_register_variants(registry):
+            registry.register(VariantSpec("one-thread", "eager on one thread", build_one_thread))
+    """)
+    result = run(suite, "-k", "accuracy or latency", "--qp-variants=eager,one-thread")
+    result.assert_outcomes(passed=7, skipped=1)
+    verdict = latest(suite)["verdict"]
+    assert {v["variant"] for v in verdict["variants"]} == {"eager", "one-thread"}
+
+
+def test_a_failing_measurement_is_a_critical_issue(suite):
+    suite.makepyfile(test_extra="""
+        def test_broken_probe(qp_variant):
+            raise RuntimeError("probe crashed")
+    """)
+    result = run(suite, "-k", "accuracy or broken", "--qp-variants=eager")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*critical issues:*", "*eager: test_broken_probe*RuntimeError: probe crashed*"])
+    assert latest(suite)["verdict"]["recommended"] is None
+
+
+def test_smoke_real_bench_suite_on_the_compact_workload(pytester, tmp_path):
+    """`pytest bench/` itself, in a fresh interpreter, on the shipped compact workload."""
+    result = pytester.runpytest_subprocess(
+        str(BENCH), "--qp-workload=compact", "--qp-profile=quick", f"--qp-results-dir={tmp_path}",
+        "-p", "no:cacheprovider", f"--rootdir={REPO}", "-c", str(REPO / "pyproject.toml"), timeout=600,
+    )
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*qpbench deployment readiness*", "eager *", "optimized *", "recommended variant: *"])
+    record = json.loads((tmp_path / "latest.json").read_text())
+    assert record["workload"]["name"] == "compact"
+    by_kind = {(r["kind"], r["variant"]) for r in record["results"]}
+    for variant in ("eager", "optimized"):
+        assert {("latency", variant), ("throughput", variant), ("memory", variant), ("accuracy", variant)} <= by_kind
+    acc = {r["variant"]: r for r in record["results"] if r["kind"] == "accuracy"}
+    assert acc["eager"]["pearson"] > 0.85  # the shipped compact checkpoint on the shipped split
