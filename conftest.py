@@ -39,6 +39,13 @@ TINY_MODEL_SRC = textwrap.dedent(
 
     def broken():
         raise RuntimeError("factory exploded")
+
+
+    def fat():
+        """The tiny model plus 200 MB of ballast that is not in its checkpoint."""
+        model = TinyModel()
+        model.register_buffer("ballast", torch.ones(50_000_000), persistent=False)
+        return model
     '''
 )
 

@@ -70,7 +70,7 @@ class MemoryResult:
     kind: ClassVar[str] = "memory"
     variant: str
     baseline_rss_mb: float  # after importing torch and qpbench, before building the model
-    peak_rss_mb: float  # the process's peak (getrusage ru_maxrss) over build + inference
+    peak_rss_mb: float  # the process's peak RSS (VmHWM) over imports, build and inference
     batch_size: int
     iterations: int
     torch_build: str  # e.g. "2.14.1+cu130 (CUDA build)": the baseline depends on it

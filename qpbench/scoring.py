@@ -260,7 +260,8 @@ def recommendations(
     for v in verdicts:
         sp = v.speedup_vs_reference
         if sp is not None and sp < 1.0 and v.ready is False and v.criterion("latency_p95_ms").value is not None:
-            out.append(f"{v.variant} is slower than the reference ({sp:.2f}x): check its thread settings.")
+            out.append(f"{v.variant} is not faster than the reference at batch 1 ({sp:.2f}x in this run): "
+                       "its optimizations do not pay off on this model and machine.")
     if not out and any(v.ready for v in verdicts):
         out.append("All hard gates pass; save this run as a baseline and gate CI on its score.")
     return out

@@ -330,3 +330,16 @@ def test_cli_prints_path_and_summary(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "samples: 4 (2 images)" in out
     assert "SSIM quantiles: 5%" in out and "95%" in out
     assert os.path.getsize(path) > 0
+
+
+def test_labels_reproduce_the_shipped_split() -> None:
+    """vtracer + resvg + SSIM, as wired here, give the shipped labels from the shipped
+    images and raw parameters (pinned versions; 1e-5 covers float32 rounding)."""
+    with np.load(SHIPPED, allow_pickle=False) as data:
+        rows = np.arange(0, 4780, 600)  # 8 samples spread over the split
+        for row in rows:
+            params = {name: data[f"p_{name}"][row].item() for name in RAW_PARAM_NAMES}
+            image = data["images"][data["img_idx"][row]]
+            ssim, svg_len = pipeline.label(image, params)
+            assert ssim == pytest.approx(float(data["ssim"][row]), abs=1e-5), (row, params)
+            assert svg_len == int(data["svg_bytes"][row])

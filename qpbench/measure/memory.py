@@ -1,7 +1,7 @@
 """Peak memory of a fresh process that loads a variant and runs inference.
 
 Peak RSS is a property of a process, so it is read from the operating system's
-accounting (``getrusage``'s ``ru_maxrss``) in a new interpreter started for one
+accounting (``VmHWM``, the address space's high-water mark) in a new interpreter started for one
 variant, never as an RSS delta inside the test process. The worker reports the
 high-water mark after its imports (torch, the model's modules) apart from the
 peak, so the model's own increment is visible next to the cost of the torch
@@ -65,8 +65,9 @@ def measure_memory(
         except subprocess.TimeoutExpired:
             raise MeasurementError(f"memory worker for {variant!r} did not finish within {timeout_s:.0f} s") from None
     if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
-        raise MeasurementError(f"memory worker for {variant!r} exited with {proc.returncode}: {tail}")
+        lines = proc.stderr.strip().splitlines()
+        last = lines[-1] if lines else "no error output"  # the exception line, or the signal's trace
+        raise MeasurementError(f"memory worker for {variant!r} exited with {proc.returncode}: {last}")
     try:
         report = json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):

@@ -11,8 +11,20 @@ import sys
 
 
 def max_rss_mb() -> float:
-    # Linux reports ru_maxrss in KiB.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """This process's peak RSS in MiB.
+
+    Linux: VmHWM from /proc/self/status, the high-water mark of this process's
+    own address space. Not ru_maxrss: it survives fork and exec, so a worker
+    started by a 1.5 GB pytest process would report the parent's peak.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux, bytes on macOS
 
 
 def torch_build() -> str:
