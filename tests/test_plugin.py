@@ -176,3 +176,15 @@ def test_smoke_real_bench_suite_on_the_compact_workload(pytester, tmp_path):
         assert {("latency", variant), ("throughput", variant), ("memory", variant), ("accuracy", variant)} <= by_kind
     acc = {r["variant"]: r for r in record["results"] if r["kind"] == "accuracy"}
     assert acc["eager"]["pearson"] > 0.85  # the shipped compact checkpoint on the shipped split
+
+
+def test_xdist_workers_send_records_and_the_controller_alone_writes(suite):
+    """Under pytest-xdist, one verdict from every worker's records, one JSON file."""
+    result = run(suite, "-n", "2", "-k", "accuracy or throughput")
+    result.assert_outcomes(passed=5, skipped=1)
+    record = latest(suite)
+    kinds = sorted((r["kind"], r["variant"]) for r in record["results"] if r["kind"] != "variant")
+    assert kinds == [("accuracy", "eager"), ("accuracy", "optimized"), ("fidelity", "optimized"),
+                     ("throughput", "eager"), ("throughput", "optimized")]
+    assert len(list((suite.path / "results" / "runs").glob("*.json"))) == 1
+    result.stdout.fnmatch_lines(["*qpbench deployment readiness*"])
