@@ -101,14 +101,15 @@ class Profile:
     memory_iterations: int
     eval_images: int | None  # accuracy uses the samples of the first N images (None: all)
     sweep_rounds: int  # timed runs per candidate in the thread sweep
+    calibration_batches: int  # batches of 8 real samples for static quantization
 
 
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        Profile("quick", (1, 4), 0.5, 5, 200, 1, 1.0, 4, 3, 25, 3),
-        Profile("default", (1, 4, 8, 16), 3.0, 10, 1000, 2, 10.0, 8, 10, 200, 5),
-        Profile("full", (1, 4, 8, 16), 15.0, 30, 5000, 5, 60.0, 8, 50, None, 15),
+        Profile("quick", (1, 4), 0.5, 5, 200, 1, 1.0, 4, 3, 25, 3, 2),
+        Profile("default", (1, 4, 8, 16), 3.0, 10, 1000, 2, 10.0, 8, 10, 200, 5, 16),
+        Profile("full", (1, 4, 8, 16), 15.0, 30, 5000, 5, 60.0, 8, 50, None, 15, 50),
     )
 }
 

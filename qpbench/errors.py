@@ -15,3 +15,8 @@ class WorkloadError(QPBenchError):
 
 class VariantError(QPBenchError):
     """A variant name is unknown or its builder failed."""
+
+
+class VariantUnavailable(VariantError):
+    """A technique does not apply here (a package is missing, the model cannot be
+    traced, ...). The run goes on: the variant is skipped and the reason recorded."""

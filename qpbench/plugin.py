@@ -24,7 +24,7 @@ from qpbench.config import (
     parse_variants,
     positive_int,
 )
-from qpbench.errors import QPBenchError
+from qpbench.errors import QPBenchError, VariantUnavailable
 from qpbench.session import QPSession
 
 SESSION_KEY = pytest.StashKey[QPSession]()
@@ -230,7 +230,10 @@ def qp_profile(qp_session: QPSession) -> Any:
 def qp_variant(qp_session: QPSession, qp_workload: Any, qp_variant_name: str) -> Any:
     """The built variant named by the test's parameter (built once per run)."""
     qp_session.use_workload(qp_workload)
-    return qp_session.variant(qp_variant_name)
+    try:
+        return qp_session.variant(qp_variant_name)
+    except VariantUnavailable as exc:
+        pytest.skip(f"variant {qp_variant_name!r} unavailable here: {exc}")
 
 
 @pytest.fixture

@@ -124,7 +124,8 @@ class VariantInfo:
     build_time_s: float
     artifact_bytes: int | None  # size of the serialized artifact on disk
     meta: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
+    error: str | None = None  # the builder crashed: a critical issue
+    skipped: str | None = None  # the technique does not apply here: recorded, not an issue
 
 
 RESULT_TYPES = {cls.kind: cls for cls in (LatencyResult, ThroughputResult, MemoryResult, AccuracyResult, FidelityResult, VariantInfo)}

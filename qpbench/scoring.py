@@ -62,6 +62,7 @@ class Verdict:
     recommendations: tuple[str, ...]
     reference: str
     config: ScoringConfig = field(repr=False)
+    skipped: tuple[tuple[str, str], ...] = ()  # (variant, why the technique does not apply)
 
     @property
     def recommended_score(self) -> float | None:
@@ -82,6 +83,7 @@ class Verdict:
                 "weights": dict(self.config.weights),
                 "hard_gates": list(self.config.hard_gates),
                 "variants": [asdict(v) for v in self.variants],
+                "skipped": [{"variant": n, "reason": r} for n, r in self.skipped],
             }
         )
 
@@ -134,7 +136,7 @@ def collect_metrics(results: Iterable[Result], reference: str) -> tuple[dict[str
             accuracy[r.variant] = r
         elif isinstance(r, FidelityResult):
             metrics[r.variant]["fidelity_loss"] = r.pearson_loss_rel
-        elif isinstance(r, VariantInfo):
+        elif isinstance(r, VariantInfo) and not r.skipped:
             metrics[r.variant]  # a built variant appears even with no measurement
     if reference in accuracy:
         metrics[reference].setdefault("fidelity_loss", 0.0)  # the reference against itself
@@ -213,6 +215,7 @@ def score(
         recommendations=tuple(recommendations(verdicts, results, config, context or {})),
         reference=reference,
         config=config,
+        skipped=tuple((r.variant, r.skipped) for r in results if isinstance(r, VariantInfo) and r.skipped),
     )
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from qpbench import __version__, scoring
 from qpbench.config import Settings
-from qpbench.errors import QPBenchError, VariantError, WorkloadError
+from qpbench.errors import WorkloadError
 from qpbench.render.json_report import SCHEMA_VERSION, write_json
 from qpbench.render.terminal import summary_lines
 from qpbench.results import RESULT_TYPES, Result, result_from_dict, to_dict
@@ -78,7 +78,11 @@ class QPSession:
     @property
     def cache(self) -> VariantCache:
         if self._cache is None:
-            self._cache = VariantCache(self.registry, self.workload, self.settings.profile.sweep_rounds)
+            self._cache = VariantCache(
+                self.registry, self.workload, self.settings.profile.sweep_rounds,
+                artifact_dir=Path(self.settings.results_dir) / "artifacts",
+                calibration_batches=self.settings.profile.calibration_batches,
+            )
         return self._cache
 
     def workload(self) -> Workload:
@@ -222,5 +226,3 @@ class QPSession:
         assert self.verdict is not None
         return summary_lines(self.verdict, str(self.json_path) if self.json_path else None, self.gate_message)
 
-
-__all__ = ["QPSession", "QPBenchError", "VariantError"]

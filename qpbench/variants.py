@@ -16,19 +16,36 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from qpbench.errors import VariantError
+from qpbench.errors import VariantError, VariantUnavailable
 from qpbench.results import VariantInfo
 from qpbench.workload import Workload, import_object
 
 
 @dataclass
 class BuildContext:
+    """What a builder gets.
+
+    ``options`` are overrides; a fresh process (the memory worker) passes the
+    built variant's ``rebuild_options()`` so it rebuilds the same thing without
+    re-measuring: ``threads``, ``channels_last`` and, for variants with a
+    serialized artifact, ``artifact`` (a path to load instead of building).
+    ``artifact_dir`` is where a builder writes its artifact.
+    """
+
     workload: Workload
-    options: dict[str, Any] = field(default_factory=dict)  # overrides, e.g. {"threads": 2}
+    options: dict[str, Any] = field(default_factory=dict)
     sweep_rounds: int = 5
     timer: Callable[[], float] = time.perf_counter
+    artifact_dir: Path | None = None
+    calibration_batches: int = 8
+
+    def artifact_path(self, variant: str, suffix: str) -> Path:
+        root = self.artifact_dir or Path(tempfile.mkdtemp(prefix="qpbench-artifacts-"))
+        root.mkdir(parents=True, exist_ok=True)
+        return root / f"{self.workload.name.replace(':', '_').replace('/', '_')}-{variant}{suffix}"
 
 
 @dataclass
@@ -62,6 +79,13 @@ class Variant:
 
     def info(self) -> VariantInfo:
         return VariantInfo(self.name, self.description, self.build_time_s, self.artifact_bytes, dict(self.meta))
+
+    def rebuild_options(self) -> dict[str, Any]:
+        """Options that make a builder in another process rebuild this variant as is."""
+        options: dict[str, Any] = {"threads": self.threads, "channels_last": self.channels_last}
+        if self.meta.get("artifact"):
+            options["artifact"] = self.meta["artifact"]
+        return options
 
 
 @dataclass(frozen=True)
@@ -215,10 +239,19 @@ def builder_from_path(path: str) -> Callable[[BuildContext], Variant]:
 class VariantCache:
     """Builds each variant once per session; remembers build failures."""
 
-    def __init__(self, registry: VariantRegistry, workload_fn: Callable[[], Workload], sweep_rounds: int = 5) -> None:
+    def __init__(
+        self,
+        registry: VariantRegistry,
+        workload_fn: Callable[[], Workload],
+        sweep_rounds: int = 5,
+        artifact_dir: Path | None = None,
+        calibration_batches: int = 8,
+    ) -> None:
         self.registry = registry
         self._workload_fn = workload_fn
         self._sweep_rounds = sweep_rounds
+        self._artifact_dir = artifact_dir
+        self._calibration_batches = calibration_batches
         self._built: dict[str, Variant] = {}
         self._failed: dict[str, VariantInfo] = {}
 
@@ -226,11 +259,18 @@ class VariantCache:
         if name in self._built:
             return self._built[name]
         if name in self._failed:
-            raise VariantError(f"variant {name!r} could not be built: {self._failed[name].error}")
+            failed = self._failed[name]
+            if failed.skipped:
+                raise VariantUnavailable(failed.skipped)
+            raise VariantError(f"variant {name!r} could not be built: {failed.error}")
         spec = self.registry.get(name)
-        ctx = BuildContext(self._workload_fn(), sweep_rounds=self._sweep_rounds)
+        ctx = BuildContext(self._workload_fn(), sweep_rounds=self._sweep_rounds, artifact_dir=self._artifact_dir,
+                           calibration_batches=self._calibration_batches)
         try:
             variant = build_variant(spec, ctx)
+        except VariantUnavailable as exc:
+            self._failed[name] = VariantInfo(name, spec.description, 0.0, None, skipped=str(exc))
+            raise
         except Exception as exc:
             self._failed[name] = VariantInfo(name, spec.description, 0.0, None, error=f"{type(exc).__name__}: {exc}")
             raise VariantError(f"variant {name!r} could not be built: {exc!r}") from exc

@@ -185,6 +185,16 @@ class Workload:
         ids = np.arange(batch_size) % self.data.n_samples
         return self.inputs(ids)
 
+    def calibration_batches(self, n_batches: int, batch_size: int) -> list[tuple[Any, Any]]:
+        """Real samples for calibration, taken from the END of the dataset.
+
+        Accuracy is judged on the first images, so calibration does not see
+        them unless the profile evaluates the whole set (recorded by callers).
+        """
+        n = min(self.data.n_samples, n_batches * batch_size)
+        ids = np.arange(self.data.n_samples - n, self.data.n_samples)
+        return [self.inputs(ids[i : i + batch_size]) for i in range(0, n, batch_size)]
+
     def check_model(self) -> None:
         """Build the model once and run a batch of 2: fails early with a clear message."""
         import torch

@@ -188,3 +188,23 @@ def test_xdist_workers_send_records_and_the_controller_alone_writes(suite):
                      ("throughput", "eager"), ("throughput", "optimized")]
     assert len(list((suite.path / "results" / "runs").glob("*.json"))) == 1
     result.stdout.fnmatch_lines(["*qpbench deployment readiness*"])
+
+
+def test_a_variant_that_does_not_apply_is_skipped_with_its_reason(suite):
+    suite.makeconftest("""
+        from qpbench.errors import VariantUnavailable
+        from qpbench.variants import VariantSpec
+
+        def build_needs_gpu(ctx):
+            raise VariantUnavailable("needs a package this machine lacks")
+
+        def pytest_qpbench_register_variants(registry):
+            registry.register(VariantSpec("gpu-only", "not here", build_needs_gpu))
+    """)
+    result = run(suite, "-k", "accuracy", "--qp-variants=eager,gpu-only")
+    assert result.ret == 0
+    result.assert_outcomes(passed=1, skipped=3)
+    result.stdout.fnmatch_lines(["skipped variant gpu-only: needs a package this machine lacks"])
+    verdict = latest(suite)["verdict"]
+    assert verdict["skipped"] == [{"variant": "gpu-only", "reason": "needs a package this machine lacks"}]
+    assert [v["variant"] for v in verdict["variants"]] == ["eager"] and verdict["critical_issues"] == []

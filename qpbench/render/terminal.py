@@ -50,6 +50,8 @@ def summary_lines(verdict: Verdict, json_path: str | None, gate: str | None) -> 
         lines.append(f"recommended variant: {verdict.recommended} (score {verdict.recommended_score:.0f})")
     else:
         lines.append("recommended variant: none - no variant passes every hard gate")
+    for name, reason in verdict.skipped:
+        lines.append(f"skipped variant {name}: {reason}")
     if verdict.critical_issues:
         lines.append("critical issues:")
         lines += [f"  - {msg}" for msg in verdict.critical_issues]

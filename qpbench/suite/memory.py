@@ -11,7 +11,7 @@ def test_peak_memory(qp_variant, qp_session, qp_workload, qp_profile, qp_record)
         pytest.skip(f"variant {qp_variant.name!r} has no importable builder: a fresh process cannot rebuild it")
     result = measure_memory(
         qp_workload, qp_variant.name, builder,
-        options={"threads": qp_variant.threads, "channels_last": qp_variant.channels_last},
+        options=qp_variant.rebuild_options(),
         batch_size=1, iterations=qp_profile.memory_iterations,
     )
     assert 0 < result.baseline_rss_mb <= result.peak_rss_mb
