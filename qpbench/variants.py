@@ -90,13 +90,21 @@ class Variant:
 
 @dataclass(frozen=True)
 class VariantSpec:
+    """A variant's name and builder: a callable, or its import path 'module:function'
+    (imported only when the variant is built, so heavy optional packages load lazily)."""
+
     name: str
     description: str
-    builder: Callable[[BuildContext], Variant]
+    builder: Callable[[BuildContext], Variant] | str
+
+    def resolve(self) -> Callable[[BuildContext], Variant]:
+        return builder_from_path(self.builder) if isinstance(self.builder, str) else self.builder
 
     @property
     def builder_path(self) -> str | None:
         """'module:qualname' when a fresh process can import the builder, else None."""
+        if isinstance(self.builder, str):
+            return self.builder
         module = getattr(self.builder, "__module__", None)
         qualname = getattr(self.builder, "__qualname__", "")
         if not module or module == "__main__" or "<" in qualname:
@@ -223,7 +231,7 @@ class VariantRegistry:
 
 def build_variant(spec: VariantSpec, ctx: BuildContext) -> Variant:
     start = ctx.timer()
-    variant = spec.builder(ctx)
+    variant = spec.resolve()(ctx)
     variant.build_time_s = ctx.timer() - start
     if variant.artifact_bytes is None:
         variant.artifact_bytes = serialized_size(variant.module)
