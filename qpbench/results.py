@@ -84,6 +84,21 @@ class MemoryResult:
 
 
 @dataclass(frozen=True)
+class BatchSizeResult:
+    """A batch size that fits the memory available, from per-sample memory measured
+    on the variant (peak RSS at two batch sizes in fresh processes)."""
+
+    kind: ClassVar[str] = "batch_size"
+    variant: str
+    per_sample_mb: float  # (peak at batch n - peak at batch 1) / (n - 1)
+    fixed_mb: float  # peak at batch 1 minus one sample
+    available_mb: float  # memory available on this machine when measured
+    headroom: float  # share of the available memory the suggestion may use
+    suggested_batch_size: int
+    measured_batch_sizes: tuple[int, int]
+
+
+@dataclass(frozen=True)
 class AccuracyResult:
     """Predictions against the labels of the evaluation set."""
 
@@ -128,8 +143,11 @@ class VariantInfo:
     skipped: str | None = None  # the technique does not apply here: recorded, not an issue
 
 
-RESULT_TYPES = {cls.kind: cls for cls in (LatencyResult, ThroughputResult, MemoryResult, AccuracyResult, FidelityResult, VariantInfo)}
-Result = LatencyResult | ThroughputResult | MemoryResult | AccuracyResult | FidelityResult | VariantInfo
+RESULT_TYPES = {
+    cls.kind: cls
+    for cls in (LatencyResult, ThroughputResult, MemoryResult, BatchSizeResult, AccuracyResult, FidelityResult, VariantInfo)
+}
+Result = LatencyResult | ThroughputResult | MemoryResult | BatchSizeResult | AccuracyResult | FidelityResult | VariantInfo
 
 
 def _jsonable(value: Any) -> Any:
@@ -159,6 +177,7 @@ def result_from_dict(data: dict[str, Any]) -> Result:
     for key in ("pearson", "spearman", "correlation", "pearson_loss_rel", "max_abs_diff", "mean_abs_diff"):
         if key in kwargs and kwargs[key] is None:
             kwargs[key] = float("nan")
-    if "samples_s" in kwargs:
-        kwargs["samples_s"] = tuple(kwargs["samples_s"])
+    for key in ("samples_s", "measured_batch_sizes"):
+        if key in kwargs:
+            kwargs[key] = tuple(kwargs[key])
     return cls(**kwargs)

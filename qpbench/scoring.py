@@ -129,7 +129,7 @@ def collect_metrics(results: Iterable[Result], reference: str) -> tuple[dict[str
         elif isinstance(r, ThroughputResult):
             best = metrics[r.variant].get("throughput_ips", 0.0)
             metrics[r.variant]["throughput_ips"] = max(best, r.images_per_s)
-        elif isinstance(r, MemoryResult):
+        elif isinstance(r, MemoryResult) and r.batch_size == 1:  # the serving case the target means
             metrics[r.variant]["peak_rss_mb"] = r.peak_rss_mb
         elif isinstance(r, AccuracyResult):
             metrics[r.variant]["pearson"] = r.pearson
@@ -252,7 +252,7 @@ def recommendations(
             "this model needs fewer operations per image (int8 quantization, a smaller backbone or input) "
             "or more cores than this machine has."
         )
-    memory = [r for r in results if isinstance(r, MemoryResult)]
+    memory = [r for r in results if isinstance(r, MemoryResult) and r.batch_size == 1]
     if best["peak_rss_mb"] is not None and best["peak_rss_mb"] > t.peak_rss_mb and memory:
         lowest = min(memory, key=lambda r: r.peak_rss_mb)
         out.append(

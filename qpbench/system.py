@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from importlib import metadata
 import platform
 import sys
@@ -28,9 +29,40 @@ def cpu_info() -> dict[str, Any]:
         "arch": info.get("arch", platform.machine()),
         "hz_advertised": info.get("hz_advertised_friendly"),
         "isa": {f: (f in flags) for f in ISA_FLAGS},
-        "l2_cache_size": info.get("l2_cache_size"),
-        "l3_cache_size": info.get("l3_cache_size"),
     }
+
+
+def cache_sizes() -> list[dict[str, Any]]:
+    """CPU caches from sysfs (Linux): level, type, size, which CPUs share it."""
+    root = Path("/sys/devices/system/cpu/cpu0/cache")
+    caches = []
+    for index in sorted(root.glob("index*")):
+        try:
+            caches.append({
+                "level": int((index / "level").read_text()),
+                "type": (index / "type").read_text().strip(),
+                "size": (index / "size").read_text().strip(),
+                "shared_cpu_list": (index / "shared_cpu_list").read_text().strip(),
+            })
+        except (OSError, ValueError):
+            continue
+    return caches
+
+
+def torch_build_libraries() -> dict[str, str | None]:
+    """oneDNN, MKL and OpenMP versions from torch's build configuration."""
+    import torch
+
+    found: dict[str, str | None] = {"onednn": None, "mkl": None, "openmp": None}
+    for line in torch.__config__.show().splitlines():
+        line = line.strip(" -")
+        if line.startswith("Intel(R) MKL-DNN"):
+            found["onednn"] = line.split()[2]
+        elif "Math Kernel Library Version" in line:
+            found["mkl"] = line.split("Version")[1].split()[0]
+        elif line.startswith("OpenMP"):
+            found["openmp"] = line
+    return found
 
 
 def torch_info() -> dict[str, Any]:
@@ -44,6 +76,8 @@ def torch_info() -> dict[str, Any]:
         "num_interop_threads": torch.get_num_interop_threads(),
         "mkldnn": torch.backends.mkldnn.is_available(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "mkl": torch.backends.mkl.is_available(),
+        "libraries": torch_build_libraries(),
     }
     # Read the installed version without importing torchvision (600 ms, and
     # re-importing it in one process after a module-cache reset fails).
@@ -60,6 +94,7 @@ def fingerprint() -> dict[str, Any]:
     affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     return {
         "cpu": cpu_info(),
+        "caches": cache_sizes(),
         "cores_physical": psutil.cpu_count(logical=False),
         "cores_logical": psutil.cpu_count(logical=True),
         "cpu_affinity": affinity,

@@ -56,6 +56,7 @@ class Variant:
     module: Any  # a torch.nn.Module or any callable with the model's signature
     description: str
     threads: int | None = None  # intra-op threads it runs with; None: torch's default
+    cpus: list[int] | None = None  # CPU affinity it runs with; None: unchanged
     channels_last: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
     build_time_s: float = 0.0
@@ -72,9 +73,10 @@ class Variant:
     @contextlib.contextmanager
     def runtime(self) -> Iterator[None]:
         """The global settings this variant runs under, restored on exit."""
+        from qpbench.optimize.affinity import cpu_affinity
         from qpbench.optimize.threads import thread_settings
 
-        with thread_settings(self.threads):
+        with cpu_affinity(self.cpus), thread_settings(self.threads):
             yield
 
     def info(self) -> VariantInfo:
@@ -82,7 +84,7 @@ class Variant:
 
     def rebuild_options(self) -> dict[str, Any]:
         """Options that make a builder in another process rebuild this variant as is."""
-        options: dict[str, Any] = {"threads": self.threads, "channels_last": self.channels_last}
+        options: dict[str, Any] = {"threads": self.threads, "channels_last": self.channels_last, "cpus": self.cpus}
         if self.meta.get("artifact"):
             options["artifact"] = self.meta["artifact"]
         return options
@@ -155,6 +157,7 @@ def build_optimized(ctx: BuildContext) -> Variant:
     """Conv+BN folded, channels_last when it measures faster, thread count from a sweep, warmed up."""
     import torch
 
+    from qpbench.optimize.affinity import allowed_cpus, cpu_affinity, first_cpus
     from qpbench.optimize.fusion import fold_conv_bn
     from qpbench.optimize.layout import has_conv2d, to_channels_last
     from qpbench.optimize.threads import candidate_thread_counts, sweep_threads, thread_settings
@@ -187,15 +190,21 @@ def build_optimized(ctx: BuildContext) -> Variant:
                                   rounds=ctx.sweep_rounds, timer=ctx.timer)
             threads = sweep.best
             meta["thread_sweep_median_s"] = {str(k): v for k, v in sweep.median_s.items()}
-        with thread_settings(threads):
+        # Pin to as many cores as threads when that leaves cores free; pinning
+        # all allowed cores would change nothing.
+        cpus = ctx.options.get("cpus")
+        if cpus is None and threads < len(allowed_cpus()):
+            cpus = first_cpus(threads)
+        with cpu_affinity(cpus), thread_settings(threads):
             warm = runner(model, channels_last)
             for _ in range(3):
                 warm()
     return Variant(
         name="optimized",
         module=model,
-        description="Conv+BN folded, channels_last if faster, swept threads, warmed up, inference_mode",
+        description="Conv+BN folded, channels_last if faster, swept threads, pinned, warmed up, inference_mode",
         threads=threads,
+        cpus=cpus,
         channels_last=channels_last,
         meta=meta,
     )

@@ -130,3 +130,20 @@ def test_predict_batches_and_rejects_nan_and_wrong_counts():
         predict(lambda img, p: p[:, 0] * float("nan"), inputs, 10, batch_size=4)
     with pytest.raises(ValueError, match="returned 1 predictions for a batch of 4"):
         predict(lambda img, p: p[:1, 0], inputs, 10, batch_size=4)
+
+
+def mem(variant, batch, peak, baseline=600.0):
+    from qpbench.results import MemoryResult
+
+    return MemoryResult(variant, baseline, peak, batch, 3, "test")
+
+
+def test_batch_size_suggestion_from_measured_per_sample_memory():
+    from qpbench.optimize.batching import suggest_batch_size
+
+    r = suggest_batch_size(mem("v", 1, 1000.0), mem("v", 8, 1070.0), available_mb=4000.0, headroom=0.5)
+    assert r.per_sample_mb == pytest.approx(10.0) and r.fixed_mb == pytest.approx(990.0)
+    assert r.suggested_batch_size == 101  # (4000 * 0.5 - 990) / 10
+    assert suggest_batch_size(mem("v", 1, 1000.0), mem("v", 8, 1070.0), available_mb=1500.0).suggested_batch_size == 0
+    with pytest.raises(ValueError, match="batch 1 and at a larger batch"):
+        suggest_batch_size(mem("v", 4, 1000.0), mem("v", 8, 1070.0), 4000.0)

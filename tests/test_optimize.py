@@ -108,3 +108,22 @@ def test_sweep_breaks_ties_towards_fewer_threads():
         now[0] += 0.01
 
     assert sweep_threads(run, [1, 2], rounds=2, timer=lambda: now[0]).best == 1
+
+
+def test_cpu_affinity_pins_and_restores():
+    import os
+
+    from qpbench.optimize.affinity import cpu_affinity, first_cpus, supported
+
+    if not supported():
+        pytest.skip("sched_setaffinity is Linux-only")
+    before = os.sched_getaffinity(0)
+    with cpu_affinity(first_cpus(1)):
+        assert os.sched_getaffinity(0) == {min(before)}
+    assert os.sched_getaffinity(0) == before
+    with pytest.raises(ValueError, match="not within the allowed CPUs"):
+        with cpu_affinity([10_000]):
+            pass
+    assert os.sched_getaffinity(0) == before
+    with pytest.raises(ValueError, match="cannot pin to 0 CPUs"):
+        first_cpus(0)

@@ -57,7 +57,7 @@ def test_user_model_via_options_measures_every_variant_and_writes_json(suite):
     assert {(r["variant"], r["batch_size"]) for r in lat} == {(v, b) for v in ("eager", "optimized") for b in (1, 4)}
     assert all(len(r["samples_s"]) >= 5 and "p95" in r["summary"]["per_image_ms"] for r in lat)
     kinds = {r["kind"] for r in record["results"]}
-    assert kinds == {"variant", "latency", "throughput", "memory", "accuracy", "fidelity"}
+    assert kinds == {"variant", "latency", "throughput", "memory", "batch_size", "accuracy", "fidelity"}
     optimized = next(r for r in record["results"] if r["kind"] == "variant" and r["variant"] == "optimized")
     assert optimized["meta"]["conv_bn_folded"] == 1 and optimized["artifact_bytes"] > 0
     assert len(list((suite.path / "results" / "runs").glob("*.json"))) == 1

@@ -1,18 +1,26 @@
-"""Peak RSS of a fresh process that builds the variant and runs batch-1 inference."""
+"""Peak RSS of fresh processes that build the variant and run it, at batch 1 and a larger
+batch; the two give the variant's per-sample memory and a batch size that fits."""
 
+import psutil
 import pytest
 
 from qpbench.measure.memory import measure_memory
+from qpbench.optimize.batching import suggest_batch_size
+
+LARGER_BATCH = 8
 
 
 def test_peak_memory(qp_variant, qp_session, qp_workload, qp_profile, qp_record):
     builder = qp_session.registry.get(qp_variant.name).builder_path
     if builder is None:
         pytest.skip(f"variant {qp_variant.name!r} has no importable builder: a fresh process cannot rebuild it")
-    result = measure_memory(
-        qp_workload, qp_variant.name, builder,
-        options=qp_variant.rebuild_options(),
-        batch_size=1, iterations=qp_profile.memory_iterations,
-    )
-    assert 0 < result.baseline_rss_mb <= result.peak_rss_mb
-    qp_record(result)
+    results = [
+        measure_memory(qp_workload, qp_variant.name, builder, qp_variant.rebuild_options(),
+                       batch_size=batch, iterations=qp_profile.memory_iterations)
+        for batch in (1, LARGER_BATCH)
+    ]
+    for result in results:
+        assert 0 < result.baseline_rss_mb <= result.peak_rss_mb
+        qp_record(result)
+    available_mb = psutil.virtual_memory().available / 2**20
+    qp_record(suggest_batch_size(results[0], results[1], available_mb))
