@@ -71,10 +71,26 @@ DEFAULT_HARD_GATES: tuple[str, ...] = ("latency_p95_ms", "pearson", "fidelity_lo
 
 
 @dataclass(frozen=True)
+class QuantThresholds:
+    """The plan's rule for accepting a quantization method against the fp32 reference."""
+
+    max_corr_loss: float = 0.05  # relative loss of Pearson vs labels
+    max_mae_increase: float = 0.10  # relative increase of MAE vs labels
+    min_speedup: float = 1.10  # batch-1 median latency, reference / method
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, (int, float)) or value != value or value < 0:
+                raise ConfigError(f"quantization threshold {f.name} must be a number >= 0, got {value!r}")
+
+
+@dataclass(frozen=True)
 class ScoringConfig:
     targets: Targets = field(default_factory=Targets)
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     hard_gates: tuple[str, ...] = DEFAULT_HARD_GATES
+    quant: QuantThresholds = field(default_factory=QuantThresholds)
 
     def __post_init__(self) -> None:
         unknown = (set(self.weights) | set(self.hard_gates)) - set(CRITERIA)
@@ -136,7 +152,12 @@ def parse_pairs(items: list[str], what: str) -> dict[str, float]:
     return out
 
 
-def make_scoring(target_items: list[str], weight_items: list[str], hard_gates: list[str] | None) -> ScoringConfig:
+def make_scoring(
+    target_items: list[str],
+    weight_items: list[str],
+    hard_gates: list[str] | None,
+    quant_items: list[str] | None = None,
+) -> ScoringConfig:
     overrides = parse_pairs(target_items, "target")
     unknown = set(overrides) - {f.name for f in fields(Targets)}
     if unknown:
@@ -145,7 +166,14 @@ def make_scoring(target_items: list[str], weight_items: list[str], hard_gates: l
     weights = dict(DEFAULT_WEIGHTS)
     weights.update(parse_pairs(weight_items, "weight"))
     gates = DEFAULT_HARD_GATES if hard_gates is None else tuple(g for g in hard_gates if g)
-    return ScoringConfig(targets=targets, weights=weights, hard_gates=gates)
+    quant_overrides = parse_pairs(quant_items or [], "quantization threshold")
+    unknown = set(quant_overrides) - {f.name for f in fields(QuantThresholds)}
+    if unknown:
+        raise ConfigError(
+            f"unknown quantization thresholds {sorted(unknown)}: choose from {[f.name for f in fields(QuantThresholds)]}"
+        )
+    quant = replace(QuantThresholds(), **quant_overrides)
+    return ScoringConfig(targets=targets, weights=weights, hard_gates=gates, quant=quant)
 
 
 def parse_fail_under(value: Any) -> float | None:

@@ -60,6 +60,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--qp-fail-under", metavar="SCORE", type=_argtype(parse_fail_under), help="fail the run when the recommended variant scores below SCORE (0-100) or no variant is ready. Default: no gate. Ini: qp_fail_under.")
     group.addoption("--qp-target", metavar="NAME=VALUE", action="append", default=[], help="override a target, e.g. latency_p95_ms=100 (repeatable). Ini: qp_targets.")
     group.addoption("--qp-weight", metavar="NAME=VALUE", action="append", default=[], help="override a criterion's weight in the score (repeatable). Ini: qp_weights.")
+    group.addoption("--qp-quant-threshold", metavar="NAME=VALUE", action="append", default=[], help="rule for the best quantization method: max_corr_loss=0.05, max_mae_increase=0.10, min_speedup=1.10 (repeatable). Ini: qp_quant_thresholds.")
     group.addoption("--qp-hard-gates", metavar="NAME,...", help="criteria a variant must pass to be ready. Default: latency_p95_ms,pearson,fidelity_loss. Ini: qp_hard_gates.")
     group.addoption("--qp-results-dir", metavar="DIR", help="where the run's JSON goes. Default: results (git-ignored). Ini: qp_results_dir.")
     parser.addini("qp_workload", "built-in workload name", default="")
@@ -73,6 +74,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("qp_fail_under", "score gate 0-100", default="")
     parser.addini("qp_targets", "NAME=VALUE targets", type="linelist", default=[])
     parser.addini("qp_weights", "NAME=VALUE weights", type="linelist", default=[])
+    parser.addini("qp_quant_thresholds", "NAME=VALUE quantization thresholds", type="linelist", default=[])
     parser.addini("qp_hard_gates", "hard-gate criteria", type="args", default=[])
     parser.addini("qp_results_dir", "results folder", default="")
 
@@ -108,6 +110,7 @@ def read_settings(config: pytest.Config) -> Settings:
         list(config.getini("qp_targets")) + list(config.getoption("--qp-target")),
         list(config.getini("qp_weights")) + list(config.getoption("--qp-weight")),
         gates,
+        list(config.getini("qp_quant_thresholds")) + list(config.getoption("--qp-quant-threshold")),
     )
     choice = WorkloadChoice(
         name=_opt(config, "workload") or "default",
@@ -170,8 +173,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     report = yield
-    if report.failed and VARIANT_FIXTURE in getattr(item, "funcargs", {}):
-        qp_session_of(item.config).record_error(item.funcargs[VARIANT_FIXTURE], item.name, call.excinfo)
+    callspec = getattr(item, "callspec", None)
+    variant = callspec.params.get(VARIANT_FIXTURE) if callspec else None
+    if report.failed and variant is not None:  # setup errors (a build crash) count too
+        qp_session_of(item.config).record_error(variant, item.name, call.excinfo)
     return report
 
 

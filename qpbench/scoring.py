@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from qpbench.config import CRITERIA, ScoringConfig
@@ -49,9 +49,24 @@ class VariantVerdict:
     reasons: tuple[str, ...]  # why it is not ready
     batch1_p50_ms: float | None
     speedup_vs_reference: float | None  # reference batch-1 p50 / this one's
+    artifact_mb: float | None = None  # serialized artifact on disk
+    size_reduction: float | None = None  # reference artifact / this one's
 
     def criterion(self, name: str) -> CriterionVerdict:
         return next(c for c in self.criteria if c.name == name)
+
+
+@dataclass(frozen=True)
+class QuantCandidate:
+    """A quantized variant judged by the plan's rule against the fp32 reference."""
+
+    variant: str
+    corr_loss: float | None  # relative Pearson loss vs labels
+    mae_increase: float | None  # relative MAE increase vs labels
+    speedup: float | None  # batch-1 median, reference / this
+    size_reduction: float | None
+    accepted: bool
+    reasons: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -63,6 +78,8 @@ class Verdict:
     reference: str
     config: ScoringConfig = field(repr=False)
     skipped: tuple[tuple[str, str], ...] = ()  # (variant, why the technique does not apply)
+    quantization: tuple[QuantCandidate, ...] = ()
+    best_quantization: str | None = None  # the fastest accepted quantization method
 
     @property
     def recommended_score(self) -> float | None:
@@ -84,6 +101,9 @@ class Verdict:
                 "hard_gates": list(self.config.hard_gates),
                 "variants": [asdict(v) for v in self.variants],
                 "skipped": [{"variant": n, "reason": r} for n, r in self.skipped],
+                "quantization": [asdict(q) for q in self.quantization],
+                "best_quantization": self.best_quantization,
+                "quant_thresholds": asdict(self.config.quant),
             }
         )
 
@@ -204,6 +224,11 @@ def score(
         judge_variant(n, metrics.get(n, {}), config, errors.get(n, []), p50.get(n), p50.get(reference))
         for n in names
     ]
+    infos = {r.variant: r for r in results if isinstance(r, VariantInfo)}
+    verdicts = [with_size(v, infos, reference) for v in verdicts]
+    quant = quantization_candidates(results, infos, reference, config)
+    accepted = [q for q in quant if q.accepted]
+    best_quant = max(accepted, key=lambda q: q.speedup or 0.0).variant if accepted else None
     ready = [v for v in verdicts if v.ready]
     recommended = None
     if ready:
@@ -216,7 +241,55 @@ def score(
         reference=reference,
         config=config,
         skipped=tuple((r.variant, r.skipped) for r in results if isinstance(r, VariantInfo) and r.skipped),
+        quantization=tuple(quant),
+        best_quantization=best_quant,
     )
+
+
+def with_size(v: VariantVerdict, infos: Mapping[str, VariantInfo], reference: str) -> VariantVerdict:
+    size = infos[v.variant].artifact_bytes if v.variant in infos else None
+    ref = infos[reference].artifact_bytes if reference in infos else None
+    return replace(
+        v,
+        artifact_mb=size / 1e6 if size else None,
+        size_reduction=ref / size if (size and ref) else None,
+    )
+
+
+def quantization_candidates(
+    results: list[Result], infos: Mapping[str, VariantInfo], reference: str, config: ScoringConfig
+) -> list[QuantCandidate]:
+    """The plan's rule: accuracy loss and MAE increase within bounds, and a real speed-up."""
+    acc = {r.variant: r for r in results if isinstance(r, AccuracyResult)}
+    p50 = {r.variant: r.per_image_ms["p50"] for r in results if isinstance(r, LatencyResult) and r.batch_size == 1}
+    rule = config.quant
+    out = []
+    for name, info in infos.items():
+        if not info.meta.get("quantized") or info.error or info.skipped:
+            continue
+        reasons = []
+        ref_acc, this_acc = acc.get(reference), acc.get(name)
+        corr_loss = mae_inc = speedup = None
+        if ref_acc and this_acc and ref_acc.pearson and ref_acc.mae:
+            corr_loss = (ref_acc.pearson - this_acc.pearson) / ref_acc.pearson
+            mae_inc = (this_acc.mae - ref_acc.mae) / ref_acc.mae
+            if not corr_loss <= rule.max_corr_loss:
+                reasons.append(f"Pearson loss {corr_loss:.1%} > {rule.max_corr_loss:.0%}")
+            if not mae_inc <= rule.max_mae_increase:
+                reasons.append(f"MAE increase {mae_inc:.1%} > {rule.max_mae_increase:.0%}")
+        else:
+            reasons.append("accuracy not measured for it and the reference")
+        if name in p50 and reference in p50:
+            speedup = p50[reference] / p50[name]
+            if speedup < rule.min_speedup:
+                reasons.append(f"speed-up {speedup:.2f}x < {rule.min_speedup:.2f}x")
+        else:
+            reasons.append("batch-1 latency not measured for it and the reference")
+        ref_size = infos[reference].artifact_bytes if reference in infos else None
+        size = info.artifact_bytes
+        out.append(QuantCandidate(name, corr_loss, mae_inc, speedup,
+                                  ref_size / size if (ref_size and size) else None, not reasons, tuple(reasons)))
+    return out
 
 
 def critical_issues(verdicts: list[VariantVerdict], errors: Mapping[str, list[str]]) -> list[str]:

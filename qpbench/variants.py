@@ -98,6 +98,7 @@ class VariantSpec:
     name: str
     description: str
     builder: Callable[[BuildContext], Variant] | str
+    quantized: bool = False  # judged by the quantization rule too
 
     def resolve(self) -> Callable[[BuildContext], Variant]:
         return builder_from_path(self.builder) if isinstance(self.builder, str) else self.builder
@@ -244,8 +245,8 @@ def build_variant(spec: VariantSpec, ctx: BuildContext) -> Variant:
     variant.build_time_s = ctx.timer() - start
     if variant.artifact_bytes is None:
         variant.artifact_bytes = serialized_size(variant.module)
-    if variant.name != spec.name:
-        variant.name = spec.name
+    variant.name = spec.name
+    variant.meta.setdefault("quantized", spec.quantized)
     return variant
 
 

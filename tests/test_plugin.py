@@ -209,3 +209,21 @@ def test_a_variant_that_does_not_apply_is_skipped_with_its_reason(suite):
     assert verdict["skipped"] == [{"variant": "gpu-only", "reason": "needs a package this machine lacks"}]
     assert [v["variant"] for v in verdict["variants"]] == ["eager"]
     assert not any("gpu-only" in msg for msg in verdict["critical_issues"])
+
+
+def test_a_variant_whose_build_crashes_is_a_critical_issue_and_the_run_goes_on(suite):
+    suite.makeconftest("""
+        from qpbench.variants import VariantSpec
+
+        def build_broken(ctx):
+            raise RuntimeError("kernel missing")
+
+        def pytest_qpbench_register_variants(registry):
+            registry.register(VariantSpec("broken", "crashes", build_broken))
+    """)
+    result = run(suite, "-k", "accuracy", "--qp-variants=eager,broken")
+    assert result.ret == 1
+    result.assert_outcomes(passed=1, skipped=1, errors=2)
+    verdict = latest(suite)["verdict"]
+    assert any(msg.startswith("broken: build failed: RuntimeError: kernel missing") for msg in verdict["critical_issues"])
+    assert any(v["variant"] == "eager" for v in verdict["variants"])

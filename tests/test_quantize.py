@@ -6,11 +6,14 @@ AOTInductor package's ~1.7 MB of compiled code. Only one test compiles with
 AOTInductor (~15-25 s); the others run the converted graph as is
 (``package="eager"``), which has the same numbers.
 
-Tolerances against fp32: int8 with per-channel weights and per-tensor
-activations errs by about 1% of each layer's range; through five layers the
-logit (scaled to a spread of about 1 over the data) moves by a few hundredths
-and the sigmoid (slope <= 0.25) by less, so max |diff| < 0.05 holds with room,
-and the ranking across 48 samples keeps a correlation > 0.95 with fp32.
+Tolerances against fp32 on this random (untrained) model, outputs spread over
+about 0.1-0.9: each int8 layer rounds its activations to 1/255 of their range
+(1/127 for FX's x86 qconfig, whose activations are 7-bit: reduce_range) and
+its weights per channel; five such layers move the logit (std 1.5) by up to a
+few tenths on the worst sample and the sigmoid (slope <= 0.25) by up to
+~0.07 (FX measured 0.064). So: max |diff| < 0.1, mean |diff| < 0.03, and a
+correlation with fp32 > 0.95 across the 48 samples, which a wrong scale,
+a dropped layer or a shuffled batch would all break.
 """
 
 from __future__ import annotations
@@ -26,10 +29,10 @@ from qpbench.data.dataset import LabelledSet
 from qpbench.errors import VariantError, VariantUnavailable
 from qpbench.optimize import qat, quantize
 from qpbench.variants import BuildContext, serialized_size
-from qpbench.workload import Workload, WorkloadSpec
+from qpbench.workload import Workload, WorkloadSpec, preprocess
 
 SIZE, N_IMAGES, PER_IMAGE = 16, 12, 4
-MAX_ABS_DIFF, MIN_CORRELATION = 0.05, 0.95
+MAX_ABS_DIFF, MEAN_ABS_DIFF, MIN_CORRELATION = 0.1, 0.03, 0.95
 HIDDEN = 2048
 
 
@@ -43,17 +46,19 @@ class TinyQ(nn.Module):
         self.fc2 = nn.Linear(HIDDEN, HIDDEN)
         self.out = nn.Linear(HIDDEN, 1)
 
-    def forward(self, image: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+    def hidden(self, image: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         feat = torch.relu(self.bn(self.conv(image))).mean(dim=(2, 3))
         x = torch.cat([feat, torch.relu(self.param_mlp(params))], dim=1)
-        x = torch.relu(self.fc2(torch.relu(self.fc1(x))))
-        return torch.sigmoid(self.out(x)).squeeze(1)
+        return torch.relu(self.fc2(torch.relu(self.fc1(x))))
+
+    def forward(self, image: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.out(self.hidden(image, params))).squeeze(1)
 
 
 class Branchy(TinyQ):
     def forward(self, image: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         if image.sum() > 0:  # data-dependent control flow: neither torch.fx nor torch.export can capture it
-            return super().forward(image, params)
+            return torch.sigmoid(self.out(self.hidden(image, params))).squeeze(1)
         return torch.sigmoid(params.sum(1))
 
 
@@ -66,10 +71,20 @@ def seeded(cls: type[TinyQ], bn: bool = True):
                 if bn:
                     model.bn.running_mean.uniform_(-0.3, 0.3)
                     model.bn.running_var.uniform_(0.5, 2.0)
-                model.out.weight.mul_(20.0)  # logits spread ~1 over the data: outputs are not all 0.5
+                spread_logits(model)
         return model
 
     return factory
+
+
+def spread_logits(model: TinyQ) -> None:
+    """Set the last layer so the logits have mean 0 and std 1.5 on the test data: outputs spread over
+    about 0.1-0.9 instead of clustering, so a correlation with fp32 means something."""
+    data = tiny_data()
+    z = model.out.weight @ model.hidden(preprocess(data.images, SIZE)[data.img_idx], torch.from_numpy(data.params)).T
+    scale = 1.5 / z.std()
+    model.out.weight.mul_(scale)
+    model.out.bias.fill_(float(-z.mean() * scale))
 
 
 def tiny_data() -> LabelledSet:
@@ -106,7 +121,7 @@ def assert_close_to_fp32(variant, ctx: BuildContext) -> torch.Tensor:
     out = variant(image, params)
     assert out.shape == ref.shape
     assert float(ref.std()) > 0.05  # the outputs spread, so the correlation means something
-    assert float((out - ref).abs().max()) < MAX_ABS_DIFF
+    assert float((out - ref).abs().max()) < MAX_ABS_DIFF and float((out - ref).abs().mean()) < MEAN_ABS_DIFF
     assert float(np.corrcoef(out.numpy(), ref.numpy())[0, 1]) > MIN_CORRELATION
     return out
 
@@ -228,7 +243,9 @@ def test_qat_fine_tunes_on_pipeline_data_and_keeps_numbers(tmp_path, monkeypatch
     monkeypatch.setenv("QPBENCH_CACHE_DIR", str(tmp_path / "cache"))
     # No BatchNorm here: torchao's QAT conv-BN folding exports ~100 pattern graphs (~35 s) whatever the
     # model's size; the ResNet-50 measurement covers it.
-    ctx = context(tmp_path, factory=seeded(TinyQ, bn=False), package="eager", qat_steps=2, qat_images=6)
+    # lr 0: the observers still learn their ranges from the training batches, but the weights stay, so the
+    # result must match fp32 like post-training quantization does (training moves it towards the labels).
+    ctx = context(tmp_path, factory=seeded(TinyQ, bn=False), package="eager", qat_steps=2, qat_images=6, qat_lr=0.0)
     variant = qat.build_qat_int8(ctx)
     meta = variant.meta
     assert meta["steps"] == 2 and meta["train_samples"] == 20 and meta["held_aside_samples"] == 4

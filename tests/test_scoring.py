@@ -163,3 +163,33 @@ def test_recommended_always_passes_every_hard_gate(p95s, bad):
 def test_targets_reject_nan():
     with pytest.raises(ConfigError):
         Targets(pearson=math.nan)
+
+
+def quant_info(name, size, quantized=True):
+    return VariantInfo(name, "d", 1.0, size, meta={"quantized": quantized})
+
+
+def test_quantization_rule_accepts_the_fastest_method_within_bounds():
+    res = (results_for("eager", p95_ms=100.0) + [quant_info("eager", 100_000_000, False)]
+           + results_for("int8-good", p95_ms=40.0, pearson=0.94) + [quant_info("int8-good", 26_000_000)]
+           + results_for("int8-fast-bad", p95_ms=30.0, pearson=0.80) + [quant_info("int8-fast-bad", 26_000_000)]
+           + results_for("dyn-int8", p95_ms=98.0) + [quant_info("dyn-int8", 96_000_000)])
+    verdict = score(res, ScoringConfig())
+    by = {q.variant: q for q in verdict.quantization}
+    assert set(by) == {"int8-good", "int8-fast-bad", "dyn-int8"}
+    assert by["int8-good"].accepted and by["int8-good"].speedup == pytest.approx(2.5)
+    assert by["int8-good"].size_reduction == pytest.approx(100 / 26)
+    assert not by["int8-fast-bad"].accepted and "Pearson loss" in by["int8-fast-bad"].reasons[0]
+    assert not by["dyn-int8"].accepted and "speed-up 1.02x < 1.10x" in by["dyn-int8"].reasons
+    assert verdict.best_quantization == "int8-good"
+    sizes = {v.variant: v.size_reduction for v in verdict.variants}
+    assert sizes["eager"] == pytest.approx(1.0) and sizes["int8-good"] == pytest.approx(100 / 26)
+
+
+def test_quantization_thresholds_are_configurable():
+    res = (results_for("eager", p95_ms=100.0) + [quant_info("eager", 100, False)]
+           + results_for("dyn-int8", p95_ms=98.0) + [quant_info("dyn-int8", 96)])
+    cfg = make_scoring([], [], None, ["min_speedup=1.0"])
+    assert score(res, cfg).best_quantization == "dyn-int8"
+    with pytest.raises(ConfigError, match="unknown quantization thresholds"):
+        make_scoring([], [], None, ["speed=1"])

@@ -27,12 +27,15 @@ def cell(c: CriterionVerdict) -> str:
 def table(verdict: Verdict) -> list[str]:
     names = list(CRITERIA)
     targets = verdict.config.targets
-    header = ["variant", *[SHORT[n] for n in names], "score", "ready"]
+    header = ["variant", *[SHORT[n] for n in names], "x eager", "MB", "score", "ready"]
     target_row = ["target", *[("<= " if not CRITERIA[n].higher_is_better else ">= ") + f"{targets.get(n):g}"
-                              + (" (gate)" if n in verdict.config.hard_gates else "") for n in names], "", ""]
+                              + (" (gate)" if n in verdict.config.hard_gates else "") for n in names], "", "", "", ""]
     rows = [header, target_row]
     for v in verdict.variants:
-        rows.append([v.variant, *[cell(v.criterion(n)) for n in names], f"{v.score:.0f}", "yes" if v.ready else "no"])
+        speed = f"{v.speedup_vs_reference:.2f}" if v.speedup_vs_reference else "-"
+        size = f"{v.artifact_mb:.1f}" if v.artifact_mb else "-"
+        rows.append([v.variant, *[cell(v.criterion(n)) for n in names], speed, size, f"{v.score:.0f}",
+                     "yes" if v.ready else "no"])
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -50,6 +53,17 @@ def summary_lines(verdict: Verdict, json_path: str | None, gate: str | None) -> 
         lines.append(f"recommended variant: {verdict.recommended} (score {verdict.recommended_score:.0f})")
     else:
         lines.append("recommended variant: none - no variant passes every hard gate")
+    for q in verdict.quantization:
+        facts = ", ".join(x for x in (
+            f"Pearson loss {q.corr_loss:.1%}" if q.corr_loss is not None else "",
+            f"MAE {q.mae_increase:+.1%}" if q.mae_increase is not None else "",
+            f"{q.speedup:.2f}x faster" if q.speedup is not None else "",
+            f"{q.size_reduction:.1f}x smaller" if q.size_reduction is not None else "",
+        ) if x)
+        verdict_word = "accepted" if q.accepted else "rejected: " + "; ".join(q.reasons)
+        lines.append(f"quantization {q.variant}: {facts} - {verdict_word}")
+    if verdict.quantization:
+        lines.append(f"best quantization method: {verdict.best_quantization or 'none passes the rule'}")
     for name, reason in verdict.skipped:
         lines.append(f"skipped variant {name}: {reason}")
     if verdict.critical_issues:
