@@ -210,9 +210,13 @@ class Settings:
     eval_images: int | None  # overrides the profile's when set
 
 
+# What `pytest bench/` measures unless --qp-variants says otherwise ("all": every registered one).
+DEFAULT_VARIANTS: tuple[str, ...] = ("eager", "optimized")
+
+
 def parse_variants(value: str | list[str] | None) -> tuple[str, ...]:
     if value in (None, "", []):
-        return ("eager", "optimized")
+        return DEFAULT_VARIANTS
     items = value if isinstance(value, list) else [value]
     names = tuple(dict.fromkeys(n.strip() for item in items for n in item.replace(",", " ").split() if n.strip()))
     if not names:

@@ -96,9 +96,16 @@ class QPSession:
             raise WorkloadError(f"the qp_workload fixture returned {type(workload).__name__}, not a qpbench Workload")
         self._workload = workload
 
+    def selected_variants(self) -> tuple[str, ...]:
+        """The selected names, with 'all' expanded to every registered variant."""
+        names: list[str] = []
+        for name in self.settings.variants:
+            names += self.registry.names() if name == "all" else [name]
+        return tuple(dict.fromkeys(names))
+
     def prepare(self, item: Any) -> None:
         """Fail early on unknown variants and an unusable built-in or option-given workload."""
-        for name in self.settings.variants:
+        for name in self.selected_variants():
             self.registry.get(name)
         defs = item._fixtureinfo.name2fixturedefs.get("qp_workload", ())
         if defs and getattr(defs[-1].func, "__module__", "") == "qpbench.plugin":
@@ -168,7 +175,7 @@ class QPSession:
         infos = (self._cache.infos() if self._cache else []) + self._worker_infos
         seen: set[str] = set()
         unique_infos = [i for i in infos if not (i.variant in seen or seen.add(i.variant))]
-        selected = set(self.settings.variants)
+        selected = set(self.selected_variants())
         return [r for r in [*unique_infos, *self.records] if r.variant in selected]
 
     def finish(self) -> None:
@@ -176,7 +183,7 @@ class QPSession:
 
         config = self.config.hook.pytest_qpbench_make_scoring(config=self.config, scoring=self.settings.scoring)
         results = self.all_results()
-        errors = {k: v for k, v in self.errors.items() if k in self.settings.variants}
+        errors = {k: v for k, v in self.errors.items() if k in self.selected_variants()}
         fp = fingerprint()
         self.verdict = scoring.score(results, config or self.settings.scoring, REFERENCE, errors)
         self.gate_failed, self.gate_message = self.apply_gate(self.verdict)
@@ -205,7 +212,7 @@ class QPSession:
             "workload": workload.spec.to_dict() if workload else workload_spec(self.settings).to_dict(),
             "eval_set": {"source": self.eval_data().source, "n_samples": self.eval_data().n_samples} if workload else None,
             "profile": self.settings.profile.__dict__,
-            "selected_variants": list(self.settings.variants),
+            "selected_variants": list(self.selected_variants()),
             "fail_under": self.settings.fail_under,
             "gate": {"failed": self.gate_failed, "message": self.gate_message},
             "fingerprint": fp,

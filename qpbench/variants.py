@@ -213,7 +213,22 @@ def build_optimized(ctx: BuildContext) -> Variant:
 
 BUILTIN_VARIANTS = (
     VariantSpec("eager", "fp32 reference (eval + inference_mode)", build_eager),
-    VariantSpec("optimized", "Conv+BN folding, channels_last, thread sweep, warm-up", build_optimized),
+    VariantSpec("optimized", "Conv+BN folding, channels_last, thread sweep, affinity, warm-up", build_optimized),
+    VariantSpec("torchscript", "TorchScript script/trace + freeze + optimize_for_inference (legacy)",
+                "qpbench.optimize.torchscript:build_torchscript"),
+    VariantSpec("compiled", "torch.compile (inductor, weights frozen, dynamic batch)",
+                "qpbench.optimize.compile:build_compiled"),
+    VariantSpec("aoti", "torch.export + AOTInductor package (fp32, frozen)", "qpbench.optimize.export:build_aoti"),
+    VariantSpec("pruned", "global L1 magnitude pruning, made permanent (dense storage)",
+                "qpbench.optimize.prune:build_pruned"),
+    VariantSpec("dynamic-int8", "dynamic int8 of the Linear layers (torch.ao, legacy)",
+                "qpbench.optimize.quantize:build_dynamic_int8", quantized=True),
+    VariantSpec("fx-int8", "static int8, FX graph mode, calibrated (torch.ao, legacy) + TorchScript freeze",
+                "qpbench.optimize.quantize:build_fx_int8", quantized=True),
+    VariantSpec("pt2e-int8", "static int8, PT2E X86InductorQuantizer (torchao), calibrated, AOTInductor",
+                "qpbench.optimize.quantize:build_pt2e_int8", quantized=True),
+    VariantSpec("qat-int8", "quantization-aware fine-tune (PT2E) on pipeline-made data, AOTInductor",
+                "qpbench.optimize.qat:build_qat_int8", quantized=True),
 )
 REFERENCE = "eager"
 

@@ -35,7 +35,7 @@ def usage_error(pytester: pytest.Pytester, *overrides: str, expect: str) -> None
 
 
 def test_unknown_variant(suite):
-    usage_error(suite, "--qp-variants=eager,turbo", expect="unknown variant 'turbo': choose from ['eager', 'optimized']")
+    usage_error(suite, "--qp-variants=eager,turbo", expect="unknown variant 'turbo': choose from ['eager', 'optimized', 'torchscript', ")
 
 
 def test_unknown_workload(suite):
