@@ -18,6 +18,7 @@ a dropped layer or a shuffled batch would all break.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -107,7 +108,7 @@ def workload(factory) -> Workload:
 
 def context(tmp_path, factory=None, **options) -> BuildContext:
     wl = workload(factory or seeded(TinyQ))
-    return BuildContext(wl, options=options, artifact_dir=tmp_path, calibration_batches=4)
+    return BuildContext(wl, options=options, artifact_dir=tmp_path, calibration_batches=2)
 
 
 def reference_and_inputs(ctx: BuildContext):
@@ -128,7 +129,7 @@ def assert_close_to_fp32(variant, ctx: BuildContext) -> torch.Tensor:
 
 def assert_artifact_smaller_than_fp32(variant, ctx: BuildContext) -> None:
     path = variant.meta["artifact"]
-    assert variant.artifact_bytes == __import__("os").path.getsize(path) > 0
+    assert variant.artifact_bytes == os.path.getsize(path) > 0
     assert variant.artifact_bytes < 0.6 * serialized_size(ctx.workload.build_model())
 
 
@@ -153,7 +154,7 @@ def test_fx_int8_builds_saves_and_reloads(tmp_path):
     ctx = context(tmp_path)
     variant = quantize.build_fx_int8(ctx)
     assert variant.threads is None and variant.meta["legacy"] is True
-    assert variant.meta["calibration_samples"] == 32 and sum(variant.meta["quantized_layers"].values()) == 5
+    assert variant.meta["calibration_samples"] == 16 and sum(variant.meta["quantized_layers"].values()) == 5
     assert any("deprecated" in w for w in variant.meta["warnings"])  # recorded, not shown
     out = assert_close_to_fp32(variant, ctx)
     assert_artifact_smaller_than_fp32(variant, ctx)
@@ -182,7 +183,7 @@ def converted(tmp_path_factory):
 
 def test_pt2e_int8_eager_graph_keeps_numbers_and_has_no_artifact(converted, tmp_path):
     assert converted.artifact_bytes is None and "no_artifact_reason" in converted.meta
-    assert converted.meta["calibration_samples"] == 32
+    assert converted.meta["calibration_samples"] == 16
     assert_close_to_fp32(converted, context(tmp_path))
 
 
@@ -249,6 +250,7 @@ def test_qat_fine_tunes_on_pipeline_data_and_keeps_numbers(tmp_path, monkeypatch
     variant = qat.build_qat_int8(ctx)
     meta = variant.meta
     assert meta["steps"] == 2 and meta["train_samples"] == 20 and meta["held_aside_samples"] == 4
+    assert meta["bn_frozen"] is True and len(meta["losses"]) == 2
     assert np.isfinite(meta["loss_first"]) and np.isfinite(meta["loss_last"])
     assert "held_pearson_fp32_before" in meta and "held_pearson_int8_after" in meta
     assert sum(meta["quantized_layers"].values()) == 5

@@ -8,8 +8,16 @@ last images of that data are held aside to report Pearson before (fp32) and
 after (int8) fine-tuning. Conversion and packaging are shared with
 ``qpbench.optimize.quantize``.
 
+BatchNorm is frozen while fine-tuning (the graph is moved to eval mode first;
+the fake-quant observers still learn their ranges, dropout is off). In train
+mode, 30 steps of batch 16 replace 96% of the trained running statistics with
+small-batch estimates: on ResNet-50 that alone (lr 0) took the held-aside
+Pearson from 0.965 (fp32) to 0.858; with BN frozen it was 0.964 at lr 0 and
+0.971 after 30 steps at lr 1e-5.
+
 Options: ``qat_steps`` (30), ``qat_images`` (96 logos x 4 parameter sets),
-``qat_lr`` (1e-5, Adam), plus ``package`` and ``artifact`` as for pt2e_int8.
+``qat_lr`` (1e-5, Adam), ``qat_freeze_bn`` (True), plus ``package`` and
+``artifact`` as for pt2e_int8.
 """
 
 from __future__ import annotations
@@ -110,8 +118,10 @@ def build_qat_int8(ctx: BuildContext) -> Variant:
     from torchao.quantization.pt2e import move_exported_model_to_eval
 
     steps, lr = int(ctx.options.get("qat_steps", 30)), float(ctx.options.get("qat_lr", 1e-5))
+    freeze_bn = bool(ctx.options.get("qat_freeze_bn", True))
     model = ctx.workload.build_model()
     meta: dict[str, Any] = {"legacy": False, "qat_seed": QAT_SEED, "steps": steps, "lr": lr, "batch_size": BATCH,
+                            "bn_frozen": freeze_bn,
                             "calibration_samples": steps * BATCH}  # fake-quant observers see the training batches
     with recorded_warnings(meta):
         # Export first (in training mode, as QAT needs): an unexportable model fails before data is made.
@@ -121,9 +131,11 @@ def build_qat_int8(ctx: BuildContext) -> Variant:
                 held_pearson_fp32_before=data.held_pearson(model.eval()))
     with recorded_warnings(meta):
         prepared = quantize_pt2e.prepare_qat_pt2e(program.module(), x86_quantizer(xiq, is_qat=True))
+        if freeze_bn:
+            move_exported_model_to_eval(prepared)  # BN keeps its running statistics, dropout off
         losses = fine_tune(prepared, data, steps, lr)
         move_exported_model_to_eval(prepared)
         converted = quantize_pt2e.convert_pt2e(prepared)
     meta.update(loss_first=losses[0] if losses else None, loss_last=losses[-1] if losses else None,
-                held_pearson_int8_after=data.held_pearson(converted))
+                losses=[round(x, 6) for x in losses], held_pearson_int8_after=data.held_pearson(converted))
     return package_pt2e(ctx, NAME, DESCRIPTION, converted, meta)

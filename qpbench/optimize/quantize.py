@@ -147,11 +147,11 @@ class GraphRunner:
 
 
 def quantized_module_counts(model: nn.Module) -> dict[str, int]:
-    """Quantized modules (torch.ao.nn.*quantized*) by class name."""
+    """Quantized layers with weights (torch.ao.nn.*quantized* conv/linear) by class name."""
     counts = Counter(
         type(m).__name__
         for m in model.modules()
-        if "quantized" in type(m).__module__ and "PackedParams" not in type(m).__name__
+        if "quantized" in type(m).__module__ and hasattr(m, "weight") and "PackedParams" not in type(m).__name__
     )
     return dict(sorted(counts.items()))
 
@@ -211,12 +211,13 @@ def build_dynamic_int8(ctx: BuildContext) -> Variant:
     name, meta = "dynamic_int8", {"legacy": True, "deprecated": LEGACY_NOTE}
     loaded = given_artifact(ctx)
     with recorded_warnings(meta):
-        model = _dynamic_quantized(ctx.workload.build_model())
         if loaded is None:
+            model = _dynamic_quantized(ctx.workload.build_model())
             artifact = ctx.artifact_path(name, ".pt")
             torch.save(model.state_dict(), artifact)
-        else:
+        else:  # the same structure, then the saved int8 weights (the fp32 checkpoint is not read)
             artifact = loaded
+            model = _dynamic_quantized(ctx.workload.factory().float().eval())
             model.load_state_dict(torch.load(artifact, map_location="cpu", weights_only=True))
     meta.update(calibration_samples=0, quantized_layers=quantized_module_counts(model),
                 loaded_from_artifact=loaded is not None)

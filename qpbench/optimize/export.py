@@ -1,0 +1,123 @@
+"""torch.export (strict, dynamic batch) -> AOTInductor ``.pt2`` package compiled with freezing.
+
+The ``.pt2`` is the deployable artifact: a zip with the compiled shared
+library and the frozen weights, loaded with ``torch._inductor.aoti_load_package``
+without compiling again. Traps (CPU_PATHS.md):
+
+- Non-strict export of torchvision's ResNet fails for PT2E quantization
+  (each Bottleneck reuses one ``self.relu``): export strictly.
+- An exported program is locked to the example batch size unless
+  ``dynamic_shapes`` marks the batch dimension. An example batch of 1 would
+  specialise it (0/1 specialisation), so ``export_model`` exports with 2 rows.
+  One package then serves every batch size (no guard split as with torch.compile).
+- Inductor needs ``freezing=True`` to fold weights (1.05x without, 1.3x with).
+- The fused C++ kernels keep the thread count they were compiled with
+  (``torch._inductor.config.cpp.threads`` < 1 means ``torch.get_num_threads()``
+  at compile time); oneDNN convolutions follow the runtime setting.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from qpbench.errors import VariantError, VariantUnavailable
+from qpbench.optimize.compile import first_line, inductor_freezing, recorded_warnings
+from qpbench.variants import BuildContext, Variant
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+MAX_BATCH = 65536
+
+
+def _two_rows(example: Batch) -> Batch:
+    """The example with at least 2 rows: a batch of 1 would be specialised by export."""
+    if example[0].shape[0] >= 2:
+        return example
+    return tuple(torch.cat([t, t]) for t in example)  # type: ignore[return-value]
+
+
+def export_model(model: nn.Module, example: Batch, dynamic_batch: bool = True, strict: bool = True) -> Any:
+    """``torch.export.export`` of ``model`` on ``example`` (image, params).
+
+    With ``dynamic_batch`` dimension 0 of both inputs is a symbol in [1, 65536].
+    Raises VariantUnavailable naming the reason when the model cannot be exported
+    (graph breaks, data-dependent control flow, a batch size baked into the code).
+    """
+    example = _two_rows(example) if dynamic_batch else example
+    dynamic_shapes = None
+    if dynamic_batch:
+        batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+        dynamic_shapes = ({0: batch}, {0: batch})
+    try:
+        return torch.export.export(model.eval(), tuple(example), dynamic_shapes=dynamic_shapes, strict=strict)
+    except Exception as exc:
+        mode = "strict" if strict else "non-strict"
+        raise VariantUnavailable(f"torch.export ({mode}) cannot export the model: {first_line(exc)}") from exc
+
+
+def package_aoti(exported: Any, path: str | Path) -> Path:
+    """AOTInductor-compile an ExportedProgram with freezing into the ``.pt2`` at ``path``.
+
+    The freezing flag is restored afterwards, also when compilation raises.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with inductor_freezing():
+        return Path(torch._inductor.aoti_compile_and_package(exported, package_path=str(path)))
+
+
+def load_aoti(path: str | Path) -> Any:
+    """The runnable in a ``.pt2`` package: callable ``(image, params) -> tensor``."""
+    return torch._inductor.aoti_load_package(str(path))
+
+
+def given_artifact(ctx: BuildContext) -> Path | None:
+    """``ctx.options["artifact"]`` as a path that exists, or None when not given."""
+    given = ctx.options.get("artifact")
+    if not given:
+        return None
+    path = Path(given)
+    if not path.is_file():
+        raise VariantError(f"artifact {path} does not exist: build the variant again")
+    return path
+
+
+def build_aoti(ctx: BuildContext) -> Variant:
+    """torch.export (strict, dynamic batch) -> AOTInductor .pt2 with freezing; the .pt2 is the artifact."""
+    from qpbench.optimize.threads import thread_settings
+
+    name = "aoti"
+    threads = ctx.options.get("threads")
+    loaded = given_artifact(ctx)
+    meta: dict[str, Any] = {"legacy": False, "export": "strict, dynamic batch", "freezing": True}
+    with thread_settings(threads), recorded_warnings(meta):
+        if loaded is None:
+            exported = export_model(ctx.workload.build_model(), ctx.workload.example_batch(2))
+            artifact = ctx.artifact_path(name, ".pt2")
+            meta["kernel_threads"] = torch.get_num_threads()
+            start = time.perf_counter()
+            try:
+                artifact = package_aoti(exported, artifact)
+            except Exception as exc:  # no C++ compiler, an op Inductor cannot lower, ...
+                raise VariantUnavailable(f"AOTInductor cannot compile the exported model: {first_line(exc)}") from exc
+            meta["compile_time_s"] = time.perf_counter() - start
+        else:
+            artifact = loaded
+        module = load_aoti(artifact)
+        with torch.inference_mode():
+            for _ in range(2):
+                module(*ctx.workload.example_batch(1))
+    meta.update(artifact=str(artifact), loaded_from_artifact=loaded is not None)
+    return Variant(
+        name=name,
+        module=module,
+        description="torch.export (strict, dynamic batch) -> AOTInductor .pt2 (freezing)",
+        threads=threads,
+        meta=meta,
+        artifact_bytes=os.path.getsize(artifact),
+    )
