@@ -220,6 +220,10 @@ def test_aoti_package_serves_every_batch_size_and_reloads(workload, tmp_path, fr
     artifact = tmp_path / "tiny-aoti.pt2"
     assert variant.meta["artifact"] == str(artifact) and variant.artifact_bytes == artifact.stat().st_size
     assert variant.meta["compile_time_s"] > 0 and variant.meta["loaded_from_artifact"] is False
+    # Frozen: prepacked oneDNN convolutions. Plain "convolution" would mean freezing was ignored
+    # (it is, silently, when AOTInductor compiles with grad enabled).
+    ops = variant.meta["aoti_ops"]
+    assert ops.get("mkldnn__convolution_pointwise") == 2 and "convolution" not in ops
     assert_matches_eager(variant, workload, batches=(1, 4, 8, 16, 3))
 
     reloaded = build_aoti(ctx_for(workload, tmp_path, artifact=str(artifact)))

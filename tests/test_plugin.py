@@ -25,7 +25,7 @@ def suite(pytester: pytest.Pytester, tiny_files: dict[str, Path]) -> pytest.Pyte
 
 
 TINY = ["--qp-model-factory=tinymodel:build", "--qp-checkpoint=tiny.pt", "--qp-dataset=tiny.npz",
-        "--qp-input-size=16", "--qp-profile=quick", "-p", "no:cacheprovider"]
+        "--qp-input-size=16", "--qp-profile=quick", "--qp-variants=eager,optimized", "-p", "no:cacheprovider"]
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -125,7 +125,8 @@ def test_user_model_via_conftest_fixture_override(suite):
             return load_workload(WorkloadSpec(name="my-model", model_factory="tinymodel:build",
                                               checkpoint="tiny.pt", dataset="tiny.npz", input_size=16))
     """)
-    result = suite.runpytest("-k", "accuracy", "--qp-profile=quick", "-p", "no:cacheprovider")
+    result = suite.runpytest("-k", "accuracy", "--qp-profile=quick", "--qp-variants=eager,optimized",
+                             "-p", "no:cacheprovider")
     result.assert_outcomes(passed=3, skipped=1)
     record = latest(suite)
     assert record["workload"]["name"] == "my-model"
@@ -168,11 +169,12 @@ def test_smoke_real_bench_suite_on_the_compact_workload(pytester, tmp_path):
         "-p", "no:cacheprovider", f"--rootdir={REPO}", "-c", str(REPO / "pyproject.toml"), timeout=600,
     )
     assert result.ret == 0, result.stdout.str()
-    result.stdout.fnmatch_lines(["*qpbench deployment readiness*", "eager *", "optimized *", "recommended variant: *"])
+    result.stdout.fnmatch_lines(["*qpbench deployment readiness*", "eager *", "optimized *", "pt2e-int8 *",
+                                 "recommended variant: *", "best quantization method: *"])
     record = json.loads((tmp_path / "latest.json").read_text())
     assert record["workload"]["name"] == "compact"
     by_kind = {(r["kind"], r["variant"]) for r in record["results"]}
-    for variant in ("eager", "optimized"):
+    for variant in ("eager", "optimized", "pt2e-int8"):  # the default selection
         assert {("latency", variant), ("throughput", variant), ("memory", variant), ("accuracy", variant)} <= by_kind
     acc = {r["variant"]: r for r in record["results"] if r["kind"] == "accuracy"}
     assert acc["eager"]["pearson"] > 0.85  # the shipped compact checkpoint on the shipped split

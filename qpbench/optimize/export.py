@@ -10,7 +10,10 @@ without compiling again. Traps (CPU_PATHS.md):
   ``dynamic_shapes`` marks the batch dimension. An example batch of 1 would
   specialise it (0/1 specialisation), so ``export_model`` exports with 2 rows.
   One package then serves every batch size (no guard split as with torch.compile).
-- Inductor needs ``freezing=True`` to fold weights (1.05x without, 1.3x with).
+- Inductor needs ``freezing=True`` to fold weights (1.05x without, 1.3x with),
+  AND grad disabled while it compiles: ``aoti_compile_and_package`` called with
+  grad on ignores the flag without a word (``package_aoti`` compiles under
+  ``torch.no_grad()``; ``meta["aoti_ops"]`` shows oneDNN calls when it worked).
 - The fused C++ kernels keep the thread count they were compiled with
   (``torch._inductor.config.cpp.threads`` < 1 means ``torch.get_num_threads()``
   at compile time); oneDNN convolutions follow the runtime setting.
@@ -63,12 +66,33 @@ def export_model(model: nn.Module, example: Batch, dynamic_batch: bool = True, s
 def package_aoti(exported: Any, path: str | Path) -> Path:
     """AOTInductor-compile an ExportedProgram with freezing into the ``.pt2`` at ``path``.
 
-    The freezing flag is restored afterwards, also when compilation raises.
+    Compiles under ``torch.no_grad()``: Inductor freezes only when grad is off
+    (``config.freezing and not torch.is_grad_enabled()``); with grad on the flag
+    is silently ignored and the package runs plain ``aten`` convolutions, no
+    faster than eager. The freezing flag is restored afterwards, also on error.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with inductor_freezing():
+    with inductor_freezing(), torch.no_grad():
         return Path(torch._inductor.aoti_compile_and_package(exported, package_path=str(path)))
+
+
+def aoti_ops(path: str | Path) -> dict[str, int]:
+    """Calls to ATen/oneDNN kernels in a ``.pt2``'s generated wrapper, by name.
+
+    A frozen CPU package calls ``mkldnn__convolution_pointwise`` (prepacked
+    weights, fused activation); ``convolution`` means freezing did not apply.
+    """
+    import re
+    import zipfile
+
+    counts: dict[str, int] = {}
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if name.endswith("wrapper.cpp"):
+                for op in re.findall(r"aoti_torch_cpu_(\w+?)\(", archive.read(name).decode(errors="replace")):
+                    counts[op] = counts.get(op, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def load_aoti(path: str | Path) -> Any:
@@ -106,6 +130,7 @@ def build_aoti(ctx: BuildContext) -> Variant:
             except Exception as exc:  # no C++ compiler, an op Inductor cannot lower, ...
                 raise VariantUnavailable(f"AOTInductor cannot compile the exported model: {first_line(exc)}") from exc
             meta["compile_time_s"] = time.perf_counter() - start
+            meta["aoti_ops"] = aoti_ops(artifact)
         else:
             artifact = loaded
         module = load_aoti(artifact)
