@@ -8,7 +8,6 @@ are shared by the tests through module-scoped fixtures.
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 import torch

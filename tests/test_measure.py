@@ -1,7 +1,5 @@
 """Measurement code with injected fake clocks: deterministic, no absolute times."""
 
-import itertools
-
 import numpy as np
 import pytest
 import torch

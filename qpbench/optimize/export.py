@@ -45,7 +45,7 @@ def _two_rows(example: Batch) -> Batch:
 
 
 def export_model(model: nn.Module, example: Batch, dynamic_batch: bool = True, strict: bool = True) -> Any:
-    """``torch.export.export`` of ``model`` on ``example`` (image, params).
+    """``torch.export.export`` of ``model`` (in the mode the caller set) on ``example`` (image, params).
 
     With ``dynamic_batch`` dimension 0 of both inputs is a symbol in [1, 65536].
     Raises VariantUnavailable naming the reason when the model cannot be exported
@@ -57,7 +57,7 @@ def export_model(model: nn.Module, example: Batch, dynamic_batch: bool = True, s
         batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
         dynamic_shapes = ({0: batch}, {0: batch})
     try:
-        return torch.export.export(model.eval(), tuple(example), dynamic_shapes=dynamic_shapes, strict=strict)
+        return torch.export.export(model, tuple(example), dynamic_shapes=dynamic_shapes, strict=strict)
     except Exception as exc:
         mode = "strict" if strict else "non-strict"
         raise VariantUnavailable(f"torch.export ({mode}) cannot export the model: {first_line(exc)}") from exc

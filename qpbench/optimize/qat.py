@@ -34,14 +34,13 @@ from qpbench.errors import VariantUnavailable
 from qpbench.optimize.quantize import (
     Batch,
     export_batch,
-    export_dynamic_batch,
-    given_artifact,
     load_pt2e_variant,
     package_pt2e,
-    recorded_warnings,
     require_torchao,
     x86_quantizer,
 )
+from qpbench.optimize.compile import recorded_warnings
+from qpbench.optimize.export import export_model, given_artifact
 from qpbench.variants import BuildContext, Variant
 
 NAME = "qat_int8"
@@ -125,7 +124,7 @@ def build_qat_int8(ctx: BuildContext) -> Variant:
                             "calibration_samples": steps * BATCH}  # fake-quant observers see the training batches
     with recorded_warnings(meta):
         # Export first (in training mode, as QAT needs): an unexportable model fails before data is made.
-        program = export_dynamic_batch(model.train(), export_batch(ctx), strict=True)
+        program = export_model(model.train(), export_batch(ctx), strict=True)
     data = QATData(ctx, int(ctx.options.get("qat_images", 96)))
     meta.update(train_samples=int(data.train.size), held_aside_samples=int(data.held.size),
                 held_pearson_fp32_before=data.held_pearson(model.eval()))

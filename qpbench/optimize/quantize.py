@@ -20,12 +20,10 @@ converted graph as is: quantize/dequantize in fp32, no speed-up; for tests).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,8 @@ import torch
 from torch import nn
 
 from qpbench.errors import VariantError, VariantUnavailable
+from qpbench.optimize.compile import first_line, inductor_freezing, recorded_warnings
+from qpbench.optimize.export import export_model, given_artifact, load_aoti, package_aoti
 from qpbench.variants import BuildContext, Variant
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -41,26 +41,6 @@ LEGACY_NOTE = "torch.ao.quantization and TorchScript are deprecated in torch 2.1
 
 
 # ------------------------------------------------------------------ shared helpers
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:300] if text else ''}"
-
-
-@contextlib.contextmanager
-def recorded_warnings(meta: dict[str, Any]) -> Iterator[None]:
-    """Silence warnings inside the block; keep each distinct one in ``meta["warnings"]``."""
-    with warnings.catch_warnings(record=True) as seen:
-        warnings.simplefilter("always")
-        try:
-            yield
-        finally:
-            found = meta.setdefault("warnings", [])
-            for w in seen:
-                line = f"{w.category.__name__}: {(str(w.message).strip().splitlines() or [''])[0][:200]}"
-                if line not in found:
-                    found.append(line)
 
 
 def calibrate(model: Callable[..., Any], batches: list[Batch]) -> int:
@@ -76,20 +56,6 @@ def export_batch(ctx: BuildContext) -> Batch:
     return ctx.workload.example_batch(2)
 
 
-def export_dynamic_batch(model: nn.Module, example: Batch, strict: bool = True) -> Any:
-    """``torch.export`` with the batch dimension of both inputs dynamic.
-
-    Strict mode: non-strict export of torchvision's ResNet breaks PT2E
-    ("Input partition has more than one output node", CPU_PATHS.md).
-    """
-    batch = torch.export.Dim("batch", min=1, max=65536)
-    try:
-        return torch.export.export(model, example, strict=strict, dynamic_shapes=({0: batch}, {0: batch}))
-    except Exception as exc:  # data-dependent control flow, unsupported ops, ...
-        mode = "strict" if strict else "non-strict"
-        raise VariantUnavailable(f"torch.export ({mode}) cannot export the model: {_first_line(exc)}") from exc
-
-
 def require_torchao() -> tuple[Any, Any]:
     """torchao's ``quantize_pt2e`` and ``x86_inductor_quantizer`` modules, or VariantUnavailable."""
     try:
@@ -97,7 +63,7 @@ def require_torchao() -> tuple[Any, Any]:
         from torchao.quantization.pt2e import quantize_pt2e
         from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer
     except Exception as exc:
-        raise VariantUnavailable(f"torchao is not available ({_first_line(exc)}): pip install torchao") from exc
+        raise VariantUnavailable(f"torchao is not available ({first_line(exc)}): pip install torchao") from exc
     return quantize_pt2e, x86_inductor_quantizer
 
 
@@ -107,22 +73,14 @@ def x86_quantizer(xiq: Any, is_qat: bool = False) -> Any:
     return quantizer
 
 
-def inductor_freezing() -> contextlib.AbstractContextManager[Any]:
-    """Inductor folds weights into the compiled code only with ``freezing=True``; restored on exit."""
-    import torch._inductor.config as inductor_config
-
-    return inductor_config.patch(freezing=True)
-
-
 def aoti_package(model: nn.Module, example: Batch, path: Path) -> Path:
-    """AOTInductor-compile ``model`` (dynamic batch, freezing on) into the ``.pt2`` at ``path``."""
-    program = export_dynamic_batch(model, example, strict=False)
-    with inductor_freezing():
-        return Path(torch._inductor.aoti_compile_and_package(program, package_path=str(path)))
+    """AOTInductor-compile a converted PT2E model (dynamic batch, freezing on) into ``path``.
 
-
-def aoti_load(path: str | Path) -> Callable[..., Any]:
-    return torch._inductor.aoti_load_package(str(path))
+    Non-strict export: the converted model is already a graph. ``package_aoti``
+    compiles with grad off, without which Inductor silently skips freezing and
+    dequantizes the int8 weights on every call.
+    """
+    return package_aoti(export_model(model, example, strict=False), path)
 
 
 class FrozenCompiled:
@@ -132,7 +90,7 @@ class FrozenCompiled:
         self.compiled = torch.compile(model)
 
     def __call__(self, image: torch.Tensor, params: torch.Tensor) -> Any:
-        with inductor_freezing():
+        with inductor_freezing(), torch.no_grad():  # freezing applies only without grad
             return self.compiled(image, params)
 
 
@@ -186,20 +144,6 @@ def finish(ctx: BuildContext, name: str, module: Any, description: str, meta: di
                    meta=meta, artifact_bytes=size)
 
 
-def given_artifact(ctx: BuildContext) -> Path | None:
-    """``ctx.options["artifact"]`` as a path that exists, or None when not given."""
-    given = ctx.options.get("artifact")
-    if not given:
-        return None
-    path = Path(given)
-    if not path.is_file():
-        raise VariantError(f"artifact {path} does not exist: build the variant again")
-    return path
-
-
-# ------------------------------------------------------------------ dynamic int8 (torch.ao, legacy)
-
-
 def _dynamic_quantized(model: nn.Module) -> nn.Module:
     from torch.ao.quantization import quantize_dynamic
 
@@ -234,7 +178,7 @@ def _fx_int8(ctx: BuildContext, example: Batch, meta: dict[str, Any]) -> torch.j
     try:
         prepared = prepare_fx(ctx.workload.build_model(), get_default_qconfig_mapping("x86"), example)
     except Exception as exc:  # torch.fx cannot trace data-dependent control flow
-        raise VariantUnavailable(f"torch.fx cannot trace the model for FX quantization: {_first_line(exc)}") from exc
+        raise VariantUnavailable(f"torch.fx cannot trace the model for FX quantization: {first_line(exc)}") from exc
     meta["calibration_samples"] = calibrate(prepared, ctx.workload.calibration_batches(ctx.calibration_batches, 8))
     converted = convert_fx(prepared)
     meta["quantized_layers"] = quantized_module_counts(converted)
@@ -271,7 +215,7 @@ def load_pt2e_variant(ctx: BuildContext, name: str, description: str, artifact: 
     """A variant from an existing ``.pt2`` package (no torchao import, no calibration)."""
     meta: dict[str, Any] = {"loaded_from_artifact": True, "runtime": "aoti"}
     with recorded_warnings(meta):
-        module = aoti_load(artifact)
+        module = load_aoti(artifact)
         warm_up(module, export_batch(ctx))
     return finish(ctx, name, module, description, meta, artifact)
 
@@ -289,12 +233,12 @@ def package_pt2e(ctx: BuildContext, name: str, description: str, converted: nn.M
         try:
             with recorded_warnings(meta):
                 artifact = aoti_package(converted, example, ctx.artifact_path(name, ".pt2"))
-                module = aoti_load(artifact)
+                module = load_aoti(artifact)
                 warm_up(module, example)
             meta.update(runtime="aoti", compile_time_s=time.perf_counter() - start, loaded_from_artifact=False)
             return finish(ctx, name, module, description, meta, artifact)
         except Exception as exc:  # no C++ compiler, an op AOTI cannot lower, ...
-            meta["aoti_failed"] = _first_line(exc)
+            meta["aoti_failed"] = first_line(exc)
             mode = "compile"
     if mode == "compile":
         try:
@@ -302,7 +246,7 @@ def package_pt2e(ctx: BuildContext, name: str, description: str, converted: nn.M
                 module = FrozenCompiled(converted)
                 warm_up(module, example)
         except Exception as exc:
-            reasons = "; ".join(filter(None, [meta.get("aoti_failed"), _first_line(exc)]))
+            reasons = "; ".join(filter(None, [meta.get("aoti_failed"), first_line(exc)]))
             raise VariantUnavailable(f"neither AOTInductor nor torch.compile can compile the int8 model: {reasons}") from exc
         meta["runtime"] = "torch.compile"
     else:
@@ -322,7 +266,7 @@ def build_pt2e_int8(ctx: BuildContext) -> Variant:
     quantize_pt2e, xiq = require_torchao()
     meta: dict[str, Any] = {"legacy": False}
     with recorded_warnings(meta):
-        program = export_dynamic_batch(ctx.workload.build_model(), export_batch(ctx), strict=True)
+        program = export_model(ctx.workload.build_model(), export_batch(ctx), strict=True)
         prepared = quantize_pt2e.prepare_pt2e(program.module(), x86_quantizer(xiq))
         meta["calibration_samples"] = calibrate(
             prepared, ctx.workload.calibration_batches(ctx.calibration_batches, 8))
