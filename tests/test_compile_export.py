@@ -249,3 +249,10 @@ def test_aoti_restores_freezing_when_packaging_fails(workload, tmp_path, monkeyp
     with pytest.raises(VariantUnavailable, match="AOTInductor cannot compile.*no C\\+\\+ compiler"):
         build_aoti(ctx_for(workload, tmp_path))
     assert seen == [True] and inductor_config.freezing is False
+
+
+def test_aoti_with_a_static_batch_of_one(workload, tmp_path, freezing_off):
+    variant = build_aoti(ctx_for(workload, tmp_path, dynamic_batch=False))
+    assert "static batch of 1" in variant.meta["export"]
+    assert variant.meta["artifact"] == str(tmp_path / "tiny-aoti-b1.pt2")
+    assert_matches_eager(variant, workload, batches=(1,))

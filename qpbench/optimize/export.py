@@ -112,17 +112,24 @@ def given_artifact(ctx: BuildContext) -> Path | None:
 
 
 def build_aoti(ctx: BuildContext) -> Variant:
-    """torch.export (strict, dynamic batch) -> AOTInductor .pt2 with freezing; the .pt2 is the artifact."""
+    """torch.export (strict, dynamic batch) -> AOTInductor .pt2 with freezing; the .pt2 is the artifact.
+
+    ``options["dynamic_batch"] = False`` exports a batch of 1 instead: a package
+    that serves batch 1 only, with oneDNN kernels chosen for that shape.
+    """
     from qpbench.optimize.threads import thread_settings
 
     name = "aoti"
     threads = ctx.options.get("threads")
+    dynamic = bool(ctx.options.get("dynamic_batch", True))
     loaded = given_artifact(ctx)
-    meta: dict[str, Any] = {"legacy": False, "export": "strict, dynamic batch", "freezing": True}
+    meta: dict[str, Any] = {"legacy": False, "freezing": True,
+                            "export": "strict, dynamic batch" if dynamic else "strict, static batch of 1 (serves batch 1 only)"}
     with thread_settings(threads), recorded_warnings(meta):
         if loaded is None:
-            exported = export_model(ctx.workload.build_model(), ctx.workload.example_batch(2))
-            artifact = ctx.artifact_path(name, ".pt2")
+            example = ctx.workload.example_batch(2 if dynamic else 1)
+            exported = export_model(ctx.workload.build_model(), example, dynamic_batch=dynamic)
+            artifact = ctx.artifact_path(name if dynamic else f"{name}-b1", ".pt2")
             meta["kernel_threads"] = torch.get_num_threads()
             start = time.perf_counter()
             try:
@@ -141,7 +148,7 @@ def build_aoti(ctx: BuildContext) -> Variant:
     return Variant(
         name=name,
         module=module,
-        description="torch.export (strict, dynamic batch) -> AOTInductor .pt2 (freezing)",
+        description=f"torch.export (strict, {'dynamic batch' if dynamic else 'batch 1'}) -> AOTInductor .pt2 (freezing)",
         threads=threads,
         meta=meta,
         artifact_bytes=os.path.getsize(artifact),
