@@ -54,7 +54,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--qp-checkpoint", metavar="PATH", help="state_dict for the model, loaded with weights_only=True. Ini: qp_checkpoint.")
     group.addoption("--qp-dataset", metavar="PATH", help="labelled .npz (images, img_idx, params_vec, ssim). Default: the shipped held-out split. Ini: qp_dataset.")
     group.addoption("--qp-input-size", metavar="PIXELS", type=_argtype(lambda s: positive_int(s, "--qp-input-size")), help="side of the model's input after preprocessing. Default: 224 for a custom model. Ini: qp_input_size.")
-    group.addoption("--qp-variants", metavar="NAME,...", help="variants to measure, or 'all'. Default: eager,optimized,pt2e-int8. Ini: qp_variants.")
+    group.addoption("--qp-variants", metavar="NAME,...", help="variants to measure, or 'all'. Default: eager,optimized,fx-int8,pt2e-int8. Ini: qp_variants.")
     group.addoption("--qp-profile", metavar="NAME", choices=list(PROFILES), help=f"measurement length: {', '.join(PROFILES)}. Default: default. Ini: qp_profile.")
     group.addoption("--qp-eval-images", metavar="N", type=_argtype(lambda s: positive_int(s, "--qp-eval-images")), help="judge accuracy on the samples of the first N images (default: the profile's). Ini: qp_eval_images.")
     group.addoption("--qp-fail-under", metavar="SCORE", type=_argtype(parse_fail_under), help="fail the run when the recommended variant scores below SCORE (0-100) or no variant is ready. Default: no gate. Ini: qp_fail_under.")

@@ -229,6 +229,14 @@ def score(
     quant = quantization_candidates(results, infos, reference, config)
     accepted = [q for q in quant if q.accepted]
     best_quant = max(accepted, key=lambda q: q.speedup or 0.0).variant if accepted else None
+    # A quantized variant the plan's rule rejects (too much accuracy lost, or no
+    # real speed-up) is not ready, even when it passes the readiness gates.
+    rejected = {q.variant: q.reasons for q in quant if not q.accepted}
+    verdicts = [
+        replace(v, ready=False, reasons=(*v.reasons, *(f"quantization rule: {r}" for r in rejected[v.variant])))
+        if v.variant in rejected else v
+        for v in verdicts
+    ]
     ready = [v for v in verdicts if v.ready]
     recommended = None
     if ready:

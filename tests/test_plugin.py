@@ -169,12 +169,12 @@ def test_smoke_real_bench_suite_on_the_compact_workload(pytester, tmp_path):
         "-p", "no:cacheprovider", f"--rootdir={REPO}", "-c", str(REPO / "pyproject.toml"), timeout=600,
     )
     assert result.ret == 0, result.stdout.str()
-    result.stdout.fnmatch_lines(["*qpbench deployment readiness*", "eager *", "optimized *", "pt2e-int8 *",
+    result.stdout.fnmatch_lines(["*qpbench deployment readiness*", "eager *", "optimized *", "fx-int8 *", "pt2e-int8 *",
                                  "recommended variant: *", "best quantization method: *"])
     record = json.loads((tmp_path / "latest.json").read_text())
     assert record["workload"]["name"] == "compact"
     by_kind = {(r["kind"], r["variant"]) for r in record["results"]}
-    for variant in ("eager", "optimized", "pt2e-int8"):  # the default selection
+    for variant in ("eager", "optimized", "fx-int8", "pt2e-int8"):  # the default selection
         assert {("latency", variant), ("throughput", variant), ("memory", variant), ("accuracy", variant)} <= by_kind
     acc = {r["variant"]: r for r in record["results"] if r["kind"] == "accuracy"}
     assert acc["eager"]["pearson"] > 0.85  # the shipped compact checkpoint on the shipped split

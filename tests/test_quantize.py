@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -169,6 +170,11 @@ def test_pt2e_int8_aoti_package_builds_and_reloads_without_torchao(tmp_path, mon
     out = assert_close_to_fp32(variant, ctx)
     assert_artifact_smaller_than_fp32(variant, ctx)
     assert variant.meta["artifact"].endswith(".pt2")
+    # Compiled with freezing and grad off, the int8 weights go into oneDNN qconv/qlinear; otherwise the package
+    # dequantizes every weight per call and runs fp32 kernels (slower than eager, same numbers).
+    with zipfile.ZipFile(variant.meta["artifact"]) as package:
+        wrapper = next(package.read(n).decode() for n in package.namelist() if n.endswith("wrapper.cpp"))
+    assert "qlinear" in wrapper and "qconv" in wrapper and "dequantize_per_channel" not in wrapper
     monkeypatch.setitem(sys.modules, "torchao", None)  # loading a package needs no torchao
     assert_reloads_same(quantize.build_pt2e_int8, variant, tmp_path, ctx, out)
     _, image, params = reference_and_inputs(ctx)

@@ -193,3 +193,14 @@ def test_quantization_thresholds_are_configurable():
     assert score(res, cfg).best_quantization == "dyn-int8"
     with pytest.raises(ConfigError, match="unknown quantization thresholds"):
         make_scoring([], [], None, ["speed=1"])
+
+
+def test_a_quantization_the_rule_rejects_is_not_recommended_even_if_fastest():
+    res = (results_for("eager", p95_ms=40.0) + [quant_info("eager", 100, False)]
+           + results_for("int8-lossy", p95_ms=10.0, pearson=0.90) + [quant_info("int8-lossy", 26)])
+    # The lossy one passes the readiness gates (Pearson >= 0.90, fidelity loss given as 0) ...
+    verdict = score(res, ScoringConfig())
+    lossy = next(v for v in verdict.variants if v.variant == "int8-lossy")
+    # ... but loses more than 5% of the reference's Pearson, so the rule rejects it.
+    assert not lossy.ready and any(r.startswith("quantization rule: Pearson loss") for r in lossy.reasons)
+    assert verdict.recommended == "eager"
