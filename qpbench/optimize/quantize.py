@@ -31,7 +31,8 @@ import torch
 from torch import nn
 
 from qpbench.errors import VariantError, VariantUnavailable
-from qpbench.optimize.compile import first_line, inductor_freezing, recorded_warnings
+from qpbench.optimize import compile as compile_mod
+from qpbench.optimize.compile import first_line, recorded_warnings
 from qpbench.optimize.export import export_model, given_artifact, load_aoti, package_aoti
 from qpbench.variants import BuildContext, Variant
 
@@ -83,15 +84,12 @@ def aoti_package(model: nn.Module, example: Batch, path: Path) -> Path:
     return package_aoti(export_model(model, example, strict=False), path)
 
 
-class FrozenCompiled:
-    """``torch.compile`` of a model, every call under Inductor freezing (recompiles freeze too)."""
+def FrozenCompiled(model: nn.Module) -> compile_mod.FrozenCompiled:  # noqa: N802 (a class in compile.py)
+    """``torch.compile`` of a converted model, every call under Inductor freezing.
 
-    def __init__(self, model: nn.Module) -> None:
-        self.compiled = torch.compile(model)
-
-    def __call__(self, image: torch.Tensor, params: torch.Tensor) -> Any:
-        with inductor_freezing(), torch.no_grad():  # freezing applies only without grad
-            return self.compiled(image, params)
+    The variant calls it under inference_mode, so grad is off as freezing needs.
+    """
+    return compile_mod.FrozenCompiled(model, torch.compile(model))
 
 
 class GraphRunner:
