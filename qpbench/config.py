@@ -29,6 +29,10 @@ CRITERIA: dict[str, Criterion] = {
         Criterion("peak_rss_mb", "MB", False, "peak RSS of a fresh serving process"),
         Criterion("pearson", "", True, "Pearson correlation with the labels"),
         Criterion("fidelity_loss", "", False, "relative Pearson loss against the fp32 reference"),
+        Criterion("leak_mb_per_1k", "MB/1k", False, "significant RSS growth per 1000 inferences (0 when not significant)"),
+        Criterion("slowdown_pct", "%", False, "significant latency increase over an extended run (0 when not significant)"),
+        Criterion("concurrency_faults", "", False, "requests that failed or disagreed with serial outputs under concurrency"),
+        Criterion("server_qps", "QPS", True, "highest Server-scenario QPS with p99 latency within server_p99_ms"),
     )
 }
 
@@ -40,19 +44,27 @@ class Targets:
     peak_rss_mb: float = 512.0
     pearson: float = 0.90
     fidelity_loss: float = 0.05
+    leak_mb_per_1k: float = 0.5
+    slowdown_pct: float = 10.0
+    concurrency_faults: float = 0.0
+    server_qps: float = 10.0
+    server_p99_ms: float = 100.0  # the Server scenario's latency bound (a setting, not a criterion)
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
             if not isinstance(value, (int, float)) or value != value:
                 raise ConfigError(f"target {f.name} must be a number, got {value!r}")
-        for name in ("latency_p95_ms", "throughput_ips", "peak_rss_mb"):
+        for name in ("latency_p95_ms", "throughput_ips", "peak_rss_mb", "leak_mb_per_1k", "slowdown_pct", "server_qps",
+                     "server_p99_ms"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"target {name} must be > 0, got {getattr(self, name)}")
         if not 0 < self.pearson <= 1:
             raise ConfigError(f"target pearson must be in (0, 1], got {self.pearson}")
         if not 0 <= self.fidelity_loss < 1:
             raise ConfigError(f"target fidelity_loss must be in [0, 1), got {self.fidelity_loss}")
+        if self.concurrency_faults < 0:
+            raise ConfigError(f"target concurrency_faults must be >= 0, got {self.concurrency_faults}")
 
     def get(self, name: str) -> float:
         return float(getattr(self, name))
@@ -66,6 +78,12 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "peak_rss_mb": 0.15,
     "pearson": 0.30,
     "fidelity_loss": 0.10,
+    # Long-run behaviour (README, "Stress, leaks, concurrency and the Server scenario"):
+    # soft criteria, each a small share next to the plan's speed and accuracy.
+    "leak_mb_per_1k": 0.05,
+    "slowdown_pct": 0.05,
+    "concurrency_faults": 0.05,
+    "server_qps": 0.10,
 }
 DEFAULT_HARD_GATES: tuple[str, ...] = ("latency_p95_ms", "pearson", "fidelity_loss")
 
@@ -118,14 +136,27 @@ class Profile:
     eval_images: int | None  # accuracy uses the samples of the first N images (None: all)
     sweep_rounds: int  # timed runs per candidate in the thread sweep
     calibration_batches: int  # batches of 8 real samples for static quantization
+    # Stress, concurrency and LoadGen (defaults: the 'default' profile's values).
+    stress_iterations: int = 1000  # timed batch-1 inferences in the extended run (the plan's 1000+)
+    stress_warmup: int = 30
+    concurrency_threads: tuple[int, ...] = (1, 2, 4)
+    concurrency_processes: tuple[int, ...] = (2,)  # the largest thread count split over this many processes
+    concurrency_s: float = 2.0  # per thread count
+    loadgen_min_duration_s: float = 2.0
+    loadgen_min_queries: int = 64  # SingleStream's early-stopping rule needs 64
+    server_search_steps: int = 3  # bisection steps for the highest valid Server QPS
+    worker_timeout_s: float = 600.0  # a fresh measuring process that runs longer is killed
 
 
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        Profile("quick", (1, 4), 0.5, 5, 200, 1, 1.0, 4, 3, 25, 3, 2),
+        Profile("quick", (1, 4), 0.5, 5, 200, 1, 1.0, 4, 3, 25, 3, 2, stress_iterations=400, stress_warmup=50,
+                concurrency_s=0.5, loadgen_min_duration_s=0.5, server_search_steps=2, worker_timeout_s=180.0),
         Profile("default", (1, 4, 8, 16), 3.0, 10, 1000, 2, 10.0, 8, 10, 200, 5, 16),
-        Profile("full", (1, 4, 8, 16), 15.0, 30, 5000, 5, 60.0, 8, 50, None, 15, 50),
+        Profile("full", (1, 4, 8, 16), 15.0, 30, 5000, 5, 60.0, 8, 50, None, 15, 50, stress_iterations=5000,
+                stress_warmup=100, concurrency_s=10.0, loadgen_min_duration_s=10.0, loadgen_min_queries=500,
+                server_search_steps=5, worker_timeout_s=1800.0),
     )
 }
 

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
 from typing import Any, ClassVar
 
+import numpy as np
+
 from qpbench import stats
 
 
@@ -143,11 +145,168 @@ class VariantInfo:
     skipped: str | None = None  # the technique does not apply here: recorded, not an issue
 
 
+@dataclass(frozen=True)
+class StressResult:
+    """One extended run in a fresh process: per-inference latency and RSS after warm-up.
+
+    The same run gives the leak trend (RSS over inferences) and the latency
+    degradation (latency over inferences); both are block trends with a
+    confidence interval (``stats.block_trend``), not one start-to-end delta.
+    """
+
+    kind: ClassVar[str] = "stress"
+    variant: str
+    batch_size: int
+    warmup: int  # inferences before the first sample
+    baseline_rss_mb: float  # after imports, before building the model
+    peak_rss_mb: float  # VmHWM over imports, build, warm-up and the run
+    latencies_s: tuple[float, ...]  # one per inference after warm-up
+    rss_mb: tuple[float, ...]  # RSS right after each of those inferences
+    n_blocks: int = 10
+    confidence: float = 0.95
+    # The leak trend is fitted on the last part of the run only: allocator caches and
+    # kernel workspaces keep growing for a few hundred inferences after warm-up and then
+    # stop, while a leak grows at the same rate all along.
+    settle_fraction: float = 0.5
+
+    def __post_init__(self) -> None:
+        if len(self.latencies_s) != len(self.rss_mb):
+            raise ValueError(f"{len(self.latencies_s)} latencies but {len(self.rss_mb)} RSS samples")
+        if not 0 <= self.settle_fraction < 1:
+            raise ValueError(f"settle_fraction must be in [0, 1), got {self.settle_fraction}")
+        if len(self.latencies_s) - self.settled_from < 2 * self.n_blocks:
+            raise ValueError(f"a stress run needs at least {2 * self.n_blocks} inferences after settling, "
+                             f"got {len(self.latencies_s)} in all")
+
+    @property
+    def settled_from(self) -> int:
+        return int(len(self.rss_mb) * self.settle_fraction)
+
+    @property
+    def iterations(self) -> int:
+        return len(self.latencies_s)
+
+    @cached_property
+    def rss_trend(self) -> stats.Trend:
+        """RSS growth in MB per inference, over the settled part of the run."""
+        start = self.settled_from
+        return stats.block_trend(range(start, self.iterations), self.rss_mb[start:], self.n_blocks, self.confidence)
+
+    @cached_property
+    def latency_trend(self) -> stats.Trend:
+        """Latency change in seconds per inference (block medians: robust to outliers)."""
+        return stats.block_trend(range(self.iterations), self.latencies_s, self.n_blocks, self.confidence, "median")
+
+    @property
+    def leak_mb_per_1k(self) -> float:
+        """RSS growth per 1000 inferences when it is significant, else 0."""
+        t = self.rss_trend
+        return t.slope * 1000 if t.significant_increase else 0.0
+
+    @property
+    def slowdown_pct(self) -> float:
+        """Latency change over the whole run, in % of the median, when significant, else 0."""
+        t = self.latency_trend
+        median = float(np.median(self.latencies_s))
+        if not t.significant_increase or median <= 0:
+            return 0.0
+        return 100.0 * t.slope * self.iterations / median
+
+    def summary(self) -> dict[str, Any]:
+        r, lat = self.rss_trend, self.latency_trend
+        return {
+            "iterations": self.iterations,
+            "rss_mb_per_1k": {"slope": r.slope * 1000, "low": r.low * 1000, "high": r.high * 1000},
+            "leak_mb_per_1k": self.leak_mb_per_1k,
+            "latency_ms_per_1k": {"slope": lat.slope * 1e6, "low": lat.low * 1e6, "high": lat.high * 1e6},
+            "slowdown_pct": self.slowdown_pct,
+            "latency_ms": {k: v * 1e3 for k, v in stats.percentiles(self.latencies_s).items()},
+        }
+
+
+@dataclass(frozen=True)
+class ConcurrencyResult:
+    """Requests served by ``threads`` caller threads, split over ``processes`` processes,
+    each process holding one copy of the variant that its threads share."""
+
+    kind: ClassVar[str] = "concurrency"
+    variant: str
+    processes: int
+    threads: int  # caller threads in all processes together
+    batch_size: int
+    duration_s: float  # wall span over which the requests ran
+    latencies_s: tuple[float, ...]  # per request that succeeded
+    errors: int  # requests that raised
+    mismatches: int  # requests whose output differs from the serial output for the same input
+    max_abs_diff: float  # largest difference from the serial outputs
+    error_messages: tuple[str, ...] = ()
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies_s) + self.errors
+
+    @property
+    def images_per_s(self) -> float:
+        return len(self.latencies_s) * self.batch_size / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def faults(self) -> int:
+        return self.errors + self.mismatches
+
+    def summary(self) -> dict[str, Any]:
+        lat = {k: v * 1e3 for k, v in stats.percentiles(self.latencies_s).items()} if self.latencies_s else {}
+        return {"images_per_s": self.images_per_s, "latency_ms": lat, "faults": self.faults}
+
+
+@dataclass(frozen=True)
+class LoadGenResult:
+    """One MLPerf LoadGen test (performance mode), read from its mlperf_log_summary."""
+
+    kind: ClassVar[str] = "loadgen"
+    variant: str
+    scenario: str  # SingleStream, Offline or Server
+    valid: bool  # LoadGen's "Result is: VALID"
+    samples_per_s: float  # LoadGen's scenario metric (Offline, Server: completed samples per second)
+    latency_ms: dict[str, float]  # percentiles LoadGen reports ("p50", "p90", "p99", ...)
+    queries: int  # queries LoadGen issued
+    target_qps: float | None = None  # Server: the Poisson arrival rate
+    latency_bound_ms: float | None = None  # Server: the p99 latency bound
+    log_dir: str = ""
+    invalid_reasons: tuple[str, ...] = ()  # LoadGen's checks that said no
+    constraints_met: bool = False  # every check but early stopping (for Server: p99 within the bound)
+
+
+@dataclass(frozen=True)
+class ServerSearchResult:
+    """The highest Server QPS whose p99 latency LoadGen found within the bound."""
+
+    kind: ClassVar[str] = "server_search"
+    variant: str
+    latency_bound_ms: float
+    max_valid_qps: float  # 0 when no rate tried met the bound
+    tried_qps: tuple[float, ...]
+    tried_valid: tuple[bool, ...]  # LoadGen's constraints met at each rate tried
+
+
+@dataclass(frozen=True)
+class WorkerFailure:
+    """A fresh measuring process that crashed, was killed by a signal, hung or printed no report."""
+
+    kind: ClassVar[str] = "worker_failure"
+    variant: str
+    measurement: str  # "memory", "stress", "concurrency", ...
+    failure: str  # "exit", "signal", "timeout" or "no_report"
+    reason: str
+    returncode: int | None = None
+
+
 RESULT_TYPES = {
     cls.kind: cls
-    for cls in (LatencyResult, ThroughputResult, MemoryResult, BatchSizeResult, AccuracyResult, FidelityResult, VariantInfo)
+    for cls in (LatencyResult, ThroughputResult, MemoryResult, BatchSizeResult, AccuracyResult, FidelityResult, VariantInfo,
+                StressResult, ConcurrencyResult, LoadGenResult, ServerSearchResult, WorkerFailure)
 }
-Result = LatencyResult | ThroughputResult | MemoryResult | BatchSizeResult | AccuracyResult | FidelityResult | VariantInfo
+Result = (LatencyResult | ThroughputResult | MemoryResult | BatchSizeResult | AccuracyResult | FidelityResult | VariantInfo
+          | StressResult | ConcurrencyResult | LoadGenResult | ServerSearchResult | WorkerFailure)
 
 
 def _jsonable(value: Any) -> Any:
@@ -177,7 +336,8 @@ def result_from_dict(data: dict[str, Any]) -> Result:
     for key in ("pearson", "spearman", "correlation", "pearson_loss_rel", "max_abs_diff", "mean_abs_diff"):
         if key in kwargs and kwargs[key] is None:
             kwargs[key] = float("nan")
-    for key in ("samples_s", "measured_batch_sizes"):
+    for key in ("samples_s", "measured_batch_sizes", "latencies_s", "rss_mb", "error_messages", "invalid_reasons",
+                "tried_qps", "tried_valid"):
         if key in kwargs:
             kwargs[key] = tuple(kwargs[key])
     return cls(**kwargs)

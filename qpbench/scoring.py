@@ -18,12 +18,16 @@ from typing import Any
 from qpbench.config import CRITERIA, ScoringConfig
 from qpbench.results import (
     AccuracyResult,
+    ConcurrencyResult,
     FidelityResult,
     LatencyResult,
     MemoryResult,
     Result,
+    ServerSearchResult,
+    StressResult,
     ThroughputResult,
     VariantInfo,
+    WorkerFailure,
 )
 
 
@@ -156,6 +160,14 @@ def collect_metrics(results: Iterable[Result], reference: str) -> tuple[dict[str
             accuracy[r.variant] = r
         elif isinstance(r, FidelityResult):
             metrics[r.variant]["fidelity_loss"] = r.pearson_loss_rel
+        elif isinstance(r, StressResult):  # the worst of repeated runs
+            m = metrics[r.variant]
+            m["leak_mb_per_1k"] = max(m.get("leak_mb_per_1k", 0.0), r.leak_mb_per_1k)
+            m["slowdown_pct"] = max(m.get("slowdown_pct", 0.0), r.slowdown_pct)
+        elif isinstance(r, ConcurrencyResult):
+            metrics[r.variant]["concurrency_faults"] = metrics[r.variant].get("concurrency_faults", 0.0) + r.faults
+        elif isinstance(r, ServerSearchResult):
+            metrics[r.variant]["server_qps"] = r.max_valid_qps
         elif isinstance(r, VariantInfo) and not r.skipped:
             metrics[r.variant]  # a built variant appears even with no measurement
     if reference in accuracy:
@@ -218,6 +230,11 @@ def score(
     for r in results:
         if isinstance(r, VariantInfo) and r.error:
             errors.setdefault(r.variant, []).append(f"build failed: {r.error}")
+        elif isinstance(r, WorkerFailure):
+            # The failing test usually reports the same failure; list it once.
+            known = errors.setdefault(r.variant, [])
+            if not any(r.reason in msg for msg in known):
+                known.append(f"{r.measurement} worker {r.reason}")
     metrics, p50 = collect_metrics(results, reference)
     names = list(dict.fromkeys([*metrics, *errors]))
     verdicts = [
@@ -346,6 +363,36 @@ def recommendations(
         if sp is not None and sp < 1.0 and v.ready is False and v.criterion("latency_p95_ms").value is not None:
             out.append(f"{v.variant} is not faster than the reference at batch 1 ({sp:.2f}x in this run): "
                        "its optimizations do not pay off on this model and machine.")
+    out += long_run_advice(verdicts, config)
     if not out and any(v.ready for v in verdicts):
         out.append("All hard gates pass; save this run as a baseline and gate CI on its score.")
+    return out
+
+
+def long_run_advice(verdicts: list[VariantVerdict], config: ScoringConfig) -> list[str]:
+    """What a flagged leak, slowdown, concurrency fault or low Server QPS means for a deployment."""
+    t = config.targets
+    flagged: dict[str, list[str]] = defaultdict(list)
+    for v in verdicts:
+        for name in ("leak_mb_per_1k", "slowdown_pct", "concurrency_faults", "server_qps"):
+            c = v.criterion(name)
+            if c.passed is False:
+                flagged[name].append(f"{v.variant} {_fmt(c.value)}")
+    out = []
+    if flagged["leak_mb_per_1k"]:
+        out.append(f"RSS grows significantly, above {t.leak_mb_per_1k:g} MB per 1000 inferences "
+                   f"({', '.join(flagged['leak_mb_per_1k'])}): something keeps references to inputs or outputs; "
+                   "a long-running server will run out of memory.")
+    if flagged["slowdown_pct"]:
+        out.append(f"Latency rises significantly over the extended run, by more than {t.slowdown_pct:g}% "
+                   f"({', '.join(flagged['slowdown_pct'])}): look for growing state or caches, or a noisy machine.")
+    if flagged["concurrency_faults"]:
+        out.append(f"Requests fail or disagree with serial outputs under concurrency ({', '.join(flagged['concurrency_faults'])}): "
+                   "serve these variants from one thread per process.")
+    if flagged["server_qps"]:
+        out.append(f"In the Server scenario no variant keeps p99 within {t.server_p99_ms:g} ms at {t.server_qps:g} QPS "
+                   f"({', '.join(flagged['server_qps'])}): add replicas or cores, or relax the latency bound."
+                   if len(flagged["server_qps"]) == len(verdicts) else
+                   f"Below {t.server_qps:g} QPS at p99 <= {t.server_p99_ms:g} ms in the Server scenario: "
+                   f"{', '.join(flagged['server_qps'])}.")
     return out

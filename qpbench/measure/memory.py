@@ -2,7 +2,7 @@
 
 Peak RSS is a property of a process, so it is read from the operating system's
 accounting (``VmHWM``, the address space's high-water mark) in a new interpreter started for one
-variant, never as an RSS delta inside the test process. The worker reports the
+variant (``isolation.run_worker``), never as an RSS delta inside the test process. The worker reports the
 high-water mark after its imports (torch, the model's modules) apart from the
 peak, so the model's own increment is visible next to the cost of the torch
 build.
@@ -10,29 +10,14 @@ build.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import tempfile
-from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-from qpbench.data.dataset import save_labelled
+from qpbench.measure.isolation import MeasurementError, WorkerFailed, run_worker, variant_request, worker_env
 from qpbench.results import MemoryResult
 from qpbench.workload import Workload
 
-
-class MeasurementError(RuntimeError):
-    """A measurement could not be made; the message says why."""
-
-
-def worker_env() -> dict[str, str]:
-    """The parent's environment, with its import path (conftest dirs, user packages)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    return env
+__all__ = ["MeasurementError", "WorkerFailed", "measure_memory", "worker_env"]
 
 
 def measure_memory(
@@ -44,32 +29,12 @@ def measure_memory(
     iterations: int,
     timeout_s: float = 600.0,
 ) -> MemoryResult:
-    """Run ``qpbench.measure.memory_worker`` in a new interpreter and read its report."""
+    """Run ``qpbench.measure.memory_worker`` in a new interpreter and read its report.
+
+    Raises ``WorkerFailed`` (a ``MeasurementError``) when the worker crashes or hangs.
+    """
     with tempfile.TemporaryDirectory(prefix="qpbench-mem-") as tmp:
-        # A few images are enough inputs; the full evaluation set would inflate the peak.
-        small = save_labelled(workload.data.first_images(max(1, batch_size)), Path(tmp) / "inputs.npz")
-        request = {
-            "workload": replace(workload.spec, dataset=str(small)).to_dict(),
-            "variant": variant,
-            "builder": builder_path,
-            "options": options,
-            "batch_size": batch_size,
-            "iterations": iterations,
-        }
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-m", "qpbench.measure.memory_worker"],
-                input=json.dumps(request), capture_output=True, text=True,
-                timeout=timeout_s, env=worker_env(),
-            )
-        except subprocess.TimeoutExpired:
-            raise MeasurementError(f"memory worker for {variant!r} did not finish within {timeout_s:.0f} s") from None
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines()
-        last = lines[-1] if lines else "no error output"  # the exception line, or the signal's trace
-        raise MeasurementError(f"memory worker for {variant!r} exited with {proc.returncode}: {last}")
-    try:
-        report = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (IndexError, json.JSONDecodeError):
-        raise MeasurementError(f"memory worker for {variant!r} printed no report: {proc.stdout[-300:]!r}") from None
+        request = variant_request(workload, tmp, variant, builder_path, options, batch_size)
+        request["iterations"] = iterations
+        report = run_worker("qpbench.measure.memory_worker", request, "memory", variant, timeout_s)
     return MemoryResult(variant=variant, **report)

@@ -11,6 +11,10 @@ SHORT = {
     "peak_rss_mb": "peak RSS MiB",
     "pearson": "Pearson",
     "fidelity_loss": "fidelity loss",
+    "leak_mb_per_1k": "leak MB/1k",
+    "slowdown_pct": "slowdown %",
+    "concurrency_faults": "conc. faults",
+    "server_qps": "server QPS",
 }
 
 
@@ -18,6 +22,8 @@ def cell(c: CriterionVerdict) -> str:
     if c.value is None:
         return "-"
     value = f"{c.value:.3f}" if c.name in ("pearson", "fidelity_loss") else f"{c.value:.1f}"
+    if c.name in ("leak_mb_per_1k", "concurrency_faults"):
+        value = f"{c.value:.2f}" if c.name == "leak_mb_per_1k" else f"{c.value:.0f}"
     if value.startswith("-") and float(value) == 0:
         value = value[1:]  # a loss of -0.000 (a hair better than the reference) reads as 0.000
     mark = "ok" if c.passed else ("FAIL" if c.hard_gate else "miss")

@@ -2,21 +2,20 @@
 batch; the two give the variant's per-sample memory and a batch size that fits."""
 
 import psutil
-import pytest
 
 from qpbench.measure.memory import measure_memory
 from qpbench.optimize.batching import suggest_batch_size
+from qpbench.suite.isolated import builder_or_skip, in_worker
 
 LARGER_BATCH = 8
 
 
 def test_peak_memory(qp_variant, qp_session, qp_workload, qp_profile, qp_record):
-    builder = qp_session.registry.get(qp_variant.name).builder_path
-    if builder is None:
-        pytest.skip(f"variant {qp_variant.name!r} has no importable builder: a fresh process cannot rebuild it")
+    builder = builder_or_skip(qp_session, qp_variant)
     results = [
-        measure_memory(qp_workload, qp_variant.name, builder, qp_variant.rebuild_options(),
-                       batch_size=batch, iterations=qp_profile.memory_iterations)
+        in_worker(lambda: measure_memory(qp_workload, qp_variant.name, builder, qp_variant.rebuild_options(),
+                                         batch_size=batch, iterations=qp_profile.memory_iterations,
+                                         timeout_s=qp_profile.worker_timeout_s), qp_record)
         for batch in (1, LARGER_BATCH)
     ]
     for result in results:

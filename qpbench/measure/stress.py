@@ -1,0 +1,68 @@
+"""Leaks and latency degradation from one extended run in a fresh process.
+
+The worker (``stress_worker``) warms the variant up, then runs it ``iterations``
+times on the same batch, timing each call and reading the process's RSS after
+it. ``StressResult`` turns the two series into trends with confidence intervals
+(``stats.block_trend``): a leak is RSS growth per 1000 inferences, a
+degradation is the latency change over the run; each counts only when it is
+significant (the interval excludes zero).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from qpbench.measure.isolation import run_worker, variant_request
+from qpbench.measure.worker_variant import current_rss_mb
+from qpbench.results import StressResult
+from qpbench.workload import Workload
+
+
+def stress_loop(
+    call: Callable[[], object],
+    iterations: int,
+    warmup: int,
+    timer: Callable[[], float] = time.perf_counter,
+    rss: Callable[[], float] = current_rss_mb,
+) -> tuple[list[float], list[float]]:
+    """(latency per call in s, RSS after each call in MiB) over ``iterations`` calls after ``warmup``."""
+    if iterations < 1 or warmup < 0:
+        raise ValueError(f"iterations must be >= 1 and warmup >= 0, got {iterations} and {warmup}")
+    for _ in range(warmup):
+        call()
+    # Preallocated arrays: growing lists of floats would be a leak of our own (about 64 KB per 1000 calls).
+    latencies = np.zeros(iterations)
+    rss_mb = np.zeros(iterations)
+    for i in range(iterations):
+        start = timer()
+        call()
+        latencies[i] = timer() - start
+        rss_mb[i] = rss()
+    return latencies.tolist(), rss_mb.tolist()
+
+
+def measure_stress(
+    workload: Workload,
+    variant: str,
+    builder_path: str,
+    options: dict[str, Any],
+    batch_size: int,
+    iterations: int,
+    warmup: int,
+    timeout_s: float = 600.0,
+) -> StressResult:
+    """Run ``qpbench.measure.stress_worker`` in a new interpreter; ``WorkerFailed`` if it crashes or hangs."""
+    with tempfile.TemporaryDirectory(prefix="qpbench-stress-") as tmp:
+        request = variant_request(workload, tmp, variant, builder_path, options, batch_size)
+        request.update(iterations=iterations, warmup=warmup)
+        report = run_worker("qpbench.measure.stress_worker", request, "stress", variant, timeout_s)
+    return StressResult(
+        variant=variant, batch_size=batch_size, warmup=warmup,
+        baseline_rss_mb=report["baseline_rss_mb"], peak_rss_mb=report["peak_rss_mb"],
+        latencies_s=tuple(report["latencies_s"]), rss_mb=tuple(report["rss_mb"]),
+    )

@@ -1,0 +1,27 @@
+"""Entry point of the fresh process that runs one variant for a long time (see stress.py).
+
+Reads a JSON request on stdin, prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def main() -> int:
+    request = json.loads(sys.stdin.read())
+    from qpbench.measure.memory_worker import max_rss_mb
+    from qpbench.measure.stress import stress_loop
+    from qpbench.measure.worker_variant import load_variant
+
+    workload, variant, baseline = load_variant(request)
+    image, params = workload.example_batch(request["batch_size"])
+    with variant.runtime():
+        latencies, rss = stress_loop(lambda: variant(image, params), request["iterations"], request["warmup"])
+    print(json.dumps({"baseline_rss_mb": baseline, "peak_rss_mb": max_rss_mb(), "latencies_s": latencies, "rss_mb": rss}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

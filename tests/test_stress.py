@@ -1,0 +1,133 @@
+"""Leak and slowdown detectors on planted faults, crash and hang isolation, and no false
+alarms on clean tiny models. Worker processes are real; timing-free checks use fake clocks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qpbench.config import Targets
+from qpbench.measure.isolation import WorkerFailed
+from qpbench.measure.stress import measure_stress, stress_loop
+from qpbench.results import StressResult
+
+from .planted import planted  # noqa: F401  (fixture)
+
+EAGER = "qpbench.variants:build_eager"
+TARGETS = Targets()
+
+
+def stress(workload, iterations=600, timeout_s=120.0):
+    return measure_stress(workload, "eager", EAGER, {"threads": 1}, batch_size=1, iterations=iterations,
+                          warmup=30, timeout_s=timeout_s)
+
+
+class FakeClock:
+    """Time that moves only when the fake inference says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fake_run(latency_at, rss_at, iterations=1000, warmup=0):
+    """stress_loop over a fake inference whose latency and RSS are functions of the call number."""
+    clock, calls, rss = FakeClock(), [0], [0.0]
+
+    def call():
+        i = calls[0]
+        calls[0] += 1
+        clock.now += latency_at(i)
+        rss[0] = rss_at(i)
+
+    latencies, rss_mb = stress_loop(call, iterations, warmup, timer=clock, rss=lambda: rss[0])
+    return StressResult("fake", 1, warmup, 100.0, 200.0, tuple(latencies), tuple(rss_mb))
+
+
+# Detectors on synthetic runs (fake clock, fake RSS) -----------------------------------------
+
+
+def page_noise(seed):
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(-2, 3, 20_000) * 4096 / 2**20  # RSS wobbles by whole 4 KiB pages
+    jitter = rng.lognormal(0.0, 0.3, 20_000)
+    return noise, jitter
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_clean_synthetic_run_is_not_flagged(seed):
+    noise, jitter = page_noise(seed)
+    r = fake_run(lambda i: 0.010 * jitter[i], lambda i: 500.0 + noise[i])
+    assert r.leak_mb_per_1k <= TARGETS.leak_mb_per_1k
+    assert r.slowdown_pct <= TARGETS.slowdown_pct
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_synthetic_leak_of_1mb_per_1000_inferences_is_caught(seed):
+    noise, jitter = page_noise(seed)
+    r = fake_run(lambda i: 0.010 * jitter[i], lambda i: 500.0 + 0.001 * i + noise[i])
+    assert r.leak_mb_per_1k == pytest.approx(1.0, rel=0.3)
+    assert r.rss_trend.low > 0
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_synthetic_30_percent_slowdown_is_caught(seed):
+    noise, jitter = page_noise(seed)
+    r = fake_run(lambda i: 0.010 * (1 + 0.3 * i / 1000) * jitter[i], lambda i: 500.0 + noise[i])
+    assert r.slowdown_pct == pytest.approx(30, abs=10)
+    assert r.slowdown_pct > TARGETS.slowdown_pct
+
+
+def test_growth_that_stops_after_warm_up_is_not_a_leak():
+    # Caches filling for the first 300 inferences (2 MB), flat after: not a leak.
+    r = fake_run(lambda i: 0.01, lambda i: 500.0 + 2.0 * min(i, 300) / 300)
+    assert r.leak_mb_per_1k == 0.0
+
+
+def test_a_faster_run_is_not_a_slowdown():
+    r = fake_run(lambda i: 0.02 - 0.01 * i / 1000, lambda i: 500.0)
+    assert r.slowdown_pct == 0.0 and r.latency_trend.high < 0
+
+
+def test_stress_loop_warms_up_before_sampling():
+    calls = []
+    latencies, rss = stress_loop(lambda: calls.append(1), 30, 5, timer=lambda: 0.0, rss=lambda: float(len(calls)))
+    assert len(calls) == 35 and len(latencies) == 30 and rss[0] == 6.0
+
+
+# Planted faults in real worker processes ----------------------------------------------------
+
+
+def test_a_model_that_keeps_references_to_its_outputs_is_caught(planted):
+    r = stress(planted("plantedmodels:leaky"))
+    assert r.leak_mb_per_1k > TARGETS.leak_mb_per_1k, r.summary()
+
+
+def test_a_model_that_slows_down_is_caught(planted):
+    r = stress(planted("plantedmodels:slowing"))
+    assert r.slowdown_pct > TARGETS.slowdown_pct, r.summary()
+
+
+def test_clean_tiny_model_is_not_flagged_over_repeated_runs(planted):
+    workload = planted()
+    runs = [stress(workload, iterations=400) for _ in range(4)]
+    assert all(r.leak_mb_per_1k <= TARGETS.leak_mb_per_1k for r in runs), [r.summary() for r in runs]
+    assert all(r.slowdown_pct <= TARGETS.slowdown_pct for r in runs), [r.summary() for r in runs]
+    assert all(0 < r.baseline_rss_mb <= r.peak_rss_mb for r in runs)
+
+
+def test_a_model_that_aborts_the_process_is_isolated(planted):
+    with pytest.raises(WorkerFailed) as caught:
+        stress(planted("plantedmodels:aborting"))
+    failure = caught.value.failure
+    assert (failure.failure, failure.measurement, failure.variant) == ("signal", "stress", "eager")
+    assert "SIGABRT" in failure.reason and failure.returncode < 0
+    assert stress(planted(), iterations=100).iterations == 100  # this process and the next worker are fine
+
+
+def test_a_model_that_hangs_is_killed_at_the_timeout(planted):
+    with pytest.raises(WorkerFailed, match="did not finish within 8 s and was killed") as caught:
+        stress(planted("plantedmodels:hanging"), timeout_s=8)
+    assert caught.value.failure.failure == "timeout"
