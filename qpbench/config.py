@@ -44,7 +44,7 @@ class Targets:
     peak_rss_mb: float = 512.0
     pearson: float = 0.90
     fidelity_loss: float = 0.05
-    leak_mb_per_1k: float = 0.5
+    leak_mb_per_1k: float = 0.25
     slowdown_pct: float = 10.0
     concurrency_faults: float = 0.0
     server_qps: float = 10.0

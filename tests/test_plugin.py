@@ -10,7 +10,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
-FAST = "not test_peak_memory"  # the fresh-process measurement has its own tests below
+# The fresh-process and long-run measurements have their own tests (below, and test_long_run_plugin.py).
+LONG_RUN = "test_stress or test_concurrency or test_loadgen"
+FAST = f"not test_peak_memory and not ({LONG_RUN})"
 
 
 @pytest.fixture
@@ -37,7 +39,7 @@ def latest(pytester: pytest.Pytester) -> dict:
 
 
 def test_user_model_via_options_measures_every_variant_and_writes_json(suite):
-    result = run(suite)
+    result = run(suite, "-k", f"not ({LONG_RUN})")
     result.assert_outcomes(passed=11, skipped=1)  # fidelity of the reference with itself is skipped
     result.stdout.fnmatch_lines([
         "*qpbench deployment readiness*",

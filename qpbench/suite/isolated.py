@@ -25,5 +25,6 @@ def in_worker(measure: Callable[[], T], qp_record: Callable[[Any], None]) -> T:
     try:
         return measure()
     except WorkerFailed as exc:
-        qp_record(exc.failure)
-        pytest.fail(str(exc), pytrace=False)
+        failed = exc
+    qp_record(failed.failure)
+    pytest.fail(str(failed), pytrace=False)

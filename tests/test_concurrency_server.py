@@ -1,0 +1,169 @@
+"""Concurrency (threads and processes against serial outputs) and the MLPerf LoadGen scenarios."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qpbench.measure.concurrency import measure_concurrency, serve_threads
+from qpbench.measure.server import LoadGenRun, find_max_server_qps, parse_summary, run_scenario
+from qpbench.results import LoadGenResult
+
+from .planted import planted  # noqa: F401  (fixture)
+
+EXPECTED = [np.array([i / 10], dtype=np.float32) for i in range(8)]
+
+
+def test_clean_threads_agree_with_the_serial_outputs():
+    run = serve_threads(lambda i: EXPECTED[i].copy(), EXPECTED, threads=4, duration_s=0.2)
+    assert run.latencies_s and run.errors == 0 and run.mismatches == 0 and run.max_abs_diff == 0.0
+
+
+def test_a_racy_callable_is_caught_as_mismatches():
+    shared = {}
+
+    def racy(i):  # the input goes through shared state, as a model with a scratch attribute would
+        shared["x"] = i
+        time.sleep(0.0005)
+        return EXPECTED[shared["x"]]
+
+    assert serve_threads(racy, EXPECTED, threads=1, duration_s=0.1).mismatches == 0
+    run = serve_threads(racy, EXPECTED, threads=4, duration_s=0.3)
+    assert run.mismatches > 0 and run.max_abs_diff > 0
+
+
+def test_failing_requests_are_counted_with_their_messages():
+    def flaky(i):
+        if i == 3:
+            raise RuntimeError("bad input 3")
+        return EXPECTED[i]
+
+    run = serve_threads(flaky, EXPECTED, threads=2, duration_s=0.1)
+    assert run.errors > 0 and run.latencies_s
+    assert any("RuntimeError: bad input 3" in m for m in run.error_messages)
+
+
+def test_serve_threads_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="threads >= 1"):
+        serve_threads(lambda i: EXPECTED[i], EXPECTED, threads=0, duration_s=1)
+
+
+def test_concurrency_workers_on_a_clean_and_a_thread_unsafe_model(planted):
+    def measure(factory):
+        return measure_concurrency(planted(factory), "eager", "qpbench.variants:build_eager", {"threads": 1}, 1,
+                                   thread_counts=(1, 4), processes=(2,), duration_s=0.3, timeout_s=120)
+
+    clean = measure("tinymodel:build")
+    assert [(r.processes, r.threads) for r in clean] == [(1, 1), (1, 4), (2, 4)]
+    assert all(r.faults == 0 and r.latencies_s and r.images_per_s > 0 for r in clean)
+    racy = {(r.processes, r.threads): r for r in measure("plantedmodels:racy")}
+    assert racy[(1, 1)].faults == 0
+    assert racy[(1, 4)].mismatches > 0  # four threads share one copy's scratch attribute
+    assert racy[(2, 4)].mismatches > 0  # two threads per process still share it
+
+
+# LoadGen -------------------------------------------------------------------------------------
+
+SUMMARY = """================================================
+MLPerf Results Summary
+================================================
+SUT name : PySUT
+Scenario : Server
+Mode     : PerformanceOnly
+Completed samples per second    : 24.33
+Result is : INVALID
+  Performance constraints satisfied : Yes
+  Min duration satisfied : Yes
+  Min queries satisfied : Yes
+  Early stopping satisfied: NO
+Recommendations:
+Early Stopping Result:
+ * Run unsuccessful.
+
+================================================
+Additional Stats
+================================================
+Scheduled samples per second : 24.38
+Min latency (ns)                : 5628770
+Max latency (ns)                : 13657414
+Mean latency (ns)               : 6404575
+50.00 percentile latency (ns)   : 6005891
+90.00 percentile latency (ns)   : 7051132
+99.00 percentile latency (ns)   : 13657414
+"""
+
+
+def test_a_loadgen_summary_is_parsed():
+    parsed = parse_summary(SUMMARY)
+    assert parsed["valid"] is False and parsed["constraints_met"] is True
+    assert parsed["samples_per_s"] == 24.33
+    assert parsed["latency_ms"]["p99"] == pytest.approx(13.657414) and parsed["latency_ms"]["p50"] == pytest.approx(6.005891)
+    assert parsed["invalid_reasons"] == ("Early stopping satisfied: no",)
+    failing = parse_summary(SUMMARY.replace("Performance constraints satisfied : Yes", "Performance constraints satisfied : NO"))
+    assert failing["constraints_met"] is False
+
+
+def test_a_summary_without_a_result_is_an_error():
+    from qpbench.measure.isolation import MeasurementError
+
+    with pytest.raises(MeasurementError, match="did not complete"):
+        parse_summary("Scenario : Server\n")
+
+
+def test_the_qps_search_bisects_to_the_highest_rate_that_meets_the_bound():
+    tried = []
+
+    def fake_test(qps):  # a system that keeps its p99 bound up to 37 QPS
+        tried.append(qps)
+        ok = qps <= 37
+        return LoadGenResult("v", "Server", False, qps, {}, 100, target_qps=qps, latency_bound_ms=100.0, constraints_met=ok)
+
+    search, runs = find_max_server_qps(fake_test, 100.0, 6, 100.0, "v")
+    assert len(runs) == 6 and tried[0] == 50.0
+    assert 37 - 100 / 2**6 <= search.max_valid_qps <= 37
+    assert search.tried_valid == tuple(q <= 37 for q in tried)
+    nothing, _ = find_max_server_qps(lambda q: fake_test(q + 1000), 100.0, 2, 100.0, "v")
+    assert nothing.max_valid_qps == 0.0
+
+
+@pytest.fixture
+def elsewhere(tmp_path, monkeypatch):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    return cwd
+
+
+def test_loadgen_single_stream_and_offline_write_logs_only_where_told(tmp_path, elsewhere):
+    run = LoadGenRun(min_duration_s=0.2, min_query_count=64)
+    single = run_scenario(lambda idx: time.sleep(0.001), 8, "SingleStream", "v", tmp_path / "ss", run, 0.001)
+    offline = run_scenario(lambda idx: time.sleep(0.001), 8, "Offline", "v", tmp_path / "off", run, 0.001, max_batch=4)
+    assert single.valid and single.queries >= 64 and "p90" in single.latency_ms
+    assert offline.samples_per_s > 0
+    assert (tmp_path / "ss" / "mlperf_log_summary.txt").exists()
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_loadgen_server_meets_a_loose_bound_and_misses_a_tight_one(tmp_path, elsewhere):
+    run = LoadGenRun(min_duration_s=0.3, min_query_count=64)
+    fast = run_scenario(lambda idx: None, 8, "Server", "v", tmp_path / "fast", run, 0.001,
+                        target_qps=200, latency_bound_ms=50)
+    assert fast.constraints_met and fast.target_qps == 200
+    slow = run_scenario(lambda idx: time.sleep(0.02), 8, "Server", "v", tmp_path / "slow", run, 0.02,
+                        target_qps=100, latency_bound_ms=10)
+    assert not slow.constraints_met and not slow.valid
+
+
+def test_a_sut_that_raises_is_reported(tmp_path):
+    from qpbench.measure.isolation import MeasurementError
+
+    def broken(idx):
+        raise RuntimeError("kernel crashed")
+
+    with pytest.raises(MeasurementError, match="kernel crashed"):
+        run_scenario(broken, 8, "SingleStream", "v", tmp_path / "b", LoadGenRun(0.1, 64), 0.001)
+    assert threading.active_count() < 20  # the serving thread is stopped
