@@ -211,11 +211,15 @@ class Settings:
 
 
 # What `pytest bench/` measures unless --qp-variants says otherwise ("all": every registered one).
-# The fp32 reference, the tuned fp32 model and the two static int8 paths: fx-int8
-# (legacy torch.ao, the fastest here at batch 1) and pt2e-int8 (torchao, the
-# maintained one). The others (torchscript, compiled, aoti, pruned,
-# dynamic-int8, qat-int8) take minutes each on the ResNet-50: ask for them, or 'all'.
-DEFAULT_VARIANTS: tuple[str, ...] = ("eager", "optimized", "fx-int8", "pt2e-int8")
+# The fp32 reference, the tuned fp32 model, the two static int8 PyTorch paths: fx-int8
+# (legacy torch.ao) and pt2e-int8 (torchao, the maintained one), and the runtimes a CPU
+# deployment would pick instead, fp32 and int8: ONNX Runtime and OpenVINO (skipped with
+# their reason when qpbench[onnx,openvino] is not installed). The others (torchscript,
+# compiled, aoti, pruned, dynamic-int8, qat-int8, openvino-fp32-tput) take minutes each
+# on the ResNet-50: ask for them, or 'all'.
+DEFAULT_VARIANTS: tuple[str, ...] = (
+    "eager", "optimized", "fx-int8", "pt2e-int8", "onnx-fp32", "onnx-int8", "openvino-fp32", "openvino-int8",
+)
 
 
 def parse_variants(value: str | list[str] | None) -> tuple[str, ...]:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from qpbench.config import DEFAULT_VARIANTS
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 FAST = "not test_peak_memory"  # the fresh-process measurement has its own tests below
@@ -170,11 +172,11 @@ def test_smoke_real_bench_suite_on_the_compact_workload(pytester, tmp_path):
     )
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["*qpbench deployment readiness*", "eager *", "optimized *", "fx-int8 *", "pt2e-int8 *",
-                                 "recommended variant: *", "best quantization method: *"])
+                                 "onnx-fp32 *", "onnx-int8 *", "openvino-fp32 *", "openvino-int8 *", "recommended variant: *", "best quantization method: *"])
     record = json.loads((tmp_path / "latest.json").read_text())
     assert record["workload"]["name"] == "compact"
     by_kind = {(r["kind"], r["variant"]) for r in record["results"]}
-    for variant in ("eager", "optimized", "fx-int8", "pt2e-int8"):  # the default selection
+    for variant in DEFAULT_VARIANTS:
         assert {("latency", variant), ("throughput", variant), ("memory", variant), ("accuracy", variant)} <= by_kind
     acc = {r["variant"]: r for r in record["results"] if r["kind"] == "accuracy"}
     assert acc["eager"]["pearson"] > 0.85  # the shipped compact checkpoint on the shipped split

@@ -19,8 +19,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from qpbench.data.dataset import save_labelled
 from qpbench.results import MemoryResult
+from qpbench.runtimes import TORCH_FREE
 from qpbench.workload import Workload
 
 
@@ -56,6 +59,12 @@ def measure_memory(
             "batch_size": batch_size,
             "iterations": iterations,
         }
+        if options.get("runtime") in TORCH_FREE:
+            # Served without torch: the worker gets preprocessed arrays, since preprocessing uses torch.
+            image, params = workload.example_batch(batch_size)
+            inputs = Path(tmp) / "preprocessed.npz"
+            np.savez(inputs, image=image.numpy(), params=params.numpy())
+            request.update(runtime=options["runtime"], inputs=str(inputs))
         try:
             proc = subprocess.run(
                 [sys.executable, "-m", "qpbench.measure.memory_worker"],
