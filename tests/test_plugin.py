@@ -231,3 +231,20 @@ def test_a_variant_whose_build_crashes_is_a_critical_issue_and_the_run_goes_on(s
     verdict = latest(suite)["verdict"]
     assert any(msg.startswith("broken: build failed: RuntimeError: kernel missing") for msg in verdict["critical_issues"])
     assert any(v["variant"] == "eager" for v in verdict["variants"])
+
+
+def test_runtime_variants_run_in_the_suite_and_a_missing_runtime_is_a_skip_with_the_install_hint(suite):
+    suite.makeconftest("""
+        import sys
+
+        sys.modules["openvino"] = None  # as if qpbench[openvino] were not installed (pytester restores sys.modules)
+    """)
+    result = run(suite, "-k", "accuracy", "--qp-variants=eager,onnx-fp32,openvino-fp32")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.re_match_lines([r"skipped variant openvino-fp32: openvino is not available .*pip install 'qpbench\[openvino\]'"])
+    record = latest(suite)
+    acc = {r["variant"]: r for r in record["results"] if r["kind"] == "accuracy"}
+    assert acc["onnx-fp32"]["pearson"] == pytest.approx(acc["eager"]["pearson"], abs=1e-6)
+    info = {r["variant"]: r for r in record["results"] if r["kind"] == "variant"}
+    assert info["onnx-fp32"]["meta"]["runtime"] == "onnxruntime" and info["onnx-fp32"]["artifact_bytes"] > 0
+    assert record["fingerprint"]["runtimes"]["onnxruntime"]
