@@ -35,7 +35,9 @@ from qpbench.deploy.backends import backend_for, detect_format
 from qpbench.deploy.record import PackageError, load_run, resolve_variant, run_figures
 from qpbench.deploy.revalidate import Revalidation, Tolerances, revalidate
 from qpbench.deploy.wrapper import CONFIG_NAME, VTRACER_ENCODING
+from qpbench.data.dataset import load_labelled
 from qpbench.errors import QPBenchError
+from qpbench.models import N_PARAMS
 from qpbench.workload import IMAGENET_MEAN, IMAGENET_STD, WorkloadSpec
 
 QPBENCH_ROOT = Path(__file__).resolve().parents[1]
@@ -165,7 +167,7 @@ def deployment_config(record: dict[str, Any], variant: str, artifact: Artifact, 
     figures = run_figures(record, variant)
     info = figures.get("variant") or {}
     size = int(workload["input_size"])
-    from qpbench.models import N_PARAMS
+    n_params = load_labelled(workload["dataset"]).n_params
 
     return {
         "format_version": 1,
@@ -178,8 +180,9 @@ def deployment_config(record: dict[str, Any], variant: str, artifact: Artifact, 
         "runtime": {"threads": None, "threads_note": "None: torch's default (the run measured the variant so)"},
         "model": {
             "input_size": size,
-            "n_params": N_PARAMS,
-            "param_encoding": VTRACER_ENCODING,
+            "n_params": n_params,
+            # a dict of raw vtracer parameters is accepted only for the 13-slot vtracer vector
+            "param_encoding": VTRACER_ENCODING if n_params == N_PARAMS else None,
             "param_encoding_note": "qpbench.data.params.params_to_vector (qpdeploy/params.py); raw parameter "
                                    "ranges are scaled for the image's side round(sqrt(H*W))",
             "output": "predicted SSIM of the vtracer conversion; returned clipped to [0, 1], raw values outside "

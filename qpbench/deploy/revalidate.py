@@ -13,9 +13,12 @@ by the run's torch code.
   torch's, equal within 1e-4 in normalised units);
 - predictions from raw images and from the run's preprocessed tensors differ by
   at most 0.02 (an int8 model can move by a quantization step on a 1e-5 change);
-- batch-1 p50 latency within [0.5, 2.0] x the run's: a shared machine's timing
-  noise (and the wrapper's input checks, tens of microseconds) must not fail a
-  package, a different runtime or thread setting must.
+- batch-1 p50 latency of the artifact, called as the run called it (a
+  preprocessed batch of 1), within [0.5, 2.0] x the run's: a shared machine's
+  timing noise must not fail a package, a different runtime or thread setting
+  must. The wrapper's own p50/p95 (its input checks and output handling on top,
+  about 0.1 ms) and its p50 with the numpy preprocessing of a raw image are
+  measured in the same process and reported beside it.
 """
 
 from __future__ import annotations
@@ -140,12 +143,12 @@ def compare(run: dict[str, Any], measured: dict[str, Any], tol: Tolerances) -> l
                         f"<= {tol.preprocessing_max_abs_diff:g}", diff <= tol.preprocessing_max_abs_diff))
     latency = (run.get("latency") or {}).get("1")
     if latency is None:
-        checks.append(Check("batch-1 latency measured in the run", None, measured["batch1_p50_ms"],
+        checks.append(Check("batch-1 latency measured in the run", None, measured["batch1_artifact_p50_ms"],
                             "the run must have a batch-1 latency result for the variant", False))
     else:
-        a, b = latency["per_batch_ms"]["p50"], measured["batch1_p50_ms"]
+        a, b = latency["per_batch_ms"]["p50"], measured["batch1_artifact_p50_ms"]
         ratio = b / a if a > 0 else float("inf")
-        checks.append(Check("batch-1 p50 latency (ms)", a, b,
+        checks.append(Check("batch-1 p50 latency of the artifact (ms)", a, b,
                             f"ratio in [{tol.latency_ratio_low:g}, {tol.latency_ratio_high:g}] (got {ratio:.2f})",
                             tol.latency_ratio_low <= ratio <= tol.latency_ratio_high))
     return checks

@@ -68,15 +68,21 @@ def main() -> int:
         ids = np.arange(s, min(s + batch, n))
         raw_pred[ids] = model.predict_batch(images[idx[ids]], params[ids])
         pre_pred[ids] = model.predict_batch(pre[idx[ids]], params[ids])
-    # batch-1 latency of the model call path the run timed (preprocessed input), and with preprocessing
-    times_pre, times_raw = [], []
+    # Batch-1 latency, interleaved so machine noise hits both alike: the artifact alone
+    # (what the run timed: the model called on a preprocessed batch of 1) and the
+    # wrapper's predict_ssim on the same preprocessed input (its checks included).
+    times_backend, times_pre, times_raw = [], [], []
     calls = int(request["latency_calls"])
     for i in range(calls):
         k = i % n
+        x, p = np.ascontiguousarray(pre[idx[k]][None]), np.ascontiguousarray(params[k][None])
+        t0 = time.perf_counter()
+        model.backend.run(x, p)
+        times_backend.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         model.predict_ssim(pre[idx[k]], params[k])
         times_pre.append(time.perf_counter() - t0)
-    for i in range(max(1, calls // 4)):
+    for i in range(max(1, calls // 4)):  # with the numpy preprocessing of a raw image
         k = i % n
         t0 = time.perf_counter()
         model.predict_ssim(images[idx[k]], params[k])
@@ -91,9 +97,11 @@ def main() -> int:
         "pearson_preprocessed_input": pearson(pre_pred, labels),
         "max_abs_diff_numpy_vs_torch_preprocessing": float(np.max(np.abs(raw_pred - pre_pred))),
         "latency_calls": calls,
-        "batch1_p50_ms": ms(times_pre, 50),
-        "batch1_p95_ms": ms(times_pre, 95),
-        "batch1_with_preprocessing_p50_ms": ms(times_raw, 50),
+        "batch1_artifact_p50_ms": ms(times_backend, 50),
+        "batch1_artifact_p95_ms": ms(times_backend, 95),
+        "batch1_wrapper_p50_ms": ms(times_pre, 50),
+        "batch1_wrapper_p95_ms": ms(times_pre, 95),
+        "batch1_wrapper_with_preprocessing_p50_ms": ms(times_raw, 50),
         "load_and_warmup_s": load_s,
         "wrapper_stats": model.get_performance_stats(),
         "torch_imported": "torch" in sys.modules,
