@@ -55,6 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def format_revalidation(reval: Revalidation) -> list[str]:
     def fmt(x: object) -> str:
+        if x is None:
+            return "-"
         return f"{x:.4g}" if isinstance(x, float) else str(x)
 
     m = reval.measured

@@ -139,7 +139,7 @@ def compare(run: dict[str, Any], measured: dict[str, Any], tol: Tolerances) -> l
             ok = a is not None and b is not None and abs(a - b) <= limit
             checks.append(Check(key, a, b, f"abs diff <= {limit:g}", ok))
     diff = measured["max_abs_diff_numpy_vs_torch_preprocessing"]
-    checks.append(Check("predictions: numpy vs torch preprocessing, max abs diff", 0.0, diff,
+    checks.append(Check("predictions: numpy vs torch preprocessing, max abs diff", None, diff,
                         f"<= {tol.preprocessing_max_abs_diff:g}", diff <= tol.preprocessing_max_abs_diff))
     latency = (run.get("latency") or {}).get("1")
     if latency is None:
