@@ -242,3 +242,26 @@ def test_verify_package_refuses_a_broken_manifest(package, tmp_path):
     (root / "model.pt").unlink()
     with pytest.raises(PackageError, match="'model.pt'"):
         verify_package(root, tolerances=WIDE, latency_calls=CALLS)
+
+
+def test_the_readme_usage_works_in_a_fresh_process(package):
+    code = """
+import sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from qpdeploy.wrapper import ProductionInferenceWrapper
+
+model = ProductionInferenceWrapper.load(sys.argv[1])
+image = np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+params = {"filter_speckle": 4, "color_precision": 6, "layer_difference": 16, "corner_threshold": 60,
+          "length_threshold": 4.0, "max_iterations": 10, "splice_threshold": 45, "path_precision": 8,
+          "colormode": "color", "hierarchical": "stacked", "mode": "spline"}
+one = model.predict_ssim(image, params)
+assert np.allclose(model.predict_batch([image, image], [params, params]), [one, one], rtol=0, atol=1e-6)
+assert 0.0 <= one <= 1.0 and model.get_performance_stats()["calls"] == 2
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-I", "-c", code, str(package.path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "ok"
+    ProductionInferenceWrapper.load(package.path, warmup_calls=0)  # the __pycache__ it wrote is not content

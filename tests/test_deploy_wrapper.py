@@ -108,7 +108,8 @@ def test_batch_equals_single_calls_for_mixed_sizes_and_arrays(model, reference):
     imgs = [image(50, 70, 1), image(16, 16, 2), image(128, 128, 3)]
     vecs = [vector(1), vector(2), PARAMS]
     batch = model.predict_batch(imgs, vecs)
-    assert batch == [model.predict_ssim(i, v) for i, v in zip(imgs, vecs)]
+    # a batch may take other kernels than a single row: equal to float32 rounding
+    assert batch == pytest.approx([model.predict_ssim(i, v) for i, v in zip(imgs, vecs)], abs=1e-6)
     same = np.stack([image(40, 40, s) for s in range(4)])
     vs = np.stack([vector(s) for s in range(4)])
     np.testing.assert_allclose(model.predict_batch(same, vs), reference(same, vs), atol=1e-5)

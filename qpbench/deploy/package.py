@@ -216,12 +216,10 @@ and the 13 vtracer parameters. Built by qpbench {version} from the run of
 
 ```python
 import sys
-sys.path.insert(0, "{parent}")              # the folder that holds this package
-from importlib import import_module
-wrapper = import_module("{name}.{runtime}.wrapper")   # or add this folder to sys.path:
-# sys.path.insert(0, "<this folder>"); from {runtime}.wrapper import ProductionInferenceWrapper
+sys.path.insert(0, "<this folder>")
+from {runtime}.wrapper import ProductionInferenceWrapper
 
-model = wrapper.ProductionInferenceWrapper.load("<this folder>")  # checks manifest.json, warms up
+model = ProductionInferenceWrapper.load("<this folder>")  # checks manifest.json, warms up
 ssim = model.predict_ssim(image, {{                 # image: uint8 (H, W, 3) RGB, any size
     "filter_speckle": 4, "color_precision": 6, "layer_difference": 16,
     "corner_threshold": 60, "length_threshold": 4.0, "max_iterations": 10,
@@ -262,8 +260,7 @@ def write_readme(dest: Path, config: dict[str, Any]) -> None:
     (dest / "README.md").write_text(README_TEMPLATE.format(
         variant=config["variant"], version=__version__, created=config["source_run"]["created"],
         workload=config["model"]["workload"]["name"], artifact=config["artifact"]["file"],
-        fmt=config["artifact"]["format"], parent="<parent folder>", name="<package folder>",
-        runtime=RUNTIME_PACKAGE, size=config["model"]["input_size"], requirements="\n".join(lines),
+        fmt=config["artifact"]["format"], runtime=RUNTIME_PACKAGE, size=config["model"]["input_size"], requirements="\n".join(lines),
         packages=", ".join(reqs["packages"]) or "nothing else"))
 
 

@@ -287,7 +287,7 @@ class ProductionInferenceWrapper:
         vec = vec.astype(np.float32)
         if not np.isfinite(vec).all():
             raise ValueError(f"{what}: parameter vector holds NaN or inf at slot(s) {np.flatnonzero(~np.isfinite(vec)).tolist()}")
-        if self.spec.param_encoding == VTRACER_ENCODING:
+        if self.spec.param_encoding == VTRACER_ENCODING and (vec.min() < 0.0 or vec.max() > 1.0):
             bad = np.flatnonzero((vec < 0.0) | (vec > 1.0))
             if bad.size:
                 i = int(bad[0])
@@ -334,13 +334,14 @@ class ProductionInferenceWrapper:
             raise RuntimeError(f"{self.name}: the model returned {raw.shape[0]} values for {images.shape[0]} images")
         if not np.isfinite(raw).all():
             raise RuntimeError(f"{self.name}: the model returned NaN or inf for {int((~np.isfinite(raw)).sum())} image(s)")
-        outside = (raw < 0.0) | (raw > 1.0)
-        if outside.any():
+        if raw.min() < 0.0 or raw.max() > 1.0:
+            outside = (raw < 0.0) | (raw > 1.0)
             with self._stats_lock:
                 self._out_of_range += int(outside.sum())
             logger.warning("%s: %d raw prediction(s) outside [0, 1] (%s) returned clipped to [0, 1]",
                            self.name, int(outside.sum()), ", ".join(f"{v:.4f}" for v in raw[outside][:5]))
-        return [float(v) for v in np.clip(raw, 0.0, 1.0)]
+            raw = np.clip(raw, 0.0, 1.0)
+        return raw.tolist()
 
     def _record(self, elapsed_s: float, images: int) -> None:
         per_image_ms = elapsed_s * 1e3 / images
