@@ -224,10 +224,13 @@ def test_a_variant_without_artifact_is_exported_as_torchscript(run_path, tmp_pat
 
 def test_cli_package_and_verify(run_path, tmp_path, capsys):
     out = tmp_path / "pkg"
+    record = tmp_path / "run.json"
+    shutil.copyfile(run_path, record)
     band = ["--latency-band", "0.0001,10000", "--latency-calls", str(CALLS)]
-    assert main(["package", "--run", str(run_path), "--variant", "torchscript", "--out", str(out), *band]) == 0
+    assert main(["package", "--run", str(record), "--variant", "torchscript", "--out", str(out), *band]) == 0
     text = capsys.readouterr().out
     assert "PASS: package written" in text and "pearson" in text and "batch-1 p50 latency of the artifact" in text
+    record.unlink()  # verify compares with the run's figures the package keeps
     assert main(["package", "verify", str(out), *band]) == 0
     assert "PASS: the package matches its run" in capsys.readouterr().out
     (out / "README.md").write_text("changed")
@@ -235,6 +238,8 @@ def test_cli_package_and_verify(run_path, tmp_path, capsys):
     assert "'README.md'" in capsys.readouterr().out
     assert main(["package", "--run", str(run_path), "--out", str(out)]) == 1
     assert "--force" in capsys.readouterr().out
+    assert main(["package", "--run", str(tmp_path / "none.json"), "--out", str(tmp_path / "x")]) == 1
+    assert "does not exist" in capsys.readouterr().out
 
 
 def test_verify_package_refuses_a_broken_manifest(package, tmp_path):
@@ -265,3 +270,27 @@ print("ok")
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "ok"
     ProductionInferenceWrapper.load(package.path, warmup_calls=0)  # the __pycache__ it wrote is not content
+
+
+def test_variants_without_a_runnable_file_are_refused_naming_why(run_path, tmp_path):
+    import torch
+
+    from qpbench.deploy.package import prepare_artifact
+
+    record = load_run(run_path)
+    info = next(r for r in record["results"] if r["kind"] == "variant" and r["variant"] == "eager")
+    info.update(artifact_bytes=None, meta={"artifact_note": "no artifact: torch.compile keeps generated code in a cache"})
+    with pytest.raises(PackageError, match="'eager' leaves no deployable file.*torch.compile.*aoti"):
+        prepare_artifact(record, "eager", tmp_path)
+    state = tmp_path / "int8_state.pt"
+    torch.save({"w": torch.zeros(2)}, state)
+    ts = next(r for r in record["results"] if r["kind"] == "variant" and r["variant"] == "torchscript")
+    ts["meta"]["artifact"] = str(state)
+    with pytest.raises(PackageError, match="state_dict needs the model's source"):
+        prepare_artifact(record, "torchscript", tmp_path)
+    ts["meta"]["artifact"] = str(tmp_path / "gone.pt")
+    with pytest.raises(PackageError, match="no longer exists"):
+        prepare_artifact(record, "torchscript", tmp_path)
+    ts["error"] = "RuntimeError: boom"
+    with pytest.raises(PackageError, match="was not built in the run: RuntimeError: boom"):
+        prepare_artifact(record, "torchscript", tmp_path)

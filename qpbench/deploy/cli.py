@@ -1,7 +1,7 @@
 """``qpbench package``: build a deployment package from a run, or verify one.
 
     python -m qpbench package [--variant NAME|recommended] [--run results/latest.json] --out DIR [--force]
-    python -m qpbench package verify DIR [--run RECORD]
+    python -m qpbench package verify DIR
 
 Both re-measure the package in a fresh process and print the run's figures
 next to the re-measured ones; exit status 1 when they do not match (and, when
@@ -39,8 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="build (default) a package, or verify DIR (manifest + fresh-process re-measurement)")
     parser.add_argument("dir", nargs="?", metavar="DIR", help="the package to verify")
     parser.add_argument("--run", metavar="PATH", default=None,
-                        help="run record to package from (default: results/latest.json; verify: the record "
-                             "named in the package's performance report)")
+                        help="run record to package from (default: results/latest.json); verify compares "
+                             "with the run's figures kept in the package's performance_report.json")
     parser.add_argument("--variant", metavar="NAME", default="recommended",
                         help="variant to package, or 'recommended' (default: recommended)")
     parser.add_argument("--out", metavar="DIR", help="package directory to create (build)")
@@ -82,8 +82,7 @@ def run(args: argparse.Namespace) -> int:
             if not args.dir:
                 print("qpbench package verify: give the package directory")
                 return 2
-            reval = verify_package(args.dir, tolerances=tol, latency_calls=args.latency_calls,
-                                   timeout_s=args.timeout, run_path=args.run)
+            reval = verify_package(args.dir, tolerances=tol, latency_calls=args.latency_calls, timeout_s=args.timeout)
             print(f"package {args.dir}: manifest ok; re-measured in a fresh process:")
             print("\n".join(format_revalidation(reval)))
             print("PASS: the package matches its run" if reval.passed else "FAIL: the package does not match its run")

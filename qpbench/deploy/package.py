@@ -63,6 +63,7 @@ class Artifact:
     format: str
     options: dict[str, Any]
     origin: str  # where the file comes from
+    threads: int | None = None  # intra-op threads the variant ran with (None: torch's default)
 
 
 @dataclass
@@ -95,6 +96,10 @@ def prepare_artifact(record: dict[str, Any], variant: str, workdir: Path) -> Art
             raise PackageError(f"variant {variant!r}: {exc}") from None
         options = {"optimize_for_inference": True} if fmt == "torchscript" and variant in OPTIMIZE_FOR_INFERENCE else {}
         return Artifact(path, fmt, options, f"the run's artifact {path}")
+    if info.get("artifact_bytes") is None:  # not a torch.nn.Module (torch.compile): nothing to export
+        note = (info.get("meta") or {}).get("artifact_note", "its runnable is not a torch.nn.Module")
+        raise PackageError(f"variant {variant!r} leaves no deployable file ({note}); "
+                           "package its AOTInductor form (aoti) instead")
     return export_torchscript(record, variant, workdir)
 
 
@@ -121,7 +126,8 @@ def export_torchscript(record: dict[str, Any], variant: str, workdir: Path) -> A
     torch.jit.save(torch.jit.freeze(captured.eval()), str(path))
     return Artifact(path, "torchscript", {},
                     f"exported at packaging time: frozen TorchScript ({how['method']}) of the variant's module, "
-                    "rebuilt with its builder; the re-validation measures it against the run's figures")
+                    "rebuilt with its builder; the re-validation measures it against the run's figures",
+                    threads=built.threads)
 
 
 # ------------------------------------------------------------------ the package files
@@ -177,7 +183,8 @@ def deployment_config(record: dict[str, Any], variant: str, artifact: Artifact, 
         "variant_description": info.get("description"),
         "artifact": {"file": artifact_name, "format": artifact.format, "options": artifact.options,
                      "origin": artifact.origin, "bytes": artifact.path.stat().st_size},
-        "runtime": {"threads": None, "threads_note": "None: torch's default (the run measured the variant so)"},
+        "runtime": {"threads": artifact.threads,
+                    "threads_note": "intra-op threads set on load (process-wide); null: torch's default"},
         "model": {
             "input_size": size,
             "n_params": n_params,
@@ -309,7 +316,8 @@ def build_package(run_path: str | Path, out: str | Path, variant: str | None = N
         write_json(staging / CONFIG_NAME, config)
         write_readme(staging, config)
         manifest_mod.write_manifest(staging)
-        reval = revalidate(staging, record, name, tolerances, latency_calls=latency_calls, timeout_s=timeout_s)
+        reval = revalidate(staging, run_figures(record, name), record["workload"], record.get("eval_set"),
+                           tolerances, latency_calls=latency_calls, timeout_s=timeout_s)
         report = performance_report(record, name, reval)
         if not reval.passed:
             return PackageResult(None, name, reval, report)
@@ -342,19 +350,16 @@ def replace_dir(new: Path, target: Path) -> None:
 
 
 def verify_package(package_dir: str | Path, *, tolerances: Tolerances = Tolerances(), latency_calls: int = 200,
-                   timeout_s: float = 600.0, run_path: str | Path | None = None) -> Revalidation:
-    """Check the manifest and re-measure the package against the run figures in its performance report."""
+                   timeout_s: float = 600.0) -> Revalidation:
+    """Check the manifest and re-measure the package against the run's figures in its own
+    performance report (the run record itself may have been replaced by later runs)."""
     root = Path(package_dir)
     try:
         manifest_mod.verify_manifest(root)
     except manifest_mod.ManifestError as exc:
         raise PackageError(str(exc)) from None
+    config = json.loads((root / CONFIG_NAME).read_text())
     report = json.loads((root / REPORT_NAME).read_text())
-    if run_path is not None:
-        record = load_run(run_path)
-    else:
-        source = report["run"].get("record")
-        if not source or not Path(source).is_file():
-            raise PackageError(f"the run record {source} the package was built from is gone: give --run")
-        record = load_run(source)
-    return revalidate(root, record, report["variant"], tolerances, latency_calls=latency_calls, timeout_s=timeout_s)
+    run = report["run"]
+    return revalidate(root, run, config["model"]["workload"], run.get("eval_set"), tolerances,
+                      latency_calls=latency_calls, timeout_s=timeout_s)

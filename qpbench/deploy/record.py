@@ -64,8 +64,7 @@ def run_figures(record: dict[str, Any], variant: str) -> dict[str, Any]:
 EVAL_SOURCE = re.compile(r"\(first (\d+) images\)$")
 
 
-def eval_images(record: dict[str, Any]) -> int | None:
-    """How many images the run evaluated on (None: all of the dataset), from its eval_set."""
-    eval_set = record.get("eval_set") or {}
-    match = EVAL_SOURCE.search(eval_set.get("source", ""))
+def eval_images(eval_set: dict[str, Any] | None) -> int | None:
+    """How many images a run evaluated on (None: all of the dataset), from its ``eval_set``."""
+    match = EVAL_SOURCE.search((eval_set or {}).get("source", ""))
     return int(match.group(1)) if match else None

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from qpbench.data.dataset import load_labelled
-from qpbench.deploy.record import PackageError, eval_images, run_figures
+from qpbench.deploy.record import PackageError, eval_images
 
 WORKER = Path(__file__).with_name("revalidate_worker.py")
 
@@ -80,10 +80,10 @@ class Revalidation:
                 "tolerances": asdict(self.tolerances)}
 
 
-def eval_samples(record: dict[str, Any]) -> Any:
-    """The run's evaluation samples: the first N images of its dataset, N from its eval_set."""
-    data = load_labelled(record["workload"]["dataset"]).first_images(eval_images(record))
-    expected = (record.get("eval_set") or {}).get("n_samples")
+def eval_samples(workload: dict[str, Any], eval_set: dict[str, Any] | None) -> Any:
+    """A run's evaluation samples: the first N images of its dataset, N from its ``eval_set``."""
+    data = load_labelled(workload["dataset"]).first_images(eval_images(eval_set))
+    expected = (eval_set or {}).get("n_samples")
     if expected is not None and data.n_samples != expected:
         raise PackageError(f"the run evaluated {expected} samples, {data.source} gives {data.n_samples}: "
                            "the dataset changed since the run")
@@ -154,11 +154,13 @@ def compare(run: dict[str, Any], measured: dict[str, Any], tol: Tolerances) -> l
     return checks
 
 
-def revalidate(package: Path, record: dict[str, Any], variant: str, tolerances: Tolerances = Tolerances(),
-               *, latency_calls: int = 200, timeout_s: float = 600.0) -> Revalidation:
-    """Measure ``package`` in a fresh process on the run's evaluation samples; compare with the run."""
-    data = eval_samples(record)
+def revalidate(package: Path, run: dict[str, Any], workload: dict[str, Any], eval_set: dict[str, Any] | None,
+               tolerances: Tolerances = Tolerances(), *, latency_calls: int = 200,
+               timeout_s: float = 600.0) -> Revalidation:
+    """Measure ``package`` in a fresh process on the run's evaluation samples and compare with
+    ``run``, the run's figures for the variant (``record.run_figures``)."""
+    data = eval_samples(workload, eval_set)
     with tempfile.TemporaryDirectory(prefix="qpbench-reval-samples-") as tmp:
-        samples = write_samples(data, int(record["workload"]["input_size"]), Path(tmp) / "samples.npz")
+        samples = write_samples(data, int(workload["input_size"]), Path(tmp) / "samples.npz")
         measured = run_worker(Path(package), samples, latency_calls, timeout_s)
-    return Revalidation(measured, compare(run_figures(record, variant), measured, tolerances), tolerances)
+    return Revalidation(measured, compare(run, measured, tolerances), tolerances)
