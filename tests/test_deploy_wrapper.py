@@ -341,3 +341,38 @@ def test_backend_registry_is_keyed_by_format(tmp_path, ts_path):
         detect_format(state)
     with pytest.raises(ValueError, match="unknown torchscript backend option"):
         TorchScriptBackend.load(ts_path, threads=None, fuse=True)
+
+
+def test_batch_of_preprocessed_images_with_dict_params_takes_source_sizes(model):
+    imgs = [image(128, 128, 1), image(64, 64, 2)]
+    tensors = np.stack([preprocess(i[None], SIZE)[0].numpy() for i in imgs])
+    expected = model.predict_batch(imgs, [PARAMS, PARAMS])
+    assert model.predict_batch(tensors, [PARAMS, PARAMS], source_sizes=[128, 64]) == pytest.approx(expected, abs=1e-6)
+    with pytest.raises(ValueError, match="source_size"):
+        model.predict_batch(tensors, [PARAMS, PARAMS])
+    with pytest.raises(ValueError, match="mismatched batch lengths: 2 image.*1 source size"):
+        model.predict_batch(tensors, [PARAMS, PARAMS], source_sizes=[128])
+
+
+def test_aoti_backend_serves_threads_like_serial_calls(tmp_path):
+    """The AOTInductor package (pt2e-int8's and aoti's artifact) behind the wrapper."""
+    from qpbench.deploy.backends import AOTInductorBackend
+    from qpbench.optimize.export import export_model, package_aoti
+
+    torch.manual_seed(0)
+    net = ImageNet().eval()
+    example = (torch.randn(2, 3, SIZE, SIZE), torch.rand(2, 13))
+    try:
+        path = package_aoti(export_model(net, example), tmp_path / "model.pt2")
+    except Exception as exc:  # no C++ compiler here
+        pytest.skip(f"AOTInductor cannot compile here: {exc!r}")
+    assert detect_format(path) == "aoti"
+    wrapper = ProductionInferenceWrapper(AOTInductorBackend.load(path), ModelSpec(SIZE, 13))
+    cases = [(image(20 + k, 30, k), vector(k)) for k in range(8)]
+    with torch.inference_mode():
+        eager = net(preprocess(np.stack([image(20 + k, 30, k) for k in range(1)]), SIZE), torch.from_numpy(vector(0))[None])
+    assert wrapper.predict_ssim(*cases[0]) == pytest.approx(float(eager[0]), abs=1e-4)
+    serial = [wrapper.predict_ssim(i, v) for i, v in cases]
+    with ThreadPoolExecutor(8) as pool:
+        rounds = list(pool.map(lambda k: [wrapper.predict_ssim(*cases[k]) for _ in range(5)], range(8)))
+    assert rounds == [[s] * 5 for s in serial]
