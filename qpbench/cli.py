@@ -1,4 +1,4 @@
-"""``qpbench`` command line: make data, train the compact model, package a variant, probe the machine."""
+"""``qpbench`` command line: make data, train the compact model, probe the machine."""
 
 from __future__ import annotations
 
