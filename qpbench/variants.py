@@ -273,6 +273,7 @@ def build_variant(spec: VariantSpec, ctx: BuildContext) -> Variant:
         variant.artifact_bytes = serialized_size(variant.module)
     variant.name = spec.name
     variant.meta.setdefault("quantized", spec.quantized)
+    variant.meta.setdefault("threads", variant.threads)  # what it ran with: a deployment package carries it
     return variant
 
 

@@ -45,12 +45,15 @@ def tiny_path(tiny_files):
 @pytest.fixture(scope="module")
 def run_path(tiny_files, tiny_path, tmp_path_factory) -> Path:
     """A run record made the way the bench suite makes one, for eager and torchscript."""
-    root = tmp_path_factory.mktemp("run")
+    return make_run(tmp_path_factory.mktemp("run"), tiny_files, ("eager", "torchscript"), "torchscript")
+
+
+def make_run(root: Path, tiny_files, names: tuple[str, ...], recommended: str) -> Path:
     spec = WorkloadSpec("tiny", "tinymodel:build", str(tiny_files["checkpoint"]), str(tiny_files["dataset"]), 16)
     workload = load_workload(spec)
     registry = VariantRegistry()
     results = []
-    for name in ("eager", "torchscript"):
+    for name in names:
         variant = build_variant(registry.get(name), BuildContext(workload, sweep_rounds=1, artifact_dir=root / "artifacts"))
         results.append(variant.info())
         results.append(accuracy(name, predict(variant, workload.inputs, workload.data.n_samples), workload.data))
@@ -63,7 +66,7 @@ def run_path(tiny_files, tiny_path, tmp_path_factory) -> Path:
         "profile": {"name": "quick"},
         "fingerprint": {"python": sys.version.split()[0]},
         "results": [to_dict(r) for r in results],
-        "verdict": {"recommended": "torchscript", "targets": {"latency_p95_ms": 50.0}, "variants": []},
+        "verdict": {"recommended": recommended, "targets": {"latency_p95_ms": 50.0}, "variants": []},
     }
     path = root / "latest.json"
     path.write_text(json.dumps(record))
@@ -294,3 +297,25 @@ def test_variants_without_a_runnable_file_are_refused_naming_why(run_path, tmp_p
     ts["error"] = "RuntimeError: boom"
     with pytest.raises(PackageError, match="was not built in the run: RuntimeError: boom"):
         prepare_artifact(record, "torchscript", tmp_path)
+
+
+@pytest.mark.parametrize(("variant", "files", "runtime"), [
+    ("onnx-fp32", ["model.onnx"], "onnxruntime"),
+    ("openvino-int8", ["model.xml", "model.bin"], "openvino"),
+])
+def test_an_onnx_or_openvino_package_runs_without_torch(tiny_files, tiny_path, tmp_path, variant, files, runtime):
+    run = make_run(tmp_path / "run", tiny_files, ("eager", variant), variant)
+    result = build_package(run, tmp_path / "pkg", "recommended", tolerances=WIDE, latency_calls=CALLS)
+    assert result.path is not None, [c for c in result.revalidation.failures()]
+    root = result.path
+    assert all((root / f).is_file() for f in files)
+    manifest = json.loads((root / "manifest.json").read_text())["files"]
+    assert set(files) <= set(manifest)  # the IR's weights are checked on load too
+    config = json.loads((root / "deployment_config.json").read_text())
+    assert config["artifact"]["format"] == ("onnx" if runtime == "onnxruntime" else "openvino")
+    assert config["system_requirements"]["packages"] == [runtime] and "torch" not in config["system_requirements"]
+    assert config["runtime"]["threads"] is not None  # the thread count the run chose
+    measured = json.loads((root / "performance_report.json").read_text())["revalidation"]["measured"]
+    assert measured["torch_imported"] is False and measured["qpbench_imported"] is False
+    run_acc = {r["variant"]: r for r in json.loads(run.read_text())["results"] if r["kind"] == "accuracy"}[variant]
+    assert abs(measured["pearson"] - run_acc["pearson"]) <= 0.005

@@ -18,9 +18,8 @@ import torch
 
 from qpbench.errors import VariantUnavailable
 from qpbench.optimize import onnx_variants, openvino_variants
-from qpbench.runtimes import TORCH_FREE, RuntimeMissing, require
-from qpbench.runtimes.ort import OrtRunner
-from qpbench.runtimes.ov import OvRunner
+from qpbench.deploy.backends import OnnxRuntimeBackend, OpenVINOBackend, require
+from qpbench.measure.runtime_worker import TORCH_FREE
 from qpbench.variants import BUILTIN_VARIANTS, serialized_size
 from tests.test_quantize import assert_artifact_smaller_than_fp32, assert_close_to_fp32, context, reference_and_inputs
 
@@ -83,14 +82,14 @@ def test_thread_settings_are_honoured(onnx_fp32, tmp_path):
     _, variant = onnx_fp32
     path = variant.meta["artifact"]
     assert variant.threads == 1 and variant.meta["intra_op_threads"] == 1
-    assert OrtRunner(path, threads=1).intra_op_threads == 1
-    assert OrtRunner(path, threads=2).intra_op_threads == 2
+    assert OnnxRuntimeBackend.load(path, threads=1).intra_op_threads == 1
+    assert OnnxRuntimeBackend.load(path, threads=2).intra_op_threads == 2
     ctx = context(tmp_path, threads=1)
     xml = openvino_variants.build_openvino_fp32(ctx).meta["artifact"]
-    assert OvRunner(xml, threads=1).inference_threads == 1
-    assert OvRunner(xml, threads=2).inference_threads == 2
+    assert OpenVINOBackend.load(xml, threads=1).inference_threads == 1
+    assert OpenVINOBackend.load(xml, threads=2).inference_threads == 2
     with pytest.raises(ValueError, match="threads must be >= 1"):
-        OrtRunner(path, threads=0)
+        OnnxRuntimeBackend.load(path, threads=0)
 
 
 def test_without_fixed_threads_the_builder_sweeps_and_records_it(tmp_path, onnx_fp32):
@@ -119,7 +118,7 @@ def test_a_missing_package_skips_the_variant_with_the_install_hint(tmp_path, mon
 
 
 def test_require_names_the_extra():
-    with pytest.raises(RuntimeMissing, match=r"no_such_runtime is not available .*qpbench\[onnx\]"):
+    with pytest.raises(ImportError, match=r"no_such_runtime is not available .*qpbench\[onnx\]"):
         require("no_such_runtime", "onnx")
 
 
@@ -135,11 +134,11 @@ def test_an_export_failure_skips_the_variant_with_the_reason(tmp_path, monkeypat
 
 def test_missing_artifacts_are_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="ONNX model .*nope.onnx does not exist"):
-        OrtRunner(tmp_path / "nope.onnx")
+        OnnxRuntimeBackend.load(tmp_path / "nope.onnx")
     with pytest.raises(FileNotFoundError, match="OpenVINO IR .*nope.xml"):
-        OvRunner(tmp_path / "nope.xml")
+        OpenVINOBackend.load(tmp_path / "nope.xml")
     with pytest.raises(ValueError, match="unknown OpenVINO performance hint 'FAST'"):
-        OvRunner(tmp_path / "nope.xml", hint="FAST")
+        OpenVINOBackend.load(tmp_path / "nope.xml", hint="FAST")
 
 
 def test_concurrent_calls_on_one_openvino_variant_equal_serial(tmp_path):
@@ -161,7 +160,7 @@ def test_builtin_runtime_variants_are_registered():
         assert name in names
     assert names["onnx-int8"].quantized and names["openvino-int8"].quantized
     assert not names["onnx-fp32"].quantized
-    assert set(TORCH_FREE) == {"onnxruntime", "openvino"}
+    assert TORCH_FREE == {"onnxruntime": "onnx", "openvino": "openvino"}
 
 
 def test_memory_of_a_runtime_variant_is_measured_in_a_process_without_torch(tiny_files, monkeypatch, tmp_path):

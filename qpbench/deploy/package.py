@@ -2,7 +2,8 @@
 
 A package is a directory:
 
-    model.pt2 | model.pt        the variant's artifact (AOTInductor package or TorchScript archive)
+    model.pt2 | model.pt        the variant's artifact (AOTInductor package or TorchScript archive,
+    | model.onnx | model.xml+bin  or an ONNX model / OpenVINO IR, which run without torch)
     qpdeploy/                   the inference wrapper: byte-identical copies of this
                                 repository's qpbench/deploy runtime modules and
                                 qpbench/data/params.py (stdlib + numpy at import)
@@ -53,6 +54,7 @@ RUNTIME_FILES = (
 )
 REPORT_NAME = "performance_report.json"
 ARTIFACT_STEM = "model"
+ARTIFACT_SUFFIX = {"aoti": ".pt2", "torchscript": ".pt", "onnx": ".onnx", "openvino": ".xml"}
 # Variants whose runnable is torch.jit.optimize_for_inference of the loaded archive.
 OPTIMIZE_FOR_INFERENCE = frozenset({"torchscript"})
 
@@ -94,8 +96,13 @@ def prepare_artifact(record: dict[str, Any], variant: str, workdir: Path) -> Art
             fmt = detect_format(path)
         except ValueError as exc:
             raise PackageError(f"variant {variant!r}: {exc}") from None
-        options = {"optimize_for_inference": True} if fmt == "torchscript" and variant in OPTIMIZE_FOR_INFERENCE else {}
-        return Artifact(path, fmt, options, f"the run's artifact {path}")
+        meta = info.get("meta") or {}
+        options: dict[str, Any] = {}
+        if fmt == "torchscript" and variant in OPTIMIZE_FOR_INFERENCE:
+            options["optimize_for_inference"] = True
+        if fmt == "openvino" and meta.get("hint"):
+            options["hint"] = meta["hint"]
+        return Artifact(path, fmt, options, f"the run's artifact {path}", threads=meta.get("threads"))
     if info.get("artifact_bytes") is None:  # not a torch.nn.Module (torch.compile): nothing to export
         note = (info.get("meta") or {}).get("artifact_note", "its runnable is not a torch.nn.Module")
         raise PackageError(f"variant {variant!r} leaves no deployable file ({note}); "
@@ -133,6 +140,13 @@ def export_torchscript(record: dict[str, Any], variant: str, workdir: Path) -> A
 # ------------------------------------------------------------------ the package files
 
 
+def artifact_bytes(artifact: Artifact) -> int:
+    size = artifact.path.stat().st_size
+    if artifact.format == "openvino":
+        size += artifact.path.with_suffix(".bin").stat().st_size
+    return size
+
+
 def copy_runtime(dest: Path) -> dict[str, str]:
     """Copy the wrapper's modules into ``dest/qpdeploy``; returns {package path: source path}."""
     target = dest / RUNTIME_PACKAGE
@@ -159,6 +173,14 @@ def system_requirements(record: dict[str, Any], artifact: Artifact) -> dict[str,
         "run_fingerprint": {k: fp[k] for k in ("cpu", "cores_logical", "python", "torch", "build", "cpu_capability")
                             if k in fp},
     }
+    for runtime in needs:
+        if runtime != "torch":
+            from importlib import metadata
+
+            try:
+                reqs[runtime] = f"=={metadata.version(runtime)} (the version that measured it); no torch needed"
+            except metadata.PackageNotFoundError:
+                reqs[runtime] = "not installed where the package was built"
     if "torch" in needs:
         reqs["torch"] = (f"=={torch.__version__}: TorchScript archives and AOTInductor packages load with the "
                          "torch version that wrote them")
@@ -182,7 +204,7 @@ def deployment_config(record: dict[str, Any], variant: str, artifact: Artifact, 
         "variant": variant,
         "variant_description": info.get("description"),
         "artifact": {"file": artifact_name, "format": artifact.format, "options": artifact.options,
-                     "origin": artifact.origin, "bytes": artifact.path.stat().st_size},
+                     "origin": artifact.origin, "bytes": artifact_bytes(artifact)},
         "runtime": {"threads": artifact.threads,
                     "threads_note": "intra-op threads set on load (process-wide); null: torch's default"},
         "model": {
@@ -309,8 +331,10 @@ def build_package(run_path: str | Path, out: str | Path, variant: str | None = N
     scratch = Path(tempfile.mkdtemp(prefix="qpbench-package-"))
     try:
         artifact = prepare_artifact(record, name, scratch)
-        artifact_name = ARTIFACT_STEM + (".pt2" if artifact.format == "aoti" else ".pt")
+        artifact_name = ARTIFACT_STEM + ARTIFACT_SUFFIX[artifact.format]
         shutil.copyfile(artifact.path, staging / artifact_name)
+        if artifact.format == "openvino":  # an IR is the graph (.xml) and its weights (.bin) beside it
+            shutil.copyfile(artifact.path.with_suffix(".bin"), staging / f"{ARTIFACT_STEM}.bin")
         copy_runtime(staging)
         config = deployment_config(record, name, artifact, artifact_name)
         write_json(staging / CONFIG_NAME, config)

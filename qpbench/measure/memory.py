@@ -23,7 +23,7 @@ import numpy as np
 
 from qpbench.data.dataset import save_labelled
 from qpbench.results import MemoryResult
-from qpbench.runtimes import TORCH_FREE
+from qpbench.measure.runtime_worker import TORCH_FREE
 from qpbench.workload import Workload
 
 

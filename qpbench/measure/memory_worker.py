@@ -37,7 +37,7 @@ def torch_build() -> str:
 def main() -> int:
     request = json.loads(sys.stdin.read())
     if request.get("runtime"):  # an ONNX Runtime / OpenVINO artifact: served without importing torch
-        from qpbench.runtimes.worker import measure
+        from qpbench.measure.runtime_worker import measure
 
         print(json.dumps(measure(request, max_rss_mb)))
         return 0

@@ -3,7 +3,8 @@
 - Export: ``torch.onnx.export(..., dynamo=True)`` (the maintained exporter) with a
   dynamic batch dimension, inputs ``image`` and ``params``, output ``ssim``.
 - ``onnx-fp32``: the exported graph in an ONNX Runtime CPU session with all
-  graph optimizations.
+  graph optimizations (``qpbench.deploy.backends.OnnxRuntimeBackend``: the same
+  code serves it in a deployment package).
 - ``onnx-int8``: ``onnxruntime.quantization.quantize_static`` (QDQ format,
   per-channel int8 weights, uint8 activations, MinMax) calibrated on real
   samples of the evaluation set (``ctx.workload.calibration_batches``).
@@ -25,15 +26,17 @@ from typing import Any
 
 import numpy as np
 
+from qpbench.deploy.backends import INPUT_NAMES, OUTPUT_NAME, OnnxRuntimeBackend, require
 from qpbench.errors import VariantUnavailable
+from qpbench.measure.runtime_worker import version
 from qpbench.optimize.compile import first_line, recorded_warnings
 from qpbench.optimize.export import given_artifact
-from qpbench.runtimes import INPUT_NAMES, OUTPUT_NAME, RuntimeMissing, require, version
 from qpbench.variants import BuildContext, Variant
 
 
 class RunnerModule:
-    """Adapts a torch-free runner to the variant interface: torch tensors in, a torch tensor out."""
+    """Adapts a torch-free backend (the one deployment packages use, ``qpbench.deploy.backends``)
+    to the variant interface: torch tensors in, a torch tensor out."""
 
     def __init__(self, runner: Any) -> None:
         self.runner = runner
@@ -50,7 +53,7 @@ def require_onnx() -> None:
     try:
         for module in ("onnxruntime", "onnx", "onnxscript"):
             require(module, "onnx")
-    except RuntimeMissing as exc:
+    except ImportError as exc:
         raise VariantUnavailable(str(exc)) from exc
 
 
@@ -142,8 +145,6 @@ def numpy_example(ctx: BuildContext) -> tuple[np.ndarray, np.ndarray]:
 
 def _build(ctx: BuildContext, name: str, int8: bool) -> Variant:
     require_onnx()
-    from qpbench.runtimes.ort import OrtRunner
-
     meta: dict[str, Any] = {"runtime": "onnxruntime", "onnxruntime": version("onnxruntime"), "legacy": False,
                             "graph_optimization": "ORT_ENABLE_ALL", "exporter": "torch.onnx.export(dynamo=True)"}
     artifact = given_artifact(ctx)
@@ -154,7 +155,7 @@ def _build(ctx: BuildContext, name: str, int8: bool) -> Variant:
             fp32 = export_onnx(ctx, ctx.artifact_path("onnx-fp32", ".onnx"))
             artifact = quantize_onnx(ctx, fp32, ctx.artifact_path(name, ".onnx"), meta) if int8 else fp32
         meta["compile_time_s"] = time.perf_counter() - start
-    runner, threads = sweep_runner_threads(lambda n: OrtRunner(artifact, n), numpy_example(ctx), ctx, meta)
+    runner, threads = sweep_runner_threads(lambda n: OnnxRuntimeBackend.load(artifact, n), numpy_example(ctx), ctx, meta)
     meta["intra_op_threads"] = runner.intra_op_threads
     meta["artifact"] = str(artifact)
     description = ("ONNX Runtime int8 (quantize_static QDQ, per-channel, calibrated)" if int8

@@ -24,11 +24,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from qpbench.deploy.backends import INPUT_NAMES, OpenVINOBackend, require
 from qpbench.errors import VariantUnavailable
+from qpbench.measure.runtime_worker import version
 from qpbench.optimize.compile import first_line, recorded_warnings
 from qpbench.optimize.export import export_model, given_artifact
 from qpbench.optimize.onnx_variants import RunnerModule, numpy_example, sweep_runner_threads
-from qpbench.runtimes import INPUT_NAMES, RuntimeMissing, require, version
 from qpbench.variants import BuildContext, Variant
 
 
@@ -37,7 +38,7 @@ def require_openvino(with_nncf: bool = False) -> Any:
         ov = require("openvino", "openvino")
         if with_nncf:
             require("nncf", "openvino")
-    except RuntimeMissing as exc:
+    except ImportError as exc:
         raise VariantUnavailable(str(exc)) from exc
     return ov
 
@@ -85,8 +86,6 @@ def quantize_ir(ctx: BuildContext, model: Any, meta: dict[str, Any]) -> Any:
 
 def _build(ctx: BuildContext, name: str, hint: str, int8: bool) -> Variant:
     ov = require_openvino(with_nncf=int8 and given_artifact(ctx) is None)
-    from qpbench.runtimes.ov import OvRunner
-
     meta: dict[str, Any] = {"runtime": "openvino", "openvino": version("openvino"), "hint": hint, "legacy": False,
                             "converter": "openvino.convert_model(ExportedProgram)"}
     artifact = given_artifact(ctx)
@@ -102,10 +101,10 @@ def _build(ctx: BuildContext, name: str, hint: str, int8: bool) -> Variant:
     if hint == "THROUGHPUT":
         # Streams split the cores: give OpenVINO all of them (a batch-1 sweep would pick for the wrong goal).
         threads = ctx.options.get("threads")
-        runner = OvRunner(artifact, threads, hint)
+        runner = OpenVINOBackend.load(artifact, threads, hint)
         threads = runner.inference_threads
     else:
-        runner, threads = sweep_runner_threads(lambda n: OvRunner(artifact, n, hint), numpy_example(ctx), ctx, meta)
+        runner, threads = sweep_runner_threads(lambda n: OpenVINOBackend.load(artifact, n, hint), numpy_example(ctx), ctx, meta)
     meta.update(artifact=str(artifact), inference_threads=runner.inference_threads, streams=runner.streams,
                 precision=runner.precision,
                 infer_requests=runner.optimal_requests)
