@@ -325,8 +325,9 @@ def test_a_backend_that_is_not_thread_safe_runs_one_call_at_a_time():
 
 def test_backend_registry_is_keyed_by_format(tmp_path, ts_path):
     assert backend_for("torchscript") is TorchScriptBackend
-    with pytest.raises(ValueError, match="no backend for artifact format 'onnx'"):
-        backend_for("onnx")
+    assert set(BACKENDS) == {"torchscript", "aoti", "onnx", "openvino"}
+    with pytest.raises(ValueError, match="no backend for artifact format 'tflite'"):
+        backend_for("tflite")
 
     class Other(Backend):
         format = "torchscript"
