@@ -26,6 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train-compact", help="train the compact workload's model on CPU")
     train.add_arguments(p)
     p.set_defaults(func=train.run)
+    from qpbench.deploy import cli as package_cli
+
+    p = sub.add_parser("package", help="build a deployment package of a run's variant (or verify one)",
+                       description=package_cli.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    package_cli.add_arguments(p)
+    p.set_defaults(func=package_cli.run)
     p = sub.add_parser("info", help="print the machine fingerprint (CPU, ISA, cores, memory, torch build)")
     p.set_defaults(func=cmd_info)
     return parser

@@ -88,6 +88,20 @@ def torch_info() -> dict[str, Any]:
     return out
 
 
+RUNTIME_PACKAGES = ("torchao", "onnx", "onnxscript", "onnxruntime", "openvino", "nncf")
+
+
+def runtime_versions() -> dict[str, str | None]:
+    """Installed versions of the optional inference packages (read from metadata, not imported)."""
+    out: dict[str, str | None] = {}
+    for name in RUNTIME_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
 def fingerprint() -> dict[str, Any]:
     """Everything that changes a timing: CPU, ISA, cores, memory, builds, thread settings."""
     mem = psutil.virtual_memory()
@@ -104,6 +118,7 @@ def fingerprint() -> dict[str, Any]:
         "platform": platform.platform(),
         "thread_env": {k: os.environ.get(k) for k in THREAD_ENV},
         **torch_info(),
+        "runtimes": runtime_versions(),
     }
 
 

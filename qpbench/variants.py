@@ -85,8 +85,9 @@ class Variant:
     def rebuild_options(self) -> dict[str, Any]:
         """Options that make a builder in another process rebuild this variant as is."""
         options: dict[str, Any] = {"threads": self.threads, "channels_last": self.channels_last, "cpus": self.cpus}
-        if self.meta.get("artifact"):
-            options["artifact"] = self.meta["artifact"]
+        for key in ("artifact", "runtime", "hint"):  # what was built, and what serves it (torch or not)
+            if self.meta.get(key):
+                options[key] = self.meta[key]
         return options
 
 
@@ -229,6 +230,16 @@ BUILTIN_VARIANTS = (
                 "qpbench.optimize.quantize:build_pt2e_int8", quantized=True),
     VariantSpec("qat-int8", "quantization-aware fine-tune (PT2E) on pipeline-made data, AOTInductor",
                 "qpbench.optimize.qat:build_qat_int8", quantized=True),
+    VariantSpec("onnx-fp32", "ONNX (dynamo exporter, dynamic batch) + ONNX Runtime CPU, fp32",
+                "qpbench.optimize.onnx_variants:build_onnx_fp32"),
+    VariantSpec("onnx-int8", "ONNX Runtime static int8 (quantize_static QDQ, per-channel, calibrated)",
+                "qpbench.optimize.onnx_variants:build_onnx_int8", quantized=True),
+    VariantSpec("openvino-fp32", "OpenVINO IR from torch.export, CPU, fp32, latency hint",
+                "qpbench.optimize.openvino_variants:build_openvino_fp32"),
+    VariantSpec("openvino-fp32-tput", "OpenVINO IR, CPU, fp32, throughput hint (streams, async requests)",
+                "qpbench.optimize.openvino_variants:build_openvino_fp32_tput"),
+    VariantSpec("openvino-int8", "OpenVINO int8 through nncf.quantize (calibrated), CPU, latency hint",
+                "qpbench.optimize.openvino_variants:build_openvino_int8", quantized=True),
 )
 REFERENCE = "eager"
 
@@ -262,6 +273,7 @@ def build_variant(spec: VariantSpec, ctx: BuildContext) -> Variant:
         variant.artifact_bytes = serialized_size(variant.module)
     variant.name = spec.name
     variant.meta.setdefault("quantized", spec.quantized)
+    variant.meta.setdefault("threads", variant.threads)  # what it ran with: a deployment package carries it
     return variant
 
 

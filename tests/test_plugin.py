@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from qpbench.config import DEFAULT_VARIANTS
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 # The fresh-process and long-run measurements have their own tests (below, and test_long_run_plugin.py).
@@ -166,17 +168,18 @@ def test_a_failing_measurement_is_a_critical_issue(suite):
 
 def test_smoke_real_bench_suite_on_the_compact_workload(pytester, tmp_path):
     """`pytest bench/` itself, in a fresh interpreter, on the shipped compact workload."""
+    # The long-run tests (fresh processes per variant) are checked end to end in test_long_run_plugin.py.
     result = pytester.runpytest_subprocess(
-        str(BENCH), "--qp-workload=compact", "--qp-profile=quick", f"--qp-results-dir={tmp_path}",
+        str(BENCH), "--qp-workload=compact", "--qp-profile=quick", f"--qp-results-dir={tmp_path}", "-k", f"not ({LONG_RUN})",
         "-p", "no:cacheprovider", f"--rootdir={REPO}", "-c", str(REPO / "pyproject.toml"), timeout=600,
     )
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["*qpbench deployment readiness*", "eager *", "optimized *", "fx-int8 *", "pt2e-int8 *",
-                                 "recommended variant: *", "best quantization method: *"])
+                                 "onnx-fp32 *", "onnx-int8 *", "openvino-fp32 *", "openvino-int8 *", "recommended variant: *", "best quantization method: *"])
     record = json.loads((tmp_path / "latest.json").read_text())
     assert record["workload"]["name"] == "compact"
     by_kind = {(r["kind"], r["variant"]) for r in record["results"]}
-    for variant in ("eager", "optimized", "fx-int8", "pt2e-int8"):  # the default selection
+    for variant in DEFAULT_VARIANTS:
         assert {("latency", variant), ("throughput", variant), ("memory", variant), ("accuracy", variant)} <= by_kind
     acc = {r["variant"]: r for r in record["results"] if r["kind"] == "accuracy"}
     assert acc["eager"]["pearson"] > 0.85  # the shipped compact checkpoint on the shipped split
@@ -231,3 +234,20 @@ def test_a_variant_whose_build_crashes_is_a_critical_issue_and_the_run_goes_on(s
     verdict = latest(suite)["verdict"]
     assert any(msg.startswith("broken: build failed: RuntimeError: kernel missing") for msg in verdict["critical_issues"])
     assert any(v["variant"] == "eager" for v in verdict["variants"])
+
+
+def test_runtime_variants_run_in_the_suite_and_a_missing_runtime_is_a_skip_with_the_install_hint(suite):
+    suite.makeconftest("""
+        import sys
+
+        sys.modules["openvino"] = None  # as if qpbench[openvino] were not installed (pytester restores sys.modules)
+    """)
+    result = run(suite, "-k", "accuracy", "--qp-variants=eager,onnx-fp32,openvino-fp32")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.re_match_lines([r"skipped variant openvino-fp32: openvino is not available .*pip install 'qpbench\[openvino\]'"])
+    record = latest(suite)
+    acc = {r["variant"]: r for r in record["results"] if r["kind"] == "accuracy"}
+    assert acc["onnx-fp32"]["pearson"] == pytest.approx(acc["eager"]["pearson"], abs=1e-6)
+    info = {r["variant"]: r for r in record["results"] if r["kind"] == "variant"}
+    assert info["onnx-fp32"]["meta"]["runtime"] == "onnxruntime" and info["onnx-fp32"]["artifact_bytes"] > 0
+    assert record["fingerprint"]["runtimes"]["onnxruntime"]

@@ -36,6 +36,11 @@ def torch_build() -> str:
 
 def main() -> int:
     request = json.loads(sys.stdin.read())
+    if request.get("runtime"):  # an ONNX Runtime / OpenVINO artifact: served without importing torch
+        from qpbench.measure.runtime_worker import measure
+
+        print(json.dumps(measure(request, max_rss_mb)))
+        return 0
     import torch  # noqa: F401  (part of the baseline a torch deployment always pays)
 
     from qpbench.variants import BuildContext, builder_from_path

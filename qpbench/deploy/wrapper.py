@@ -1,0 +1,374 @@
+"""ProductionInferenceWrapper: the interface a deployment package serves.
+
+    from qpdeploy.wrapper import ProductionInferenceWrapper   # inside a package
+    model = ProductionInferenceWrapper.load("path/to/package")
+    ssim = model.predict_ssim(image_uint8_hxwx3, {"filter_speckle": 4, ...})
+    ssims = model.predict_batch([img1, img2], [params1, params2])
+
+Images are uint8 (H, W, 3) RGB of any size (the wrapper applies the training
+preprocessing, ``preprocess.py``) or already preprocessed float32 (3, S, S)
+arrays or tensors. Parameters are the model's parameter vector (13 floats,
+each in [0, 1]) or a dict of the raw vtracer parameters, encoded exactly as
+the training data was (``params.py``, a copy of ``qpbench.data.params``).
+
+Bad input raises ValueError or TypeError naming the problem; nothing is
+clamped. The model's raw output is a predicted SSIM: a value slightly outside
+[0, 1] (a regression head's overshoot) is returned clipped to [0, 1], counted
+in ``get_performance_stats()["out_of_range_outputs"]`` and logged; NaN or inf
+output raises RuntimeError.
+
+Standard library and numpy only at module level: copied into every package.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .backends import Backend, backend_for
+from .manifest import verify_manifest
+from .preprocess import preprocess_image
+
+try:  # inside a deployment package: the copy of qpbench.data.params shipped beside this module
+    from . import params as vtracer_params
+except ImportError:  # in the qpbench source tree
+    from qpbench.data import params as vtracer_params
+
+logger = logging.getLogger(__name__)
+
+CONFIG_NAME = "deployment_config.json"
+VTRACER_ENCODING = "vtracer-13"  # qpbench.data.params: 13 slots, each in [0, 1]
+RAW_DTYPES = (np.uint8,)
+TENSOR_DTYPES = (np.float32, np.float64)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the wrapper must know about the model behind the backend."""
+
+    input_size: int  # S: preprocessed images are (3, S, S)
+    n_params: int  # length of the parameter vector
+    param_encoding: str | None = VTRACER_ENCODING  # how a dict of raw parameters becomes the vector
+    latency_target_ms: float | None = None  # per-image latency target (batch-1 p95 target of the run)
+
+    def __post_init__(self) -> None:
+        if self.input_size < 1 or self.n_params < 1:
+            raise ValueError(f"input_size and n_params must be >= 1, got {self.input_size}, {self.n_params}")
+        if self.param_encoding not in (None, VTRACER_ENCODING):
+            raise ValueError(f"unknown parameter encoding {self.param_encoding!r}: known {VTRACER_ENCODING!r}")
+        if self.param_encoding == VTRACER_ENCODING and self.n_params != len(vtracer_params.PARAM_NAMES):
+            raise ValueError(f"encoding {VTRACER_ENCODING!r} makes {len(vtracer_params.PARAM_NAMES)} values, "
+                             f"the model takes {self.n_params}")
+
+
+def _as_numpy(x: Any) -> Any:
+    """A torch tensor as a numpy array (without importing torch); anything else unchanged."""
+    if type(x).__module__.split(".")[0] == "torch" and hasattr(x, "detach"):
+        return x.detach().cpu().numpy()
+    return x
+
+
+def source_size(image: np.ndarray) -> int:
+    """The side the raw-parameter ranges are scaled for, as the data pipeline computes it."""
+    return round(math.sqrt(image.shape[0] * image.shape[1]))
+
+
+class ProductionInferenceWrapper:
+    """Predicted SSIM from images and vtracer parameters; thread-safe, warmed up, monitored."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        spec: ModelSpec,
+        *,
+        warmup_calls: int = 2,
+        timer: Callable[[], float] = time.perf_counter,
+        history: int = 10000,
+        name: str = "model",
+    ) -> None:
+        if warmup_calls < 0:
+            raise ValueError(f"warmup_calls must be >= 0, got {warmup_calls}")
+        self.backend = backend
+        self.spec = spec
+        self.name = name
+        self._timer = timer
+        self._stats_lock = threading.Lock()
+        # A backend that is not thread-safe runs one call at a time.
+        self._run_lock: threading.Lock | None = None if backend.thread_safe else threading.Lock()
+        self._recent_ms: deque[float] = deque(maxlen=history)
+        self._calls = 0
+        self._images = 0
+        self._total_ms = 0.0
+        self._max_ms = 0.0
+        self._over_target = 0
+        self._out_of_range = 0
+        self.warmup_calls = self._warm_up(warmup_calls)
+
+    # Loading ---------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls,
+        package_dir: str | Path,
+        *,
+        threads: int | None = None,
+        warmup_calls: int = 2,
+        timer: Callable[[], float] = time.perf_counter,
+        verify: bool = True,
+    ) -> "ProductionInferenceWrapper":
+        """Verify the package's manifest, load its artifact with the backend its config names, warm up."""
+        root = Path(package_dir)
+        if verify:
+            verify_manifest(root)
+        config = read_config(root)
+        artifact = config["artifact"]
+        model = config["model"]
+        spec = ModelSpec(
+            input_size=int(model["input_size"]),
+            n_params=int(model["n_params"]),
+            param_encoding=model.get("param_encoding"),
+            latency_target_ms=(config.get("targets") or {}).get("latency_p95_ms"),
+        )
+        if threads is None:
+            threads = (config.get("runtime") or {}).get("threads")
+        start = time.perf_counter()
+        backend = backend_for(artifact["format"]).load(root / artifact["file"], threads, **artifact.get("options", {}))
+        logger.info("loaded %s (%s) from %s in %.1f ms", config.get("variant"), artifact["format"], root,
+                    (time.perf_counter() - start) * 1e3)
+        return cls(backend, spec, warmup_calls=warmup_calls, timer=timer, name=str(config.get("variant", "model")))
+
+    def _warm_up(self, calls: int) -> int:
+        """Run a mid-grey image ``calls`` times: first calls allocate and pick kernels. Not counted in the stats."""
+        grey = np.full((self.spec.input_size, self.spec.input_size, 3), 128, dtype=np.uint8)
+        image = preprocess_image(grey, self.spec.input_size)[None]
+        params = np.zeros((1, self.spec.n_params), dtype=np.float32)
+        for _ in range(calls):
+            self._run(image, params)
+        if calls:
+            logger.info("%s: warmed up with %d call(s)", self.name, calls)
+        return calls
+
+    # Public API ------------------------------------------------------------
+
+    def predict_ssim(self, image: Any, params: Any, *, source_size: int | None = None) -> float:
+        """Predicted SSIM in [0, 1] for one image and one parameter set.
+
+        ``image``: uint8 (H, W, 3) RGB, or a preprocessed float32 (3, S, S) array/tensor.
+        ``params``: the (n_params,) vector, or a dict of raw vtracer parameters.
+        ``source_size``: the original image's side, needed only for a dict with a
+        preprocessed image (filter_speckle's range depends on it).
+        """
+        start = self._timer()
+        x, size = self._one_image(image, "image")
+        p = self._one_params(params, size if size is not None else source_size, "params")
+        value = self._predict(x[None], p[None])[0]
+        self._record(self._timer() - start, 1)
+        return value
+
+    def predict_batch(self, images: Any, params: Any, *, source_sizes: Sequence[int] | None = None) -> list[float]:
+        """Predicted SSIM for each (image, parameter set) pair.
+
+        ``images``: a sequence of images as ``predict_ssim`` takes them (sizes may
+        differ), a uint8 (N, H, W, 3) array or a preprocessed (N, 3, S, S) array/tensor.
+        ``params``: a sequence of vectors or dicts, or an (N, n_params) array.
+        """
+        start = self._timer()
+        batch, sizes = self._image_batch(images)
+        p = self._params_batch(params, len(batch), sizes, source_sizes)
+        values = self._predict(np.stack(batch), p)
+        self._record(self._timer() - start, len(values))
+        return values
+
+    def get_performance_stats(self) -> dict[str, Any]:
+        """Latency per image (call time / images in the call) over the calls so far, warm-up excluded.
+
+        ``mean_ms`` and ``max_ms`` cover every call; ``p50_ms``/``p95_ms`` the last
+        ``history`` calls; ``over_target`` counts calls slower than the target.
+        """
+        with self._stats_lock:
+            recent = list(self._recent_ms)
+            stats: dict[str, Any] = {
+                "calls": self._calls,
+                "images": self._images,
+                "mean_ms": self._total_ms / self._calls if self._calls else None,
+                "max_ms": self._max_ms if self._calls else None,
+                "target_ms": self.spec.latency_target_ms,
+                "over_target": self._over_target,
+                "out_of_range_outputs": self._out_of_range,
+                "warmup_calls": self.warmup_calls,
+            }
+        if recent:
+            p50, p95 = np.percentile(np.asarray(recent), [50, 95])
+            stats.update(p50_ms=float(p50), p95_ms=float(p95))
+        else:
+            stats.update(p50_ms=None, p95_ms=None)
+        return stats
+
+    # Inputs ----------------------------------------------------------------
+
+    def _one_image(self, image: Any, what: str) -> tuple[np.ndarray, int | None]:
+        """(preprocessed float32 (3, S, S), the raw image's source size or None)."""
+        image = _as_numpy(image)
+        if not isinstance(image, np.ndarray):
+            raise TypeError(f"{what} must be a numpy array or torch tensor, got {type(image).__name__}")
+        s = self.spec.input_size
+        if image.dtype in RAW_DTYPES:
+            if image.ndim != 3:
+                raise ValueError(f"{what}: a raw image must have 3 dimensions (H, W, 3), got {image.ndim} "
+                                 f"with shape {tuple(image.shape)}" + (" (use predict_batch for a batch)" if image.ndim == 4 else ""))
+            if image.shape[2] != 3:
+                raise ValueError(f"{what}: a raw image needs 3 channels (RGB) in the last dimension, "
+                                 f"got shape {tuple(image.shape)}")
+            if image.shape[0] < 1 or image.shape[1] < 1:
+                raise ValueError(f"{what}: image has no pixels, shape {tuple(image.shape)}")
+            return preprocess_image(image, s), source_size(image)
+        if image.dtype in TENSOR_DTYPES:
+            if image.ndim != 3:
+                raise ValueError(f"{what}: a preprocessed image must have 3 dimensions (3, {s}, {s}), got "
+                                 f"{image.ndim} with shape {tuple(image.shape)}")
+            if tuple(image.shape) != (3, s, s):
+                raise ValueError(f"{what}: a preprocessed image must have shape (3, {s}, {s}), got "
+                                 f"{tuple(image.shape)}; a raw RGB image must be uint8 (H, W, 3)")
+            if not np.isfinite(image).all():
+                raise ValueError(f"{what}: preprocessed image holds {int((~np.isfinite(image)).sum())} NaN or inf value(s)")
+            return np.ascontiguousarray(image, dtype=np.float32), None
+        raise TypeError(f"{what}: dtype {image.dtype} is not accepted: uint8 for a raw RGB image (H, W, 3), "
+                        f"float32 for a preprocessed image (3, {s}, {s})")
+
+    def _image_batch(self, images: Any) -> tuple[list[np.ndarray], list[int | None]]:
+        images = _as_numpy(images)
+        if isinstance(images, np.ndarray):
+            if images.ndim != 4:
+                raise ValueError(f"images: a batch array must have 4 dimensions (N, H, W, 3) uint8 or "
+                                 f"(N, 3, S, S) float32, got {images.ndim} with shape {tuple(images.shape)}")
+            items: Sequence[Any] = list(images)
+        elif isinstance(images, (list, tuple)):
+            items = images
+        else:
+            raise TypeError(f"images must be a sequence of images or a 4-D array, got {type(images).__name__}")
+        if len(items) == 0:
+            raise ValueError("images: empty batch: give at least one image")
+        done = [self._one_image(item, f"images[{i}]") for i, item in enumerate(items)]
+        return [x for x, _ in done], [size for _, size in done]
+
+    def _one_params(self, params: Any, size: int | None, what: str) -> np.ndarray:
+        if isinstance(params, Mapping):
+            if self.spec.param_encoding != VTRACER_ENCODING:
+                raise TypeError(f"{what}: this model takes a parameter vector of {self.spec.n_params} values, "
+                                "not a dict (its package names no parameter encoding)")
+            if size is None:
+                raise ValueError(f"{what}: a dict of raw parameters with a preprocessed image needs the original "
+                                 "image's side (source_size=...): filter_speckle's range depends on it")
+            try:
+                return vtracer_params.params_to_vector(params, size)
+            except ValueError as exc:
+                raise ValueError(f"{what}: {exc}") from None
+        params = _as_numpy(params)
+        if isinstance(params, (str, bytes)) or not isinstance(params, (np.ndarray, list, tuple)):
+            raise TypeError(f"{what} must be a vector of {self.spec.n_params} numbers or a dict of vtracer "
+                            f"parameters, got {type(params).__name__}")
+        vec = np.asarray(params)
+        if vec.dtype.kind not in "iuf":
+            raise TypeError(f"{what}: the parameter vector must be numeric, got dtype {vec.dtype}")
+        if vec.ndim != 1:
+            raise ValueError(f"{what}: the parameter vector must have 1 dimension, got shape {tuple(vec.shape)}")
+        if vec.shape[0] != self.spec.n_params:
+            raise ValueError(f"{what}: expected {self.spec.n_params} parameter values, got {vec.shape[0]}")
+        vec = vec.astype(np.float32)
+        if not np.isfinite(vec).all():
+            raise ValueError(f"{what}: parameter vector holds NaN or inf at slot(s) {np.flatnonzero(~np.isfinite(vec)).tolist()}")
+        if self.spec.param_encoding == VTRACER_ENCODING and (vec.min() < 0.0 or vec.max() > 1.0):
+            bad = np.flatnonzero((vec < 0.0) | (vec > 1.0))
+            if bad.size:
+                i = int(bad[0])
+                raise ValueError(f"{what}: parameter slot {i} ({vtracer_params.PARAM_NAMES[i]!r}) = {vec[i]:g} is out of "
+                                 "range [0, 1]; every slot of the vtracer encoding lies in [0, 1]")
+        return vec
+
+    def _params_batch(self, params: Any, n: int, sizes: list[int | None],
+                      given_sizes: Sequence[int] | None) -> np.ndarray:
+        params = _as_numpy(params)
+        if isinstance(params, np.ndarray):
+            if params.ndim != 2:
+                raise ValueError(f"params: a batch array must have 2 dimensions (N, {self.spec.n_params}), "
+                                 f"got shape {tuple(params.shape)}")
+            items: Sequence[Any] = list(params)
+        elif isinstance(params, (list, tuple)):
+            items = params
+        else:
+            raise TypeError(f"params must be a sequence of vectors or dicts, or an (N, {self.spec.n_params}) array, "
+                            f"got {type(params).__name__}")
+        if len(items) == 0:
+            raise ValueError("params: empty batch: give one parameter set per image")
+        if len(items) != n:
+            raise ValueError(f"mismatched batch lengths: {n} image(s), {len(items)} parameter set(s)")
+        if given_sizes is not None and len(given_sizes) != n:
+            raise ValueError(f"mismatched batch lengths: {n} image(s), {len(given_sizes)} source size(s)")
+        return np.stack([
+            self._one_params(p, sizes[i] if sizes[i] is not None else (given_sizes[i] if given_sizes else None),
+                             f"params[{i}]")
+            for i, p in enumerate(items)
+        ])
+
+    # Running ---------------------------------------------------------------
+
+    def _run(self, images: np.ndarray, params: np.ndarray) -> np.ndarray:
+        if self._run_lock is None:
+            return self.backend.run(images, params)
+        with self._run_lock:
+            return self.backend.run(images, params)
+
+    def _predict(self, images: np.ndarray, params: np.ndarray) -> list[float]:
+        raw = np.asarray(self._run(images, params), dtype=np.float64).reshape(-1)
+        if raw.shape[0] != images.shape[0]:
+            raise RuntimeError(f"{self.name}: the model returned {raw.shape[0]} values for {images.shape[0]} images")
+        if not np.isfinite(raw).all():
+            raise RuntimeError(f"{self.name}: the model returned NaN or inf for {int((~np.isfinite(raw)).sum())} image(s)")
+        if raw.min() < 0.0 or raw.max() > 1.0:
+            outside = (raw < 0.0) | (raw > 1.0)
+            with self._stats_lock:
+                self._out_of_range += int(outside.sum())
+            logger.warning("%s: %d raw prediction(s) outside [0, 1] (%s) returned clipped to [0, 1]",
+                           self.name, int(outside.sum()), ", ".join(f"{v:.4f}" for v in raw[outside][:5]))
+            raw = np.clip(raw, 0.0, 1.0)
+        return raw.tolist()
+
+    def _record(self, elapsed_s: float, images: int) -> None:
+        per_image_ms = elapsed_s * 1e3 / images
+        target = self.spec.latency_target_ms
+        over = target is not None and per_image_ms > target
+        with self._stats_lock:
+            self._calls += 1
+            self._images += images
+            self._total_ms += per_image_ms
+            self._max_ms = max(self._max_ms, per_image_ms)
+            self._recent_ms.append(per_image_ms)
+            self._over_target += int(over)
+        if over:
+            logger.warning("%s: %.2f ms per image (batch of %d) is over the %.2f ms target",
+                           self.name, per_image_ms, images, target)
+        else:
+            logger.debug("%s: %.2f ms per image (batch of %d)", self.name, per_image_ms, images)
+
+
+def read_config(root: Path) -> dict[str, Any]:
+    """``deployment_config.json`` of a package, with the keys the wrapper needs checked."""
+    path = Path(root) / CONFIG_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: {root} is not a deployment package")
+    config = json.loads(path.read_text())
+    for key, sub in (("artifact", ("file", "format")), ("model", ("input_size", "n_params"))):
+        missing = [k for k in sub if k not in config.get(key, {})]
+        if missing:
+            raise ValueError(f"{path}: '{key}' lacks {missing}")
+    return config

@@ -1,0 +1,52 @@
+"""Peak memory of serving an ONNX Runtime or OpenVINO artifact in a process without torch.
+
+Run by ``qpbench.measure.memory_worker`` for requests that name a torch-free
+``runtime``: it imports numpy and the runtime only, loads the artifact with the
+same backend a deployment package uses (``qpbench.deploy.backends``), runs the
+preprocessed inputs the parent saved (preprocessing uses torch, so the parent
+does it) and checks at the end that torch was never imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any, Callable
+
+import numpy as np
+
+# Variant.meta["runtime"] values served without torch -> the backend format that serves them
+TORCH_FREE = {"onnxruntime": "onnx", "openvino": "openvino"}
+
+
+def version(module: str) -> str | None:
+    try:
+        return str(importlib.import_module(module).__version__)
+    except Exception:
+        return None
+
+
+def measure(request: dict[str, Any], max_rss_mb: Callable[[], float]) -> dict[str, Any]:
+    from qpbench.deploy.backends import backend_for
+
+    runtime = request["runtime"]
+    if runtime not in TORCH_FREE:
+        raise ValueError(f"unknown runtime {runtime!r}: choose from {sorted(TORCH_FREE)}")
+    options = dict(request["options"])
+    importlib.import_module(runtime)  # the runtime's import belongs to the baseline, as torch's does for torch variants
+    baseline = max_rss_mb()
+    extra = {"hint": options["hint"]} if options.get("hint") else {}
+    backend = backend_for(TORCH_FREE[runtime]).load(options["artifact"], options.get("threads"), **extra)
+    with np.load(request["inputs"]) as data:
+        image, params = data["image"], data["params"]
+    for _ in range(request["iterations"]):
+        backend.run(image, params)
+    if "torch" in sys.modules:
+        raise RuntimeError(f"torch was imported while serving the {runtime} artifact: the measurement would include it")
+    return {
+        "baseline_rss_mb": baseline,
+        "peak_rss_mb": max_rss_mb(),
+        "batch_size": int(image.shape[0]),
+        "iterations": request["iterations"],
+        "torch_build": f"torch not imported ({runtime} {version(runtime)})",
+    }
