@@ -137,7 +137,7 @@ class Profile:
     sweep_rounds: int  # timed runs per candidate in the thread sweep
     calibration_batches: int  # batches of 8 real samples for static quantization
     # Stress, concurrency and LoadGen (defaults: the 'default' profile's values).
-    stress_iterations: int = 600  # timed batch-1 inferences in the extended run (full: 5000, past the plan's 1000+)
+    stress_iterations: int = 1000  # timed batch-1 inferences in the extended run (the plan's 1000+)
     stress_warmup: int = 100  # kernel and allocator caches fill for a few hundred calls (fx-int8 on the compact model)
     concurrency_threads: tuple[int, ...] = (1, 2, 4)
     concurrency_processes: tuple[int, ...] = (2,)  # the largest thread count split over this many processes
@@ -151,7 +151,7 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        Profile("quick", (1, 4), 0.5, 5, 200, 1, 1.0, 4, 3, 25, 3, 2, stress_iterations=400, stress_warmup=200,
+        Profile("quick", (1, 4), 0.5, 5, 200, 1, 1.0, 4, 3, 25, 3, 2, stress_iterations=800, stress_warmup=200,
                 concurrency_s=0.5, loadgen_min_duration_s=0.5, server_search_steps=2, worker_timeout_s=180.0),
         Profile("default", (1, 4, 8, 16), 3.0, 10, 1000, 2, 10.0, 8, 10, 200, 5, 16),
         Profile("full", (1, 4, 8, 16), 15.0, 30, 5000, 5, 60.0, 8, 50, None, 15, 50, stress_iterations=5000,

@@ -56,7 +56,7 @@ def test_long_run_tests_record_their_results_and_the_verdict_scores_them(suite):
     kinds = {r["kind"] for r in record["results"]}
     assert kinds >= {"stress", "concurrency", "loadgen", "server_search"}
     stress = next(r for r in record["results"] if r["kind"] == "stress")
-    assert len(stress["latencies_s"]) == 400 and stress["summary"]["leak_mb_per_1k"] == 0.0
+    assert len(stress["latencies_s"]) == 800 and stress["summary"]["leak_mb_per_1k"] == 0.0
     conc = [(r["processes"], r["threads"]) for r in record["results"] if r["kind"] == "concurrency"]
     assert conc == [(1, 1), (1, 2), (1, 4), (2, 4)]
     scenarios = [r["scenario"] for r in record["results"] if r["kind"] == "loadgen"]
@@ -80,7 +80,7 @@ def test_a_variant_that_aborts_is_a_critical_issue_and_the_others_are_intact(sui
     failure = next(r for r in record["results"] if r["kind"] == "worker_failure")
     assert (failure["variant"], failure["failure"], failure["returncode"]) == ("aborting", "signal", -6)
     eager = next(r for r in record["results"] if r["kind"] == "stress")
-    assert eager["variant"] == "eager" and len(eager["latencies_s"]) == 400
+    assert eager["variant"] == "eager" and len(eager["latencies_s"]) == 800
     verdict = {v["variant"]: v for v in record["verdict"]["variants"]}
     assert verdict["aborting"]["ready"] is False
     assert any("SIGABRT" in r for r in verdict["aborting"]["reasons"])
