@@ -92,7 +92,7 @@ def _opt(config: pytest.Config, name: str) -> Any:
 
 def _path_opt(config: pytest.Config, name: str) -> str | None:
     """A path option; a relative path from an ini key is relative to the ini file's folder."""
-    value = config.getoption("--qp-" + name)
+    value = config.getoption("--qp-" + name.replace("_", "-"))
     if value:
         return str(value)
     ini = config.getini("qp_" + name)
