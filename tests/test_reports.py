@@ -150,18 +150,18 @@ def test_the_run_appends_the_markdown_to_the_ci_job_summary(tiny_run):
     assert "| variant | p95 b1 ms/img |" in text
 
 
-def test_report_dir_from_the_ini_key_is_relative_to_the_ini_file(pytester, tiny_files):
+def test_report_dir_from_the_ini_key_is_relative_to_the_ini_file(pytester, tiny_files, monkeypatch):
     for path in tiny_files.values():
         shutil.copy(path, pytester.path / path.name)
     shutil.copy(REPO / "bench" / "test_accuracy.py", pytester.path)
     pytester.syspathinsert()
-    pytester.makeini("[pytest]\nqp_report_dir = out/reports\n")
-    sub = pytester.mkdir("sub")
-    result = pytester.runpytest(*TINY, "--qp-variants=eager", f"--rootdir={pytester.path}", str(pytester.path))
-    assert result.ret == 0
-    assert (pytester.path / "out" / "reports" / "report.html").exists()
-    assert (pytester.path / "out" / "reports" / "summary.md").exists()
-    assert not (sub / "out").exists()
+    pytester.makeini("[pytest]\nqp_report_dir = out/reports\nqp_checkpoint = tiny.pt\nqp_dataset = tiny.npz\n")
+    monkeypatch.chdir(pytester.mkdir("sub"))  # run from elsewhere: the ini's folder anchors the path
+    args = [a for a in TINY if not a.startswith(("--qp-checkpoint", "--qp-dataset", "--qp-variants"))]
+    result = pytester.runpytest(*args, "--qp-variants=eager", f"--rootdir={pytester.path}", str(pytester.path))
+    assert result.ret == 0, result.stdout.str()
+    assert sorted(p.name for p in (pytester.path / "out" / "reports").iterdir()) == ["report.html", "summary.md"]
+    assert not (pytester.path / "sub" / "out").exists()
 
 
 # -- rendering ----------------------------------------------------------------------------

@@ -268,8 +268,8 @@ def latency_vs_accuracy(record: dict[str, Any]) -> Plot:
     ylo, yhi = min(ys), max(ys)
     span = (yhi - ylo) or 0.05
     ax.set_ylim(ylo - 0.15 * span, min(1.0, yhi + 0.15 * span) if yhi < 1.0 else yhi + 0.02)
-    _target_line(ax, lat_goal, "latency target", vertical=True)
-    _target_line(ax, acc_goal, "accuracy target")
+    _target_line(ax, lat_goal, "targets", vertical=True)
+    _target_line(ax, acc_goal, "_nolegend_" if _finite(lat_goal) else "targets")
     if _finite(lat_goal) and _finite(acc_goal):
         (x0, _), (_, y1) = ax.get_xlim(), ax.get_ylim()
         ax.fill_between([x0, lat_goal], acc_goal, y1, color="#55A868", alpha=0.10, label="meets both targets")
