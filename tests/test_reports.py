@@ -394,3 +394,37 @@ def test_the_html_report_shows_in_headless_chromium(tiny_run, tmp_path):
     bar = sum(count for count, (r, g, b) in image.getcolors(maxcolors=1 << 20)
               if abs(r - 76) < 14 and abs(g - 114) < 14 and abs(b - 176) < 14)
     assert bar > 2000
+
+
+# -- the run's side of it ---------------------------------------------------------------------
+
+
+def _session(tmp_path: Path):
+    from qpbench.config import ScoringConfig, Settings, WorkloadChoice, get_profile
+    from qpbench.session import QPSession
+
+    settings = Settings(workload=WorkloadChoice(), variants=("eager",), profile=get_profile("quick"),
+                        scoring=ScoringConfig(), fail_under=None, results_dir=str(tmp_path / "results"),
+                        eval_images=None, report_dir=str(tmp_path / "reports"))
+    return QPSession(config=None, settings=settings)
+
+
+def test_a_report_that_cannot_be_drawn_is_told_and_leaves_no_file(tmp_path, monkeypatch, record):
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    session = _session(tmp_path)
+    del record["verdict"]["targets"]  # the template and plots need them
+    session.write_reports(record)
+    assert session.report_error.startswith("reports not written: KeyError")
+    assert session.report_paths == {} and not (tmp_path / "reports").exists()
+
+
+def test_the_step_summary_is_written_only_when_ci_asks(tmp_path, monkeypatch, record):
+    session = _session(tmp_path)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    session.write_reports(record)
+    assert session.report_error is None
+    assert sorted(session.report_paths) == ["html", "md"]
+    summary = tmp_path / "job_summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    session.write_reports(record)
+    assert summary.read_text() == (tmp_path / "reports" / "summary.md").read_text().rstrip("\n") + "\n\n"
