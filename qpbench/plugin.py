@@ -63,6 +63,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--qp-quant-threshold", metavar="NAME=VALUE", action="append", default=[], help="rule for the best quantization method: max_corr_loss=0.05, max_mae_increase=0.10, min_speedup=1.10 (repeatable). Ini: qp_quant_thresholds.")
     group.addoption("--qp-hard-gates", metavar="NAME,...", help="criteria a variant must pass to be ready. Default: latency_p95_ms,pearson,fidelity_loss. Ini: qp_hard_gates.")
     group.addoption("--qp-results-dir", metavar="DIR", help="where the run's JSON goes. Default: results (git-ignored). Ini: qp_results_dir.")
+    group.addoption("--qp-report-dir", metavar="DIR", help="where report.html and summary.md go. Default: the results folder. Ini: qp_report_dir.")
     parser.addini("qp_workload", "built-in workload name", default="")
     parser.addini("qp_model_factory", "model factory MODULE:CALLABLE", default="")
     parser.addini("qp_checkpoint", "checkpoint path (relative to the ini file's folder)", default="")
@@ -77,6 +78,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("qp_quant_thresholds", "NAME=VALUE quantization thresholds", type="linelist", default=[])
     parser.addini("qp_hard_gates", "hard-gate criteria", type="args", default=[])
     parser.addini("qp_results_dir", "results folder", default="")
+    parser.addini("qp_report_dir", "folder for report.html and summary.md (relative to the ini file's folder)", default="")
 
 
 def _opt(config: pytest.Config, name: str) -> Any:
@@ -90,7 +92,7 @@ def _opt(config: pytest.Config, name: str) -> Any:
 
 def _path_opt(config: pytest.Config, name: str) -> str | None:
     """A path option; a relative path from an ini key is relative to the ini file's folder."""
-    value = config.getoption("--qp-" + name)
+    value = config.getoption("--qp-" + name.replace("_", "-"))
     if value:
         return str(value)
     ini = config.getini("qp_" + name)
@@ -127,6 +129,7 @@ def read_settings(config: pytest.Config) -> Settings:
         fail_under=parse_fail_under(_opt(config, "fail_under")),
         results_dir=_opt(config, "results_dir") or str(config.rootpath / "results"),
         eval_images=positive_int(_opt(config, "eval_images"), "qp_eval_images"),
+        report_dir=_path_opt(config, "report_dir"),
     )
 
 

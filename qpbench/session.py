@@ -65,6 +65,8 @@ class QPSession:
         self.json_path: Path | None = None
         self.gate_failed = False
         self.gate_message: str | None = None
+        self.report_paths: dict[str, Path] = {}
+        self.report_error: str | None = None
 
     # Setup ---------------------------------------------------------------
 
@@ -190,6 +192,7 @@ class QPSession:
         record = self.run_record(results, fp)
         self.config.hook.pytest_qpbench_verdict(config=self.config, verdict=self.verdict, record=record)
         self.json_path = self.write(record)
+        self.write_reports(record)
 
     def apply_gate(self, verdict: scoring.Verdict) -> tuple[bool, str | None]:
         threshold = self.settings.fail_under
@@ -229,7 +232,28 @@ class QPSession:
         write_json(record, out / "latest.json")
         return path
 
+    def write_reports(self, record: dict[str, Any]) -> None:
+        """report.html and summary.md beside the JSON (or in the report dir), and the CI job summary.
+
+        A report that cannot be drawn is told in the terminal summary; it does
+        not change the verdict or the gate, which the JSON already holds.
+        """
+        from qpbench.render.reports import append_step_summary, write_reports
+
+        out = Path(self.settings.report_dir or self.settings.results_dir)
+        try:
+            saved = json.loads(json.dumps(record, allow_nan=False))  # exactly what the JSON file holds
+            self.report_paths = write_reports(saved, out, source=str(self.json_path) if self.json_path else None)
+            append_step_summary(self.report_paths["md"].read_text(encoding="utf-8"))
+        except Exception as exc:  # a plotting or template failure must not hide the verdict
+            self.report_error = f"reports not written: {type(exc).__name__}: {exc}"
+
     def summary_lines(self) -> list[str]:
         assert self.verdict is not None
-        return summary_lines(self.verdict, str(self.json_path) if self.json_path else None, self.gate_message)
+        lines = summary_lines(self.verdict, str(self.json_path) if self.json_path else None, self.gate_message)
+        reports = [f"report: {path}" for path in self.report_paths.values()]
+        if self.report_error:
+            reports.append(self.report_error)
+        at = next((i for i, line in enumerate(lines) if line.startswith("results: ")), len(lines) - 1)
+        return lines[:at + 1] + reports + lines[at + 1:]
 
