@@ -39,7 +39,8 @@ def latest(pytester: pytest.Pytester) -> dict:
 
 
 def test_user_model_via_options_measures_every_variant_and_writes_json(suite):
-    result = run(suite)
+    # a latency target no busy machine misses: this test is about the plumbing, never about speed
+    result = run(suite, "--qp-target", "latency_p95_ms=100000")
     result.assert_outcomes(passed=11, skipped=1)  # fidelity of the reference with itself is skipped
     result.stdout.fnmatch_lines([
         "*qpbench deployment readiness*",
