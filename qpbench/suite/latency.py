@@ -7,6 +7,7 @@ import pytest
 from qpbench.measure.latency import from_benchmark, rounds_for, time_calls
 
 
+@pytest.mark.qp_timing
 def test_latency(benchmark, qp_variant, qp_workload, qp_batch_size, qp_profile, qp_record):
     if benchmark.disabled:
         pytest.skip("pytest-benchmark is disabled (--benchmark-disable, or under pytest-xdist): latency not measured")
