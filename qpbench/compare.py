@@ -11,8 +11,8 @@ Noise on a shared machine is handled three ways:
 - absolute times are compared only when the machines' fingerprints match
   (or when asked), and the reasons are given when they do not;
 - a metric with raw samples is judged by a bootstrap interval of the change
-  *and* a minimum effect size: it regressed only when the interval excludes
-  "no change" and the estimate exceeds the threshold.
+  and a minimum effect size: it regressed only when the whole interval lies
+  beyond the threshold (significantly worse by at least that much).
 """
 
 from __future__ import annotations
@@ -180,22 +180,26 @@ def bootstrap_median_ratio(
 
 def judge_relative(change: float, low: float | None, high: float | None, threshold: float,
                    higher_is_worse: bool = True) -> tuple[str, str]:
-    """Verdict for a relative change: significant (interval excludes 0) and at least the threshold."""
-    worse = change if higher_is_worse else -change
+    """Verdict for a relative change: a regression only when the whole confidence interval lies
+    beyond the threshold (the change is significant *and* at least the minimum effect).
+
+    Without samples (a single value per run) the threshold alone decides.
+    """
+    sign = 1.0 if higher_is_worse else -1.0
     if low is None or high is None:
-        significant_worse = significant_better = True  # a single value: the threshold alone decides
+        worst_case_worse = best_case_worse = sign * change
         basis = "single value, no samples"
     else:
-        significant_worse = low > 0 if higher_is_worse else high < 0
-        significant_better = high < 0 if higher_is_worse else low > 0
+        # The interval of "how much worse", whichever direction is worse.
+        best_case_worse, worst_case_worse = sorted((sign * low, sign * high))
         basis = f"{CONFIDENCE:.0%} interval [{low:+.1%}, {high:+.1%}]"
-    if worse > threshold and significant_worse:
-        return REGRESSED, f"{change:+.1%} beyond the {threshold:.0%} threshold, {basis}"
-    if -worse > threshold and significant_better:
-        return IMPROVED, f"{change:+.1%} beyond the {threshold:.0%} threshold, {basis}"
-    if abs(worse) > threshold:
-        return UNCHANGED, f"{change:+.1%} but not significant, {basis}"
-    return UNCHANGED, f"{change:+.1%} within the {threshold:.0%} threshold, {basis}"
+    if best_case_worse > threshold:
+        return REGRESSED, f"{change:+.1%}, interval beyond the {threshold:.0%} threshold: {basis}"
+    if worst_case_worse < -threshold:
+        return IMPROVED, f"{change:+.1%}, interval beyond the {threshold:.0%} threshold: {basis}"
+    if abs(change) > threshold:
+        return UNCHANGED, f"{change:+.1%}, but the interval reaches within the {threshold:.0%} threshold: {basis}"
+    return UNCHANGED, f"{change:+.1%} within the {threshold:.0%} threshold: {basis}"
 
 
 # What is compared -----------------------------------------------------------

@@ -243,8 +243,8 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
         regression.send(session.config.workeroutput)
     elif qp.has_results:
         qp.finish()
-        if qp.record is not None:
-            regression.after_write(qp.record)
+        if qp.written_record is not None:
+            regression.after_write(qp.written_record)
         if qp.gate_failed or regression.gate_failed:
             session.testsfailed += 1
     return result

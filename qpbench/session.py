@@ -65,7 +65,7 @@ class QPSession:
         self.json_path: Path | None = None
         self.gate_failed = False
         self.gate_message: str | None = None
-        self.record: dict[str, Any] | None = None  # the run record as written
+        self.written_record: dict[str, Any] | None = None  # the run record as written
 
     # Setup ---------------------------------------------------------------
 
@@ -191,7 +191,7 @@ class QPSession:
         record = self.run_record(results, fp)
         self.config.hook.pytest_qpbench_verdict(config=self.config, verdict=self.verdict, record=record)
         self.json_path = self.write(record)
-        self.record = record
+        self.written_record = record
 
     def apply_gate(self, verdict: scoring.Verdict) -> tuple[bool, str | None]:
         threshold = self.settings.fail_under

@@ -76,12 +76,17 @@ def test_bootstrap_rejects_bad_samples():
 def test_judge_relative_needs_significance_and_the_minimum_effect(change, threshold):
     width = 0.01
     verdict, _ = judge_relative(change, change - width, change + width, threshold)
-    assert verdict == (REGRESSED if change > threshold and change - width > 0 else UNCHANGED)
-    # An interval that straddles zero is never a regression, however large the estimate.
-    assert judge_relative(change, -0.01, change + 1, threshold)[0] == UNCHANGED
+    assert verdict == (REGRESSED if change - width > threshold else UNCHANGED)
+    # An interval that reaches below the threshold is never a regression, however large the estimate.
+    assert judge_relative(change, threshold - 0.001, change + 1, threshold)[0] == UNCHANGED
     # Lower is better: a negative change is an improvement.
     assert judge_relative(-change, -change - width, -change + width, threshold)[0] == (
-        IMPROVED if change > threshold and change - width > 0 else UNCHANGED)
+        IMPROVED if change - width > threshold else UNCHANGED)
+    # Higher is better (e.g. throughput): the same change, mirrored.
+    assert judge_relative(-change, -change - width, -change + width, threshold, higher_is_worse=False)[0] == (
+        REGRESSED if change - width > threshold else UNCHANGED)
+    # A single value: the threshold alone.
+    assert judge_relative(change, None, None, threshold)[0] == (REGRESSED if change > threshold else UNCHANGED)
 
 
 def test_a_planted_20_percent_slowdown_is_flagged_on_ratio_and_latency():
