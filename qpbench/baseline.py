@@ -131,7 +131,8 @@ class Loaded:
     def label(self) -> str:
         git = (self.record.get("baseline") or {}).get("git") or {}
         commit = f" @ {git['commit'][:10]}{'+dirty' if git.get('dirty') else ''}" if git.get("commit") else ""
-        return f"baseline {self.name}{commit}"
+        what = "baseline" if self.record.get("baseline") else "run"
+        return f"{what} {self.name}{commit}"
 
 
 def load_baseline(results_dir: str | Path, name: str) -> Loaded:

@@ -28,6 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=train.run)
     p = sub.add_parser("info", help="print the machine fingerprint (CPU, ISA, cores, memory, torch build)")
     p.set_defaults(func=cmd_info)
+    from qpbench import compare_cli
+
+    p = sub.add_parser("compare", help="compare two saved runs or baselines: per variant and metric, change, CI, verdict")
+    compare_cli.add_compare_arguments(p)
+    p.set_defaults(func=compare_cli.run_compare)
+    p = sub.add_parser("baselines", help="list the saved baselines")
+    compare_cli.add_list_arguments(p)
+    p.set_defaults(func=compare_cli.run_list)
     return parser
 
 

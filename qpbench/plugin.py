@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from qpbench import hookspec
+from qpbench import hookspec, timing_lock
 from qpbench.config import (
     PROFILES,
     ConfigError,
@@ -25,6 +25,7 @@ from qpbench.config import (
     positive_int,
 )
 from qpbench.errors import QPBenchError, VariantUnavailable
+from qpbench.hosts import host_key
 from qpbench.regression import MARKER as REGRESSION_MARKER, RegressionRun, RegressionSettings, marker_overrides
 from qpbench.session import QPSession
 
@@ -71,6 +72,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--qp-regression-threshold", metavar="NAME=VALUE", action="append", default=[], help="minimum effect that counts as a regression: speed_ratio=0.10, latency=0.10, peak_rss=0.10 (relative), pearson=0.01, fidelity_loss=0.01 (absolute) (repeatable). Ini: qp_regression_thresholds.")
     group.addoption("--qp-compare-any-machine", action="store_true", default=None, help="compare absolute figures (latency, memory) even when the machines' fingerprints differ. Default: only same-run ratios and accuracy are compared then. Ini: qp_compare_any_machine.")
     group.addoption("--qp-compare-markdown", metavar="PATH", help="write the comparison and gate result as Markdown to PATH (for a CI job to publish). Default: none. Ini: qp_compare_markdown.")
+    group.addoption("--qp-regression-gate-on", metavar="FAMILY,...", help="metric families whose regression fails the gate: speed_ratio, latency, peak_rss, pearson, fidelity_loss. Default: all. On a shared, noisy runner use speed_ratio,pearson,fidelity_loss (absolute figures are then reported, not gated). Ini: qp_regression_gate_on.")
+    parser.addini("qp_regression_gate_on", "metric families the regression gate fails on", type="args", default=[])
     parser.addini("qp_compare", "baseline name (or latest) to compare with", default="")
     parser.addini("qp_fail_on_regression", "fail on a significant regression", type="bool", default=False)
     parser.addini("qp_regression_thresholds", "NAME=VALUE regression thresholds", type="linelist", default=[])
@@ -143,6 +146,11 @@ def read_settings(config: pytest.Config) -> Settings:
     )
 
 
+def _names(value: str | list[str] | None) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else list(value or [])
+    return tuple(n for item in items for n in item.replace(",", " ").split())
+
+
 def read_regression_settings(config: pytest.Config) -> RegressionSettings:
     from qpbench.config import parse_pairs
 
@@ -158,6 +166,7 @@ def read_regression_settings(config: pytest.Config) -> RegressionSettings:
                                + list(config.getoption("--qp-regression-threshold")), "regression threshold"),
         any_machine=flag("compare_any_machine"),
         markdown_path=_path_opt(config, "compare_markdown"),
+        gate_on=_names(_opt(config, "regression_gate_on")),
     )
 
 
@@ -223,6 +232,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Under pytest-xdist: a timing test runs alone on its machine, the others side by side."""
+    if not item.get_closest_marker("qpbench"):
+        return (yield)
+    with timing_lock.held(item.config, exclusive=item.get_closest_marker(timing_lock.TIMING_MARKER) is not None):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     report = yield
     callspec = getattr(item, "callspec", None)
@@ -252,7 +270,7 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
 
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """pytest-xdist controller: collect a worker's records."""
-    qp_session_of(node.config).receive_from_worker(getattr(node, "workeroutput", {}))
+    qp_session_of(node.config).receive_from_worker(getattr(node, "workeroutput", {}), host_key(node.config, node))
     node.config.stash[REGRESSION_KEY].receive(getattr(node, "workeroutput", {}))
 
 

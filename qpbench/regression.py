@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from qpbench import baseline as baselines
-from qpbench.compare import ALL_VARIANTS, Comparison, check_threshold, compare_runs, make_thresholds, regression_gate
+from qpbench.compare import ALL_VARIANTS, Comparison, check_families, check_threshold, compare_runs, make_thresholds, regression_gate
 from qpbench.errors import ConfigError
 
 WORKER_KEY = "qpbench_regression_overrides"
@@ -29,8 +29,10 @@ class RegressionSettings:
     thresholds: dict[str, float] = field(default_factory=dict)  # family -> value, over the defaults
     any_machine: bool = False
     markdown_path: str | None = None
+    gate_on: tuple[str, ...] = ()  # metric families that fail the gate; () = all
 
     def __post_init__(self) -> None:
+        check_families(self.gate_on)
         if self.save_as is not None:
             baselines.check_name(self.save_as)
         for name, value in self.thresholds.items():
@@ -90,7 +92,7 @@ class RegressionRun:
         label = "this run" + (f" @ {git['commit'][:10]}{'+dirty' if git['dirty'] else ''}" if git else "")
         self.comparison = compare_runs(self.baseline.record, record, thresholds, self.settings.any_machine,
                                        self.baseline.label, label, reference=record["verdict"].get("reference", "eager"))
-        failed, lines = regression_gate(self.comparison)
+        failed, lines = regression_gate(self.comparison, self.settings.gate_on)
         self.gate_failed = failed and self.settings.fail_on_regression
         self.gate_lines = lines if self.settings.fail_on_regression else \
             [lines[0].replace("FAIL qpbench regression gate", "qpbench regression check (not gating)")
@@ -98,7 +100,8 @@ class RegressionRun:
         record["comparison"] = {**self.comparison.to_dict(), "baseline_path": str(self.baseline.path),
                                 "thresholds": {"default": dict(thresholds.default),
                                                "per_variant": {k: dict(v) for k, v in thresholds.per_variant.items()}},
-                                "gate": {"enabled": self.settings.fail_on_regression, "failed": self.gate_failed,
+                                "gate": {"enabled": self.settings.fail_on_regression,
+                                         "metrics": list(self.settings.gate_on) or "all", "failed": self.gate_failed,
                                          "lines": self.gate_lines}}
 
     def after_write(self, record: dict[str, Any]) -> None:

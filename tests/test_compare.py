@@ -95,8 +95,8 @@ def test_a_planted_20_percent_slowdown_is_flagged_on_ratio_and_latency():
     comparison = compare_runs(base, cur)
     v = verdicts(comparison)
     assert v[("fast", "speed_ratio_b1")] == REGRESSED
-    assert v[("fast", "latency_b1_p50_ms")] == REGRESSED
-    assert v[("eager", "latency_b1_p50_ms")] == UNCHANGED
+    assert v[("fast", "latency_b1_p10_ms")] == REGRESSED
+    assert v[("eager", "latency_b1_p10_ms")] == UNCHANGED
     failed, lines = regression_gate(comparison)
     assert failed and lines[0].startswith("FAIL qpbench regression gate: 2 significant")
     assert any("fast speed_ratio_b1" in line for line in lines)
@@ -117,7 +117,7 @@ def test_machine_drift_between_runs_moves_absolute_times_but_not_the_paired_rati
     base = run_record(rng)
     cur = run_record(rng, ref_ms=2.6)  # the whole machine is 30% slower in this run; the variant is not
     v = verdicts(compare_runs(base, cur))
-    assert v[("eager", "latency_b1_p50_ms")] == REGRESSED  # absolute: the machine changed
+    assert v[("eager", "latency_b1_p10_ms")] == REGRESSED  # absolute: the machine changed
     assert v[("fast", "speed_ratio_b1")] == UNCHANGED  # the same-run ratio is not fooled
 
 
@@ -129,13 +129,13 @@ def test_different_machines_compare_ratios_and_accuracy_but_refuse_absolute_figu
     comparison = compare_runs(run_record(rng), run_record(rng, fp=other))
     assert not comparison.same_machine
     assert any("CPU: 'Test CPU' vs 'Other CPU'" in d for d in comparison.machine_differences)
-    lat = next(c for c in comparison.changes if c.metric == "latency_b1_p50_ms")
+    lat = next(c for c in comparison.changes if c.metric == "latency_b1_p10_ms")
     assert lat.verdict == NOT_COMPARABLE and "different machines" in lat.reason and "--qp-compare-any-machine" in lat.reason
     assert next(c for c in comparison.changes if c.metric == "peak_rss_mb").verdict == NOT_COMPARABLE
     assert verdicts(comparison)[("fast", "speed_ratio_b1")] != NOT_COMPARABLE
     assert verdicts(comparison)[("fast", "pearson")] == UNCHANGED
     asked = compare_runs(run_record(rng), run_record(rng, fp=other), any_machine=True)
-    assert asked.any_machine and verdicts(asked)[("fast", "latency_b1_p50_ms")] != NOT_COMPARABLE
+    assert asked.any_machine and verdicts(asked)[("fast", "latency_b1_p10_ms")] != NOT_COMPARABLE
 
 
 def test_fingerprint_differences_are_empty_for_the_same_machine():
