@@ -55,6 +55,9 @@ CONFIDENCE = 0.95
 # the fast part of the distribution still tracks the code's own speed (a slower code path
 # moves it too). Ratios measured in pairs need no such guard and use the median.
 LATENCY_QUANTILE = 0.10
+# Below this many samples a p10 is the minimum and its bootstrap interval means little:
+# such a latency is reported, not judged.
+MIN_LATENCY_SAMPLES = 20
 BOOTSTRAP_RESAMPLES = 2000
 
 
@@ -334,8 +337,9 @@ def compare_runs(
         cur = float(np.quantile(b, LATENCY_QUANTILE)) * 1e3 if b else None
         why = missing(bool(a), bool(b)) or ("; ".join(workload) if workload else None) or \
             (None if absolute_ok else absolute_why)
-        if why is None and (len(a) < 2 or len(b) < 2):
-            why = "fewer than two samples"
+        if why is None and min(len(a), len(b)) < MIN_LATENCY_SAMPLES:
+            why = (f"too few samples ({len(a)} vs {len(b)}; {MIN_LATENCY_SAMPLES} needed to judge a p10): "
+                   "a longer profile gives more")
         if why:
             not_comparable(variant, metric, "latency", base, cur, True, why)
             continue

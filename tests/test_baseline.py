@@ -89,3 +89,32 @@ def test_a_write_killed_midway_leaves_the_old_file(tmp_path, monkeypatch):
     assert path.read_text() == before
     assert [p.name for p in (tmp_path / "baselines").iterdir()] == ["keep.json"]
     assert json.loads(before)["baseline"]["name"] == "keep"
+
+
+def test_cli_compare_and_list(tmp_path, capsys):
+    import numpy as np
+
+    from qpbench.cli import main
+    from tests.test_compare import run_record
+
+    rng = np.random.default_rng(0)
+    save_baseline(run_record(rng), tmp_path, "main", tmp_path)
+    write_json(run_record(rng, slow=1.2), tmp_path / "slow.json")
+    write_json(run_record(rng), tmp_path / "same.json")
+    args = ["--results-dir", str(tmp_path)]
+    assert main(["compare", "main", str(tmp_path / "same.json"), "--fail-on-regression", *args]) == 0
+    assert "PASS qpbench regression gate" in capsys.readouterr().out
+    assert main(["compare", "main", str(tmp_path / "slow.json"), *args]) == 0  # reported, not gating
+    out = capsys.readouterr().out
+    assert "regressions: 2 significant regression(s)" in out and "fast     speed_ratio_b1" in out
+    md = tmp_path / "cmp.md"
+    assert main(["compare", "latest", str(tmp_path / "slow.json"), "--fail-on-regression", "--markdown", str(md),
+                 *args]) == 1
+    assert "| fast | speed_ratio_b1 |" in md.read_text()
+    assert main(["compare", "main", str(tmp_path / "slow.json"), "--fail-on-regression", "--gate-on", "pearson",
+                 *args]) == 0
+    assert "not gated (speed_ratio is not in the gate's metrics)" in capsys.readouterr().out
+    assert main(["compare", "nope", "main", *args]) == 2
+    assert "no baseline named 'nope'" in capsys.readouterr().err
+    assert main(["baselines", *args]) == 0
+    assert capsys.readouterr().out.startswith("main  ")

@@ -179,3 +179,14 @@ def test_a_per_variant_override_silences_a_planted_slowdown_for_that_variant_onl
     base, cur = run_record(rng), run_record(rng, slow=1.2)
     loose = make_thresholds({}, {"fast": {"speed_ratio": 0.5, "latency": 0.5}})
     assert not compare_runs(base, cur, loose).regressions
+
+
+def test_a_latency_with_too_few_samples_is_reported_not_judged():
+    rng = np.random.default_rng(8)
+    base, cur = run_record(rng), run_record(rng, slow=3.0)
+    for r in cur["results"]:
+        if r["kind"] == "latency":
+            r["samples_s"] = r["samples_s"][:5]
+    lat = next(c for c in compare_runs(base, cur).changes if c.metric == "latency_b1_p10_ms" and c.variant == "fast")
+    assert lat.verdict == NOT_COMPARABLE and lat.reason.startswith("too few samples (60 vs 5; 20 needed")
+    assert lat.current is not None  # still reported
