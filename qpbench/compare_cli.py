@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from qpbench.baseline import BaselineError, list_baselines, load_run
-from qpbench.compare import DEFAULT_THRESHOLDS, compare_runs, make_thresholds, regression_gate
+from qpbench.compare import DEFAULT_THRESHOLDS, FAMILY_HELP, compare_runs, make_thresholds, regression_gate
 from qpbench.config import parse_pairs
 from qpbench.errors import ConfigError
 
@@ -19,7 +19,8 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
                                    "(e.g. results/latest.json)")
     p.add_argument("--results-dir", default="results", help="where baselines are saved (default: results)")
     p.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
-                   help="regression threshold (repeatable): " + ", ".join(f"{k}={v:g}" for k, v in DEFAULT_THRESHOLDS.items()))
+                   help="regression threshold (repeatable); defaults: "
+                   + ", ".join(f"{k}={v:g} ({FAMILY_HELP[k]})" for k, v in DEFAULT_THRESHOLDS.items()))
     p.add_argument("--any-machine", action="store_true",
                    help="compare absolute figures even when the machines' fingerprints differ")
     p.add_argument("--markdown", metavar="PATH", help="also write the comparison as Markdown to PATH")

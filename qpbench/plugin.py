@@ -31,6 +31,7 @@ from qpbench.session import QPSession
 
 SESSION_KEY = pytest.StashKey[QPSession]()
 REGRESSION_KEY = pytest.StashKey[RegressionRun]()
+BENCHMARK_DEFAULT_STORAGE = "file://./.benchmarks"  # pytest-benchmark's default --benchmark-storage
 VARIANT_FIXTURE = "qp_variant_name"
 BATCH_FIXTURE = "qp_batch_size"
 
@@ -184,10 +185,14 @@ def pytest_configure(config: pytest.Config) -> None:
                                    is_worker)
     except QPBenchError as exc:
         raise pytest.UsageError(f"qpbench: {exc}") from None
-    if regression.settings.save_as and hasattr(config.option, "benchmark_save") and not is_worker:
-        # pytest-benchmark keeps its part of the baseline in its own storage, under the same name.
-        config.option.benchmark_save = config.option.benchmark_save or regression.settings.save_as
-        regression.benchmark_storage = str(config.getoption("benchmark_storage", None))
+    if regression.active and hasattr(config.option, "benchmark_storage") and not is_worker:
+        # pytest-benchmark keeps its part of a baseline in its own storage, under the same name;
+        # unless told otherwise, beside qpbench's (so --benchmark-compare finds it there too).
+        if config.option.benchmark_storage == BENCHMARK_DEFAULT_STORAGE:
+            config.option.benchmark_storage = "file://" + str(Path(settings.results_dir) / "baselines" / "benchmark")
+        if regression.settings.save_as:
+            config.option.benchmark_save = config.option.benchmark_save or regression.settings.save_as
+            regression.benchmark_storage = str(config.option.benchmark_storage)
     config.stash[SESSION_KEY] = QPSession(config, settings)
     config.stash[REGRESSION_KEY] = regression
 

@@ -195,3 +195,16 @@ def test_two_hosts_keep_their_results_apart_and_give_one_matrix(suite):
     matrix = record["matrix"]
     assert matrix["hosts"] == ["hostA", "hostB"] and set(matrix["variants"]) == {"eager", "planted"}
     assert set(matrix["cells"]["eager"]) == {"hostA", "hostB"}
+
+
+def test_pytest_benchmark_saves_its_part_beside_and_its_compare_fail_keeps_working(suite):
+    args = ["-k", "latency", "--qp-variants=eager"]
+    assert run(suite, *args, "--qp-save-baseline=main").ret == 0
+    saved = list((suite.path / "results" / "baselines" / "benchmark").glob("*/0001_main.json"))
+    assert len(saved) == 1
+    assert json.loads((suite.path / "results" / "baselines" / "main.json").read_text())[
+        "baseline"]["pytest_benchmark"]["save"] == "main"
+    lenient = run(suite, *args, "--qp-compare=main", "--benchmark-compare", "--benchmark-compare-fail=min:100000%")
+    assert lenient.ret == 0
+    lenient.stdout.fnmatch_lines(["*test_latency?eager-b1? (0001_main)*"])
+    lenient.stdout.fnmatch_lines(["*qpbench comparison with a baseline*"])
