@@ -84,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, metavar="DIR", help="folder for the reports (default: the record's folder)")
     p.add_argument("--format", metavar="FMT,...", help="which reports: html, md (default: both)")
     p.set_defaults(func=cmd_report)
+    from qpbench import compare_cli
+
+    p = sub.add_parser("compare", help="compare two saved runs or baselines: per variant and metric, change, CI, verdict")
+    compare_cli.add_compare_arguments(p)
+    p.set_defaults(func=compare_cli.run_compare)
+    p = sub.add_parser("baselines", help="list the saved baselines")
+    compare_cli.add_list_arguments(p)
+    p.set_defaults(func=compare_cli.run_list)
     return parser
 
 

@@ -130,6 +130,32 @@ class FidelityResult:
 
 
 @dataclass(frozen=True)
+class PairedResult:
+    """Interleaved A/B timing: calls of the variant and of the reference alternate
+    (ABBA order) in the same run, so drift of a shared machine hits both alike.
+    The per-pair ratio variant/reference is the speed figure that baselines compare."""
+
+    kind: ClassVar[str] = "paired"
+    variant: str
+    reference: str
+    batch_size: int
+    variant_s: tuple[float, ...]  # one wall time per call (a whole batch)
+    reference_s: tuple[float, ...]  # the reference's call paired with each
+
+    def __post_init__(self) -> None:
+        if len(self.variant_s) != len(self.reference_s) or not self.variant_s:
+            raise ValueError("a paired result needs the same number (>= 1) of variant and reference samples")
+
+    @cached_property
+    def ratios(self) -> tuple[float, ...]:
+        return tuple(v / r for v, r in zip(self.variant_s, self.reference_s) if r > 0)
+
+    def summary(self) -> dict[str, Any]:
+        return {"median_ratio": stats.percentiles(self.ratios, (50,))["p50"] if self.ratios else None,
+                "n_pairs": len(self.variant_s)}
+
+
+@dataclass(frozen=True)
 class VariantInfo:
     """How a variant was built (or why it could not be)."""
 
@@ -145,9 +171,11 @@ class VariantInfo:
 
 RESULT_TYPES = {
     cls.kind: cls
-    for cls in (LatencyResult, ThroughputResult, MemoryResult, BatchSizeResult, AccuracyResult, FidelityResult, VariantInfo)
+    for cls in (LatencyResult, ThroughputResult, MemoryResult, BatchSizeResult, AccuracyResult, FidelityResult, VariantInfo,
+                PairedResult)
 }
-Result = LatencyResult | ThroughputResult | MemoryResult | BatchSizeResult | AccuracyResult | FidelityResult | VariantInfo
+Result = (LatencyResult | ThroughputResult | MemoryResult | BatchSizeResult | AccuracyResult | FidelityResult | VariantInfo
+          | PairedResult)
 
 
 def _jsonable(value: Any) -> Any:
@@ -177,7 +205,7 @@ def result_from_dict(data: dict[str, Any]) -> Result:
     for key in ("pearson", "spearman", "correlation", "pearson_loss_rel", "max_abs_diff", "mean_abs_diff"):
         if key in kwargs and kwargs[key] is None:
             kwargs[key] = float("nan")
-    for key in ("samples_s", "measured_batch_sizes"):
+    for key in ("samples_s", "measured_batch_sizes", "variant_s", "reference_s"):
         if key in kwargs:
             kwargs[key] = tuple(kwargs[key])
     return cls(**kwargs)

@@ -17,13 +17,15 @@ def write_json(data: dict[str, Any], path: Path) -> Path:
 
 
 def write_text(text: str, path: Path) -> Path:
-    """Write ``text`` (UTF-8) to a temporary file beside ``path``, then rename over it."""
+    """Atomically: a temporary file beside ``path`` (UTF-8), flushed to disk, then renamed over it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -60,6 +60,31 @@ def render_markdown(record: dict[str, Any], report_path: str | None = None) -> s
     if verdict.get("skipped"):
         lines.append("Skipped: " + "; ".join(f"{escape(s['variant'])} ({escape(s['reason'])})" for s in verdict["skipped"]))
         lines.append("")
+    lines += comparison_section(record.get("comparison"))
     if report_path:
         lines += [f"Full report: `{report_path}`", ""]
     return "\n".join(lines)
+
+
+def comparison_section(comparison: dict[str, Any] | None) -> list[str]:
+    """The run against its baseline (--qp-compare): counts, the changes that matter, the gate."""
+    if not comparison:
+        return []
+    counts = comparison.get("counts") or {}
+    lines = [f"### Against {escape(comparison['baseline'])}",
+             ", ".join(f"{n} {escape(v)}" for v, n in counts.items()) + ("" if comparison["same_machine"]
+                                                                       else " (different machine: absolute figures not compared)"),
+             ""]
+    moved = [c for c in comparison["changes"] if c["verdict"] in ("regressed", "improved")]
+    if moved:
+        lines.append(_row(["variant", "metric", "change", "95% CI", "verdict"]))
+        lines.append(_row(["---", "---", "---:", "---", "---"]))
+        for c in moved:
+            pct = (lambda x: f"{x:+.1%}") if c["relative"] else (lambda x: f"{x:+.4f}")
+            ci = f"[{pct(c['ci_low'])}, {pct(c['ci_high'])}]" if c["ci_low"] is not None else "-"
+            change = pct(c["change"]) if c["change"] is not None else "-"
+            lines.append(_row([escape(c["variant"]), escape(c["metric"]), change, ci, escape(c["verdict"])]))
+        lines.append("")
+    gate = comparison.get("gate") or {}
+    lines += [f"- {escape(line)}" for line in gate.get("lines", [])]
+    return lines + [""]
