@@ -11,8 +11,15 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import matplotlib.backends.backend_agg  # noqa: F401
+import matplotlib.figure  # noqa: F401
 import numpy as np
 import pytest
+
+# A run writes its HTML report with matplotlib. pytester's in-process runs drop
+# the modules they imported when they end; matplotlib (C extensions, class
+# identity checks) does not survive a second import in one process, so it is
+# imported here, before any pytester run, and stays.
 
 TINY_MODEL_SRC = textwrap.dedent(
     '''

@@ -1,16 +1,60 @@
-"""``qpbench`` command line: make data, train the compact model, probe the machine."""
+"""``qpbench`` command line: make data, train the compact model, probe the machine, render reports."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     from qpbench.system import fingerprint
 
-    print(json.dumps(fingerprint(), indent=2))
+    fp = fingerprint()
+    if args.json:
+        print(json.dumps(fp, indent=2))
+        return 0
+    cpu = fp["cpu"]
+    isa = [name for name, present in cpu["isa"].items() if present]
+    caches = ", ".join(f"L{c['level']} {c['type'].lower()} {c['size']}" for c in fp.get("caches", []))
+    lines = [
+        ("CPU", f"{cpu['brand']} ({cpu['arch']})"),
+        ("cores", f"{fp['cores_physical']} physical, {fp['cores_logical']} logical, affinity {fp['cpu_affinity']}"),
+        ("ISA", " ".join(isa) or "none of the listed extensions"),
+        ("caches", caches or "unknown"),
+        ("memory", f"{fp['memory_total_mb']} MB total, {fp['memory_available_mb']} MB available"),
+        ("torch", f"{fp['torch']} ({fp['build']}), {fp['num_threads']} threads, {fp['num_interop_threads']} inter-op, "
+                  f"CPU capability {fp['cpu_capability']}"),
+        ("libraries", ", ".join(f"{k} {v}" for k, v in fp["libraries"].items() if v) or "unknown"),
+        ("thread env", ", ".join(f"{k}={v}" for k, v in fp["thread_env"].items() if v is not None) or "none set"),
+        ("Python", f"{fp['python']} on {fp['platform']}"),
+    ]
+    width = max(len(k) for k, _ in lines)
+    print("\n".join(f"{k.ljust(width)}  {v}" for k, v in lines))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Re-render a saved run record; a bad record is refused with the file and problem named (exit 2)."""
+    from qpbench.errors import QPBenchError
+    from qpbench.render.record import load_record
+    from qpbench.render.reports import parse_formats, write_reports
+
+    try:
+        formats = parse_formats(args.format)
+        record = load_record(args.run_json)
+    except QPBenchError as exc:
+        print(f"qpbench report: error: {exc}", file=sys.stderr)
+        return 2
+    out = args.out if args.out is not None else args.run_json.parent
+    try:
+        written = write_reports(record, out, formats, source=str(args.run_json))
+    except OSError as exc:
+        print(f"qpbench report: error: cannot write the reports to {out}: {exc}", file=sys.stderr)
+        return 2
+    for fmt, path in written.items():
+        print(f"{fmt}: {path}")
     return 0
 
 
@@ -33,7 +77,21 @@ def build_parser() -> argparse.ArgumentParser:
     package_cli.add_arguments(p)
     p.set_defaults(func=package_cli.run)
     p = sub.add_parser("info", help="print the machine fingerprint (CPU, ISA, cores, memory, torch build)")
+    p.add_argument("--json", action="store_true", help="the whole fingerprint as JSON, as a run record holds it")
     p.set_defaults(func=cmd_info)
+    p = sub.add_parser("report", help="render report.html and summary.md from a saved run record (e.g. results/latest.json)")
+    p.add_argument("run_json", type=Path, metavar="RUN_JSON", help="a run record written by `pytest bench/`")
+    p.add_argument("--out", type=Path, metavar="DIR", help="folder for the reports (default: the record's folder)")
+    p.add_argument("--format", metavar="FMT,...", help="which reports: html, md (default: both)")
+    p.set_defaults(func=cmd_report)
+    from qpbench import compare_cli
+
+    p = sub.add_parser("compare", help="compare two saved runs or baselines: per variant and metric, change, CI, verdict")
+    compare_cli.add_compare_arguments(p)
+    p.set_defaults(func=compare_cli.run_compare)
+    p = sub.add_parser("baselines", help="list the saved baselines")
+    compare_cli.add_list_arguments(p)
+    p.set_defaults(func=compare_cli.run_list)
     return parser
 
 

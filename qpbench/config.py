@@ -239,6 +239,7 @@ class Settings:
     fail_under: float | None
     results_dir: str
     eval_images: int | None  # overrides the profile's when set
+    report_dir: str | None = None  # report.html and summary.md; None: the results folder
 
 
 # What `pytest bench/` measures unless --qp-variants says otherwise ("all": every registered one).

@@ -20,3 +20,7 @@ class VariantError(QPBenchError):
 class VariantUnavailable(VariantError):
     """A technique does not apply here (a package is missing, the model cannot be
     traced, ...). The run goes on: the variant is skipped and the reason recorded."""
+
+
+class RecordError(QPBenchError):
+    """A saved run record (JSON) cannot be read: missing, corrupt, truncated or not of the schema."""

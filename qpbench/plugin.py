@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from qpbench import hookspec
+from qpbench import hookspec, timing_lock
 from qpbench.config import (
     PROFILES,
     ConfigError,
@@ -25,9 +25,13 @@ from qpbench.config import (
     positive_int,
 )
 from qpbench.errors import QPBenchError, VariantUnavailable
+from qpbench.hosts import host_key
+from qpbench.regression import MARKER as REGRESSION_MARKER, RegressionRun, RegressionSettings, marker_overrides
 from qpbench.session import QPSession
 
 SESSION_KEY = pytest.StashKey[QPSession]()
+REGRESSION_KEY = pytest.StashKey[RegressionRun]()
+BENCHMARK_DEFAULT_STORAGE = "file://./.benchmarks"  # pytest-benchmark's default --benchmark-storage
 VARIANT_FIXTURE = "qp_variant_name"
 BATCH_FIXTURE = "qp_batch_size"
 
@@ -63,6 +67,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--qp-quant-threshold", metavar="NAME=VALUE", action="append", default=[], help="rule for the best quantization method: max_corr_loss=0.05, max_mae_increase=0.10, min_speedup=1.10 (repeatable). Ini: qp_quant_thresholds.")
     group.addoption("--qp-hard-gates", metavar="NAME,...", help="criteria a variant must pass to be ready. Default: latency_p95_ms,pearson,fidelity_loss. Ini: qp_hard_gates.")
     group.addoption("--qp-results-dir", metavar="DIR", help="where the run's JSON goes. Default: results (git-ignored). Ini: qp_results_dir.")
+    group.addoption("--qp-report-dir", metavar="DIR", help="where report.html and summary.md go. Default: the results folder. Ini: qp_report_dir.")
+    group.addoption("--qp-save-baseline", metavar="NAME", help="save this run as baseline NAME under <results>/baselines/ (pytest-benchmark saves its part under NAME too). Default: not saved.")
+    group.addoption("--qp-compare", metavar="NAME|latest", help="compare this run with a saved baseline (or the newest one): per variant and metric, change, 95%% CI, verdict. Default: none. Ini: qp_compare.")
+    group.addoption("--qp-fail-on-regression", action="store_true", default=None, help="fail the run (exit 1) on a significant regression against --qp-compare's baseline. Default: report only. Ini: qp_fail_on_regression.")
+    group.addoption("--qp-regression-threshold", metavar="NAME=VALUE", action="append", default=[], help="minimum effect that counts as a regression: speed_ratio=0.10, latency=0.10, peak_rss=0.10 (relative), pearson=0.01, fidelity_loss=0.01 (absolute) (repeatable). Ini: qp_regression_thresholds.")
+    group.addoption("--qp-compare-any-machine", action="store_true", default=None, help="compare absolute figures (latency, memory) even when the machines' fingerprints differ. Default: only same-run ratios and accuracy are compared then. Ini: qp_compare_any_machine.")
+    group.addoption("--qp-compare-markdown", metavar="PATH", help="write the comparison and gate result as Markdown to PATH (for a CI job to publish). Default: none. Ini: qp_compare_markdown.")
+    group.addoption("--qp-regression-gate-on", metavar="FAMILY,...", help="metric families whose regression fails the gate: speed_ratio, latency, peak_rss, pearson, fidelity_loss. Default: all. On a shared, noisy runner use speed_ratio,pearson,fidelity_loss (absolute figures are then reported, not gated). Ini: qp_regression_gate_on.")
+    parser.addini("qp_regression_gate_on", "metric families the regression gate fails on", type="args", default=[])
+    parser.addini("qp_compare", "baseline name (or latest) to compare with", default="")
+    parser.addini("qp_fail_on_regression", "fail on a significant regression", type="bool", default=False)
+    parser.addini("qp_regression_thresholds", "NAME=VALUE regression thresholds", type="linelist", default=[])
+    parser.addini("qp_compare_any_machine", "compare absolute figures across machines", type="bool", default=False)
+    parser.addini("qp_compare_markdown", "Markdown summary path (relative to the ini file's folder)", default="")
     parser.addini("qp_workload", "built-in workload name", default="")
     parser.addini("qp_model_factory", "model factory MODULE:CALLABLE", default="")
     parser.addini("qp_checkpoint", "checkpoint path (relative to the ini file's folder)", default="")
@@ -77,6 +95,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("qp_quant_thresholds", "NAME=VALUE quantization thresholds", type="linelist", default=[])
     parser.addini("qp_hard_gates", "hard-gate criteria", type="args", default=[])
     parser.addini("qp_results_dir", "results folder", default="")
+    parser.addini("qp_report_dir", "folder for report.html and summary.md (relative to the ini file's folder)", default="")
 
 
 def _opt(config: pytest.Config, name: str) -> Any:
@@ -90,7 +109,7 @@ def _opt(config: pytest.Config, name: str) -> Any:
 
 def _path_opt(config: pytest.Config, name: str) -> str | None:
     """A path option; a relative path from an ini key is relative to the ini file's folder."""
-    value = config.getoption("--qp-" + name)
+    value = config.getoption("--qp-" + name.replace("_", "-"))
     if value:
         return str(value)
     ini = config.getini("qp_" + name)
@@ -127,16 +146,58 @@ def read_settings(config: pytest.Config) -> Settings:
         fail_under=parse_fail_under(_opt(config, "fail_under")),
         results_dir=_opt(config, "results_dir") or str(config.rootpath / "results"),
         eval_images=positive_int(_opt(config, "eval_images"), "qp_eval_images"),
+        report_dir=_path_opt(config, "report_dir"),
     )
 
 
+def _names(value: str | list[str] | None) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else list(value or [])
+    return tuple(n for item in items for n in item.replace(",", " ").split())
+
+
+def read_regression_settings(config: pytest.Config) -> RegressionSettings:
+    from qpbench.config import parse_pairs
+
+    def flag(name: str) -> bool:
+        value = config.getoption("--qp-" + name.replace("_", "-"))
+        return bool(config.getini("qp_" + name)) if value is None else bool(value)
+
+    return RegressionSettings(
+        save_as=config.getoption("--qp-save-baseline"),
+        compare_with=_opt(config, "compare"),
+        fail_on_regression=flag("fail_on_regression"),
+        thresholds=parse_pairs(list(config.getini("qp_regression_thresholds"))
+                               + list(config.getoption("--qp-regression-threshold")), "regression threshold"),
+        any_machine=flag("compare_any_machine"),
+        markdown_path=_path_opt(config, "compare_markdown"),
+        gate_on=_names(_opt(config, "regression_gate_on")),
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-benchmark reads --benchmark-save
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "qpbench: a qpbench measurement (set automatically on tests parametrized over variants)")
+    config.addinivalue_line("markers", f"{REGRESSION_MARKER}(**thresholds): this test's regression thresholds, "
+                            "e.g. latency=0.25 (for the test's variant, or all variants when not parametrized)")
+    config.addinivalue_line("markers", "qp_timing: a timing measurement; never runs beside another qpbench test on "
+                            "the same machine under pytest-xdist")
     try:
         settings = read_settings(config)
+        is_worker = hasattr(config, "workerinput")
+        regression = RegressionRun(read_regression_settings(config), settings.results_dir, str(config.rootpath),
+                                   is_worker)
     except QPBenchError as exc:
         raise pytest.UsageError(f"qpbench: {exc}") from None
+    if regression.active and hasattr(config.option, "benchmark_storage") and not is_worker:
+        # pytest-benchmark keeps its part of a baseline in its own storage, under the same name;
+        # unless told otherwise, beside qpbench's (so --benchmark-compare finds it there too).
+        if config.option.benchmark_storage == BENCHMARK_DEFAULT_STORAGE:
+            config.option.benchmark_storage = "file://" + str(Path(settings.results_dir) / "baselines" / "benchmark")
+        if regression.settings.save_as:
+            config.option.benchmark_save = config.option.benchmark_save or regression.settings.save_as
+            regression.benchmark_storage = str(config.option.benchmark_storage)
     config.stash[SESSION_KEY] = QPSession(config, settings)
+    config.stash[REGRESSION_KEY] = regression
 
 
 def qp_session_of(config: pytest.Config) -> QPSession:
@@ -152,10 +213,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(BATCH_FIXTURE, sizes, ids=[f"b{b}" for b in sizes])
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    regression = config.stash[REGRESSION_KEY]
     for item in items:
         if VARIANT_FIXTURE in getattr(item, "fixturenames", ()):
             item.add_marker("qpbench")
+        for marker in item.iter_markers(REGRESSION_MARKER):
+            callspec = getattr(item, "callspec", None)
+            try:
+                values = marker_overrides(marker, item.nodeid)
+            except QPBenchError as exc:
+                raise pytest.UsageError(f"qpbench: {exc}") from None
+            regression.add_override(callspec.params.get(VARIANT_FIXTURE) if callspec else None, values)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -168,6 +237,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         qp.prepare(items[0])
     except QPBenchError as exc:
         raise pytest.UsageError(f"qpbench: {exc}") from None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Under pytest-xdist: a timing test runs alone on its machine, the others side by side."""
+    if not item.get_closest_marker("qpbench"):
+        return (yield)
+    with timing_lock.held(item.config, exclusive=item.get_closest_marker(timing_lock.TIMING_MARKER) is not None):
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -185,18 +263,28 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
     """After the tests: score, write the record, and apply the gate (as pytest-cov does)."""
     result = yield
     qp = qp_session_of(session.config)
+    regression = session.config.stash[REGRESSION_KEY]
     if qp.is_worker:
         qp.send_to_controller()
+        regression.send(session.config.workeroutput)
     elif qp.has_results:
         qp.finish()
-        if qp.gate_failed:
+        if qp.written_record is not None:
+            regression.after_write(qp.written_record)
+        if qp.gate_failed or regression.gate_failed:
             session.testsfailed += 1
     return result
 
 
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """pytest-xdist controller: collect a worker's records."""
-    qp_session_of(node.config).receive_from_worker(getattr(node, "workeroutput", {}))
+    qp_session_of(node.config).receive_from_worker(getattr(node, "workeroutput", {}), host_key(node.config, node))
+    node.config.stash[REGRESSION_KEY].receive(getattr(node, "workeroutput", {}))
+
+
+def pytest_qpbench_verdict(config: pytest.Config, verdict: Any, record: dict[str, Any]) -> None:
+    """Compare with the baseline before the record is written, so the comparison is in it."""
+    config.stash[REGRESSION_KEY].compare(record)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -206,6 +294,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.write_sep("=", "qpbench deployment readiness")
     for line in qp.summary_lines():
         terminalreporter.write_line(line, red=line.startswith("FAIL"), green=line.startswith("PASS"))
+    regression = config.stash[REGRESSION_KEY]
+    if regression.active:
+        terminalreporter.write_sep("=", "qpbench comparison with a baseline")
+        for line in regression.summary_lines():
+            terminalreporter.write_line(line, red=line.startswith("FAIL") or " regressed" in line,
+                                        green=line.startswith("PASS"))
 
 
 # Fixtures -----------------------------------------------------------------

@@ -132,6 +132,32 @@ class FidelityResult:
 
 
 @dataclass(frozen=True)
+class PairedResult:
+    """Interleaved A/B timing: calls of the variant and of the reference alternate
+    (ABBA order) in the same run, so drift of a shared machine hits both alike.
+    The per-pair ratio variant/reference is the speed figure that baselines compare."""
+
+    kind: ClassVar[str] = "paired"
+    variant: str
+    reference: str
+    batch_size: int
+    variant_s: tuple[float, ...]  # one wall time per call (a whole batch)
+    reference_s: tuple[float, ...]  # the reference's call paired with each
+
+    def __post_init__(self) -> None:
+        if len(self.variant_s) != len(self.reference_s) or not self.variant_s:
+            raise ValueError("a paired result needs the same number (>= 1) of variant and reference samples")
+
+    @cached_property
+    def ratios(self) -> tuple[float, ...]:
+        return tuple(v / r for v, r in zip(self.variant_s, self.reference_s) if r > 0)
+
+    def summary(self) -> dict[str, Any]:
+        return {"median_ratio": stats.percentiles(self.ratios, (50,))["p50"] if self.ratios else None,
+                "n_pairs": len(self.variant_s)}
+
+
+@dataclass(frozen=True)
 class VariantInfo:
     """How a variant was built (or why it could not be)."""
 
@@ -303,10 +329,10 @@ class WorkerFailure:
 RESULT_TYPES = {
     cls.kind: cls
     for cls in (LatencyResult, ThroughputResult, MemoryResult, BatchSizeResult, AccuracyResult, FidelityResult, VariantInfo,
-                StressResult, ConcurrencyResult, LoadGenResult, ServerSearchResult, WorkerFailure)
+                PairedResult, StressResult, ConcurrencyResult, LoadGenResult, ServerSearchResult, WorkerFailure)
 }
 Result = (LatencyResult | ThroughputResult | MemoryResult | BatchSizeResult | AccuracyResult | FidelityResult | VariantInfo
-          | StressResult | ConcurrencyResult | LoadGenResult | ServerSearchResult | WorkerFailure)
+          | PairedResult | StressResult | ConcurrencyResult | LoadGenResult | ServerSearchResult | WorkerFailure)
 
 
 def _jsonable(value: Any) -> Any:
@@ -336,8 +362,8 @@ def result_from_dict(data: dict[str, Any]) -> Result:
     for key in ("pearson", "spearman", "correlation", "pearson_loss_rel", "max_abs_diff", "mean_abs_diff"):
         if key in kwargs and kwargs[key] is None:
             kwargs[key] = float("nan")
-    for key in ("samples_s", "measured_batch_sizes", "latencies_s", "rss_mb", "error_messages", "invalid_reasons",
-                "tried_qps", "tried_valid"):
+    for key in ("samples_s", "measured_batch_sizes", "variant_s", "reference_s", "latencies_s", "rss_mb", "error_messages",
+                "invalid_reasons", "tried_qps", "tried_valid"):
         if key in kwargs:
             kwargs[key] = tuple(kwargs[key])
     return cls(**kwargs)

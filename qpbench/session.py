@@ -18,6 +18,7 @@ import numpy as np
 from qpbench import __version__, scoring
 from qpbench.config import Settings
 from qpbench.errors import WorkloadError
+from qpbench.hosts import HostRecords, matrix_lines, readiness_matrix
 from qpbench.render.json_report import SCHEMA_VERSION, write_json
 from qpbench.render.terminal import summary_lines
 from qpbench.results import RESULT_TYPES, Result, result_from_dict, to_dict
@@ -65,6 +66,12 @@ class QPSession:
         self.json_path: Path | None = None
         self.gate_failed = False
         self.gate_message: str | None = None
+        self.report_paths: dict[str, Path] = {}
+        self.report_error: str | None = None
+        self.written_record: dict[str, Any] | None = None  # the run record as written
+        self.hosts: dict[str, HostRecords] = {}  # --dist each: every host's records apart
+        self.host_verdicts: dict[str, scoring.Verdict] = {}
+        self.matrix: dict[str, Any] | None = None
 
     # Setup ---------------------------------------------------------------
 
@@ -150,19 +157,31 @@ class QPSession:
 
     @property
     def has_results(self) -> bool:
-        return bool(self.records or self.errors or self._worker_infos or (self._cache and self._cache.infos()))
+        return bool(self.records or self.errors or self._worker_infos or self.hosts
+                    or (self._cache and self._cache.infos()))
 
     def send_to_controller(self) -> None:
+        from qpbench.system import fingerprint
+
         infos = self._cache.infos() if self._cache else []
         self.config.workeroutput[WORKER_KEY] = json.dumps(
-            {"records": [to_dict(r) for r in [*self.records, *infos]], "errors": dict(self.errors)}
+            {"records": [to_dict(r) for r in [*self.records, *infos]], "errors": dict(self.errors),
+             "fingerprint": fingerprint()}  # the worker's machine: another host's under --tx ssh=...
         )
 
-    def receive_from_worker(self, workeroutput: dict[str, Any]) -> None:
+    def receive_from_worker(self, workeroutput: dict[str, Any], host: str | None = None) -> None:
+        """A worker's records: into the run's, or, with ``host`` (``--dist each``), kept apart by host."""
         payload = workeroutput.get(WORKER_KEY)
         if not payload:
             return
         data = json.loads(payload)
+        if host is not None:
+            records = self.hosts.setdefault(host, HostRecords(host))
+            records.fingerprint = data.get("fingerprint")
+            records.results += [result_from_dict(item) for item in data["records"]]
+            for variant, msgs in data["errors"].items():
+                records.errors[variant].extend(msgs)
+            return
         for item in data["records"]:
             result = result_from_dict(item)
             (self._worker_infos if item["kind"] == "variant" else self.records).append(result)
@@ -173,15 +192,20 @@ class QPSession:
 
     def all_results(self) -> list[Result]:
         infos = (self._cache.infos() if self._cache else []) + self._worker_infos
+        return self.selected_results(infos, self.records)
+
+    def selected_results(self, infos: list[Result], records: list[Result]) -> list[Result]:
         seen: set[str] = set()
         unique_infos = [i for i in infos if not (i.variant in seen or seen.add(i.variant))]
         selected = set(self.selected_variants())
-        return [r for r in [*unique_infos, *self.records] if r.variant in selected]
+        return [r for r in [*unique_infos, *records] if r.variant in selected]
 
     def finish(self) -> None:
         from qpbench.system import fingerprint
 
         config = self.config.hook.pytest_qpbench_make_scoring(config=self.config, scoring=self.settings.scoring)
+        if self.hosts:
+            return self.finish_hosts(config or self.settings.scoring)
         results = self.all_results()
         errors = {k: v for k, v in self.errors.items() if k in self.selected_variants()}
         fp = fingerprint()
@@ -190,6 +214,37 @@ class QPSession:
         record = self.run_record(results, fp)
         self.config.hook.pytest_qpbench_verdict(config=self.config, verdict=self.verdict, record=record)
         self.json_path = self.write(record)
+        self.written_record = record
+        self.write_reports(record)
+
+    def finish_hosts(self, config: Any) -> None:
+        """``--dist each``: one verdict per host, a readiness matrix over them; the top-level
+        verdict, results and fingerprint are the first host's (by id), every host's under "hosts"."""
+        per_host: dict[str, dict[str, Any]] = {}
+        selected = set(self.selected_variants())
+        for host in sorted(self.hosts):
+            hr = self.hosts[host]
+            infos = [r for r in hr.results if r.kind == "variant"]
+            results = self.selected_results(infos, [r for r in hr.results if r.kind != "variant"])
+            errors = {k: list(v) for k, v in hr.errors.items() if k in selected}
+            self.host_verdicts[host] = verdict = scoring.score(results, config, REFERENCE, errors)
+            per_host[host] = {"fingerprint": hr.fingerprint, "results": results, "errors": errors, "verdict": verdict}
+        first = next(iter(per_host))
+        self.verdict = self.host_verdicts[first]
+        self.matrix = readiness_matrix(self.host_verdicts)
+        gates = {h: self.apply_gate(v) for h, v in self.host_verdicts.items()}
+        self.gate_failed = any(failed for failed, _ in gates.values())
+        messages = [f"{m} [{h}]" for h, (_, m) in gates.items() if m]
+        self.gate_message = "\n".join(sorted(messages, key=lambda m: not m.startswith("FAIL"))) or None
+        record = self.run_record(per_host[first]["results"], per_host[first]["fingerprint"] or {})
+        record["errors"] = per_host[first]["errors"]
+        record["hosts"] = {h: {"fingerprint": d["fingerprint"], "results": [to_dict(r) for r in d["results"]],
+                               "errors": d["errors"], "verdict": d["verdict"].to_dict()} for h, d in per_host.items()}
+        record["matrix"] = self.matrix
+        self.config.hook.pytest_qpbench_verdict(config=self.config, verdict=self.verdict, record=record)
+        self.json_path = self.write(record)
+        self.written_record = record
+        self.write_reports(record)
 
     def apply_gate(self, verdict: scoring.Verdict) -> tuple[bool, str | None]:
         threshold = self.settings.fail_under
@@ -229,7 +284,32 @@ class QPSession:
         write_json(record, out / "latest.json")
         return path
 
+    def write_reports(self, record: dict[str, Any]) -> None:
+        """report.html and summary.md beside the JSON (or in the report dir), and the CI job summary.
+
+        A report that cannot be drawn is told in the terminal summary; it does
+        not change the verdict or the gate, which the JSON already holds.
+        """
+        from qpbench.render.reports import append_step_summary, write_reports
+
+        out = Path(self.settings.report_dir or self.settings.results_dir)
+        try:
+            saved = json.loads(json.dumps(record, allow_nan=False))  # exactly what the JSON file holds
+            self.report_paths = write_reports(saved, out, source=str(self.json_path) if self.json_path else None)
+            append_step_summary(self.report_paths["md"].read_text(encoding="utf-8"))
+        except Exception as exc:  # a plotting or template failure must not hide the verdict
+            self.report_error = f"reports not written: {type(exc).__name__}: {exc}"
+
     def summary_lines(self) -> list[str]:
         assert self.verdict is not None
-        return summary_lines(self.verdict, str(self.json_path) if self.json_path else None, self.gate_message)
+        lines = summary_lines(self.verdict, str(self.json_path) if self.json_path else None, None)
+        reports = [f"report: {path}" for path in self.report_paths.values()]
+        if self.report_error:
+            reports.append(self.report_error)
+        at = next((i for i, line in enumerate(lines) if line.startswith("results: ")), len(lines) - 1)
+        lines = lines[:at + 1] + reports + lines[at + 1:]
+        if self.matrix:
+            lines[0:0] = [f"host {next(iter(self.matrix['hosts']))} (first of {len(self.matrix['hosts'])}):"]
+            lines += ["", *matrix_lines(self.matrix)]
+        return lines + (self.gate_message.splitlines() if self.gate_message else [])
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qpbench.progress import enabled as progress_enabled
+
 TRAIN_FRACTION = 0.85
 
 
@@ -110,7 +112,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    report = train_compact(args.data, args.out, args.epochs, args.seed, args.threads, not args.no_progress)
+    report = train_compact(args.data, args.out, args.epochs, args.seed, args.threads,
+                           not args.no_progress and progress_enabled())  # none under CI or in a log
     print(f"saved {args.out}")
     print("held-out: " + ", ".join(f"{k} {v:.4g}" for k, v in report.items()))
     return 0

@@ -14,6 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
+from qpbench.progress import enabled as progress_enabled
+
 __all__ = ["add_arguments", "run", "main", "summarize"]
 
 _QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         size=args.size,
         cache_dir=out_dir,
-        progress=not args.no_progress,
+        progress=not args.no_progress and progress_enabled(),  # none under CI or in a log
         workers=args.workers,
     )
     elapsed = time.perf_counter() - start

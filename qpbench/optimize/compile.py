@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from qpbench.errors import VariantUnavailable
+from qpbench.progress import progress
 from qpbench.variants import BuildContext, Variant
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -125,7 +126,7 @@ def compile_frozen(model: nn.Module, examples: Sequence[Batch]) -> tuple[FrozenC
     before = dynamo_counts()
     start = time.perf_counter()
     with inductor_freezing(), torch.inference_mode():
-        for image, params in examples:
+        for image, params in progress(examples, desc="torch.compile", unit="batch size"):
             if image.shape[0] > 1:  # a size-1 dimension is always specialised; mark the others
                 torch._dynamo.maybe_mark_dynamic(image, 0)
                 torch._dynamo.maybe_mark_dynamic(params, 0)

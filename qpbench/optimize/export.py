@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from qpbench.errors import VariantError, VariantUnavailable
+from qpbench.progress import progress
 from qpbench.optimize.compile import first_line, inductor_freezing, recorded_warnings
 from qpbench.variants import BuildContext, Variant
 
@@ -73,8 +74,10 @@ def package_aoti(exported: Any, path: str | Path) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with inductor_freezing(), torch.no_grad():
-        return Path(torch._inductor.aoti_compile_and_package(exported, package_path=str(path)))
+    with inductor_freezing(), torch.no_grad(), progress(desc="AOTInductor compile", total=1, unit="package") as bar:
+        packaged = Path(torch._inductor.aoti_compile_and_package(exported, package_path=str(path)))
+        bar.update()
+        return packaged
 
 
 def aoti_ops(path: str | Path) -> dict[str, int]:

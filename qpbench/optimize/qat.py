@@ -22,7 +22,6 @@ Options: ``qat_steps`` (30), ``qat_images`` (96 logos x 4 parameter sets),
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import numpy as np
@@ -31,6 +30,7 @@ import torch.nn.functional as F
 
 from qpbench import stats
 from qpbench.errors import VariantUnavailable
+from qpbench.progress import progress
 from qpbench.optimize.quantize import (
     Batch,
     export_batch,
@@ -90,13 +90,10 @@ class QATData:
 
 def fine_tune(model: Any, data: QATData, steps: int, lr: float) -> list[float]:
     """``steps`` Adam steps of MSE on batches of the training rows; the loss of each step."""
-    from tqdm import tqdm
-
     order = np.random.default_rng(0).permutation(data.train)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
-    with torch.enable_grad(), tqdm(range(steps), desc="QAT fine-tuning", unit="step",
-                                   disable=not sys.stderr.isatty()) as bar:
+    with torch.enable_grad(), progress(range(steps), desc="QAT fine-tuning", unit="step") as bar:
         for step in bar:
             rows = np.take(order, np.arange(step * BATCH, (step + 1) * BATCH), mode="wrap")
             loss = F.mse_loss(model(*data.batch(rows)).reshape(-1), data.targets(rows))

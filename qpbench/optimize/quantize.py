@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from qpbench.errors import VariantError, VariantUnavailable
+from qpbench.progress import progress
 from qpbench.optimize import compile as compile_mod
 from qpbench.optimize.compile import first_line, recorded_warnings
 from qpbench.optimize.export import export_model, given_artifact, load_aoti, package_aoti
@@ -47,7 +48,7 @@ LEGACY_NOTE = "torch.ao.quantization and TorchScript are deprecated in torch 2.1
 def calibrate(model: Callable[..., Any], batches: list[Batch]) -> int:
     """Run the calibration batches through ``model`` (observers record ranges); samples seen."""
     with torch.no_grad():
-        for image, params in batches:
+        for image, params in progress(batches, desc="calibrating", unit="batch"):
             model(image, params)
     return sum(int(image.shape[0]) for image, _ in batches)
 

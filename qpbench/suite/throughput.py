@@ -1,8 +1,11 @@
 """Sustained throughput: whole batches back to back over the profile's duration."""
 
+import pytest
+
 from qpbench.measure.throughput import measure_throughput
 
 
+@pytest.mark.qp_timing
 def test_throughput(qp_variant, qp_workload, qp_profile, qp_record):
     batch = qp_profile.throughput_batch
     image, params = qp_workload.example_batch(batch)

@@ -1,0 +1,162 @@
+"""Named baselines: save a run record under ``<results>/baselines/NAME.json``, list, load, validate.
+
+A baseline is a run record (the JSON qpbench writes for every run: raw samples,
+fingerprint, verdict) plus a ``baseline`` block: its name, when it was saved,
+the git commit it was measured at (when git is available) and where
+pytest-benchmark stored its own part of the run. Written atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qpbench.errors import QPBenchError
+from qpbench.render.json_report import SCHEMA_VERSION, write_json
+
+LATEST = "latest"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+REQUIRED_KEYS = ("schema_version", "workload", "fingerprint", "results", "verdict")
+
+
+class BaselineError(QPBenchError):
+    """A baseline is missing, corrupt, truncated or from another schema version."""
+
+
+def baselines_dir(results_dir: str | Path) -> Path:
+    return Path(results_dir) / "baselines"
+
+
+def check_name(name: str) -> str:
+    if name == LATEST:
+        raise BaselineError(f"{LATEST!r} is reserved (it means the newest baseline): choose another name")
+    if not NAME_RE.match(name or ""):
+        raise BaselineError(f"baseline name {name!r} must be 1-100 letters, digits, '.', '_' or '-', "
+                            "starting with a letter or digit")
+    return name
+
+
+def git_info(cwd: str | Path) -> dict[str, Any] | None:
+    """Commit, branch and whether the tree had changes; None without git (never fails)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10,
+                              check=True).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        branch = git("rev-parse", "--abbrev-ref", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "branch": branch, "dirty": dirty}
+
+
+def save_baseline(record: dict[str, Any], results_dir: str | Path, name: str, repo_dir: str | Path,
+                  benchmark_storage: str | None = None) -> Path:
+    """Write ``record`` as baseline NAME (replacing an older one of that name)."""
+    check_name(name)
+    data = dict(record)
+    data["baseline"] = {
+        "name": name,
+        "saved": dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
+        "git": git_info(repo_dir),
+        "pytest_benchmark": {"save": name, "storage": benchmark_storage} if benchmark_storage else None,
+    }
+    return write_json(data, baselines_dir(results_dir) / f"{name}.json")
+
+
+def validate_record(data: Any, source: str) -> dict[str, Any]:
+    """A run record that this qpbench can read, or a BaselineError saying what is wrong."""
+    if not isinstance(data, dict):
+        raise BaselineError(f"{source}: not a qpbench run record (a JSON object was expected)")
+    version = data.get("schema_version")
+    if version is None:
+        raise BaselineError(f"{source}: no schema_version: not a qpbench run record")
+    if version != SCHEMA_VERSION:
+        raise BaselineError(f"{source}: schema version {version!r}, this qpbench reads version {SCHEMA_VERSION}: "
+                            "measure the baseline again with this version and save it")
+    missing = [k for k in REQUIRED_KEYS if k not in data]
+    if missing:
+        raise BaselineError(f"{source}: incomplete run record, missing {missing}")
+    if not isinstance(data["results"], list) or not all(isinstance(r, dict) and "kind" in r for r in data["results"]):
+        raise BaselineError(f"{source}: 'results' must be a list of result objects")
+    return data
+
+
+def read_record(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise BaselineError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise BaselineError(f"{path}: cannot be read: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BaselineError(f"{path}: corrupt or truncated JSON ({exc.msg} at line {exc.lineno}): "
+                            "delete it and save the baseline again") from None
+    return validate_record(data, str(path))
+
+
+def list_baselines(results_dir: str | Path) -> list[tuple[str, Path]]:
+    """(name, path) of the saved baselines, oldest first (by their save time, else file time)."""
+    root = baselines_dir(results_dir)
+    if not root.is_dir():
+        return []
+
+    def saved(path: Path) -> str:
+        try:
+            return json.loads(path.read_text())["baseline"]["saved"]
+        except Exception:  # an unreadable one sorts by file time; loading it gives the error
+            return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).isoformat(timespec="microseconds")
+
+    paths = sorted(root.glob("*.json"), key=lambda p: (saved(p), p.name))
+    return [(p.stem, p) for p in paths]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    name: str
+    path: Path
+    record: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        git = (self.record.get("baseline") or {}).get("git") or {}
+        commit = f" @ {git['commit'][:10]}{'+dirty' if git.get('dirty') else ''}" if git.get("commit") else ""
+        what = "baseline" if self.record.get("baseline") else "run"
+        return f"{what} {self.name}{commit}"
+
+
+def load_baseline(results_dir: str | Path, name: str) -> Loaded:
+    """Baseline NAME, or the newest one for 'latest'; errors name what is wrong and what exists."""
+    saved = list_baselines(results_dir)
+    where = baselines_dir(results_dir)
+    if name == LATEST:
+        if not saved:
+            raise BaselineError(f"no baseline saved under {where}: save one with --qp-save-baseline=NAME")
+        name, path = saved[-1]
+    else:
+        check_name(name)
+        path = where / f"{name}.json"
+        if not path.exists():
+            known = ", ".join(n for n, _ in saved) or "none"
+            raise BaselineError(f"no baseline named {name!r} under {where} (saved: {known})")
+    return Loaded(name, path, read_record(path))
+
+
+def load_run(ref: str, results_dir: str | Path) -> Loaded:
+    """A path to a run record or baseline JSON, or a baseline name (or 'latest')."""
+    path = Path(ref)
+    if ref.endswith(".json") or path.is_file():
+        record = read_record(path)
+        name = (record.get("baseline") or {}).get("name") or path.stem
+        return Loaded(name, path, record)
+    return load_baseline(results_dir, ref)

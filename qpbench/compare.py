@@ -1,0 +1,420 @@
+"""Compare a run with a baseline: per variant and metric, the change, a confidence
+interval where raw samples exist, and a verdict.
+
+Pure: two run records (the dicts qpbench writes) in, a ``Comparison`` out.
+
+Noise on a shared machine is handled three ways:
+
+- speed is judged first on ratios measured in the same run (each variant
+  against the eager reference, interleaved A/B: ``PairedResult``), so drift of
+  the machine between runs cancels;
+- absolute times are compared only when the machines' fingerprints match
+  (or when asked), and the reasons are given when they do not;
+- a metric with raw samples is judged by a bootstrap interval of the change
+  and a minimum effect size: it regressed only when the whole interval lies
+  beyond the threshold (significantly worse by at least that much).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from qpbench.errors import ConfigError
+
+REGRESSED = "regressed"
+IMPROVED = "improved"
+UNCHANGED = "unchanged"
+NOT_COMPARABLE = "not comparable"
+
+# Metric families: each has a threshold (ini key qp_regression_thresholds, option
+# --qp-regression-threshold, marker qp_regression). Relative ones are fractions
+# of the baseline; absolute ones are in the metric's own unit.
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "speed_ratio": 0.10,  # variant/eager time ratio (same run, interleaved), relative
+    "latency": 0.10,  # low quantile (p10) of the latency per batch size, relative; same machine only
+    "peak_rss": 0.10,  # peak RSS of a fresh process at batch 1, relative; same machine only
+    "pearson": 0.01,  # Pearson vs labels, absolute drop
+    "fidelity_loss": 0.01,  # relative Pearson loss vs the reference, absolute rise
+}
+FAMILY_HELP = {
+    "speed_ratio": "relative change of the variant/eager batch-1 time ratio",
+    "latency": "relative change of the p10 latency",
+    "peak_rss": "relative change of the peak RSS",
+    "pearson": "absolute drop of Pearson",
+    "fidelity_loss": "absolute rise of the fidelity loss",
+}
+ALL_VARIANTS = "*"
+CONFIDENCE = 0.95
+# Absolute times are compared on a low quantile: other processes on a shared machine only
+# ever add time to a call, so bursts of interference move the median and the tail, while
+# the fast part of the distribution still tracks the code's own speed (a slower code path
+# moves it too). Ratios measured in pairs need no such guard and use the median.
+LATENCY_QUANTILE = 0.10
+# Below this many samples a p10 is the minimum and its bootstrap interval means little:
+# such a latency is reported, not judged.
+MIN_LATENCY_SAMPLES = 20
+BOOTSTRAP_RESAMPLES = 2000
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Per-family thresholds, with per-variant overrides (from the marker)."""
+
+    default: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    per_variant: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # variant -> family -> value
+
+    def __post_init__(self) -> None:
+        for where, values in [("", self.default), *((f" for {v}", o) for v, o in self.per_variant.items())]:
+            for name, value in values.items():
+                check_threshold(name, value, where)
+
+    def get(self, family: str, variant: str) -> float:
+        """The variant's own override, else one for every variant ("*"), else the default."""
+        for key in (variant, ALL_VARIANTS):
+            if family in self.per_variant.get(key, {}):
+                return float(self.per_variant[key][family])
+        return float(self.default[family])
+
+
+def check_threshold(name: str, value: Any, where: str = "") -> float:
+    if name not in DEFAULT_THRESHOLDS:
+        raise ConfigError(f"unknown regression threshold {name!r}{where}: choose from {list(DEFAULT_THRESHOLDS)}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ConfigError(f"regression threshold {name}{where} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
+def make_thresholds(overrides: Mapping[str, float], per_variant: Mapping[str, Mapping[str, float]] | None = None) -> Thresholds:
+    for name, value in overrides.items():
+        check_threshold(name, value)
+    return Thresholds({**DEFAULT_THRESHOLDS, **overrides}, dict(per_variant or {}))
+
+
+@dataclass(frozen=True)
+class MetricChange:
+    variant: str
+    metric: str  # e.g. "speed_ratio_b1", "latency_b4_p50_ms", "pearson"
+    family: str
+    baseline: float | None
+    current: float | None
+    change: float | None  # relative (fraction) or absolute, see ``relative``
+    relative: bool
+    ci_low: float | None  # confidence interval of ``change`` (None: no samples)
+    ci_high: float | None
+    threshold: float
+    verdict: str
+    reason: str  # why this verdict, in words
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(asdict(self))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    baseline_label: str
+    current_label: str
+    same_machine: bool
+    machine_differences: tuple[str, ...]
+    any_machine: bool  # absolute metrics compared although the machines differ
+    changes: tuple[MetricChange, ...]
+    notes: tuple[str, ...] = ()
+
+    def with_verdict(self, verdict: str) -> list[MetricChange]:
+        return [c for c in self.changes if c.verdict == verdict]
+
+    @property
+    def regressions(self) -> list[MetricChange]:
+        return self.with_verdict(REGRESSED)
+
+    @property
+    def comparable(self) -> list[MetricChange]:
+        return [c for c in self.changes if c.verdict != NOT_COMPARABLE]
+
+    def counts(self) -> dict[str, int]:
+        return {v: len(self.with_verdict(v)) for v in (REGRESSED, IMPROVED, UNCHANGED, NOT_COMPARABLE)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "baseline": self.baseline_label,
+            "current": self.current_label,
+            "same_machine": self.same_machine,
+            "machine_differences": list(self.machine_differences),
+            "any_machine": self.any_machine,
+            "counts": self.counts(),
+            "notes": list(self.notes),
+            "changes": [c.to_dict() for c in self.changes],
+        }
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    return value
+
+
+# Statistics ------------------------------------------------------------------
+
+
+def bootstrap_median_ratio(
+    baseline: Sequence[float], current: Sequence[float], resamples: int = BOOTSTRAP_RESAMPLES,
+    confidence: float = CONFIDENCE, seed: int = 0, quantile: float = 0.5,
+) -> tuple[float, float, float]:
+    """q(current) / q(baseline) - 1 for the median (or another ``quantile``), with a
+    percentile bootstrap interval.
+
+    The two samples are resampled independently (they come from different runs).
+    Deterministic for a given seed.
+    """
+    a = np.asarray(baseline, dtype=float)
+    b = np.asarray(current, dtype=float)
+    if a.size < 2 or b.size < 2:
+        raise ValueError("a bootstrap interval needs at least two samples on each side")
+    if (a <= 0).any() or (b <= 0).any() or not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("samples must be finite and > 0")
+    rng = np.random.default_rng(seed)
+    ma = np.quantile(a[rng.integers(0, a.size, (resamples, a.size))], quantile, axis=1)
+    mb = np.quantile(b[rng.integers(0, b.size, (resamples, b.size))], quantile, axis=1)
+    ratios = mb / ma - 1.0
+    tail = (1.0 - confidence) / 2 * 100
+    low, high = np.percentile(ratios, [tail, 100 - tail])
+    return float(np.quantile(b, quantile) / np.quantile(a, quantile) - 1.0), float(low), float(high)
+
+
+def judge_relative(change: float, low: float | None, high: float | None, threshold: float,
+                   higher_is_worse: bool = True) -> tuple[str, str]:
+    """Verdict for a relative change: a regression only when the whole confidence interval lies
+    beyond the threshold (the change is significant *and* at least the minimum effect).
+
+    Without samples (a single value per run) the threshold alone decides.
+    """
+    sign = 1.0 if higher_is_worse else -1.0
+    if low is None or high is None:
+        worst_case_worse = best_case_worse = sign * change
+        basis = "single value, no samples"
+    else:
+        # The interval of "how much worse", whichever direction is worse.
+        best_case_worse, worst_case_worse = sorted((sign * low, sign * high))
+        basis = f"{CONFIDENCE:.0%} interval [{low:+.1%}, {high:+.1%}]"
+    if best_case_worse > threshold:
+        return REGRESSED, f"{change:+.1%}, interval beyond the {threshold:.0%} threshold: {basis}"
+    if worst_case_worse < -threshold:
+        return IMPROVED, f"{change:+.1%}, interval beyond the {threshold:.0%} threshold: {basis}"
+    if abs(change) > threshold:
+        return UNCHANGED, f"{change:+.1%}, but the interval reaches within the {threshold:.0%} threshold: {basis}"
+    return UNCHANGED, f"{change:+.1%} within the {threshold:.0%} threshold: {basis}"
+
+
+# What is compared -----------------------------------------------------------
+
+
+def _results(record: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [r for r in record.get("results", []) if r.get("kind") == kind]
+
+
+def paired_ratios(result: Mapping[str, Any]) -> list[float]:
+    return [v / r for v, r in zip(result["variant_s"], result["reference_s"]) if v > 0 and r > 0]
+
+
+def speed_samples(record: Mapping[str, Any]) -> dict[tuple[str, int], list[float]]:
+    """(variant, batch) -> per-pair time ratios variant/reference from the interleaved A/B test."""
+    return {(r["variant"], int(r["batch_size"])): paired_ratios(r) for r in _results(record, "paired")}
+
+
+def latency_samples(record: Mapping[str, Any]) -> dict[tuple[str, int], list[float]]:
+    return {(r["variant"], int(r["batch_size"])): list(r["samples_s"]) for r in _results(record, "latency")}
+
+
+def fingerprint_differences(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> list[str]:
+    """What differs between two fingerprints in what changes a timing; [] when they match."""
+    if not a or not b:
+        return ["a fingerprint is missing"]
+
+    def parts(fp: Mapping[str, Any]) -> dict[str, Any]:
+        cpu = fp.get("cpu") or {}
+        return {
+            "CPU": cpu.get("brand"),
+            "ISA": tuple(sorted(k for k, v in (cpu.get("isa") or {}).items() if v)),
+            "logical cores": fp.get("cores_logical"),
+            "CPU affinity": len(fp["cpu_affinity"]) if fp.get("cpu_affinity") else None,
+            "torch": fp.get("torch"),
+            "torch build": fp.get("build"),
+            "intra-op threads": fp.get("num_threads"),
+            "thread environment": tuple(sorted((k, v) for k, v in (fp.get("thread_env") or {}).items() if v)),
+        }
+
+    pa, pb = parts(a), parts(b)
+    return [f"{k}: {pa[k]!r} vs {pb[k]!r}" for k in pa if pa[k] != pb[k]]
+
+
+def workload_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    out = []
+    wa, wb = a.get("workload") or {}, b.get("workload") or {}
+    for key in ("name", "model_factory", "input_size"):
+        if wa.get(key) != wb.get(key):
+            out.append(f"workload {key}: {wa.get(key)!r} vs {wb.get(key)!r}")
+    return out
+
+
+def eval_set_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    ea, eb = a.get("eval_set"), b.get("eval_set")
+    if not ea or not eb:  # under pytest-xdist the controller does not load the data, so it is not recorded
+        return []
+    return [f"evaluation set {k}: {ea.get(k)!r} vs {eb.get(k)!r}" for k in ("source", "n_samples") if ea.get(k) != eb.get(k)]
+
+
+def compare_runs(
+    baseline: Mapping[str, Any],
+    current: Mapping[str, Any],
+    thresholds: Thresholds | None = None,
+    any_machine: bool = False,
+    baseline_label: str = "baseline",
+    current_label: str = "current",
+    reference: str = "eager",
+) -> Comparison:
+    """Every metric both runs can speak to, with a verdict; the rest 'not comparable' with why."""
+    th = thresholds or Thresholds()
+    machine = fingerprint_differences(baseline.get("fingerprint"), current.get("fingerprint"))
+    same_machine = not machine
+    absolute_ok = same_machine or any_machine
+    absolute_why = "different machines (" + "; ".join(machine) + "): absolute figures are not compared; " \
+        "pass --qp-compare-any-machine to compare them anyway"
+    workload = workload_differences(baseline, current)
+    changes: list[MetricChange] = []
+    notes: list[str] = []
+    if workload:
+        notes.append("not comparable: " + "; ".join(workload))
+    if not same_machine:
+        notes.append(("compared across different machines (asked for): " if any_machine else
+                      "absolute figures not compared, different machines: ") + "; ".join(machine))
+
+    def add(variant: str, metric: str, family: str, base: float | None, cur: float | None, relative: bool,
+            verdict_reason: tuple[str, str], change: float | None = None,
+            ci: tuple[float | None, float | None] = (None, None)) -> None:
+        changes.append(MetricChange(variant, metric, family, base, cur, change, relative, ci[0], ci[1],
+                                    th.get(family, variant), *verdict_reason))
+
+    def not_comparable(variant: str, metric: str, family: str, base: float | None, cur: float | None,
+                       relative: bool, why: str) -> None:
+        add(variant, metric, family, base, cur, relative, (NOT_COMPARABLE, why))
+
+    def missing(in_base: bool, in_cur: bool) -> str | None:
+        if in_base and in_cur:
+            return None
+        return "not measured in " + " or ".join(n for n, ok in (("the baseline", in_base), ("this run", in_cur)) if not ok)
+
+    # Speed ratios from the interleaved A/B test: comparable across machines too.
+    sb, sc = speed_samples(baseline), speed_samples(current)
+    for key in sorted(set(sb) | set(sc)):
+        variant, batch = key
+        metric = f"speed_ratio_b{batch}"
+        a, b = sb.get(key), sc.get(key)
+        base = float(np.median(a)) if a else None
+        cur = float(np.median(b)) if b else None
+        why = missing(bool(a), bool(b)) or ("; ".join(workload) if workload else None)
+        if why is None and (len(a) < 2 or len(b) < 2):
+            why = "fewer than two paired samples"
+        if why:
+            not_comparable(variant, metric, "speed_ratio", base, cur, True, why)
+            continue
+        change, low, high = bootstrap_median_ratio(a, b)
+        add(variant, metric, "speed_ratio", base, cur, True,
+            judge_relative(change, low, high, th.get("speed_ratio", variant)), change, (low, high))
+
+    # Absolute latency: same machine only.
+    lb, lc = latency_samples(baseline), latency_samples(current)
+    for key in sorted(set(lb) | set(lc)):
+        variant, batch = key
+        metric = f"latency_b{batch}_p{LATENCY_QUANTILE * 100:.0f}_ms"
+        a, b = lb.get(key), lc.get(key)
+        base = float(np.quantile(a, LATENCY_QUANTILE)) * 1e3 if a else None
+        cur = float(np.quantile(b, LATENCY_QUANTILE)) * 1e3 if b else None
+        why = missing(bool(a), bool(b)) or ("; ".join(workload) if workload else None) or \
+            (None if absolute_ok else absolute_why)
+        if why is None and min(len(a), len(b)) < MIN_LATENCY_SAMPLES:
+            why = (f"too few samples ({len(a)} vs {len(b)}; {MIN_LATENCY_SAMPLES} needed to judge a p10): "
+                   "a longer profile gives more")
+        if why:
+            not_comparable(variant, metric, "latency", base, cur, True, why)
+            continue
+        change, low, high = bootstrap_median_ratio(a, b, quantile=LATENCY_QUANTILE)
+        add(variant, metric, "latency", base, cur, True,
+            judge_relative(change, low, high, th.get("latency", variant)), change, (low, high))
+
+    # Peak memory of a fresh process at batch 1: one value per run, same machine only.
+    mb = {r["variant"]: r for r in _results(baseline, "memory") if r.get("batch_size") == 1}
+    mc = {r["variant"]: r for r in _results(current, "memory") if r.get("batch_size") == 1}
+    for variant in sorted(set(mb) | set(mc)):
+        base = mb[variant]["peak_rss_mb"] if variant in mb else None
+        cur = mc[variant]["peak_rss_mb"] if variant in mc else None
+        why = missing(variant in mb, variant in mc) or ("; ".join(workload) if workload else None) or \
+            (None if absolute_ok else absolute_why)
+        if why is None and mb[variant].get("torch_build") != mc[variant].get("torch_build"):
+            why = f"torch builds differ: {mb[variant].get('torch_build')!r} vs {mc[variant].get('torch_build')!r}"
+        if why:
+            not_comparable(variant, "peak_rss_mb", "peak_rss", base, cur, True, why)
+            continue
+        change = cur / base - 1.0
+        add(variant, "peak_rss_mb", "peak_rss", base, cur, True,
+            judge_relative(change, None, None, th.get("peak_rss", variant)), change)
+
+    # Accuracy: deterministic on the same evaluation set, so a plain difference.
+    eval_diff = eval_set_differences(baseline, current)
+    for kind, field_name, family, higher_is_better in (("accuracy", "pearson", "pearson", True),
+                                                       ("fidelity", "pearson_loss_rel", "fidelity_loss", False)):
+        rb = {r["variant"]: r.get(field_name) for r in _results(baseline, kind)}
+        rc = {r["variant"]: r.get(field_name) for r in _results(current, kind)}
+        for variant in sorted(set(rb) | set(rc)):
+            base, cur = rb.get(variant), rc.get(variant)
+            why = missing(base is not None, cur is not None) or ("; ".join(workload + eval_diff) or None)
+            if why:
+                not_comparable(variant, family, family, base, cur, False, why)
+                continue
+            change = cur - base
+            worse = -change if higher_is_better else change
+            limit = th.get(family, variant)
+            if worse > limit:
+                verdict = (REGRESSED, f"{change:+.4f} beyond the {limit:g} threshold (deterministic on the same data)")
+            elif -worse > limit:
+                verdict = (IMPROVED, f"{change:+.4f} beyond the {limit:g} threshold (deterministic on the same data)")
+            else:
+                verdict = (UNCHANGED, f"{change:+.4f} within the {limit:g} threshold")
+            add(variant, family, family, base, cur, False, verdict, change)
+
+    changes = [c for c in changes if not (c.family == "speed_ratio" and c.variant == reference)]
+    return Comparison(baseline_label, current_label, same_machine, tuple(machine), any_machine and not same_machine,
+                      tuple(changes), tuple(notes))
+
+
+def check_families(names: Sequence[str]) -> tuple[str, ...]:
+    unknown = [n for n in names if n not in DEFAULT_THRESHOLDS]
+    if unknown:
+        raise ConfigError(f"unknown metric families {unknown} for the regression gate: choose from {list(DEFAULT_THRESHOLDS)}")
+    return tuple(names)
+
+
+def regression_gate(comparison: Comparison, gate_on: Sequence[str] | None = None) -> tuple[bool, list[str]]:
+    """(failed, lines): fails on any significant regression of a family in ``gate_on`` (default:
+    every family), or when nothing could be compared. Other regressions are listed, not gated."""
+    families = set(check_families(gate_on) if gate_on else DEFAULT_THRESHOLDS)
+    regressions = [c for c in comparison.regressions if c.family in families]
+    reported = [c for c in comparison.regressions if c.family not in families]
+    extra = [f"  - not gated ({c.family} is not in the gate's metrics): {c.variant} {c.metric}: {c.reason}"
+             for c in reported]
+    if regressions:
+        lines = [f"FAIL qpbench regression gate: {len(regressions)} significant regression(s) "
+                 f"against {comparison.baseline_label}"]
+        lines += [f"  - {c.variant} {c.metric}: {c.reason}" for c in regressions]
+        return True, lines + extra
+    if not comparison.comparable:
+        return True, [f"FAIL qpbench regression gate: nothing could be compared with {comparison.baseline_label}"
+                      + (f" ({comparison.notes[0]})" if comparison.notes else "")]
+    n = len([c for c in comparison.comparable if c.family in families])
+    return False, [f"PASS qpbench regression gate: no significant regression in {n} gated metric(s) "
+                   f"against {comparison.baseline_label}", *extra]

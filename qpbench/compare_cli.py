@@ -1,0 +1,84 @@
+"""``qpbench compare A B`` and ``qpbench baselines``: compare two saved runs, list baselines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from qpbench.baseline import BaselineError, list_baselines, load_run
+from qpbench.compare import DEFAULT_THRESHOLDS, FAMILY_HELP, compare_runs, make_thresholds, regression_gate
+from qpbench.config import parse_pairs
+from qpbench.errors import ConfigError
+
+
+def add_compare_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("baseline", help="the older run: a baseline name, 'latest' (newest baseline) or a run JSON path")
+    p.add_argument("current", help="the newer run: a baseline name, 'latest' or a run JSON path "
+                                   "(e.g. results/latest.json)")
+    p.add_argument("--results-dir", default="results", help="where baselines are saved (default: results)")
+    p.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
+                   help="regression threshold (repeatable); defaults: "
+                   + ", ".join(f"{k}={v:g} ({FAMILY_HELP[k]})" for k, v in DEFAULT_THRESHOLDS.items()))
+    p.add_argument("--any-machine", action="store_true",
+                   help="compare absolute figures even when the machines' fingerprints differ")
+    p.add_argument("--markdown", metavar="PATH", help="also write the comparison as Markdown to PATH")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON instead of a table")
+    p.add_argument("--gate-on", metavar="FAMILY,...", default="",
+                   help="metric families a regression of which fails --fail-on-regression (default: all)")
+    p.add_argument("--fail-on-regression", action="store_true",
+                   help="exit 1 on a significant regression (or when nothing could be compared)")
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from qpbench.render.compare_markdown import comparison_markdown
+    from qpbench.render.compare_text import comparison_lines
+    from qpbench.render.json_report import write_text
+
+    try:
+        thresholds = make_thresholds(parse_pairs(args.threshold, "threshold"))
+        base = load_run(args.baseline, args.results_dir)
+        cur = load_run(args.current, args.results_dir)
+    except (BaselineError, ConfigError) as exc:
+        print(f"qpbench compare: {exc}", file=sys.stderr)
+        return 2
+    comparison = compare_runs(base.record, cur.record, thresholds, args.any_machine, base.label, cur.label,
+                              reference=cur.record["verdict"].get("reference", "eager"))
+    try:
+        failed, gate = regression_gate(comparison, args.gate_on.replace(",", " ").split())
+    except ConfigError as exc:
+        print(f"qpbench compare: {exc}", file=sys.stderr)
+        return 2
+    if not args.fail_on_regression:
+        gate[0] = gate[0].replace("FAIL qpbench regression gate", "regressions").replace(
+            "PASS qpbench regression gate", "regressions")
+    if args.json:
+        print(json.dumps({**comparison.to_dict(), "gate": gate}, indent=1))
+    else:
+        print("\n".join(comparison_lines(comparison) + gate))
+    if args.markdown:
+        write_text(comparison_markdown(comparison, gate), Path(args.markdown))
+    return 1 if failed and args.fail_on_regression else 0
+
+
+def add_list_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results-dir", default="results", help="where baselines are saved (default: results)")
+
+
+def run_list(args: argparse.Namespace) -> int:
+    saved = list_baselines(args.results_dir)
+    if not saved:
+        print(f"no baseline saved under {Path(args.results_dir) / 'baselines'}")
+        return 0
+    for name, path in saved:
+        try:
+            info = json.loads(path.read_text())
+            meta = info.get("baseline") or {}
+            git = meta.get("git") or {}
+            commit = f" {git['commit'][:10]}{'+dirty' if git.get('dirty') else ''}" if git.get("commit") else ""
+            print(f"{name}  {meta.get('saved', '?')}{commit}  {info.get('workload', {}).get('name', '?')}  "
+                  f"{(info.get('fingerprint') or {}).get('cpu', {}).get('brand', '?')}")
+        except (OSError, ValueError, AttributeError) as exc:
+            print(f"{name}  unreadable: {exc}")
+    return 0

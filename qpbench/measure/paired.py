@@ -1,0 +1,59 @@
+"""Interleaved A/B timing of a variant against the reference in the same run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+
+from qpbench.results import PairedResult
+
+# Fewer pairs give a bootstrap interval too wide to call anything: pairs are cheap
+# (two calls), so at least this many are timed whatever the profile's budget.
+MIN_PAIRS = 30
+
+Call = Callable[[], object]
+Runtime = Callable[[], AbstractContextManager]
+
+
+def _timed(fn: Call, runtime: Runtime, timer: Callable[[], float]) -> float:
+    with runtime():  # each side runs under its own thread settings; only the call is timed
+        start = timer()
+        fn()
+        return timer() - start
+
+
+def abba(pairs: int) -> Iterator[bool]:
+    """True: the variant first in this pair. ABBA order cancels a first-or-second bias."""
+    for i in range(pairs):
+        yield i % 2 == 0
+
+
+def time_paired(
+    variant: Call, variant_runtime: Runtime, reference: Call, reference_runtime: Runtime, pairs: int,
+    timer: Callable[[], float] = time.perf_counter,
+) -> tuple[list[float], list[float]]:
+    """``pairs`` calls of each, alternating; returns (variant times, reference times), paired by index."""
+    if pairs < 1:
+        raise ValueError(f"pairs must be >= 1, got {pairs}")
+    v_s: list[float] = []
+    r_s: list[float] = []
+    for variant_first in abba(pairs):
+        if variant_first:
+            v_s.append(_timed(variant, variant_runtime, timer))
+            r_s.append(_timed(reference, reference_runtime, timer))
+        else:
+            r_s.append(_timed(reference, reference_runtime, timer))
+            v_s.append(_timed(variant, variant_runtime, timer))
+    return v_s, r_s
+
+
+def measure_paired(
+    variant_name: str, variant: Call, variant_runtime: Runtime,
+    reference_name: str, reference: Call, reference_runtime: Runtime,
+    batch_size: int, pairs: int, warmup: int = 1, timer: Callable[[], float] = time.perf_counter,
+) -> PairedResult:
+    if warmup:
+        time_paired(variant, variant_runtime, reference, reference_runtime, warmup, timer)
+    v_s, r_s = time_paired(variant, variant_runtime, reference, reference_runtime, pairs, timer)
+    return PairedResult(variant_name, reference_name, batch_size, tuple(v_s), tuple(r_s))

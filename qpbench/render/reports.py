@@ -1,0 +1,59 @@
+"""Writing the reports of a run record: report.html and summary.md, atomically.
+
+The bench run calls :func:`write_reports` after it writes the JSON; ``qpbench
+report`` calls it on a saved record. Both render the same dict, so a re-render
+shows exactly what the run wrote.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from qpbench.errors import ConfigError
+from qpbench.render.json_report import write_text
+
+FORMATS = {"html": "report.html", "md": "summary.md"}
+STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
+
+
+def parse_formats(text: str | None) -> tuple[str, ...]:
+    """``"html,md"`` -> ("html", "md"); an unknown name is an error that lists the known ones."""
+    if not text:
+        return tuple(FORMATS)
+    names = tuple(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in FORMATS]
+    if unknown or not names:
+        raise ConfigError(f"unknown report format(s) {unknown or text!r}: choose from {', '.join(FORMATS)}")
+    return names
+
+
+def write_reports(record: dict[str, Any], out_dir: str | Path, formats: tuple[str, ...] = tuple(FORMATS),
+                  source: str | None = None) -> dict[str, Path]:
+    """Render every format first, then write each file atomically; {format: path}.
+
+    Rendering before writing means a renderer that fails leaves no new file behind.
+    """
+    from qpbench.render.html import render_html
+    from qpbench.render.markdown import render_markdown
+
+    out = Path(out_dir)
+    paths = {fmt: out / FORMATS[fmt] for fmt in formats}
+    texts: dict[str, str] = {}
+    if "html" in formats:
+        texts["html"] = render_html(record, source)
+    if "md" in formats:
+        texts["md"] = render_markdown(record, str(paths["html"]) if "html" in paths else None)
+    return {fmt: write_text(texts[fmt], paths[fmt]) for fmt in formats}
+
+
+def append_step_summary(markdown: str, environ: dict[str, str] | os._Environ = os.environ) -> Path | None:
+    """Append to the CI job summary file named by GITHUB_STEP_SUMMARY, when set."""
+    target = environ.get(STEP_SUMMARY_ENV)
+    if not target:
+        return None
+    path = Path(target)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(markdown.rstrip("\n") + "\n\n")
+    return path

@@ -1,0 +1,120 @@
+"""Saving, listing and loading named baselines; bad baselines give clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from qpbench.baseline import (
+    BaselineError, check_name, git_info, list_baselines, load_baseline, load_run, save_baseline,
+)
+from qpbench.render.json_report import SCHEMA_VERSION, write_json
+
+RECORD = {"schema_version": SCHEMA_VERSION, "workload": {"name": "compact"}, "fingerprint": {}, "verdict": {},
+          "results": [{"kind": "latency", "variant": "eager", "batch_size": 1, "samples_s": [0.001, 0.002]}]}
+
+
+def test_save_then_load_by_name_and_latest(tmp_path):
+    save_baseline(RECORD, tmp_path, "first", tmp_path)
+    path = save_baseline(RECORD, tmp_path, "second", tmp_path)
+    assert path == tmp_path / "baselines" / "second.json"
+    assert [n for n, _ in list_baselines(tmp_path)] == ["first", "second"]
+    loaded = load_baseline(tmp_path, "latest")
+    assert loaded.name == "second" and loaded.record["results"] == RECORD["results"]
+    assert loaded.record["baseline"]["name"] == "second" and "saved" in loaded.record["baseline"]
+    assert load_baseline(tmp_path, "first").name == "first"
+    assert load_run(str(path), tmp_path).name == "second"
+    assert not list(tmp_path.glob("baselines/.*tmp"))  # no temporary file left behind
+
+
+def test_git_info_without_git_is_none(tmp_path):
+    assert git_info(tmp_path) is None  # not a repository: no failure
+    save_baseline(RECORD, tmp_path, "nogit", tmp_path)
+    assert load_baseline(tmp_path, "nogit").record["baseline"]["git"] is None
+
+
+def test_git_info_in_a_repository():
+    info = git_info(Path(__file__).parent)
+    if info is None:
+        pytest.skip("git unavailable here")
+    assert len(info["commit"]) == 40 and isinstance(info["dirty"], bool)
+
+
+def test_missing_baseline_names_what_exists(tmp_path):
+    with pytest.raises(BaselineError, match="no baseline saved under .*--qp-save-baseline"):
+        load_baseline(tmp_path, "latest")
+    save_baseline(RECORD, tmp_path, "main", tmp_path)
+    with pytest.raises(BaselineError, match=r"no baseline named 'nope' .*\(saved: main\)"):
+        load_baseline(tmp_path, "nope")
+
+
+def test_truncated_baseline_is_a_clear_error(tmp_path):
+    path = save_baseline(RECORD, tmp_path, "cut", tmp_path)
+    path.write_text(path.read_text()[:40])
+    with pytest.raises(BaselineError, match="corrupt or truncated JSON"):
+        load_baseline(tmp_path, "cut")
+
+
+def test_other_schema_version_and_incomplete_records_are_refused(tmp_path):
+    write_json({**RECORD, "schema_version": SCHEMA_VERSION + 1}, tmp_path / "baselines" / "future.json")
+    with pytest.raises(BaselineError, match=f"schema version {SCHEMA_VERSION + 1}, this qpbench reads version"):
+        load_baseline(tmp_path, "future")
+    write_json({"schema_version": SCHEMA_VERSION, "results": []}, tmp_path / "baselines" / "partial.json")
+    with pytest.raises(BaselineError, match="incomplete run record, missing"):
+        load_baseline(tmp_path, "partial")
+    write_json({"hello": 1}, tmp_path / "baselines" / "other.json")
+    with pytest.raises(BaselineError, match="no schema_version"):
+        load_baseline(tmp_path, "other")
+
+
+@pytest.mark.parametrize("name", ["latest", "", "../up", "a/b", "-x"])
+def test_bad_names(name):
+    with pytest.raises(BaselineError):
+        check_name(name)
+
+
+def test_a_write_killed_midway_leaves_the_old_file(tmp_path, monkeypatch):
+    path = save_baseline(RECORD, tmp_path, "keep", tmp_path)
+    before = path.read_text()
+
+    def killed(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_baseline({**RECORD, "verdict": {"x": 1}}, tmp_path, "keep", tmp_path)
+    assert path.read_text() == before
+    assert [p.name for p in (tmp_path / "baselines").iterdir()] == ["keep.json"]
+    assert json.loads(before)["baseline"]["name"] == "keep"
+
+
+def test_cli_compare_and_list(tmp_path, capsys):
+    import numpy as np
+
+    from qpbench.cli import main
+    from tests.test_compare import run_record
+
+    rng = np.random.default_rng(0)
+    save_baseline(run_record(rng), tmp_path, "main", tmp_path)
+    write_json(run_record(rng, slow=1.2), tmp_path / "slow.json")
+    write_json(run_record(rng), tmp_path / "same.json")
+    args = ["--results-dir", str(tmp_path)]
+    assert main(["compare", "main", str(tmp_path / "same.json"), "--fail-on-regression", *args]) == 0
+    assert "PASS qpbench regression gate" in capsys.readouterr().out
+    assert main(["compare", "main", str(tmp_path / "slow.json"), *args]) == 0  # reported, not gating
+    out = capsys.readouterr().out
+    assert "regressions: 2 significant regression(s)" in out and "fast     speed_ratio_b1" in out
+    md = tmp_path / "cmp.md"
+    assert main(["compare", "latest", str(tmp_path / "slow.json"), "--fail-on-regression", "--markdown", str(md),
+                 *args]) == 1
+    assert "| fast | speed_ratio_b1 |" in md.read_text()
+    assert main(["compare", "main", str(tmp_path / "slow.json"), "--fail-on-regression", "--gate-on", "pearson",
+                 *args]) == 0
+    assert "not gated (speed_ratio is not in the gate's metrics)" in capsys.readouterr().out
+    assert main(["compare", "nope", "main", *args]) == 2
+    assert "no baseline named 'nope'" in capsys.readouterr().err
+    assert main(["baselines", *args]) == 0
+    assert capsys.readouterr().out.startswith("main  ")

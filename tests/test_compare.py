@@ -1,0 +1,192 @@
+"""Comparison statistics and verdicts, on synthetic samples (no timing, no pytest run)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from qpbench.compare import (
+    IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED, Thresholds, bootstrap_median_ratio, compare_runs,
+    fingerprint_differences, judge_relative, make_thresholds, regression_gate,
+)
+from qpbench.errors import ConfigError
+
+FP = {"cpu": {"brand": "Test CPU", "isa": {"avx2": True, "avx512f": False}}, "cores_logical": 2, "cpu_affinity": [0, 1],
+      "torch": "2.14.1", "build": "CPU-only build", "num_threads": 2, "thread_env": {"OMP_NUM_THREADS": None}}
+
+
+def noisy(rng: np.random.Generator, center: float, n: int = 60, spread: float = 0.05) -> list[float]:
+    """Latency-like samples: lognormal noise around ``center`` with a few slow outliers."""
+    x = center * np.exp(rng.normal(0, spread, n))
+    x[rng.integers(0, n, 3)] *= 1.5
+    return x.tolist()
+
+
+def run_record(rng: np.random.Generator, slow: float = 1.0, fp: dict | None = None, pearson: float = 0.95,
+               ref_ms: float = 2.0) -> dict:
+    """A run with eager and 'fast' (half eager's time), latency samples, A/B pairs, memory and accuracy."""
+    ref = noisy(rng, ref_ms * 1e-3)
+    fast = noisy(rng, ref_ms * 0.5e-3 * slow)
+    drift = np.exp(rng.normal(0, 0.05, 60))  # machine drift that hits both sides of a pair alike
+    pairs_v = (np.asarray(noisy(rng, ref_ms * 0.5e-3 * slow, spread=0.02)) * drift).tolist()
+    pairs_r = (np.asarray(noisy(rng, ref_ms * 1e-3, spread=0.02)) * drift).tolist()
+    return {
+        "schema_version": 1,
+        "workload": {"name": "compact", "model_factory": "qpbench.models.compact:build", "input_size": 64},
+        "eval_set": {"source": "heldout", "n_samples": 800},
+        "fingerprint": copy.deepcopy(fp or FP),
+        "verdict": {"reference": "eager"},
+        "results": [
+            {"kind": "latency", "variant": "eager", "batch_size": 1, "samples_s": ref},
+            {"kind": "latency", "variant": "fast", "batch_size": 1, "samples_s": fast},
+            {"kind": "paired", "variant": "fast", "reference": "eager", "batch_size": 1,
+             "variant_s": pairs_v, "reference_s": pairs_r},
+            {"kind": "memory", "variant": "fast", "batch_size": 1, "peak_rss_mb": 700.0, "torch_build": "cpu"},
+            {"kind": "accuracy", "variant": "fast", "pearson": pearson},
+            {"kind": "fidelity", "variant": "fast", "pearson_loss_rel": 0.001},
+        ],
+    }
+
+
+def verdicts(comparison) -> dict[tuple[str, str], str]:
+    return {(c.variant, c.metric): c.verdict for c in comparison.changes}
+
+
+def test_bootstrap_interval_covers_the_true_ratio_and_is_deterministic():
+    rng = np.random.default_rng(1)
+    a, b = noisy(rng, 1.0, 200), noisy(rng, 1.2, 200)
+    change, low, high = bootstrap_median_ratio(a, b)
+    assert low < change < high
+    assert low < 0.2 < high
+    assert bootstrap_median_ratio(a, b) == (change, low, high)
+
+
+def test_bootstrap_rejects_bad_samples():
+    with pytest.raises(ValueError, match="at least two"):
+        bootstrap_median_ratio([1.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="> 0"):
+        bootstrap_median_ratio([1.0, 0.0], [1.0, 2.0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0.001, 0.5), st.floats(0.0, 0.5))
+def test_judge_relative_needs_significance_and_the_minimum_effect(change, threshold):
+    width = 0.01
+    verdict, _ = judge_relative(change, change - width, change + width, threshold)
+    assert verdict == (REGRESSED if change - width > threshold else UNCHANGED)
+    # An interval that reaches below the threshold is never a regression, however large the estimate.
+    assert judge_relative(change, threshold - 0.001, change + 1, threshold)[0] == UNCHANGED
+    # Lower is better: a negative change is an improvement.
+    assert judge_relative(-change, -change - width, -change + width, threshold)[0] == (
+        IMPROVED if change - width > threshold else UNCHANGED)
+    # Higher is better (e.g. throughput): the same change, mirrored.
+    assert judge_relative(-change, -change - width, -change + width, threshold, higher_is_worse=False)[0] == (
+        REGRESSED if change - width > threshold else UNCHANGED)
+    # A single value: the threshold alone.
+    assert judge_relative(change, None, None, threshold)[0] == (REGRESSED if change > threshold else UNCHANGED)
+
+
+def test_a_planted_20_percent_slowdown_is_flagged_on_ratio_and_latency():
+    rng = np.random.default_rng(2)
+    base, cur = run_record(rng), run_record(rng, slow=1.2)
+    comparison = compare_runs(base, cur)
+    v = verdicts(comparison)
+    assert v[("fast", "speed_ratio_b1")] == REGRESSED
+    assert v[("fast", "latency_b1_p10_ms")] == REGRESSED
+    assert v[("eager", "latency_b1_p10_ms")] == UNCHANGED
+    failed, lines = regression_gate(comparison)
+    assert failed and lines[0].startswith("FAIL qpbench regression gate: 2 significant")
+    assert any("fast speed_ratio_b1" in line for line in lines)
+
+
+def test_unchanged_reruns_are_not_flagged():
+    false_alarms = 0
+    for seed in range(20):
+        rng = np.random.default_rng(100 + seed)
+        comparison = compare_runs(run_record(rng), run_record(rng))
+        false_alarms += bool(comparison.regressions)
+        assert not regression_gate(comparison)[0] or comparison.regressions
+    assert false_alarms == 0
+
+
+def test_machine_drift_between_runs_moves_absolute_times_but_not_the_paired_ratio():
+    rng = np.random.default_rng(3)
+    base = run_record(rng)
+    cur = run_record(rng, ref_ms=2.6)  # the whole machine is 30% slower in this run; the variant is not
+    v = verdicts(compare_runs(base, cur))
+    assert v[("eager", "latency_b1_p10_ms")] == REGRESSED  # absolute: the machine changed
+    assert v[("fast", "speed_ratio_b1")] == UNCHANGED  # the same-run ratio is not fooled
+
+
+def test_different_machines_compare_ratios_and_accuracy_but_refuse_absolute_figures():
+    rng = np.random.default_rng(4)
+    other = copy.deepcopy(FP)
+    other["cpu"]["brand"] = "Other CPU"
+    other["num_threads"] = 8
+    comparison = compare_runs(run_record(rng), run_record(rng, fp=other))
+    assert not comparison.same_machine
+    assert any("CPU: 'Test CPU' vs 'Other CPU'" in d for d in comparison.machine_differences)
+    lat = next(c for c in comparison.changes if c.metric == "latency_b1_p10_ms")
+    assert lat.verdict == NOT_COMPARABLE and "different machines" in lat.reason and "--qp-compare-any-machine" in lat.reason
+    assert next(c for c in comparison.changes if c.metric == "peak_rss_mb").verdict == NOT_COMPARABLE
+    assert verdicts(comparison)[("fast", "speed_ratio_b1")] != NOT_COMPARABLE
+    assert verdicts(comparison)[("fast", "pearson")] == UNCHANGED
+    asked = compare_runs(run_record(rng), run_record(rng, fp=other), any_machine=True)
+    assert asked.any_machine and verdicts(asked)[("fast", "latency_b1_p10_ms")] != NOT_COMPARABLE
+
+
+def test_fingerprint_differences_are_empty_for_the_same_machine():
+    assert fingerprint_differences(FP, copy.deepcopy(FP)) == []
+    assert fingerprint_differences(FP, None) == ["a fingerprint is missing"]
+
+
+def test_accuracy_drop_beyond_threshold_regresses_and_a_small_one_does_not():
+    rng = np.random.default_rng(5)
+    assert verdicts(compare_runs(run_record(rng), run_record(rng, pearson=0.93)))[("fast", "pearson")] == REGRESSED
+    assert verdicts(compare_runs(run_record(rng), run_record(rng, pearson=0.945)))[("fast", "pearson")] == UNCHANGED
+
+
+def test_missing_metrics_and_other_workloads_are_not_comparable():
+    rng = np.random.default_rng(6)
+    base, cur = run_record(rng), run_record(rng)
+    cur["results"] = [r for r in cur["results"] if r["kind"] != "paired"]
+    c = next(c for c in compare_runs(base, cur).changes if c.metric == "speed_ratio_b1")
+    assert c.verdict == NOT_COMPARABLE and c.reason == "not measured in this run"
+    cur = run_record(rng)
+    cur["workload"]["name"] = "default"
+    comparison = compare_runs(base, cur)
+    assert all(c.verdict == NOT_COMPARABLE for c in comparison.changes)
+    failed, lines = regression_gate(comparison)
+    assert failed and "nothing could be compared" in lines[0]
+
+
+def test_thresholds_defaults_overrides_and_bad_values():
+    th = make_thresholds({"latency": 0.2}, {"fast": {"speed_ratio": 0.5}, "*": {"pearson": 0.1}})
+    assert th.get("latency", "eager") == 0.2
+    assert th.get("speed_ratio", "fast") == 0.5 and th.get("speed_ratio", "eager") == 0.10
+    assert th.get("pearson", "eager") == 0.1
+    with pytest.raises(ConfigError, match="unknown regression threshold 'speed'"):
+        make_thresholds({"speed": 0.1})
+    with pytest.raises(ConfigError, match=">= 0"):
+        Thresholds(per_variant={"fast": {"latency": -1}})
+
+
+def test_a_per_variant_override_silences_a_planted_slowdown_for_that_variant_only():
+    rng = np.random.default_rng(7)
+    base, cur = run_record(rng), run_record(rng, slow=1.2)
+    loose = make_thresholds({}, {"fast": {"speed_ratio": 0.5, "latency": 0.5}})
+    assert not compare_runs(base, cur, loose).regressions
+
+
+def test_a_latency_with_too_few_samples_is_reported_not_judged():
+    rng = np.random.default_rng(8)
+    base, cur = run_record(rng), run_record(rng, slow=3.0)
+    for r in cur["results"]:
+        if r["kind"] == "latency":
+            r["samples_s"] = r["samples_s"][:5]
+    lat = next(c for c in compare_runs(base, cur).changes if c.metric == "latency_b1_p10_ms" and c.variant == "fast")
+    assert lat.verdict == NOT_COMPARABLE and lat.reason.startswith("too few samples (60 vs 5; 20 needed")
+    assert lat.current is not None  # still reported
