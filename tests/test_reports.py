@@ -85,7 +85,17 @@ def test_the_schema_knows_no_result_kind_the_code_does_not():
 def test_a_real_run_record_validates_and_covers_every_result_kind(tiny_run):
     record = tiny_run["record"]
     assert validation_errors(record) == []
-    assert {r["kind"] for r in record["results"]} == set(RESULT_TYPES)  # every kind was checked against its schema
+    # every kind was checked against its schema; a clean run has no crashed worker (checked below)
+    assert {r["kind"] for r in record["results"]} == set(RESULT_TYPES) - {"worker_failure"}
+
+
+def test_a_record_with_a_crashed_worker_validates(record):
+    from qpbench.results import WorkerFailure, to_dict
+
+    record["results"].append(to_dict(WorkerFailure("eager", "stress", "signal", "was killed by SIGABRT", -6)))
+    assert validation_errors(record) == []
+    record["results"][-1]["failure"] = "exploded"
+    assert validation_errors(record)
 
 
 def _first(record: dict, kind: str) -> dict:
@@ -94,6 +104,10 @@ def _first(record: dict, kind: str) -> dict:
 
 @pytest.mark.parametrize("kind", sorted(RESULT_TYPES))
 def test_a_result_missing_a_field_is_rejected_with_its_path(record, kind):
+    if kind == "worker_failure":  # a clean run has none: plant one
+        from qpbench.results import WorkerFailure, to_dict
+
+        record["results"].append(to_dict(WorkerFailure("eager", "stress", "signal", "was killed by SIGABRT", -6)))
     result = _first(record, kind)
     field = next(f.name for f in fields(RESULT_TYPES[kind]) if f.name != "variant")
     del result[field]
