@@ -106,7 +106,8 @@ def test_cli_compare_and_list(tmp_path, capsys):
     assert "PASS qpbench regression gate" in capsys.readouterr().out
     assert main(["compare", "main", str(tmp_path / "slow.json"), *args]) == 0  # reported, not gating
     out = capsys.readouterr().out
-    assert "regressions: 2 significant regression(s)" in out and "fast     speed_ratio_b1" in out
+    assert "regressions: 1 significant regression(s)" in out and "fast     speed_ratio_b1" in out
+    assert "not gated (latency is not in the gate's metrics): fast latency_b1_p10_ms" in out
     md = tmp_path / "cmp.md"
     assert main(["compare", "latest", str(tmp_path / "slow.json"), "--fail-on-regression", "--markdown", str(md),
                  *args]) == 1

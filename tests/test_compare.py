@@ -97,9 +97,12 @@ def test_a_planted_20_percent_slowdown_is_flagged_on_ratio_and_latency():
     assert v[("fast", "speed_ratio_b1")] == REGRESSED
     assert v[("fast", "latency_b1_p10_ms")] == REGRESSED
     assert v[("eager", "latency_b1_p10_ms")] == UNCHANGED
-    failed, lines = regression_gate(comparison)
-    assert failed and lines[0].startswith("FAIL qpbench regression gate: 2 significant")
+    failed, lines = regression_gate(comparison)  # by default absolute latency is reported, not gated
+    assert failed and lines[0].startswith("FAIL qpbench regression gate: 1 significant")
     assert any("fast speed_ratio_b1" in line for line in lines)
+    assert any(line.startswith("  - not gated (latency") for line in lines)
+    failed, lines = regression_gate(comparison, ["all"])
+    assert failed and lines[0].startswith("FAIL qpbench regression gate: 2 significant")
 
 
 def test_unchanged_reruns_are_not_flagged():
