@@ -76,6 +76,12 @@ class MemoryResult:
     batch_size: int
     iterations: int
     torch_build: str  # e.g. "2.14.1+cu130 (CUDA build)": the baseline depends on it
+    # RSS at the end of the run split by kind (Linux RssAnon / RssFile): anonymous memory is the
+    # process's own; file-backed pages are mapped shared libraries, shareable between processes,
+    # and how many are resident depends on the page cache (torch's CUDA build: 236 vs 442 MB of
+    # them after `import torch` in two venvs with identical packages, anonymous 287 MB in both).
+    rss_anon_mb: float | None = None
+    rss_file_mb: float | None = None
 
     @property
     def increment_mb(self) -> float:

@@ -33,6 +33,11 @@ def test_a_planted_200mb_model_shows_in_the_increment_and_a_clean_one_does_not(t
     assert clean.increment_mb < 50
     assert fat.increment_mb > clean.increment_mb + 150
     assert abs(fat.baseline_rss_mb - clean.baseline_rss_mb) < 50  # same imports, same baseline
+    # the ballast is the process's own (anonymous) memory, not mapped library pages
+    assert fat.rss_anon_mb > clean.rss_anon_mb + 150
+    assert abs(fat.rss_file_mb - clean.rss_file_mb) < 50
+    for r in (clean, fat):
+        assert r.rss_anon_mb + r.rss_file_mb <= r.peak_rss_mb + 1  # current RSS, split, within the peak
 
 
 def test_the_parents_peak_does_not_leak_into_the_worker(tiny_workload):

@@ -181,6 +181,7 @@ def test_memory_of_a_runtime_variant_is_measured_in_a_process_without_torch(tiny
                             batch_size=2, iterations=3)
     assert served.torch_build.startswith("torch not imported (onnxruntime")
     assert served.batch_size == 2 and served.baseline_rss_mb <= served.peak_rss_mb
+    assert served.rss_anon_mb > 0 and served.rss_file_mb > 0
     with_torch = measure_memory(workload, "eager", "qpbench.variants:build_eager", {"threads": 1},
                                 batch_size=2, iterations=3)
     # The same machine, the same model: the process without torch needs a fraction of the one with it.

@@ -27,6 +27,20 @@ def max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux, bytes on macOS
 
 
+def rss_split_mb() -> dict[str, float | None]:
+    """This process's current RSS split into anonymous and file-backed pages (MiB); None off Linux."""
+    out: dict[str, float | None] = {"rss_anon_mb": None, "rss_file_mb": None}
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(("RssAnon:", "RssFile:")):
+                    key = "rss_anon_mb" if line.startswith("RssAnon") else "rss_file_mb"
+                    out[key] = int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    return out
+
+
 def torch_build() -> str:
     import torch
 
@@ -63,6 +77,7 @@ def main() -> int:
         "batch_size": request["batch_size"],
         "iterations": request["iterations"],
         "torch_build": torch_build(),
+        **rss_split_mb(),
     }))
     return 0
 

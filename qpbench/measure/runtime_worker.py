@@ -28,6 +28,7 @@ def version(module: str) -> str | None:
 
 def measure(request: dict[str, Any], max_rss_mb: Callable[[], float]) -> dict[str, Any]:
     from qpbench.deploy.backends import backend_for
+    from qpbench.measure.memory_worker import rss_split_mb
 
     runtime = request["runtime"]
     if runtime not in TORCH_FREE:
@@ -49,4 +50,5 @@ def measure(request: dict[str, Any], max_rss_mb: Callable[[], float]) -> dict[st
         "batch_size": int(image.shape[0]),
         "iterations": request["iterations"],
         "torch_build": f"torch not imported ({runtime} {version(runtime)})",
+        **rss_split_mb(),
     }
