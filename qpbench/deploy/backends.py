@@ -19,6 +19,7 @@ once; the wrapper serialises calls to a backend that is not.
 
 from __future__ import annotations
 
+import abc
 import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,7 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 
-class Backend:
+class Backend(abc.ABC):
     """Base class: subclasses set ``format`` and ``requires`` and implement ``load`` and ``run``."""
 
     format: ClassVar[str] = ""
@@ -35,10 +36,16 @@ class Backend:
 
     @classmethod
     def load(cls, path: Path, threads: int | None = None, **options: Any) -> "Backend":
-        raise NotImplementedError
+        """Load the artifact at ``path`` with ``threads`` intra-op threads (None: the runtime's default).
 
+        Every registered format overrides it; a backend built around an in-memory model
+        (the wrapper's tests, an embedding application) has no file to load.
+        """
+        raise TypeError(f"{cls.__name__} serves an in-memory model and cannot load an artifact file ({path})")
+
+    @abc.abstractmethod
     def run(self, images: np.ndarray, params: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """float32 (N, 3, S, S) preprocessed images and (N, n_params) parameters -> float32 (N,) predictions."""
 
 
 def _set_torch_threads(torch: Any, threads: int | None) -> None:

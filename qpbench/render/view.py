@@ -10,18 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from qpbench.config import CRITERIA
+from qpbench.render.terminal import SHORT as TERMINAL_SHORT
 
-SHORT = {
-    "latency_p95_ms": "p95 b1 ms/img",
-    "throughput_ips": "img/s",
-    "peak_rss_mb": "peak RSS MB",
-    "pearson": "Pearson",
-    "fidelity_loss": "fidelity loss",
-    "leak_mb_per_1k": "leak MB/1k",
-    "slowdown_pct": "slowdown %",
-    "concurrency_faults": "conc. faults",
-    "server_qps": "server QPS",
-}
+SHORT = TERMINAL_SHORT  # one set of column labels for the terminal, HTML and Markdown
 
 
 @dataclass(frozen=True)
