@@ -18,7 +18,7 @@ import torch
 
 from qpbench.errors import VariantUnavailable
 from qpbench.optimize import onnx_variants, openvino_variants
-from qpbench.deploy.backends import OnnxRuntimeBackend, OpenVINOBackend, require
+from qpbench.runtime.backends import OnnxRuntimeBackend, OpenVINOBackend, require
 from qpbench.measure.runtime_worker import TORCH_FREE
 from qpbench.variants import BUILTIN_VARIANTS, serialized_size
 from tests.test_quantize import assert_artifact_smaller_than_fp32, assert_close_to_fp32, context, reference_and_inputs

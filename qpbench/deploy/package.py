@@ -4,9 +4,8 @@ A package is a directory:
 
     model.pt2 | model.pt        the variant's artifact (AOTInductor package or TorchScript archive,
     | model.onnx | model.xml+bin  or an ONNX model / OpenVINO IR, which run without torch)
-    qpdeploy/                   the inference wrapper: byte-identical copies of this
-                                repository's qpbench/deploy runtime modules and
-                                qpbench/data/params.py (stdlib + numpy at import)
+    qpdeploy/                   the inference wrapper: byte-identical copies of the modules of
+                                qpbench/runtime/ it needs (stdlib + numpy at import)
     deployment_config.json      variant, artifact format, preprocessing, targets, system requirements
     performance_report.json     the run's figures for the variant and the re-validation's
     README.md                   usage
@@ -31,11 +30,11 @@ from typing import Any
 import numpy as np
 
 from qpbench import __version__
-from qpbench.deploy import manifest as manifest_mod
-from qpbench.deploy.backends import backend_for, detect_format
+from qpbench.runtime import manifest as manifest_mod
+from qpbench.runtime.backends import backend_for, detect_format
 from qpbench.deploy.record import PackageError, load_run, resolve_variant, run_figures
 from qpbench.deploy.revalidate import Revalidation, Tolerances, revalidate
-from qpbench.deploy.wrapper import CONFIG_NAME, VTRACER_ENCODING
+from qpbench.runtime.wrapper import CONFIG_NAME, VTRACER_ENCODING
 from qpbench.data.dataset import load_labelled
 from qpbench.errors import QPBenchError
 from qpbench.models import N_PARAMS
@@ -45,12 +44,12 @@ QPBENCH_ROOT = Path(__file__).resolve().parents[1]
 RUNTIME_PACKAGE = "qpdeploy"
 # (source under qpbench/, name in the package's qpdeploy/): real modules, copied byte for byte.
 RUNTIME_FILES = (
-    ("deploy/__init__.py", "__init__.py"),
-    ("deploy/wrapper.py", "wrapper.py"),
-    ("deploy/backends.py", "backends.py"),
-    ("deploy/preprocess.py", "preprocess.py"),
-    ("deploy/manifest.py", "manifest.py"),
-    ("data/params.py", "params.py"),
+    ("runtime/__init__.py", "__init__.py"),
+    ("runtime/wrapper.py", "wrapper.py"),
+    ("runtime/backends.py", "backends.py"),
+    ("runtime/preprocess.py", "preprocess.py"),
+    ("runtime/manifest.py", "manifest.py"),
+    ("runtime/params.py", "params.py"),
 )
 REPORT_NAME = "performance_report.json"
 ARTIFACT_STEM = "model"
@@ -212,7 +211,7 @@ def deployment_config(record: dict[str, Any], variant: str, artifact: Artifact, 
             "n_params": n_params,
             # a dict of raw vtracer parameters is accepted only for the 13-slot vtracer vector
             "param_encoding": VTRACER_ENCODING if n_params == N_PARAMS else None,
-            "param_encoding_note": "qpbench.data.params.params_to_vector (qpdeploy/params.py); raw parameter "
+            "param_encoding_note": "qpbench.runtime.params.params_to_vector (qpdeploy/params.py); raw parameter "
                                    "ranges are scaled for the image's side round(sqrt(H*W))",
             "output": "predicted SSIM of the vtracer conversion; returned clipped to [0, 1], raw values outside "
                       "are counted and logged",

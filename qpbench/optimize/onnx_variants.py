@@ -3,7 +3,7 @@
 - Export: ``torch.onnx.export(..., dynamo=True)`` (the maintained exporter) with a
   dynamic batch dimension, inputs ``image`` and ``params``, output ``ssim``.
 - ``onnx-fp32``: the exported graph in an ONNX Runtime CPU session with all
-  graph optimizations (``qpbench.deploy.backends.OnnxRuntimeBackend``: the same
+  graph optimizations (``qpbench.runtime.backends.OnnxRuntimeBackend``: the same
   code serves it in a deployment package).
 - ``onnx-int8``: ``onnxruntime.quantization.quantize_static`` (QDQ format,
   per-channel int8 weights, uint8 activations, MinMax) calibrated on real
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from qpbench.deploy.backends import INPUT_NAMES, OUTPUT_NAME, OnnxRuntimeBackend, require
+from qpbench.runtime.backends import INPUT_NAMES, OUTPUT_NAME, OnnxRuntimeBackend, require
 from qpbench.errors import VariantUnavailable
 from qpbench.measure.runtime_worker import version
 from qpbench.optimize.compile import first_line, recorded_warnings
@@ -35,7 +35,7 @@ from qpbench.variants import BuildContext, Variant
 
 
 class RunnerModule:
-    """Adapts a torch-free backend (the one deployment packages use, ``qpbench.deploy.backends``)
+    """Adapts a torch-free backend (the one deployment packages use, ``qpbench.runtime.backends``)
     to the variant interface: torch tensors in, a torch tensor out."""
 
     def __init__(self, runner: Any) -> None:

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qpbench.deploy.backends import INPUT_NAMES, OpenVINOBackend, require
+from qpbench.runtime.backends import INPUT_NAMES, OpenVINOBackend, require
 from qpbench.errors import VariantUnavailable
 from qpbench.measure.runtime_worker import version
 from qpbench.optimize.compile import first_line, recorded_warnings
