@@ -25,7 +25,7 @@ from qpbench.deploy.record import PackageError, load_run, resolve_variant
 from qpbench.deploy.revalidate import Tolerances, compare
 from qpbench.runtime.wrapper import ProductionInferenceWrapper
 from qpbench.measure.accuracy import accuracy, predict
-from qpbench.measure.latency import time_calls
+from qpbench.timing import time_calls
 from qpbench.results import LatencyResult, to_dict
 from qpbench.variants import BuildContext, VariantRegistry, build_variant
 from qpbench.workload import WorkloadSpec, load_workload

@@ -4,7 +4,7 @@ batch; the two give the variant's per-sample memory and a batch size that fits."
 import psutil
 
 from qpbench.measure.memory import measure_memory
-from qpbench.optimize.batching import suggest_batch_size
+from qpbench.measure.batching import suggest_batch_size
 from qpbench.suite.isolated import builder_or_skip, in_worker
 
 LARGER_BATCH = 8

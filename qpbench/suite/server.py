@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from qpbench.measure.isolation import MeasurementError
-from qpbench.measure.latency import time_calls
+from qpbench.timing import time_calls
 from qpbench.measure.server import LoadGenRun, find_max_server_qps, import_loadgen, run_scenario
 
 MAX_SAMPLES = 64  # LoadGen's performance sample set: inputs held in memory

@@ -3,7 +3,8 @@ variant and of the eager reference interleaved at batch 1 in the same run."""
 
 import pytest
 
-from qpbench.measure.latency import rounds_for, time_calls
+from qpbench.measure.latency import rounds_for
+from qpbench.timing import time_calls
 from qpbench.measure.paired import MIN_PAIRS, measure_paired
 
 
