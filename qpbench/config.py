@@ -78,7 +78,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "peak_rss_mb": 0.15,
     "pearson": 0.30,
     "fidelity_loss": 0.10,
-    # Long-run behaviour (README, "Stress, leaks, concurrency and the Server scenario"):
+    # Long-run behaviour (docs/measurement.md, "Stress, leaks, concurrency and the Server scenario"):
     # soft criteria, each a small share next to the plan's speed and accuracy.
     "leak_mb_per_1k": 0.05,
     "slowdown_pct": 0.05,
