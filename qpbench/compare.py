@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qpbench.errors import ConfigError
-from qpbench.results import AccuracyResult, FidelityResult, LatencyResult, MemoryResult, PairedResult, jsonable
+from qpbench.results import (
+    AccuracyResult,
+    FidelityResult,
+    LatencyResult,
+    MemoryResult,
+    PairedResult,
+    jsonable,
+)
 
 if TYPE_CHECKING:  # the record holds a Comparison: a run-time import would be a cycle
     from qpbench.record import RunRecord

@@ -138,7 +138,9 @@ class Status:
 def status(record: RunRecord) -> Status:
     verdict = record.verdict
     if verdict.recommended:
-        headline = f"READY: recommended variant {verdict.recommended} (score {verdict.recommended_score:.0f}/100)"
+        score = verdict.recommended_score  # None when no judged variant bears the recommended name
+        headline = f"READY: recommended variant {verdict.recommended}" + (
+            f" (score {score:.0f}/100)" if score is not None else "")
     else:
         headline = "NOT READY: no variant passes every hard gate"
     return Status(bool(verdict.recommended), headline, record.gate.message, record.gate.failed)
