@@ -38,12 +38,12 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     """Re-render a saved run record; a bad record is refused with the file and problem named (exit 2)."""
     from qpbench.errors import QPBenchError
-    from qpbench.render.record import load_record
+    from qpbench.record import RunRecord
     from qpbench.render.reports import parse_formats, write_reports
 
     try:
         formats = parse_formats(args.format)
-        record = load_record(args.run_json)
+        record = RunRecord.load(args.run_json)
     except QPBenchError as exc:
         print(f"qpbench report: error: {exc}", file=sys.stderr)
         return 2

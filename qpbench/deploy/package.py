@@ -23,7 +23,7 @@ import json
 import platform
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,8 @@ from qpbench.runtime.wrapper import CONFIG_NAME, VTRACER_ENCODING
 from qpbench.data.dataset import load_labelled
 from qpbench.errors import QPBenchError
 from qpbench.models import N_PARAMS
-from qpbench.workload import IMAGENET_MEAN, IMAGENET_STD, WorkloadSpec
+from qpbench.record import RunRecord
+from qpbench.workload import IMAGENET_MEAN, IMAGENET_STD
 
 QPBENCH_ROOT = Path(__file__).resolve().parents[1]
 RUNTIME_PACKAGE = "qpdeploy"
@@ -78,7 +79,7 @@ class PackageResult:
 # ------------------------------------------------------------------ the artifact
 
 
-def prepare_artifact(record: dict[str, Any], variant: str, workdir: Path) -> Artifact:
+def prepare_artifact(record: RunRecord, variant: str, workdir: Path) -> Artifact:
     """The variant's deployable file: the run's artifact, or a TorchScript export made now
     for a variant whose runnable is a plain module (eager, optimized, pruned)."""
     info = run_figures(record, variant).get("variant")
@@ -109,7 +110,7 @@ def prepare_artifact(record: dict[str, Any], variant: str, workdir: Path) -> Art
     return export_torchscript(record, variant, workdir)
 
 
-def export_torchscript(record: dict[str, Any], variant: str, workdir: Path) -> Artifact:
+def export_torchscript(record: RunRecord, variant: str, workdir: Path) -> Artifact:
     """Rebuild the variant with its builder and save its module as frozen TorchScript."""
     import torch
 
@@ -121,7 +122,7 @@ def export_torchscript(record: dict[str, Any], variant: str, workdir: Path) -> A
         spec = VariantRegistry().get(variant)
     except QPBenchError as exc:
         raise PackageError(f"variant {variant!r} has no serialized artifact and is not a built-in variant: {exc}") from None
-    workload = load_workload(WorkloadSpec.from_dict(record["workload"]), max_images=8)
+    workload = load_workload(record.workload, max_images=8)
     built = build_variant(spec, BuildContext(workload, sweep_rounds=1, artifact_dir=workdir))
     if not isinstance(built.module, torch.nn.Module):
         raise PackageError(
@@ -157,10 +158,10 @@ def copy_runtime(dest: Path) -> dict[str, str]:
     return copied
 
 
-def system_requirements(record: dict[str, Any], artifact: Artifact) -> dict[str, Any]:
+def system_requirements(record: RunRecord, artifact: Artifact) -> dict[str, Any]:
     import torch
 
-    fp = record.get("fingerprint") or {}
+    fp = record.fingerprint
     needs = list(backend_for(artifact.format).requires)
     reqs: dict[str, Any] = {
         "python": f">={platform.python_version_tuple()[0]}.{platform.python_version_tuple()[1]}",
@@ -189,8 +190,8 @@ def system_requirements(record: dict[str, Any], artifact: Artifact) -> dict[str,
     return reqs
 
 
-def deployment_config(record: dict[str, Any], variant: str, artifact: Artifact, artifact_name: str) -> dict[str, Any]:
-    workload = record["workload"]
+def deployment_config(record: RunRecord, variant: str, artifact: Artifact, artifact_name: str) -> dict[str, Any]:
+    workload = record.workload.to_dict()
     figures = run_figures(record, variant)
     info = figures.get("variant") or {}
     size = int(workload["input_size"])
@@ -227,10 +228,10 @@ def deployment_config(record: dict[str, Any], variant: str, artifact: Artifact, 
             "std": list(IMAGENET_STD),
             "implementation": f"{RUNTIME_PACKAGE}/preprocess.py (numpy; equals qpbench.workload.preprocess within 1e-4)",
         },
-        "targets": record["verdict"].get("targets", {}),
+        "targets": asdict(record.verdict.config.targets),
         "system_requirements": system_requirements(record, artifact),
-        "source_run": {"record": record.get("_path"), "created": record.get("created"),
-                       "eval_set": record.get("eval_set"), "profile": (record.get("profile") or {}).get("name")},
+        "source_run": {"record": record.source, "created": record.created,
+                       "eval_set": record.eval_set, "profile": record.profile.get("name")},
     }
 
 
@@ -296,15 +297,14 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=1, allow_nan=False, default=str) + "\n")
 
 
-def performance_report(record: dict[str, Any], variant: str, reval: Revalidation) -> dict[str, Any]:
+def performance_report(record: RunRecord, variant: str, reval: Revalidation) -> dict[str, Any]:
     figures = run_figures(record, variant)
     figures.pop("variant", None)
     for lat in figures["latency"].values():
         lat.pop("samples_s", None)  # percentiles stay; raw samples live in the run record
     return {
         "variant": variant,
-        "run": {"record": record.get("_path"), "created": record.get("created"),
-                "eval_set": record.get("eval_set"), **figures},
+        "run": {"record": record.source, "created": record.created, "eval_set": record.eval_set, **figures},
         "revalidation": reval.to_dict(),
     }
 
@@ -339,7 +339,7 @@ def build_package(run_path: str | Path, out: str | Path, variant: str | None = N
         write_json(staging / CONFIG_NAME, config)
         write_readme(staging, config)
         manifest_mod.write_manifest(staging)
-        reval = revalidate(staging, run_figures(record, name), record["workload"], record.get("eval_set"),
+        reval = revalidate(staging, run_figures(record, name), record.workload.to_dict(), record.eval_set,
                            tolerances, latency_calls=latency_calls, timeout_s=timeout_s)
         report = performance_report(record, name, reval)
         if not reval.passed:
