@@ -12,8 +12,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from qpbench.results import Result
+from qpbench import scoring
+from qpbench.config import ScoringConfig
+from qpbench.results import Result, to_dict
 from qpbench.scoring import Verdict
+from qpbench.selection import selected_errors, selected_results
+from qpbench.xdist_transport import WorkerPayload
 
 
 @dataclass
@@ -22,6 +26,40 @@ class HostRecords:
     fingerprint: dict[str, Any] | None = None
     results: list[Result] = field(default_factory=list)
     errors: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, payload: WorkerPayload) -> None:
+        self.fingerprint = payload.fingerprint
+        self.results += payload.records
+        for variant, msgs in payload.errors.items():
+            self.errors[variant].extend(msgs)
+
+
+@dataclass(frozen=True)
+class HostVerdict:
+    """One host's selected results and errors, and the verdict on them."""
+
+    fingerprint: dict[str, Any] | None
+    results: list[Result]
+    errors: dict[str, list[str]]
+    verdict: Verdict
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fingerprint": self.fingerprint, "results": [to_dict(r) for r in self.results],
+                "errors": self.errors, "verdict": self.verdict.to_dict()}
+
+
+def score_hosts(hosts: dict[str, HostRecords], selected: tuple[str, ...], config: ScoringConfig,
+                reference: str) -> dict[str, HostVerdict]:
+    """One verdict per host, by host id."""
+    scored: dict[str, HostVerdict] = {}
+    for host in sorted(hosts):
+        records = hosts[host]
+        infos = [r for r in records.results if r.kind == "variant"]
+        results = selected_results(infos, [r for r in records.results if r.kind != "variant"], selected)
+        errors = selected_errors(records.errors, selected)
+        scored[host] = HostVerdict(records.fingerprint, results, errors,
+                                   scoring.score(results, config, reference, errors))
+    return scored
 
 
 def host_key(config: Any, node: Any) -> str | None:

@@ -1,0 +1,47 @@
+"""The files a run leaves: its record as JSON (one per run, and latest.json), report.html,
+summary.md, and the CI job summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qpbench.render.json_report import write_json
+
+
+@dataclass(frozen=True)
+class ReportsWritten:
+    paths: dict[str, Path] = field(default_factory=dict)  # "html", "md"
+    error: str | None = None  # why no report was written
+
+
+def write_record(record: dict[str, Any], results_dir: str | Path) -> Path:
+    """``runs/<stamp>-<workload>.json`` and ``latest.json``; returns the first."""
+    out = Path(results_dir)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in record["workload"]["name"])
+    path = write_json(record, out / "runs" / f"{stamp}-{name}.json")
+    write_json(record, out / "latest.json")
+    return path
+
+
+def write_reports(record: dict[str, Any], out: Path, source: Path | None) -> ReportsWritten:
+    """report.html and summary.md in ``out``, and the CI job summary.
+
+    A report that cannot be drawn is told, not raised: it does not change the
+    verdict or the gate, which the JSON already holds.
+    """
+    from qpbench.render.reports import append_step_summary
+    from qpbench.render.reports import write_reports as render_reports
+
+    paths: dict[str, Path] = {}
+    try:
+        saved = json.loads(json.dumps(record, allow_nan=False))  # exactly what the JSON file holds
+        paths = render_reports(saved, out, source=str(source) if source else None)
+        append_step_summary(paths["md"].read_text(encoding="utf-8"))
+    except Exception as exc:  # a plotting or template failure must not hide the verdict
+        return ReportsWritten(paths, f"reports not written: {type(exc).__name__}: {exc}")
+    return ReportsWritten(paths)
