@@ -258,8 +258,9 @@ def _overrides_fixture(item: pytest.Item, name: str) -> bool:
 
 
 def _defines_fixture(namespace: Any, name: str) -> bool:
-    # A fixture takes its function's __name__, or since pytest 8.4 the name it was given (name=...).
-    return any(getattr(value, "__name__", None) == name and callable(value)
+    # A fixture is named by its function's __name__ or, from pytest 8.4, by the fixture
+    # definition's ``name`` (which carries ``@pytest.fixture(name=...)``).
+    return any(callable(value) and name in (getattr(value, "__name__", None), getattr(value, "name", None))
                and getattr(value, "__module__", None) != __name__ for value in vars(namespace).values())
 
 

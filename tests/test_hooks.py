@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,26 @@ def test_fingerprint_hooks_run_on_each_host(suite):
         fp = record["hosts"][host]["fingerprint"]
         assert fp["made_by"] == "conftest" and fp["rack"] == "r7"
     assert record["fingerprint"]["rack"] == "r7"
+
+
+@pytest.mark.parametrize("where", ["conftest", "module"])
+def test_a_user_s_qp_workload_fixture_skips_the_early_check_of_the_option_given_workload(suite, where):
+    """The options name a checkpoint that does not exist: a usage error, unless the user's own
+    ``qp_workload`` fixture (here under another function name) supplies the workload."""
+    fixture = """
+        import pytest
+        from qpbench.workload import WorkloadSpec, load_workload
+
+        @pytest.fixture(scope="session", name="qp_workload")
+        def my_workload():
+            return load_workload(WorkloadSpec(name="mine", model_factory="tinymodel:build",
+                                              checkpoint="tiny.pt", dataset="tiny.npz", input_size=16))
+    """
+    if where == "conftest":
+        suite.makeconftest(fixture)
+    else:
+        suite.makepyfile(test_accuracy=textwrap.dedent(fixture) + "from qpbench.suite.accuracy import test_accuracy\n")
+    args = [a for a in TINY if not a.startswith("--qp-checkpoint=")]
+    result = suite.runpytest(*args, "--qp-checkpoint=nope.pt", "-k", "accuracy", "--qp-variants=eager")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    assert latest(suite)["workload"]["name"] == "mine"
