@@ -195,13 +195,13 @@ class QPSession:
 
     def finish(self) -> None:
         """Score, gate, build the record, compare it with the baseline, write it; then the user's hooks."""
-        config = self.config.hook.pytest_qpbench_make_scoring(config=self.config, scoring=self.settings.scoring)
-        config = config or self.settings.scoring
+        made = self.config.hook.pytest_qpbench_make_scoring(config=self.config, scoring=self.settings.scoring)
+        scoring_config = made or self.settings.scoring
         if self.hosts:
-            results, fingerprint, errors = self.score_hosts(config)
+            results, fingerprint, errors = self.score_hosts(scoring_config)
             score = hosts_score_gate({h: hv.verdict for h, hv in self.host_verdicts.items()}, self.settings.fail_under)
         else:
-            results, fingerprint, errors = self.score_here(config)
+            results, fingerprint, errors = self.score_here(scoring_config)
             score = score_gate(self.verdict, self.settings.fail_under)
         record = self.run_record(results, fingerprint, errors, score)
         comparison = self.regression.compare(record)
