@@ -1,5 +1,15 @@
 """qpbench's own hooks. Implement them in a conftest.py or a plugin.
 
+At the end of a run qpbench finishes in one direction: it scores the results
+(``pytest_qpbench_make_scoring``), builds the typed run record
+(``qpbench.record.RunRecord``: ``pytest_qpbench_generate_record``, with the
+fingerprint from ``pytest_qpbench_generate_fingerprint`` and
+``pytest_qpbench_update_fingerprint``), compares it with the baseline, lets
+``pytest_qpbench_update_record`` add to it, writes it, and last calls
+``pytest_qpbench_verdict`` with the record as written.
+Under pytest-xdist the fingerprint hooks run on each worker (each host's machine),
+the record hooks on the controller.
+
 Example, adding a variant (the builder must be a module-level function so a
 fresh process can import it for the memory measurement)::
 
@@ -36,6 +46,49 @@ def pytest_qpbench_make_scoring(config, scoring):
     """
 
 
+@_spec(firstresult=True)
+def pytest_qpbench_generate_fingerprint(config):
+    """Return the machine's fingerprint dict (the record's "fingerprint"), or None to leave it to qpbench.
+
+    qpbench's own (``qpbench.system.fingerprint()``) runs last. Baselines compare
+    absolute figures only between runs whose fingerprints match.
+    """
+
+
+@_spec
+def pytest_qpbench_update_fingerprint(config, fingerprint):
+    """Add to or change the ``fingerprint`` dict in place, e.g. a machine's rack or a driver version."""
+
+
+@_spec(firstresult=True)
+def pytest_qpbench_generate_record(config, verdict, results, fingerprint, errors):
+    """Return the run's ``qpbench.record.RunRecord``, or None to leave it to qpbench.
+
+    ``verdict`` is the scored ``Verdict``, ``results`` the typed results it judged,
+    ``fingerprint`` the machine's (after the fingerprint hooks), ``errors`` the
+    failed measurements by variant. qpbench's own runs last. The comparison with
+    a baseline is added to the record after this hook.
+    """
+
+
+@_spec
+def pytest_qpbench_update_record(config, record):
+    """Add your own data to the run's ``RunRecord`` just before it is written.
+
+    The record is complete then: verdict, gate, and, with ``--qp-compare``, the
+    comparison. It is frozen, except ``record.extra``, a dict for what you add
+    (JSON values; written under "extra" in the run's JSON, ``latest.json``, the
+    reports' source and a saved baseline)::
+
+        def pytest_qpbench_update_record(config, record):
+            record.extra["ticket"] = "OPS-42"
+    """
+
+
 @_spec
 def pytest_qpbench_verdict(config, verdict, record):
-    """Called with the final ``Verdict`` and the run's record dict before it is written."""
+    """Called last, with the final ``Verdict`` and the ``RunRecord`` as written.
+
+    The record holds the comparison with the baseline when there is one. Changing
+    it here changes no file: use ``pytest_qpbench_update_record`` for that.
+    """

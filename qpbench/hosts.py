@@ -12,8 +12,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from qpbench import scoring
+from qpbench.config import ScoringConfig
+from qpbench.record import HostRun
 from qpbench.results import Result
 from qpbench.scoring import Verdict
+from qpbench.selection import selected_errors, selected_results
+from qpbench.xdist_transport import WorkerPayload
 
 
 @dataclass
@@ -22,6 +27,26 @@ class HostRecords:
     fingerprint: dict[str, Any] | None = None
     results: list[Result] = field(default_factory=list)
     errors: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, payload: WorkerPayload) -> None:
+        self.fingerprint = payload.fingerprint
+        self.results += payload.records
+        for variant, msgs in payload.errors.items():
+            self.errors[variant].extend(msgs)
+
+
+def score_hosts(hosts: dict[str, HostRecords], selected: tuple[str, ...], config: ScoringConfig,
+                reference: str) -> dict[str, HostRun]:
+    """One verdict per host, by host id."""
+    scored: dict[str, HostRun] = {}
+    for host in sorted(hosts):
+        records = hosts[host]
+        infos = [r for r in records.results if r.kind == "variant"]
+        results = selected_results(infos, [r for r in records.results if r.kind != "variant"], selected)
+        errors = selected_errors(records.errors, selected)
+        scored[host] = HostRun(records.fingerprint, tuple(results), errors,
+                               scoring.score(results, config, reference, errors))
+    return scored
 
 
 def host_key(config: Any, node: Any) -> str | None:

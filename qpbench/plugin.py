@@ -1,13 +1,15 @@
 """The pytest plugin: options, fixtures, parametrization, verdict, CI gate.
 
-Hooks only; the work is done by ``qpbench.session.QPSession``, kept in
-``config.stash``. Registered through the ``pytest11`` entry point.
+Hooks only; the work is done by ``qpbench.session.QPSession``, the run's one
+session object, kept in ``config.stash``. Registered through the ``pytest11``
+entry point.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -26,11 +28,10 @@ from qpbench.config import (
 )
 from qpbench.errors import QPBenchError, VariantUnavailable
 from qpbench.hosts import host_key
-from qpbench.regression import MARKER as REGRESSION_MARKER, RegressionRun, RegressionSettings, marker_overrides
+from qpbench.regression import MARKER as REGRESSION_MARKER, RegressionSettings, RegressionStep, marker_overrides
 from qpbench.session import QPSession
 
 SESSION_KEY = pytest.StashKey[QPSession]()
-REGRESSION_KEY = pytest.StashKey[RegressionRun]()
 BENCHMARK_DEFAULT_STORAGE = "file://./.benchmarks"  # pytest-benchmark's default --benchmark-storage
 VARIANT_FIXTURE = "qp_variant_name"
 BATCH_FIXTURE = "qp_batch_size"
@@ -184,8 +185,8 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         settings = read_settings(config)
         is_worker = hasattr(config, "workerinput")
-        regression = RegressionRun(read_regression_settings(config), settings.results_dir, str(config.rootpath),
-                                   is_worker)
+        regression = RegressionStep(read_regression_settings(config), settings.results_dir, str(config.rootpath),
+                                    is_worker)
     except QPBenchError as exc:
         raise pytest.UsageError(f"qpbench: {exc}") from None
     if regression.active and hasattr(config.option, "benchmark_storage") and not is_worker:
@@ -196,8 +197,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if regression.settings.save_as:
             config.option.benchmark_save = config.option.benchmark_save or regression.settings.save_as
             regression.benchmark_storage = str(config.option.benchmark_storage)
-    config.stash[SESSION_KEY] = QPSession(config, settings)
-    config.stash[REGRESSION_KEY] = regression
+    config.stash[SESSION_KEY] = QPSession(config, settings, regression)
 
 
 def qp_session_of(config: pytest.Config) -> QPSession:
@@ -214,7 +214,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    regression = config.stash[REGRESSION_KEY]
+    regression = qp_session_of(config).regression
     for item in items:
         if VARIANT_FIXTURE in getattr(item, "fixturenames", ()):
             item.add_marker("qpbench")
@@ -234,9 +234,34 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not items:
         return
     try:
-        qp.prepare(items[0])
+        qp.prepare(check_workload=not _overrides_fixture(items[0], "qp_workload"))
     except QPBenchError as exc:
         raise pytest.UsageError(f"qpbench: {exc}") from None
+
+
+def _overrides_fixture(item: pytest.Item, name: str) -> bool:
+    """Whether a fixture ``name`` other than this plugin's is visible to ``item``: one in a
+    plugin, in a conftest.py above the item, in the item's module or in its class.
+
+    Read from the namespaces pytest collects fixtures from, since pytest has no public
+    API that names the fixture definition an item will use.
+    """
+    namespaces: list[Any] = []
+    for plugin in item.config.pluginmanager.get_plugins():
+        if not isinstance(plugin, ModuleType) or plugin.__name__ == __name__:
+            continue
+        where = Path(getattr(plugin, "__file__", None) or ".")
+        if where.name != "conftest.py" or where.parent in item.path.parents:
+            namespaces.append(plugin)
+    namespaces += [getattr(item, "module", None), getattr(item, "cls", None)]
+    return any(_defines_fixture(ns, name) for ns in namespaces if ns is not None)
+
+
+def _defines_fixture(namespace: Any, name: str) -> bool:
+    # A fixture is named by its function's __name__ or, from pytest 8.4, by the fixture
+    # definition's ``name`` (which carries ``@pytest.fixture(name=...)``).
+    return any(callable(value) and name in (getattr(value, "__name__", None), getattr(value, "name", None))
+               and getattr(value, "__module__", None) != __name__ for value in vars(namespace).values())
 
 
 @pytest.hookimpl(wrapper=True)
@@ -263,15 +288,11 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
     """After the tests: score, write the record, and apply the gate (as pytest-cov does)."""
     result = yield
     qp = qp_session_of(session.config)
-    regression = session.config.stash[REGRESSION_KEY]
     if qp.is_worker:
         qp.send_to_controller()
-        regression.send(session.config.workeroutput)
     elif qp.has_results:
         qp.finish()
-        if qp.written_record is not None:
-            regression.after_write(qp.written_record)
-        if qp.gate_failed or regression.gate_failed:
+        if qp.gate.failed:
             session.testsfailed += 1
     return result
 
@@ -279,12 +300,19 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """pytest-xdist controller: collect a worker's records."""
     qp_session_of(node.config).receive_from_worker(getattr(node, "workeroutput", {}), host_key(node.config, node))
-    node.config.stash[REGRESSION_KEY].receive(getattr(node, "workeroutput", {}))
 
 
-def pytest_qpbench_verdict(config: pytest.Config, verdict: Any, record: dict[str, Any]) -> None:
-    """Compare with the baseline before the record is written, so the comparison is in it."""
-    config.stash[REGRESSION_KEY].compare(record)
+@pytest.hookimpl(trylast=True)  # a user's pytest_qpbench_generate_fingerprint comes first
+def pytest_qpbench_generate_fingerprint(config: pytest.Config) -> dict[str, Any]:
+    from qpbench.system import fingerprint
+
+    return fingerprint()
+
+
+@pytest.hookimpl(trylast=True)  # a user's pytest_qpbench_generate_record comes first
+def pytest_qpbench_generate_record(config: pytest.Config, verdict: Any, results: Any, fingerprint: Any,
+                                   errors: Any) -> Any:
+    return qp_session_of(config).build_record(verdict, results, fingerprint, errors)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-benchmark's, which raises when --benchmark-compare-fail trips
@@ -292,15 +320,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     qp = qp_session_of(config)
     if qp.verdict is None:
         return
-    terminalreporter.write_sep("=", "qpbench deployment readiness")
-    for line in qp.summary_lines():
-        terminalreporter.write_line(line, red=line.startswith("FAIL"), green=line.startswith("PASS"))
-    regression = config.stash[REGRESSION_KEY]
-    if regression.active:
-        terminalreporter.write_sep("=", "qpbench comparison with a baseline")
-        for line in regression.summary_lines():
-            terminalreporter.write_line(line, red=line.startswith("FAIL") or " regressed" in line,
-                                        green=line.startswith("PASS"))
+    for section in qp.summary_sections():
+        terminalreporter.write_sep("=", section.title)
+        for line in section.lines:
+            red = line.startswith("FAIL") or (section.regressions_red and " regressed" in line)
+            terminalreporter.write_line(line, red=red, green=line.startswith("PASS"))
 
 
 # Fixtures -----------------------------------------------------------------

@@ -74,6 +74,7 @@ class RunRecord:
     matrix: Mapping[str, Any] | None = None  # --dist each: hosts.readiness_matrix
     comparison: Comparison | None = None  # --qp-compare: this run against a baseline
     baseline: Mapping[str, Any] | None = None  # a saved baseline's name, save time, git commit
+    extra: dict[str, Any] = field(default_factory=dict)  # what pytest_qpbench_update_record added (JSON values)
     source: str | None = field(default=None, compare=False)  # the file it was loaded from
 
     # Reading ---------------------------------------------------------------------
@@ -100,6 +101,7 @@ class RunRecord:
             matrix=data.get("matrix"),
             comparison=Comparison.from_dict(data["comparison"]) if data.get("comparison") else None,
             baseline=data.get("baseline"),
+            extra=dict(data.get("extra") or {}),
             source=source,
         )
 
@@ -142,6 +144,8 @@ class RunRecord:
             data["comparison"] = self.comparison.to_dict()
         if self.baseline is not None:
             data["baseline"] = self.baseline
+        if self.extra:
+            data["extra"] = self.extra
         return json.loads(json.dumps(data, allow_nan=False))  # plain JSON types, as the file holds them
 
     def write(self, path: str | Path) -> Path:

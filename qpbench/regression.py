@@ -1,9 +1,10 @@
-"""The regression gate of a pytest run: save the run as a baseline, compare it with one,
-write the Markdown summary, fail the run on a significant regression.
+"""The regression step of a run: compare the run with a saved baseline, judge the
+regression gate, save the run as a baseline, write the comparison's Markdown.
 
-The plugin builds one ``RegressionRun`` in ``pytest_configure`` (the baseline to
-compare with is loaded there, so a missing or corrupt one is a usage error
-before anything is measured) and calls it from the same places as the score gate.
+The session runs it: built in ``pytest_configure`` (the baseline to compare with
+is loaded there, so a missing or corrupt one is a usage error before anything
+is measured), compared after scoring and before the record is written, and
+after the record is written, saved.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import Any
 from qpbench import baseline as baselines
 from qpbench.compare import ALL_VARIANTS, DEFAULT_GATE_ON, Comparison, check_families, check_threshold, compare_runs, make_thresholds, regression_gate
 from qpbench.errors import ConfigError
+from qpbench.gate import GateResult
 from qpbench.record import RunRecord
 
-WORKER_KEY = "qpbench_regression_overrides"
 MARKER = "qp_regression"
 
 
@@ -49,17 +50,15 @@ def marker_overrides(marker: Any, where: str) -> dict[str, float]:
     return {name: check_threshold(name, value, f" in the {MARKER} marker of {where}") for name, value in marker.kwargs.items()}
 
 
-class RegressionRun:
+class RegressionStep:
     def __init__(self, settings: RegressionSettings, results_dir: str, repo_dir: str, is_worker: bool) -> None:
         self.settings = settings
         self.results_dir = results_dir
         self.repo_dir = repo_dir
-        self.is_worker = is_worker
         self.per_variant: dict[str, dict[str, float]] = defaultdict(dict)
         self.baseline: baselines.Loaded | None = None
         self.comparison: Comparison | None = None
-        self.gate_failed = False
-        self.gate_lines: list[str] = []
+        self.gate = GateResult()
         self.saved_path: Path | None = None
         self.markdown_written: Path | None = None
         self.benchmark_storage: str | None = None
@@ -75,51 +74,49 @@ class RegressionRun:
     def add_override(self, variant: str | None, values: dict[str, float]) -> None:
         self.per_variant[variant or ALL_VARIANTS].update(values)
 
-    def send(self, workeroutput: dict[str, Any]) -> None:
-        workeroutput[WORKER_KEY] = {k: dict(v) for k, v in self.per_variant.items()}
-
-    def receive(self, workeroutput: dict[str, Any]) -> None:
-        for variant, values in (workeroutput.get(WORKER_KEY) or {}).items():
+    def add_overrides(self, per_variant: dict[str, dict[str, float]]) -> None:
+        for variant, values in per_variant.items():
             self.per_variant[variant].update(values)
 
     # After scoring ---------------------------------------------------------
 
-    def compare(self, record: dict[str, Any]) -> None:
-        """Compare the run's record with the baseline; the result goes into the record."""
+    def compare(self, record: RunRecord) -> Comparison | None:
+        """The record's comparison with the baseline (None without one); judges the gate."""
         if self.baseline is None:
-            return
+            return None
         thresholds = make_thresholds(self.settings.thresholds, self.per_variant)
         git = baselines.git_info(self.repo_dir)
         label = "this run" + (f" @ {git['commit'][:10]}{'+dirty' if git['dirty'] else ''}" if git else "")
-        current = RunRecord.from_dict(record)
-        self.comparison = compare_runs(self.baseline.record, current, thresholds, self.settings.any_machine,
-                                       self.baseline.label, label, reference=current.verdict.reference)
-        failed, lines = regression_gate(self.comparison, self.settings.gate_on)
-        self.gate_failed = failed and self.settings.fail_on_regression
-        self.gate_lines = lines if self.settings.fail_on_regression else \
-            [lines[0].replace("FAIL qpbench regression gate", "qpbench regression check (not gating)")
-             .replace("PASS qpbench regression gate", "qpbench regression check (not gating)"), *lines[1:]]
+        comparison = compare_runs(self.baseline.record, record, thresholds, self.settings.any_machine,
+                                  self.baseline.label, label, reference=record.verdict.reference)
+        failed, lines = regression_gate(comparison, self.settings.gate_on)
+        if not self.settings.fail_on_regression:
+            lines = [lines[0].replace("FAIL qpbench regression gate", "qpbench regression check (not gating)")
+                     .replace("PASS qpbench regression gate", "qpbench regression check (not gating)"), *lines[1:]]
+        self.gate = GateResult(failed and self.settings.fail_on_regression, tuple(lines))
+        gate_on = check_families(self.settings.gate_on) if self.settings.gate_on else DEFAULT_GATE_ON
         self.comparison = replace(
-            self.comparison, baseline_path=str(self.baseline.path),
+            comparison, baseline_path=str(self.baseline.path),
             thresholds={"default": dict(thresholds.default),
                         "per_variant": {k: dict(v) for k, v in thresholds.per_variant.items()}},
-            gate={"enabled": self.settings.fail_on_regression,
-                  "metrics": list(check_families(self.settings.gate_on) if self.settings.gate_on else DEFAULT_GATE_ON),
-                  "failed": self.gate_failed, "lines": self.gate_lines})
-        record["comparison"] = self.comparison.to_dict()
+            gate={"enabled": self.settings.fail_on_regression, "metrics": list(gate_on),
+                  "failed": self.gate.failed, "lines": list(self.gate.lines)})
+        return self.comparison
 
-    def after_write(self, record: dict[str, Any]) -> None:
+    def after_write(self, record: RunRecord) -> None:
+        """Save the written record as a baseline, and write the comparison's Markdown, when asked."""
         from qpbench.render.compare_markdown import comparison_markdown
         from qpbench.render.json_report import write_text
 
         if self.settings.save_as:
-            self.saved_path = baselines.save_baseline(RunRecord.from_dict(record), self.results_dir, self.settings.save_as, self.repo_dir,
+            self.saved_path = baselines.save_baseline(record, self.results_dir, self.settings.save_as, self.repo_dir,
                                                       self.benchmark_storage)
         if self.comparison is not None and self.settings.markdown_path:
-            self.markdown_written = write_text(comparison_markdown(self.comparison, self.gate_lines),
+            self.markdown_written = write_text(comparison_markdown(self.comparison, list(self.gate.lines)),
                                                Path(self.settings.markdown_path))
 
-    def summary_lines(self) -> list[str]:
+    def report_lines(self) -> list[str]:
+        """The comparison and what was written; the gate's lines are the gate summary's."""
         from qpbench.render.compare_text import comparison_lines
 
         lines: list[str] = []
@@ -129,5 +126,4 @@ class RegressionRun:
             lines.append(f"comparison summary (Markdown): {self.markdown_written}")
         if self.saved_path:
             lines.append(f"saved baseline {self.settings.save_as}: {self.saved_path}")
-        lines += self.gate_lines
         return lines

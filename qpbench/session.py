@@ -1,77 +1,76 @@
-"""The run's state: settings, workload, variant cache, records, verdict.
+"""The run's state and its finishing pipeline.
 
 One QPSession per pytest run, built in ``pytest_configure`` and kept in
-``config.stash``. It turns records into a verdict and writes the run record;
-under pytest-xdist only the controller does that, from the workers' records.
+``config.stash``. During the run it holds the settings, the workload, the
+variant cache and the records the tests hand it. At the end it finishes in one
+direction: score, judge the score gate, build the record, compare it with the
+baseline (the regression step), let ``pytest_qpbench_update_record`` add to it,
+write it and the reports, save the baseline, and only then tell
+``pytest_qpbench_verdict``. Under pytest-xdist only the controller finishes,
+from the workers' records.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import defaultdict
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from qpbench import __version__, scoring
-from qpbench.config import Settings
+from qpbench import __version__, scoring, xdist_transport
+from qpbench.config import ScoringConfig, Settings
 from qpbench.errors import WorkloadError
-from qpbench.hosts import HostRecords, matrix_lines, readiness_matrix
-from qpbench.render.json_report import SCHEMA_VERSION, write_json
+from qpbench.gate import GateResult, GateSummary, hosts_score_gate, score_gate
+from qpbench.hosts import HostRecords, matrix_lines, readiness_matrix, score_hosts
+from qpbench.regression import RegressionSettings, RegressionStep
+from qpbench.record import Gate, HostRun, RunRecord
 from qpbench.render.terminal import summary_lines
-from qpbench.results import RESULT_TYPES, Result, result_from_dict, to_dict
+from qpbench.results import RESULT_TYPES, Result
+from qpbench.run_output import write_record
+from qpbench.run_output import write_reports as write_report_files
+from qpbench.selection import selected_errors, selected_results
 from qpbench.variants import REFERENCE, Variant, VariantCache, VariantRegistry
-from qpbench.workload import Workload, WorkloadSpec, builtin_spec, load_workload
+from qpbench.workload import Workload, load_workload
+from qpbench.workload_choice import resolve_spec
 
-WORKER_KEY = "qpbench_records"
 
+@dataclass(frozen=True)
+class SummarySection:
+    """A titled block of the terminal summary."""
 
-def workload_spec(settings: Settings) -> WorkloadSpec:
-    choice = settings.workload
-    if choice.model_factory:
-        from qpbench.data.dataset import shipped_eval_path
-
-        return WorkloadSpec(
-            name=choice.model_factory,
-            model_factory=choice.model_factory,
-            checkpoint=choice.checkpoint,
-            dataset=choice.dataset or str(shipped_eval_path()),
-            input_size=choice.input_size or 224,
-        )
-    spec = builtin_spec(choice.name)
-    return WorkloadSpec(
-        name=spec.name,
-        model_factory=spec.model_factory,
-        checkpoint=choice.checkpoint or spec.checkpoint,
-        dataset=choice.dataset or spec.dataset,
-        input_size=choice.input_size or spec.input_size,
-    )
+    title: str
+    lines: list[str]
+    regressions_red: bool = False  # colour the comparison's "regressed" rows too
 
 
 class QPSession:
-    def __init__(self, config: Any, settings: Settings) -> None:
+    def __init__(self, config: Any, settings: Settings, regression: RegressionStep | None = None) -> None:
         self.config = config
         self.settings = settings
+        self.is_worker = hasattr(config, "workerinput")
+        self.regression = regression or RegressionStep(RegressionSettings(), settings.results_dir,
+                                                       settings.results_dir, self.is_worker)
         self.records: list[Result] = []
         self.errors: dict[str, list[str]] = defaultdict(list)
-        self.is_worker = hasattr(config, "workerinput")
         self._workload: Workload | None = None
         self._registry: VariantRegistry | None = None
         self._cache: VariantCache | None = None
         self._predictions: dict[str, np.ndarray] = {}
         self._worker_infos: list[Result] = []
+        self.hosts: dict[str, HostRecords] = {}  # --dist each: every host's records apart
+        # What finishing produced:
         self.verdict: scoring.Verdict | None = None
+        self.host_verdicts: dict[str, HostRun] = {}
+        self.matrix: dict[str, Any] | None = None
+        self.gate = GateSummary()
         self.json_path: Path | None = None
-        self.gate_failed = False
-        self.gate_message: str | None = None
+        self.written_record: RunRecord | None = None  # the run record as written
+        self.score_gate = GateResult()
         self.report_paths: dict[str, Path] = {}
         self.report_error: str | None = None
-        self.written_record: dict[str, Any] | None = None  # the run record as written
-        self.hosts: dict[str, HostRecords] = {}  # --dist each: every host's records apart
-        self.host_verdicts: dict[str, scoring.Verdict] = {}
-        self.matrix: dict[str, Any] | None = None
 
     # Setup ---------------------------------------------------------------
 
@@ -94,7 +93,7 @@ class QPSession:
 
     def workload(self) -> Workload:
         if self._workload is None:
-            self._workload = load_workload(workload_spec(self.settings))
+            self._workload = load_workload(resolve_spec(self.settings.workload))
         return self._workload
 
     def use_workload(self, workload: Workload) -> None:
@@ -110,12 +109,12 @@ class QPSession:
             names += self.registry.names() if name == "all" else [name]
         return tuple(dict.fromkeys(names))
 
-    def prepare(self, item: Any) -> None:
-        """Fail early on unknown variants and an unusable built-in or option-given workload."""
+    def prepare(self, check_workload: bool) -> None:
+        """Fail early on unknown variants and, with ``check_workload`` (the workload is the one the
+        options name, not a user's ``qp_workload`` fixture), on an unusable workload."""
         for name in self.selected_variants():
             self.registry.get(name)
-        defs = item._fixtureinfo.name2fixturedefs.get("qp_workload", ())
-        if defs and getattr(defs[-1].func, "__module__", "") == "qpbench.plugin":
+        if check_workload:
             self.workload().check_model()
 
     # Variants and predictions --------------------------------------------
@@ -160,156 +159,126 @@ class QPSession:
         return bool(self.records or self.errors or self._worker_infos or self.hosts
                     or (self._cache and self._cache.infos()))
 
-    def send_to_controller(self) -> None:
-        from qpbench.system import fingerprint
+    def fingerprint(self) -> dict[str, Any]:
+        """This machine's fingerprint, as the generate hook makes it and the update hooks extend it."""
+        fingerprint = self.config.hook.pytest_qpbench_generate_fingerprint(config=self.config)
+        self.config.hook.pytest_qpbench_update_fingerprint(config=self.config, fingerprint=fingerprint)
+        return fingerprint
 
+    # pytest-xdist -----------------------------------------------------------
+
+    def send_to_controller(self) -> None:
         infos = self._cache.infos() if self._cache else []
-        self.config.workeroutput[WORKER_KEY] = json.dumps(
-            {"records": [to_dict(r) for r in [*self.records, *infos]], "errors": dict(self.errors),
-             "fingerprint": fingerprint()}  # the worker's machine: another host's under --tx ssh=...
-        )
+        xdist_transport.send(self.config.workeroutput, xdist_transport.WorkerPayload(
+            records=[*self.records, *infos], errors=dict(self.errors),
+            fingerprint=self.fingerprint(),  # the worker's machine: another host's under --tx ssh=...
+            regression_overrides=dict(self.regression.per_variant)))
 
     def receive_from_worker(self, workeroutput: dict[str, Any], host: str | None = None) -> None:
         """A worker's records: into the run's, or, with ``host`` (``--dist each``), kept apart by host."""
-        payload = workeroutput.get(WORKER_KEY)
-        if not payload:
+        payload = xdist_transport.receive(workeroutput)
+        if payload is None:
             return
-        data = json.loads(payload)
+        self.regression.add_overrides(payload.regression_overrides)
         if host is not None:
-            records = self.hosts.setdefault(host, HostRecords(host))
-            records.fingerprint = data.get("fingerprint")
-            records.results += [result_from_dict(item) for item in data["records"]]
-            for variant, msgs in data["errors"].items():
-                records.errors[variant].extend(msgs)
+            self.hosts.setdefault(host, HostRecords(host)).add(payload)
             return
-        for item in data["records"]:
-            result = result_from_dict(item)
-            (self._worker_infos if item["kind"] == "variant" else self.records).append(result)
-        for variant, msgs in data["errors"].items():
+        for result in payload.records:
+            (self._worker_infos if result.kind == "variant" else self.records).append(result)
+        for variant, msgs in payload.errors.items():
             self.errors[variant].extend(msgs)
 
-    # Verdict --------------------------------------------------------------
+    # Finishing ------------------------------------------------------------
 
     def all_results(self) -> list[Result]:
         infos = (self._cache.infos() if self._cache else []) + self._worker_infos
-        return self.selected_results(infos, self.records)
-
-    def selected_results(self, infos: list[Result], records: list[Result]) -> list[Result]:
-        seen: set[str] = set()
-        unique_infos = [i for i in infos if not (i.variant in seen or seen.add(i.variant))]
-        selected = set(self.selected_variants())
-        return [r for r in [*unique_infos, *records] if r.variant in selected]
+        return selected_results(infos, self.records, self.selected_variants())
 
     def finish(self) -> None:
-        from qpbench.system import fingerprint
-
-        config = self.config.hook.pytest_qpbench_make_scoring(config=self.config, scoring=self.settings.scoring)
+        """Score, gate, build the record, compare it with the baseline, write it; then the user's hooks."""
+        made = self.config.hook.pytest_qpbench_make_scoring(config=self.config, scoring=self.settings.scoring)
+        scoring_config = made or self.settings.scoring
         if self.hosts:
-            return self.finish_hosts(config or self.settings.scoring)
+            results, fingerprint, errors = self.score_hosts(scoring_config)
+            self.score_gate = hosts_score_gate({h: run.verdict for h, run in self.host_verdicts.items()},
+                                               self.settings.fail_under)
+        else:
+            results, fingerprint, errors = self.score_here(scoring_config)
+            self.score_gate = score_gate(self.verdict, self.settings.fail_under)
+        record = self.config.hook.pytest_qpbench_generate_record(
+            config=self.config, verdict=self.verdict, results=results, fingerprint=fingerprint, errors=errors)
+        comparison = self.regression.compare(record)
+        if comparison is not None:
+            record = replace(record, comparison=comparison)
+        self.gate = GateSummary(self.score_gate, self.regression.gate)
+        self.config.hook.pytest_qpbench_update_record(config=self.config, record=record)
+        self.json_path = write_record(record, self.settings.results_dir)
+        self.written_record = record
+        self.write_reports(record)
+        self.regression.after_write(record)
+        self.config.hook.pytest_qpbench_verdict(config=self.config, verdict=self.verdict, record=record)
+
+    def score_here(self, config: ScoringConfig) -> tuple[list[Result], dict[str, Any], dict[str, list[str]]]:
+        """The verdict on every worker's (or this process's) records: (results, fingerprint, errors)."""
         results = self.all_results()
-        errors = {k: v for k, v in self.errors.items() if k in self.selected_variants()}
-        fp = fingerprint()
-        self.verdict = scoring.score(results, config or self.settings.scoring, REFERENCE, errors)
-        self.gate_failed, self.gate_message = self.apply_gate(self.verdict)
-        record = self.run_record(results, fp)
-        self.config.hook.pytest_qpbench_verdict(config=self.config, verdict=self.verdict, record=record)
-        self.json_path = self.write(record)
-        self.written_record = record
-        self.write_reports(record)
+        self.verdict = scoring.score(results, config, REFERENCE, selected_errors(self.errors, self.selected_variants()))
+        return results, self.fingerprint(), dict(self.errors)
 
-    def finish_hosts(self, config: Any) -> None:
-        """``--dist each``: one verdict per host, a readiness matrix over them; the top-level
-        verdict, results and fingerprint are the first host's (by id), every host's under "hosts"."""
-        per_host: dict[str, dict[str, Any]] = {}
-        selected = set(self.selected_variants())
-        for host in sorted(self.hosts):
-            hr = self.hosts[host]
-            infos = [r for r in hr.results if r.kind == "variant"]
-            results = self.selected_results(infos, [r for r in hr.results if r.kind != "variant"])
-            errors = {k: list(v) for k, v in hr.errors.items() if k in selected}
-            self.host_verdicts[host] = verdict = scoring.score(results, config, REFERENCE, errors)
-            per_host[host] = {"fingerprint": hr.fingerprint, "results": results, "errors": errors, "verdict": verdict}
-        first = next(iter(per_host))
-        self.verdict = self.host_verdicts[first]
-        self.matrix = readiness_matrix(self.host_verdicts)
-        gates = {h: self.apply_gate(v) for h, v in self.host_verdicts.items()}
-        self.gate_failed = any(failed for failed, _ in gates.values())
-        messages = [f"{m} [{h}]" for h, (_, m) in gates.items() if m]
-        self.gate_message = "\n".join(sorted(messages, key=lambda m: not m.startswith("FAIL"))) or None
-        record = self.run_record(per_host[first]["results"], per_host[first]["fingerprint"] or {})
-        record["errors"] = per_host[first]["errors"]
-        record["hosts"] = {h: {"fingerprint": d["fingerprint"], "results": [to_dict(r) for r in d["results"]],
-                               "errors": d["errors"], "verdict": d["verdict"].to_dict()} for h, d in per_host.items()}
-        record["matrix"] = self.matrix
-        self.config.hook.pytest_qpbench_verdict(config=self.config, verdict=self.verdict, record=record)
-        self.json_path = self.write(record)
-        self.written_record = record
-        self.write_reports(record)
+    def score_hosts(self, config: ScoringConfig) -> tuple[list[Result], dict[str, Any], dict[str, list[str]]]:
+        """``--dist each``: one verdict per host, a readiness matrix over them; the top-level verdict,
+        results and fingerprint are the first host's (by id), every host's under "hosts"."""
+        self.host_verdicts = score_hosts(self.hosts, self.selected_variants(), config, REFERENCE)
+        self.matrix = readiness_matrix({h: run.verdict for h, run in self.host_verdicts.items()})
+        first = next(iter(self.host_verdicts.values()))
+        self.verdict = first.verdict
+        return list(first.results), dict(first.fingerprint or {}), dict(first.errors)
 
-    def apply_gate(self, verdict: scoring.Verdict) -> tuple[bool, str | None]:
-        threshold = self.settings.fail_under
-        if threshold is None:
-            return False, None
-        if verdict.recommended is None:
-            return True, f"FAIL qpbench gate: no variant is ready, required a recommended variant scoring >= {threshold:g}"
-        got = verdict.recommended_score or 0.0
-        if got < threshold:
-            return True, f"FAIL qpbench gate: recommended variant {verdict.recommended} scores {got:.1f} < {threshold:g}"
-        return False, f"PASS qpbench gate: recommended variant {verdict.recommended} scores {got:.1f} >= {threshold:g}"
-
-    def run_record(self, results: list[Result], fp: dict[str, Any]) -> dict[str, Any]:
-        assert self.verdict is not None
+    def build_record(self, verdict: scoring.Verdict, results: list[Result], fingerprint: dict[str, Any],
+                     errors: dict[str, list[str]]) -> RunRecord:
+        """The run's record (the comparison with a baseline is added to it after)."""
         workload = self._workload
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "qpbench_version": __version__,
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "workload": workload.spec.to_dict() if workload else workload_spec(self.settings).to_dict(),
-            "eval_set": {"source": self.eval_data().source, "n_samples": self.eval_data().n_samples} if workload else None,
-            "profile": self.settings.profile.__dict__,
-            "selected_variants": list(self.selected_variants()),
-            "fail_under": self.settings.fail_under,
-            "gate": {"failed": self.gate_failed, "message": self.gate_message},
-            "fingerprint": fp,
-            "results": [to_dict(r) for r in results],
-            "errors": {k: v for k, v in self.errors.items()},
-            "verdict": self.verdict.to_dict(),
-        }
+        return RunRecord(
+            workload=workload.spec if workload else resolve_spec(self.settings.workload),
+            eval_set={"source": self.eval_data().source, "n_samples": self.eval_data().n_samples} if workload else None,
+            profile=dict(vars(self.settings.profile)),
+            selected_variants=self.selected_variants(),
+            fail_under=self.settings.fail_under,
+            gate=Gate(self.score_gate.failed, self.score_gate.message),
+            fingerprint=fingerprint,
+            results=tuple(results),
+            errors=errors,
+            verdict=verdict,
+            created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            qpbench_version=__version__,
+            hosts=dict(self.host_verdicts) if self.host_verdicts else None,
+            matrix=self.matrix if self.host_verdicts else None,
+        )
 
-    def write(self, record: dict[str, Any]) -> Path:
-        out = Path(self.settings.results_dir)
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        name = "".join(c if c.isalnum() or c in "-_" else "_" for c in record["workload"]["name"])
-        path = write_json(record, out / "runs" / f"{stamp}-{name}.json")
-        write_json(record, out / "latest.json")
-        return path
+    def write_reports(self, record: RunRecord) -> None:
+        """report.html and summary.md beside the JSON (or in the report dir), and the CI job summary."""
+        written = write_report_files(record, Path(self.settings.report_dir or self.settings.results_dir), self.json_path)
+        self.report_paths, self.report_error = written.paths, written.error
 
-    def write_reports(self, record: dict[str, Any]) -> None:
-        """report.html and summary.md beside the JSON (or in the report dir), and the CI job summary.
+    # Terminal summary -------------------------------------------------------
 
-        A report that cannot be drawn is told in the terminal summary; it does
-        not change the verdict or the gate, which the JSON already holds.
-        """
-        from qpbench.render.reports import append_step_summary, write_reports
+    def summary_sections(self) -> list[SummarySection]:
+        """The readiness verdict with the score gate; with a baseline, the comparison with the regression gate."""
+        sections = [SummarySection("qpbench deployment readiness", [*self.readiness_lines(), *self.gate.score.lines])]
+        if self.regression.active:
+            sections.append(SummarySection("qpbench comparison with a baseline",
+                                           [*self.regression.report_lines(), *self.gate.regression.lines],
+                                           regressions_red=True))
+        return sections
 
-        out = Path(self.settings.report_dir or self.settings.results_dir)
-        try:
-            saved = json.loads(json.dumps(record, allow_nan=False))  # exactly what the JSON file holds
-            self.report_paths = write_reports(saved, out, source=str(self.json_path) if self.json_path else None)
-            append_step_summary(self.report_paths["md"].read_text(encoding="utf-8"))
-        except Exception as exc:  # a plotting or template failure must not hide the verdict
-            self.report_error = f"reports not written: {type(exc).__name__}: {exc}"
-
-    def summary_lines(self) -> list[str]:
+    def readiness_lines(self) -> list[str]:
         assert self.verdict is not None
-        lines = summary_lines(self.verdict, str(self.json_path) if self.json_path else None)
-        reports = [f"report: {path}" for path in self.report_paths.values()]
+        lines = summary_lines(self.verdict, None)
+        if self.json_path:
+            lines.append(f"results: {self.json_path}")
+        lines += [f"report: {path}" for path in self.report_paths.values()]
         if self.report_error:
-            reports.append(self.report_error)
-        at = next((i for i, line in enumerate(lines) if line.startswith("results: ")), len(lines) - 1)
-        lines = lines[:at + 1] + reports + lines[at + 1:]
+            lines.append(self.report_error)
         if self.matrix:
-            lines[0:0] = [f"host {next(iter(self.matrix['hosts']))} (first of {len(self.matrix['hosts'])}):"]
-            lines += ["", *matrix_lines(self.matrix)]
-        return lines + (self.gate_message.splitlines() if self.gate_message else [])
-
+            hosts = self.matrix["hosts"]
+            lines = [f"host {hosts[0]} (first of {len(hosts)}):", *lines, "", *matrix_lines(self.matrix)]
+        return lines

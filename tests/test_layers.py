@@ -18,13 +18,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "qpbench.hookspec"),
     ("qpbench.config", "qpbench.system", "qpbench.results"),
     ("qpbench.models", "qpbench.data"),
-    ("qpbench.workload",),
+    ("qpbench.workload", "qpbench.workload_choice"),
     ("qpbench.optimize",),
     ("qpbench.variants",),
     ("qpbench.measure",),
-    ("qpbench.scoring", "qpbench.compare", "qpbench.hosts", "qpbench.baseline", "qpbench.record"),
+    ("qpbench.scoring", "qpbench.selection", "qpbench.gate", "qpbench.compare", "qpbench.hosts", "qpbench.baseline",
+     "qpbench.record", "qpbench.xdist_transport"),
     ("qpbench.render",),
-    ("qpbench.regression", "qpbench.deploy", "qpbench.train", "qpbench.timing_lock"),
+    ("qpbench.regression", "qpbench.deploy", "qpbench.train", "qpbench.timing_lock", "qpbench.run_output"),
     ("qpbench.suite", "qpbench.session"),
     ("qpbench.plugin", "qpbench.cli", "qpbench.compare_cli", "qpbench.__main__"),
 )
@@ -65,7 +66,7 @@ def layer_of(name: str) -> int:
     best = None
     for rank, entries in enumerate(LAYERS):
         for entry in entries:
-            if name == entry or name.startswith(entry + "."):
+            if name == entry or (entry != "qpbench" and name.startswith(entry + ".")):
                 if best is None or len(entry) > best[1]:
                     best = (rank, len(entry))
     if best is None:

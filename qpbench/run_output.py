@@ -1,0 +1,44 @@
+"""The files a run leaves: its record as JSON (one per run, and latest.json), report.html,
+summary.md, and the CI job summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qpbench.record import RunRecord
+
+
+@dataclass(frozen=True)
+class ReportsWritten:
+    paths: dict[str, Path] = field(default_factory=dict)  # "html", "md"
+    error: str | None = None  # why no report was written
+
+
+def write_record(record: RunRecord, results_dir: str | Path) -> Path:
+    """``runs/<stamp>-<workload>.json`` and ``latest.json``; returns the first."""
+    out = Path(results_dir)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in record.workload.name)
+    path = record.write(out / "runs" / f"{stamp}-{name}.json")
+    record.write(out / "latest.json")
+    return path
+
+
+def write_reports(record: RunRecord, out: Path, source: Path | None) -> ReportsWritten:
+    """report.html and summary.md in ``out``, and the CI job summary.
+
+    A report that cannot be drawn is told, not raised: it does not change the
+    verdict or the gate, which the JSON already holds.
+    """
+    from qpbench.render.reports import append_step_summary
+    from qpbench.render.reports import write_reports as render_reports
+
+    paths: dict[str, Path] = {}
+    try:
+        paths = render_reports(record, out, source=str(source) if source else None)
+        append_step_summary(paths["md"].read_text(encoding="utf-8"))
+    except Exception as exc:  # a plotting or template failure must not hide the verdict
+        return ReportsWritten(paths, f"reports not written: {type(exc).__name__}: {exc}")
+    return ReportsWritten(paths)
