@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from qpbench import __version__, scoring
-from qpbench.config import Settings
+from qpbench.config import RUN, Settings
 from qpbench.errors import WorkloadError
 from qpbench.hosts import HostRecords, matrix_lines, readiness_matrix
 from qpbench.render.json_report import SCHEMA_VERSION, write_json
@@ -38,7 +38,7 @@ def workload_spec(settings: Settings) -> WorkloadSpec:
             model_factory=choice.model_factory,
             checkpoint=choice.checkpoint,
             dataset=choice.dataset or str(shipped_eval_path()),
-            input_size=choice.input_size or 224,
+            input_size=choice.input_size or RUN.input_size,
         )
     spec = builtin_spec(choice.name)
     return WorkloadSpec(
