@@ -108,7 +108,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=TRAIN.epochs, help=f"training epochs (default: {TRAIN.epochs})")
     parser.add_argument("--seed", type=int, default=TRAIN.seed, help=f"training seed (default: {TRAIN.seed})")
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads (default: torch's)")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -32,7 +32,7 @@ def ratio_band(text: str) -> tuple[float, float]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", nargs="?", choices=("build", "verify"), default="build",
-                        help="build (default) a package, or verify DIR (manifest + fresh-process re-measurement)")
+                        help="build a package, or verify DIR (manifest + fresh-process re-measurement) (default: build)")
     parser.add_argument("dir", nargs="?", metavar="DIR", help="the package to verify")
     band = (TOLERANCES.latency_ratio_low, TOLERANCES.latency_ratio_high)
     parser.add_argument("--run", metavar="PATH", default=PACKAGE.run,
