@@ -1,7 +1,7 @@
 """Named baselines: save a run record under ``<results>/baselines/NAME.json``, list, load, validate.
 
-A baseline is a run record (the JSON qpbench writes for every run: raw samples,
-fingerprint, verdict) plus a ``baseline`` block: its name, when it was saved,
+A baseline is a run record (``RunRecord``: raw samples, fingerprint, verdict) plus
+a ``baseline`` block: its name, when it was saved,
 the git commit it was measured at (when git is available) and where
 pytest-benchmark stored its own part of the run. Written atomically.
 """
@@ -12,16 +12,16 @@ import datetime as dt
 import json
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from qpbench.errors import QPBenchError
-from qpbench.render.json_report import SCHEMA_VERSION, write_json
+from qpbench.errors import QPBenchError, RecordError
+from qpbench.record import RunRecord
+from qpbench.render.json_report import SCHEMA_VERSION
 
 LATEST = "latest"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-REQUIRED_KEYS = ("schema_version", "workload", "fingerprint", "results", "verdict")
 
 
 class BaselineError(QPBenchError):
@@ -57,52 +57,32 @@ def git_info(cwd: str | Path) -> dict[str, Any] | None:
     return {"commit": commit, "branch": branch, "dirty": dirty}
 
 
-def save_baseline(record: dict[str, Any], results_dir: str | Path, name: str, repo_dir: str | Path,
+def save_baseline(record: RunRecord, results_dir: str | Path, name: str, repo_dir: str | Path,
                   benchmark_storage: str | None = None) -> Path:
     """Write ``record`` as baseline NAME (replacing an older one of that name)."""
     check_name(name)
-    data = dict(record)
-    data["baseline"] = {
+    block = {
         "name": name,
         "saved": dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
         "git": git_info(repo_dir),
         "pytest_benchmark": {"save": name, "storage": benchmark_storage} if benchmark_storage else None,
     }
-    return write_json(data, baselines_dir(results_dir) / f"{name}.json")
+    return replace(record, baseline=block).write(baselines_dir(results_dir) / f"{name}.json")
 
 
-def validate_record(data: Any, source: str) -> dict[str, Any]:
-    """A run record that this qpbench can read, or a BaselineError saying what is wrong."""
-    if not isinstance(data, dict):
-        raise BaselineError(f"{source}: not a qpbench run record (a JSON object was expected)")
-    version = data.get("schema_version")
-    if version is None:
-        raise BaselineError(f"{source}: no schema_version: not a qpbench run record")
-    if version != SCHEMA_VERSION:
-        raise BaselineError(f"{source}: schema version {version!r}, this qpbench reads version {SCHEMA_VERSION}: "
-                            "measure the baseline again with this version and save it")
-    missing = [k for k in REQUIRED_KEYS if k not in data]
-    if missing:
-        raise BaselineError(f"{source}: incomplete run record, missing {missing}")
-    if not isinstance(data["results"], list) or not all(isinstance(r, dict) and "kind" in r for r in data["results"]):
-        raise BaselineError(f"{source}: 'results' must be a list of result objects")
-    return data
-
-
-def read_record(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
+def read_record(path: str | Path) -> RunRecord:
+    """The run record or baseline at ``path``; a bad one is a BaselineError that says what to do."""
     try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise BaselineError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise BaselineError(f"{path}: cannot be read: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BaselineError(f"{path}: corrupt or truncated JSON ({exc.msg} at line {exc.lineno}): "
-                            "delete it and save the baseline again") from None
-    return validate_record(data, str(path))
+        return RunRecord.load(path)
+    except RecordError as exc:
+        if exc.problem == "not_json":
+            message = f"{path}: corrupt or truncated JSON ({exc.detail}): delete it and save the baseline again"
+        elif exc.problem == "other_version":
+            message = (f"{path}: schema version {exc.detail}, this qpbench reads version {SCHEMA_VERSION}: "
+                       "measure the baseline again with this version and save it")
+        else:
+            message = str(exc)
+        raise BaselineError(message) from None
 
 
 def list_baselines(results_dir: str | Path) -> list[tuple[str, Path]]:
@@ -125,13 +105,13 @@ def list_baselines(results_dir: str | Path) -> list[tuple[str, Path]]:
 class Loaded:
     name: str
     path: Path
-    record: dict[str, Any]
+    record: RunRecord
 
     @property
     def label(self) -> str:
-        git = (self.record.get("baseline") or {}).get("git") or {}
+        git = (self.record.baseline or {}).get("git") or {}
         commit = f" @ {git['commit'][:10]}{'+dirty' if git.get('dirty') else ''}" if git.get("commit") else ""
-        what = "baseline" if self.record.get("baseline") else "run"
+        what = "baseline" if self.record.baseline else "run"
         return f"{what} {self.name}{commit}"
 
 
@@ -157,6 +137,6 @@ def load_run(ref: str, results_dir: str | Path) -> Loaded:
     path = Path(ref)
     if ref.endswith(".json") or path.is_file():
         record = read_record(path)
-        name = (record.get("baseline") or {}).get("name") or path.stem
+        name = (record.baseline or {}).get("name") or path.stem
         return Loaded(name, path, record)
     return load_baseline(results_dir, ref)

@@ -39,12 +39,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Re-render a saved run record; a bad record is refused with the file and problem named (exit 2)."""
     from qpbench.config import REPORT_FORMATS, parse_names
     from qpbench.errors import QPBenchError
-    from qpbench.render.record import load_record
+    from qpbench.record import RunRecord
     from qpbench.render.reports import write_reports
 
     try:
         formats = parse_names(args.format, "report format", tuple(REPORT_FORMATS)) or tuple(REPORT_FORMATS)
-        record = load_record(args.run_json)
+        record = RunRecord.load(args.run_json)
     except QPBenchError as exc:
         print(f"qpbench report: error: {exc}", file=sys.stderr)
         return 2

@@ -1,7 +1,7 @@
 """Compare a run with a baseline: per variant and metric, the change, a confidence
 interval where raw samples exist, and a verdict.
 
-Pure: two run records (the dicts qpbench writes) in, a ``Comparison`` out.
+Pure: two run records (``RunRecord``) in, a ``Comparison`` out.
 
 Noise on a shared machine is handled three ways:
 
@@ -20,12 +20,23 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qpbench.config import COMPARISON, DEFAULT_GATE_ON, DEFAULT_THRESHOLDS
 from qpbench.errors import ConfigError
+from qpbench.results import (
+    AccuracyResult,
+    FidelityResult,
+    LatencyResult,
+    MemoryResult,
+    PairedResult,
+    jsonable,
+)
+
+if TYPE_CHECKING:  # the record holds a Comparison: a run-time import would be a cycle
+    from qpbench.record import RunRecord
 
 REGRESSED = "regressed"
 IMPROVED = "improved"
@@ -85,7 +96,11 @@ class MetricChange:
     reason: str  # why this verdict, in words
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean(asdict(self))
+        return jsonable(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetricChange:
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -97,6 +112,11 @@ class Comparison:
     any_machine: bool  # absolute metrics compared although the machines differ
     changes: tuple[MetricChange, ...]
     notes: tuple[str, ...] = ()
+    # What a run adds when it records the comparison (--qp-compare): where the baseline was,
+    # the thresholds used and the regression gate's outcome.
+    baseline_path: str | None = None
+    thresholds: Mapping[str, Any] | None = None
+    gate: Mapping[str, Any] | None = None
 
     def with_verdict(self, verdict: str) -> list[MetricChange]:
         return [c for c in self.changes if c.verdict == verdict]
@@ -122,15 +142,16 @@ class Comparison:
             "counts": self.counts(),
             "notes": list(self.notes),
             "changes": [c.to_dict() for c in self.changes],
+            **{k: v for k, v in (("baseline_path", self.baseline_path), ("thresholds", self.thresholds),
+                                 ("gate", self.gate)) if v is not None},
         }
 
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    return value
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
+        """A comparison as a run record holds it (``to_dict``; the counts are derived, not read)."""
+        return cls(data["baseline"], data["current"], data["same_machine"], tuple(data.get("machine_differences", ())),
+                   data.get("any_machine", False), tuple(MetricChange.from_dict(c) for c in data["changes"]),
+                   tuple(data.get("notes", ())), data.get("baseline_path"), data.get("thresholds"), data.get("gate"))
 
 
 # Statistics ------------------------------------------------------------------
@@ -188,21 +209,18 @@ def judge_relative(change: float, low: float | None, high: float | None, thresho
 # What is compared -----------------------------------------------------------
 
 
-def _results(record: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
-    return [r for r in record.get("results", []) if r.get("kind") == kind]
+def finite_or_none(value: float | None) -> float | None:
+    """A figure a record read back as None (JSON has no NaN) and one still NaN in memory: both unknown."""
+    return value if value is not None and math.isfinite(value) else None
 
 
-def paired_ratios(result: Mapping[str, Any]) -> list[float]:
-    return [v / r for v, r in zip(result["variant_s"], result["reference_s"]) if v > 0 and r > 0]
-
-
-def speed_samples(record: Mapping[str, Any]) -> dict[tuple[str, int], list[float]]:
+def speed_samples(record: RunRecord) -> dict[tuple[str, int], list[float]]:
     """(variant, batch) -> per-pair time ratios variant/reference from the interleaved A/B test."""
-    return {(r["variant"], int(r["batch_size"])): paired_ratios(r) for r in _results(record, "paired")}
+    return {(r.variant, r.batch_size): list(r.ratios) for r in record.results_of(PairedResult)}
 
 
-def latency_samples(record: Mapping[str, Any]) -> dict[tuple[str, int], list[float]]:
-    return {(r["variant"], int(r["batch_size"])): list(r["samples_s"]) for r in _results(record, "latency")}
+def latency_samples(record: RunRecord) -> dict[tuple[str, int], list[float]]:
+    return {(r.variant, r.batch_size): list(r.samples_s) for r in record.results_of(LatencyResult)}
 
 
 def fingerprint_differences(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> list[str]:
@@ -227,25 +245,24 @@ def fingerprint_differences(a: Mapping[str, Any] | None, b: Mapping[str, Any] | 
     return [f"{k}: {pa[k]!r} vs {pb[k]!r}" for k in pa if pa[k] != pb[k]]
 
 
-def workload_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+def workload_differences(a: RunRecord, b: RunRecord) -> list[str]:
     out = []
-    wa, wb = a.get("workload") or {}, b.get("workload") or {}
     for key in ("name", "model_factory", "input_size"):
-        if wa.get(key) != wb.get(key):
-            out.append(f"workload {key}: {wa.get(key)!r} vs {wb.get(key)!r}")
+        if getattr(a.workload, key) != getattr(b.workload, key):
+            out.append(f"workload {key}: {getattr(a.workload, key)!r} vs {getattr(b.workload, key)!r}")
     return out
 
 
-def eval_set_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
-    ea, eb = a.get("eval_set"), b.get("eval_set")
+def eval_set_differences(a: RunRecord, b: RunRecord) -> list[str]:
+    ea, eb = a.eval_set, b.eval_set
     if not ea or not eb:  # under pytest-xdist the controller does not load the data, so it is not recorded
         return []
     return [f"evaluation set {k}: {ea.get(k)!r} vs {eb.get(k)!r}" for k in ("source", "n_samples") if ea.get(k) != eb.get(k)]
 
 
 def compare_runs(
-    baseline: Mapping[str, Any],
-    current: Mapping[str, Any],
+    baseline: RunRecord,
+    current: RunRecord,
     thresholds: Thresholds | None = None,
     any_machine: bool = False,
     baseline_label: str = "baseline",
@@ -254,7 +271,7 @@ def compare_runs(
 ) -> Comparison:
     """Every metric both runs can speak to, with a verdict; the rest 'not comparable' with why."""
     th = thresholds or Thresholds()
-    machine = fingerprint_differences(baseline.get("fingerprint"), current.get("fingerprint"))
+    machine = fingerprint_differences(baseline.fingerprint, current.fingerprint)
     same_machine = not machine
     absolute_ok = same_machine or any_machine
     absolute_why = "different machines (" + "; ".join(machine) + "): absolute figures are not compared; " \
@@ -322,15 +339,15 @@ def compare_runs(
             judge_relative(change, low, high, th.get("latency", variant)), change, (low, high))
 
     # Peak memory of a fresh process at batch 1: one value per run, same machine only.
-    mb = {r["variant"]: r for r in _results(baseline, "memory") if r.get("batch_size") == 1}
-    mc = {r["variant"]: r for r in _results(current, "memory") if r.get("batch_size") == 1}
+    mb = {r.variant: r for r in baseline.results_of(MemoryResult) if r.batch_size == 1}
+    mc = {r.variant: r for r in current.results_of(MemoryResult) if r.batch_size == 1}
     for variant in sorted(set(mb) | set(mc)):
-        base = mb[variant]["peak_rss_mb"] if variant in mb else None
-        cur = mc[variant]["peak_rss_mb"] if variant in mc else None
+        base = mb[variant].peak_rss_mb if variant in mb else None
+        cur = mc[variant].peak_rss_mb if variant in mc else None
         why = missing(variant in mb, variant in mc) or ("; ".join(workload) if workload else None) or \
             (None if absolute_ok else absolute_why)
-        if why is None and mb[variant].get("torch_build") != mc[variant].get("torch_build"):
-            why = f"torch builds differ: {mb[variant].get('torch_build')!r} vs {mc[variant].get('torch_build')!r}"
+        if why is None and mb[variant].torch_build != mc[variant].torch_build:
+            why = f"torch builds differ: {mb[variant].torch_build!r} vs {mc[variant].torch_build!r}"
         if why:
             not_comparable(variant, "peak_rss_mb", "peak_rss", base, cur, True, why)
             continue
@@ -340,10 +357,10 @@ def compare_runs(
 
     # Accuracy: deterministic on the same evaluation set, so a plain difference.
     eval_diff = eval_set_differences(baseline, current)
-    for kind, field_name, family, higher_is_better in (("accuracy", "pearson", "pearson", True),
-                                                       ("fidelity", "pearson_loss_rel", "fidelity_loss", False)):
-        rb = {r["variant"]: r.get(field_name) for r in _results(baseline, kind)}
-        rc = {r["variant"]: r.get(field_name) for r in _results(current, kind)}
+    for kind, field_name, family, higher_is_better in ((AccuracyResult, "pearson", "pearson", True),
+                                                       (FidelityResult, "pearson_loss_rel", "fidelity_loss", False)):
+        rb = {r.variant: finite_or_none(getattr(r, field_name)) for r in baseline.results_of(kind)}
+        rc = {r.variant: finite_or_none(getattr(r, field_name)) for r in current.results_of(kind)}
         for variant in sorted(set(rb) | set(rc)):
             base, cur = rb.get(variant), rc.get(variant)
             why = missing(base is not None, cur is not None) or ("; ".join(workload + eval_diff) or None)

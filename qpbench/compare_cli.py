@@ -10,7 +10,8 @@ from pathlib import Path
 from qpbench.baseline import BaselineError, list_baselines, load_run
 from qpbench.compare import compare_runs, make_thresholds, regression_gate
 from qpbench.config import DEFAULT_GATE_ON, DEFAULT_THRESHOLDS, FAMILY_HELP, RUN, parse_names, parse_pairs, show_default
-from qpbench.errors import ConfigError
+from qpbench.errors import ConfigError, RecordError
+from qpbench.record import RunRecord
 
 
 def add_compare_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,7 +46,7 @@ def run_compare(args: argparse.Namespace) -> int:
         print(f"qpbench compare: {exc}", file=sys.stderr)
         return 2
     comparison = compare_runs(base.record, cur.record, thresholds, args.any_machine, base.label, cur.label,
-                              reference=cur.record["verdict"].get("reference", "eager"))
+                              reference=cur.record.verdict.reference)
     try:
         failed, gate = regression_gate(comparison, parse_names(args.gate_on))
     except ConfigError as exc:
@@ -75,12 +76,13 @@ def run_list(args: argparse.Namespace) -> int:
         return 0
     for name, path in saved:
         try:
-            info = json.loads(path.read_text())
-            meta = info.get("baseline") or {}
-            git = meta.get("git") or {}
-            commit = f" {git['commit'][:10]}{'+dirty' if git.get('dirty') else ''}" if git.get("commit") else ""
-            print(f"{name}  {meta.get('saved', '?')}{commit}  {info.get('workload', {}).get('name', '?')}  "
-                  f"{(info.get('fingerprint') or {}).get('cpu', {}).get('brand', '?')}")
-        except (OSError, ValueError, AttributeError) as exc:
+            record = RunRecord.load(path)
+        except RecordError as exc:
             print(f"{name}  unreadable: {exc}")
+            continue
+        meta = record.baseline or {}
+        git = meta.get("git") or {}
+        commit = f" {git['commit'][:10]}{'+dirty' if git.get('dirty') else ''}" if git.get("commit") else ""
+        print(f"{name}  {meta.get('saved', '?')}{commit}  {record.workload.name}  "
+              f"{(record.fingerprint.get('cpu') or {}).get('brand', '?')}")
     return 0

@@ -23,4 +23,13 @@ class VariantUnavailable(VariantError):
 
 
 class RecordError(QPBenchError):
-    """A saved run record (JSON) cannot be read: missing, corrupt, truncated or not of the schema."""
+    """A saved run record (JSON) cannot be read: missing, corrupt, truncated or not of the schema.
+
+    ``problem`` says which, so a reader with more context (a baseline, a package) can add its own
+    advice: "missing", "unreadable", "empty", "not_json", "no_version", "other_version", "invalid".
+    """
+
+    def __init__(self, message: str, problem: str = "invalid", detail: str = "") -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.detail = detail  # the parser's or validator's own words, without the file name

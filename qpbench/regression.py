@@ -9,7 +9,7 @@ before anything is measured) and calls it from the same places as the score gate
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from qpbench import baseline as baselines
 from qpbench.compare import ALL_VARIANTS, Comparison, check_families, check_threshold, compare_runs, make_thresholds, regression_gate
 from qpbench.config import DEFAULT_GATE_ON
 from qpbench.errors import ConfigError
+from qpbench.record import RunRecord
 
 WORKER_KEY = "qpbench_regression_overrides"
 MARKER = "qp_regression"
@@ -91,26 +92,29 @@ class RegressionRun:
         thresholds = make_thresholds(self.settings.thresholds, self.per_variant)
         git = baselines.git_info(self.repo_dir)
         label = "this run" + (f" @ {git['commit'][:10]}{'+dirty' if git['dirty'] else ''}" if git else "")
-        self.comparison = compare_runs(self.baseline.record, record, thresholds, self.settings.any_machine,
-                                       self.baseline.label, label, reference=record["verdict"].get("reference", "eager"))
+        current = RunRecord.from_dict(record)
+        self.comparison = compare_runs(self.baseline.record, current, thresholds, self.settings.any_machine,
+                                       self.baseline.label, label, reference=current.verdict.reference)
         failed, lines = regression_gate(self.comparison, self.settings.gate_on)
         self.gate_failed = failed and self.settings.fail_on_regression
         self.gate_lines = lines if self.settings.fail_on_regression else \
             [lines[0].replace("FAIL qpbench regression gate", "qpbench regression check (not gating)")
              .replace("PASS qpbench regression gate", "qpbench regression check (not gating)"), *lines[1:]]
-        record["comparison"] = {**self.comparison.to_dict(), "baseline_path": str(self.baseline.path),
-                                "thresholds": {"default": dict(thresholds.default),
-                                               "per_variant": {k: dict(v) for k, v in thresholds.per_variant.items()}},
-                                "gate": {"enabled": self.settings.fail_on_regression,
-                                         "metrics": list(check_families(self.settings.gate_on)), "failed": self.gate_failed,
-                                         "lines": self.gate_lines}}
+        self.comparison = replace(
+            self.comparison, baseline_path=str(self.baseline.path),
+            thresholds={"default": dict(thresholds.default),
+                        "per_variant": {k: dict(v) for k, v in thresholds.per_variant.items()}},
+            gate={"enabled": self.settings.fail_on_regression,
+                  "metrics": list(check_families(self.settings.gate_on)),
+                  "failed": self.gate_failed, "lines": self.gate_lines})
+        record["comparison"] = self.comparison.to_dict()
 
     def after_write(self, record: dict[str, Any]) -> None:
         from qpbench.render.compare_markdown import comparison_markdown
         from qpbench.render.json_report import write_text
 
         if self.settings.save_as:
-            self.saved_path = baselines.save_baseline(record, self.results_dir, self.settings.save_as, self.repo_dir,
+            self.saved_path = baselines.save_baseline(RunRecord.from_dict(record), self.results_dir, self.settings.save_as, self.repo_dir,
                                                       self.benchmark_storage)
         if self.comparison is not None and self.settings.markdown_path:
             self.markdown_written = write_text(comparison_markdown(self.comparison, self.gate_lines),

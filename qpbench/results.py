@@ -156,7 +156,8 @@ class PairedResult:
 
     @cached_property
     def ratios(self) -> tuple[float, ...]:
-        return tuple(v / r for v, r in zip(self.variant_s, self.reference_s) if r > 0)
+        # A call timed at 0 s is below the clock's resolution: no ratio with it means anything.
+        return tuple(v / r for v, r in zip(self.variant_s, self.reference_s) if v > 0 and r > 0)
 
     def summary(self) -> dict[str, Any]:
         return {"median_ratio": stats.percentiles(self.ratios, (50,))["p50"] if self.ratios else None,
@@ -341,13 +342,15 @@ Result = (LatencyResult | ThroughputResult | MemoryResult | BatchSizeResult | Ac
           | PairedResult | StressResult | ConcurrencyResult | LoadGenResult | ServerSearchResult | WorkerFailure)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by None, tuples as lists: JSON has no NaN,
+    and None reads back as "not available". Every record part is written through this."""
     if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN; None reads back as "not available"
+        return None
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value
 
 
@@ -355,7 +358,7 @@ def to_dict(result: Result) -> dict[str, Any]:
     data = {"kind": result.kind, **asdict(result)}
     if hasattr(result, "summary"):
         data["summary"] = result.summary()
-    return _jsonable(data)
+    return jsonable(data)
 
 
 def result_from_dict(data: dict[str, Any]) -> Result:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from qpbench.config import CRITERIA, ScoringConfig
+from qpbench.config import CRITERIA, QuantThresholds, ScoringConfig, Targets
 from qpbench.results import (
     AccuracyResult,
     ConcurrencyResult,
@@ -28,6 +28,7 @@ from qpbench.results import (
     ThroughputResult,
     VariantInfo,
     WorkerFailure,
+    jsonable,
 )
 
 
@@ -42,6 +43,10 @@ class CriterionVerdict:
     weight: float
     passed: bool | None  # None: not measured
     score: float | None  # in [0, 1]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CriterionVerdict:
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,11 @@ class VariantVerdict:
     def criterion(self, name: str) -> CriterionVerdict:
         return next(c for c in self.criteria if c.name == name)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> VariantVerdict:
+        return cls(**{**data, "criteria": tuple(CriterionVerdict.from_dict(c) for c in data["criteria"]),
+                      "reasons": tuple(data["reasons"])})
+
 
 @dataclass(frozen=True)
 class QuantCandidate:
@@ -71,6 +81,10 @@ class QuantCandidate:
     size_reduction: float | None
     accepted: bool
     reasons: tuple[str, ...]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> QuantCandidate:
+        return cls(**{**data, "reasons": tuple(data["reasons"])})
 
 
 @dataclass(frozen=True)
@@ -93,7 +107,7 @@ class Verdict:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean(
+        return jsonable(
             {
                 "recommended": self.recommended,
                 "recommended_score": self.recommended_score,
@@ -111,15 +125,23 @@ class Verdict:
             }
         )
 
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        """The verdict a saved record holds (``to_dict``'s output); the scoring config is rebuilt
+        from its targets, weights, hard gates and quantization rule."""
+        config = ScoringConfig(Targets(**data["targets"]), dict(data["weights"]), tuple(data["hard_gates"]),
+                               QuantThresholds(**data["quant_thresholds"]))
+        return cls(
+            variants=tuple(VariantVerdict.from_dict(v) for v in data["variants"]),
+            recommended=data["recommended"],
+            critical_issues=tuple(data["critical_issues"]),
+            recommendations=tuple(data["recommendations"]),
+            reference=data["reference"],
+            config=config,
+            skipped=tuple((s["variant"], s["reason"]) for s in data["skipped"]),
+            quantization=tuple(QuantCandidate.from_dict(q) for q in data["quantization"]),
+            best_quantization=data["best_quantization"],
+        )
 
 
 def criterion_score(value: float, target: float, higher_is_better: bool) -> float:
@@ -219,12 +241,8 @@ def score(
     config: ScoringConfig,
     reference: str = "eager",
     errors: Mapping[str, list[str]] | None = None,
-    context: Mapping[str, Any] | None = None,
 ) -> Verdict:
-    """Results + targets -> verdict. ``errors``: per variant, measurements that crashed.
-
-    ``context`` adds facts recommendations can use (e.g. the torch build).
-    """
+    """Results + targets -> verdict. ``errors``: per variant, measurements that crashed."""
     results = list(results)
     errors = {k: list(v) for k, v in (errors or {}).items()}
     for r in results:
@@ -262,7 +280,7 @@ def score(
         variants=tuple(verdicts),
         recommended=recommended,
         critical_issues=tuple(critical_issues(verdicts, errors)),
-        recommendations=tuple(recommendations(verdicts, results, config, context or {})),
+        recommendations=tuple(recommendations(verdicts, results, config)),
         reference=reference,
         config=config,
         skipped=tuple((r.variant, r.skipped) for r in results if isinstance(r, VariantInfo) and r.skipped),
@@ -336,9 +354,7 @@ def critical_issues(verdicts: list[VariantVerdict], errors: Mapping[str, list[st
     return issues
 
 
-def recommendations(
-    verdicts: list[VariantVerdict], results: list[Result], config: ScoringConfig, context: Mapping[str, Any]
-) -> list[str]:
+def recommendations(verdicts: list[VariantVerdict], results: list[Result], config: ScoringConfig) -> list[str]:
     out: list[str] = []
     best = {name: min((v.criterion(name).value for v in verdicts if v.criterion(name).value is not None),
                       default=None) for name in ("latency_p95_ms", "peak_rss_mb")}

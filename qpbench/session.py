@@ -302,7 +302,7 @@ class QPSession:
 
     def summary_lines(self) -> list[str]:
         assert self.verdict is not None
-        lines = summary_lines(self.verdict, str(self.json_path) if self.json_path else None, None)
+        lines = summary_lines(self.verdict, str(self.json_path) if self.json_path else None)
         reports = [f"report: {path}" for path in self.report_paths.values()]
         if self.report_error:
             reports.append(self.report_error)

@@ -46,10 +46,6 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return pearson(rankdata(a), rankdata(b))
 
 
-def is_finite(x: float | None) -> bool:
-    return x is not None and math.isfinite(x)
-
-
 def t_quantile(p: float, df: int) -> float:
     """Quantile of Student's t with ``df`` degrees of freedom.
 

@@ -120,8 +120,3 @@ def fingerprint() -> dict[str, Any]:
         **torch_info(),
         "runtimes": runtime_versions(),
     }
-
-
-def fingerprint_key(fp: dict[str, Any]) -> tuple:
-    """The parts that must match before absolute times of two runs are compared."""
-    return (fp["cpu"]["brand"], fp["cores_logical"], fp["torch"], fp["num_threads"], fp["thread_env"].get("OMP_WAIT_POLICY"))

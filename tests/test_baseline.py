@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,10 @@ from qpbench.baseline import (
     BaselineError, check_name, git_info, list_baselines, load_baseline, load_run, save_baseline,
 )
 from qpbench.render.json_report import SCHEMA_VERSION, write_json
+from qpbench.results import LatencyResult
+from tests.records import make_record
 
-RECORD = {"schema_version": SCHEMA_VERSION, "workload": {"name": "compact"}, "fingerprint": {}, "verdict": {},
-          "results": [{"kind": "latency", "variant": "eager", "batch_size": 1, "samples_s": [0.001, 0.002]}]}
+RECORD = make_record([LatencyResult("eager", 1, (0.001, 0.002))])
 
 
 def test_save_then_load_by_name_and_latest(tmp_path):
@@ -23,8 +25,8 @@ def test_save_then_load_by_name_and_latest(tmp_path):
     assert path == tmp_path / "baselines" / "second.json"
     assert [n for n, _ in list_baselines(tmp_path)] == ["first", "second"]
     loaded = load_baseline(tmp_path, "latest")
-    assert loaded.name == "second" and loaded.record["results"] == RECORD["results"]
-    assert loaded.record["baseline"]["name"] == "second" and "saved" in loaded.record["baseline"]
+    assert loaded.name == "second" and loaded.record.results == RECORD.results
+    assert loaded.record.baseline["name"] == "second" and "saved" in loaded.record.baseline
     assert load_baseline(tmp_path, "first").name == "first"
     assert load_run(str(path), tmp_path).name == "second"
     assert not list(tmp_path.glob("baselines/.*tmp"))  # no temporary file left behind
@@ -33,7 +35,7 @@ def test_save_then_load_by_name_and_latest(tmp_path):
 def test_git_info_without_git_is_none(tmp_path):
     assert git_info(tmp_path) is None  # not a repository: no failure
     save_baseline(RECORD, tmp_path, "nogit", tmp_path)
-    assert load_baseline(tmp_path, "nogit").record["baseline"]["git"] is None
+    assert load_baseline(tmp_path, "nogit").record.baseline["git"] is None
 
 
 def test_git_info_in_a_repository():
@@ -59,7 +61,7 @@ def test_truncated_baseline_is_a_clear_error(tmp_path):
 
 
 def test_other_schema_version_and_incomplete_records_are_refused(tmp_path):
-    write_json({**RECORD, "schema_version": SCHEMA_VERSION + 1}, tmp_path / "baselines" / "future.json")
+    write_json({**RECORD.to_dict(), "schema_version": SCHEMA_VERSION + 1}, tmp_path / "baselines" / "future.json")
     with pytest.raises(BaselineError, match=f"schema version {SCHEMA_VERSION + 1}, this qpbench reads version"):
         load_baseline(tmp_path, "future")
     write_json({"schema_version": SCHEMA_VERSION, "results": []}, tmp_path / "baselines" / "partial.json")
@@ -85,7 +87,7 @@ def test_a_write_killed_midway_leaves_the_old_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", killed)
     with pytest.raises(KeyboardInterrupt):
-        save_baseline({**RECORD, "verdict": {"x": 1}}, tmp_path, "keep", tmp_path)
+        save_baseline(replace(RECORD, errors={"eager": ["x"]}), tmp_path, "keep", tmp_path)
     assert path.read_text() == before
     assert [p.name for p in (tmp_path / "baselines").iterdir()] == ["keep.json"]
     assert json.loads(before)["baseline"]["name"] == "keep"
@@ -99,8 +101,8 @@ def test_cli_compare_and_list(tmp_path, capsys):
 
     rng = np.random.default_rng(0)
     save_baseline(run_record(rng), tmp_path, "main", tmp_path)
-    write_json(run_record(rng, slow=1.2), tmp_path / "slow.json")
-    write_json(run_record(rng), tmp_path / "same.json")
+    run_record(rng, slow=1.2).write(tmp_path / "slow.json")
+    run_record(rng).write(tmp_path / "same.json")
     args = ["--results-dir", str(tmp_path)]
     assert main(["compare", "main", str(tmp_path / "same.json"), "--fail-on-regression", *args]) == 0
     assert "PASS qpbench regression gate" in capsys.readouterr().out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,9 +14,13 @@ from qpbench.compare import (
     fingerprint_differences, judge_relative, make_thresholds, regression_gate,
 )
 from qpbench.errors import ConfigError
+from qpbench.record import RunRecord
+from qpbench.results import AccuracyResult, FidelityResult, LatencyResult, MemoryResult, PairedResult
+from tests.records import make_record
 
-FP = {"cpu": {"brand": "Test CPU", "isa": {"avx2": True, "avx512f": False}}, "cores_logical": 2, "cpu_affinity": [0, 1],
-      "torch": "2.14.1", "build": "CPU-only build", "num_threads": 2, "thread_env": {"OMP_NUM_THREADS": None}}
+FP = {"cpu": {"brand": "Test CPU", "arch": "x86_64", "isa": {"avx2": True, "avx512f": False}}, "cores_logical": 2,
+      "cpu_affinity": [0, 1], "memory_total_mb": 4096, "python": "3.12.0", "platform": "Linux", "torch": "2.14.1",
+      "build": "CPU-only build", "num_threads": 2, "thread_env": {"OMP_NUM_THREADS": None}, "runtimes": {}}
 
 
 def noisy(rng: np.random.Generator, center: float, n: int = 60, spread: float = 0.05) -> list[float]:
@@ -26,29 +31,21 @@ def noisy(rng: np.random.Generator, center: float, n: int = 60, spread: float = 
 
 
 def run_record(rng: np.random.Generator, slow: float = 1.0, fp: dict | None = None, pearson: float = 0.95,
-               ref_ms: float = 2.0) -> dict:
+               ref_ms: float = 2.0) -> RunRecord:
     """A run with eager and 'fast' (half eager's time), latency samples, A/B pairs, memory and accuracy."""
     ref = noisy(rng, ref_ms * 1e-3)
     fast = noisy(rng, ref_ms * 0.5e-3 * slow)
     drift = np.exp(rng.normal(0, 0.05, 60))  # machine drift that hits both sides of a pair alike
     pairs_v = (np.asarray(noisy(rng, ref_ms * 0.5e-3 * slow, spread=0.02)) * drift).tolist()
     pairs_r = (np.asarray(noisy(rng, ref_ms * 1e-3, spread=0.02)) * drift).tolist()
-    return {
-        "schema_version": 1,
-        "workload": {"name": "compact", "model_factory": "qpbench.models.compact:build", "input_size": 64},
-        "eval_set": {"source": "heldout", "n_samples": 800},
-        "fingerprint": copy.deepcopy(fp or FP),
-        "verdict": {"reference": "eager"},
-        "results": [
-            {"kind": "latency", "variant": "eager", "batch_size": 1, "samples_s": ref},
-            {"kind": "latency", "variant": "fast", "batch_size": 1, "samples_s": fast},
-            {"kind": "paired", "variant": "fast", "reference": "eager", "batch_size": 1,
-             "variant_s": pairs_v, "reference_s": pairs_r},
-            {"kind": "memory", "variant": "fast", "batch_size": 1, "peak_rss_mb": 700.0, "torch_build": "cpu"},
-            {"kind": "accuracy", "variant": "fast", "pearson": pearson},
-            {"kind": "fidelity", "variant": "fast", "pearson_loss_rel": 0.001},
-        ],
-    }
+    return make_record([
+        LatencyResult("eager", 1, tuple(ref)),
+        LatencyResult("fast", 1, tuple(fast)),
+        PairedResult("fast", "eager", 1, tuple(pairs_v), tuple(pairs_r)),
+        MemoryResult("fast", baseline_rss_mb=300.0, peak_rss_mb=700.0, batch_size=1, iterations=10, torch_build="cpu"),
+        AccuracyResult("fast", 800, pearson, pearson, 0.05, 0.07, 0.7, 0.9),
+        FidelityResult("fast", "eager", 800, 0.0, 0.0, 1.0, 0.001),
+    ], copy.deepcopy(fp or FP), eval_set={"source": "heldout", "n_samples": 800})
 
 
 def verdicts(comparison) -> dict[tuple[str, str], str]:
@@ -155,11 +152,11 @@ def test_accuracy_drop_beyond_threshold_regresses_and_a_small_one_does_not():
 def test_missing_metrics_and_other_workloads_are_not_comparable():
     rng = np.random.default_rng(6)
     base, cur = run_record(rng), run_record(rng)
-    cur["results"] = [r for r in cur["results"] if r["kind"] != "paired"]
+    cur = replace(cur, results=tuple(r for r in cur.results if r.kind != "paired"))
     c = next(c for c in compare_runs(base, cur).changes if c.metric == "speed_ratio_b1")
     assert c.verdict == NOT_COMPARABLE and c.reason == "not measured in this run"
     cur = run_record(rng)
-    cur["workload"]["name"] = "default"
+    cur = replace(cur, workload=replace(cur.workload, name="default"))
     comparison = compare_runs(base, cur)
     assert all(c.verdict == NOT_COMPARABLE for c in comparison.changes)
     failed, lines = regression_gate(comparison)
@@ -187,9 +184,8 @@ def test_a_per_variant_override_silences_a_planted_slowdown_for_that_variant_onl
 def test_a_latency_with_too_few_samples_is_reported_not_judged():
     rng = np.random.default_rng(8)
     base, cur = run_record(rng), run_record(rng, slow=3.0)
-    for r in cur["results"]:
-        if r["kind"] == "latency":
-            r["samples_s"] = r["samples_s"][:5]
+    cur = replace(cur, results=tuple(replace(r, samples_s=r.samples_s[:5]) if r.kind == "latency" else r
+                                     for r in cur.results))
     lat = next(c for c in compare_runs(base, cur).changes if c.metric == "latency_b1_p10_ms" and c.variant == "fast")
     assert lat.verdict == NOT_COMPARABLE and lat.reason.startswith("too few samples (60 vs 5; 20 needed")
     assert lat.current is not None  # still reported

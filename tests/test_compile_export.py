@@ -17,9 +17,10 @@ import torch._inductor.config as inductor_config
 
 from qpbench.data.dataset import load_labelled
 from qpbench.errors import VariantUnavailable
-from qpbench.optimize.compile import build_compiled, dynamo_counts, inductor_freezing
-from qpbench.optimize.export import build_aoti, export_model, load_aoti
-from qpbench.optimize.torchscript import build_torchscript
+from qpbench.optimize.compile import dynamo_counts, inductor_freezing
+from qpbench.optimize.export import export_model, load_aoti
+from qpbench.variants.compiled import build_aoti, build_compiled
+from qpbench.variants.torchscript import build_torchscript
 from qpbench.variants import BuildContext, VariantSpec, build_variant
 from qpbench.workload import Workload, WorkloadSpec
 

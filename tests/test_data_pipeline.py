@@ -19,7 +19,7 @@ pytest.importorskip("skimage")
 
 from qpbench.data import make_cli, pipeline  # noqa: E402
 from qpbench.data.logos import make_logo, require_data_extra  # noqa: E402
-from qpbench.data.params import (  # noqa: E402
+from qpbench.runtime.params import (  # noqa: E402
     PARAM_NAMES,
     RAW_PARAM_NAMES,
     filter_speckle_max,

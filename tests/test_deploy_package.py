@@ -14,22 +14,26 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from qpbench.cli import main
-from qpbench.config import Tolerances
-from qpbench.deploy.manifest import ManifestError
+from qpbench.config import ScoringConfig, Tolerances, get_profile
+from qpbench.runtime.manifest import ManifestError
 from qpbench.deploy.package import QPBENCH_ROOT, RUNTIME_FILES, build_package, verify_package
 from qpbench.deploy.record import PackageError, load_run, resolve_variant
 from qpbench.deploy.revalidate import compare
-from qpbench.deploy.wrapper import ProductionInferenceWrapper
+from qpbench.runtime.wrapper import ProductionInferenceWrapper
 from qpbench.measure.accuracy import accuracy, predict
-from qpbench.measure.latency import time_calls
-from qpbench.results import LatencyResult, to_dict
+from qpbench.record import Gate, RunRecord
+from qpbench.results import LatencyResult
+from qpbench.scoring import score
+from qpbench.timing import time_calls
 from qpbench.variants import BuildContext, VariantRegistry, build_variant
 from qpbench.workload import WorkloadSpec, load_workload
+from tests.records import FINGERPRINT
 
 WIDE = Tolerances(latency_ratio_low=1e-4, latency_ratio_high=1e4)
 CALLS = 20
@@ -60,18 +64,24 @@ def make_run(root: Path, tiny_files, names: tuple[str, ...], recommended: str) -
         results.append(accuracy(name, predict(variant, workload.inputs, workload.data.n_samples), workload.data))
         image, params = workload.example_batch(1)
         results.append(LatencyResult(name, 1, tuple(time_calls(lambda: variant(image, params), 20))))
-    record = {
-        "created": "2026-01-01T00:00:00+00:00",
-        "workload": spec.to_dict(),
-        "eval_set": {"source": workload.data.source, "n_samples": workload.data.n_samples},
-        "profile": {"name": "quick"},
-        "fingerprint": {"python": sys.version.split()[0]},
-        "results": [to_dict(r) for r in results],
-        "verdict": {"recommended": recommended, "targets": {"latency_p95_ms": 50.0}, "variants": []},
-    }
-    path = root / "latest.json"
-    path.write_text(json.dumps(record))
-    return path
+    verdict = score(results, ScoringConfig())
+    record = RunRecord(
+        workload=spec, eval_set={"source": workload.data.source, "n_samples": workload.data.n_samples},
+        profile=dict(vars(get_profile("quick"))), selected_variants=names, fail_under=None, gate=Gate(),
+        fingerprint={**FINGERPRINT, "python": sys.version.split()[0]}, results=tuple(results), errors={},
+        verdict=replace(verdict, recommended=recommended), created="2026-01-01T00:00:00+00:00", qpbench_version="0",
+    )
+    return record.write(root / "latest.json")
+
+
+def with_info(record: RunRecord, variant: str, **changes) -> RunRecord:
+    """``record`` with the build record of ``variant`` changed."""
+    return replace(record, results=tuple(
+        replace(r, **changes) if r.kind == "variant" and r.variant == variant else r for r in record.results))
+
+
+def info_of(record: RunRecord, variant: str):
+    return next(r for r in record.results if r.kind == "variant" and r.variant == variant)
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +223,7 @@ def test_variant_choice(run_path):
     assert resolve_variant(record, "recommended") == resolve_variant(record, None) == "torchscript"
     with pytest.raises(PackageError, match="not in the run"):
         resolve_variant(record, "aoti")
-    record["verdict"]["recommended"] = None
+    record = replace(record, verdict=replace(record.verdict, recommended=None))
     with pytest.raises(PackageError, match="recommends no variant.*--variant"):
         resolve_variant(record, "recommended")
 
@@ -282,20 +292,20 @@ def test_variants_without_a_runnable_file_are_refused_naming_why(run_path, tmp_p
     from qpbench.deploy.package import prepare_artifact
 
     record = load_run(run_path)
-    info = next(r for r in record["results"] if r["kind"] == "variant" and r["variant"] == "eager")
-    info.update(artifact_bytes=None, meta={"artifact_note": "no artifact: torch.compile keeps generated code in a cache"})
+    record = with_info(record, "eager", artifact_bytes=None,
+                       meta={"artifact_note": "no artifact: torch.compile keeps generated code in a cache"})
     with pytest.raises(PackageError, match="'eager' leaves no deployable file.*torch.compile.*aoti"):
         prepare_artifact(record, "eager", tmp_path)
     state = tmp_path / "int8_state.pt"
     torch.save({"w": torch.zeros(2)}, state)
-    ts = next(r for r in record["results"] if r["kind"] == "variant" and r["variant"] == "torchscript")
-    ts["meta"]["artifact"] = str(state)
+    record = with_info(record, "torchscript", meta={**info_of(record, "torchscript").meta, "artifact": str(state)})
     with pytest.raises(PackageError, match="state_dict needs the model's source"):
         prepare_artifact(record, "torchscript", tmp_path)
-    ts["meta"]["artifact"] = str(tmp_path / "gone.pt")
+    record = with_info(record, "torchscript", meta={**info_of(record, "torchscript").meta,
+                                                    "artifact": str(tmp_path / "gone.pt")})
     with pytest.raises(PackageError, match="no longer exists"):
         prepare_artifact(record, "torchscript", tmp_path)
-    ts["error"] = "RuntimeError: boom"
+    record = with_info(record, "torchscript", error="RuntimeError: boom")
     with pytest.raises(PackageError, match="was not built in the run: RuntimeError: boom"):
         prepare_artifact(record, "torchscript", tmp_path)
 

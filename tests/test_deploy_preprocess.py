@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qpbench.deploy.preprocess import preprocess_image, resize_bilinear
+from qpbench.runtime.preprocess import preprocess_image, resize_bilinear
 from qpbench.workload import preprocess
 
 TOL = 1e-4

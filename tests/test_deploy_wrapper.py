@@ -17,8 +17,8 @@ import pytest
 import torch
 from torch import nn
 
-from qpbench.data.params import params_to_vector
-from qpbench.deploy.backends import (
+from qpbench.runtime.params import params_to_vector
+from qpbench.runtime.backends import (
     BACKENDS,
     Backend,
     TorchScriptBackend,
@@ -26,7 +26,7 @@ from qpbench.deploy.backends import (
     detect_format,
     register_backend,
 )
-from qpbench.deploy.wrapper import ModelSpec, ProductionInferenceWrapper
+from qpbench.runtime.wrapper import ModelSpec, ProductionInferenceWrapper
 from qpbench.workload import preprocess
 
 SIZE = 16
@@ -268,7 +268,7 @@ def test_warm_up_runs_on_load_and_is_not_counted():
 def test_performance_stats_with_a_fake_clock_count_calls_over_the_target(caplog):
     clock = FakeClock([0.002, 0.010, 0.003, 0.008])  # seconds per call
     wrapper = ProductionInferenceWrapper(FakeBackend(), ModelSpec(SIZE, 13, latency_target_ms=5.0), timer=clock)
-    with caplog.at_level(logging.WARNING, logger="qpbench.deploy.wrapper"):
+    with caplog.at_level(logging.WARNING, logger="qpbench.runtime.wrapper"):
         for _ in range(3):
             wrapper.predict_ssim(image(), vector())
         wrapper.predict_batch([image()] * 4, [vector()] * 4)  # 8 ms for 4 images: 2 ms an image
@@ -294,7 +294,7 @@ def test_a_fast_run_is_not_flagged(caplog):
 
 def test_outputs_outside_0_1_are_clipped_counted_and_logged(caplog):
     wrapper = ProductionInferenceWrapper(FakeBackend(outputs=(1.02, -0.01, 0.4)), ModelSpec(SIZE, 13), warmup_calls=0)
-    with caplog.at_level(logging.WARNING, logger="qpbench.deploy.wrapper"):
+    with caplog.at_level(logging.WARNING, logger="qpbench.runtime.wrapper"):
         out = wrapper.predict_batch([image()] * 3, [vector()] * 3)
     assert out == [1.0, 0.0, pytest.approx(0.4)]
     assert wrapper.get_performance_stats()["out_of_range_outputs"] == 2
@@ -357,7 +357,7 @@ def test_batch_of_preprocessed_images_with_dict_params_takes_source_sizes(model)
 
 def test_aoti_backend_serves_threads_like_serial_calls(tmp_path):
     """The AOTInductor package (pt2e-int8's and aoti's artifact) behind the wrapper."""
-    from qpbench.deploy.backends import AOTInductorBackend
+    from qpbench.runtime.backends import AOTInductorBackend
     from qpbench.optimize.export import export_model, package_aoti
 
     torch.manual_seed(0)

@@ -7,7 +7,8 @@ import torch
 from qpbench.config import get_profile
 from qpbench.data.dataset import LabelledSet
 from qpbench.measure.accuracy import accuracy, fidelity, predict
-from qpbench.measure.latency import from_benchmark, rounds_for, time_calls
+from qpbench.measure.latency import from_benchmark, rounds_for
+from qpbench.timing import time_calls
 from qpbench.measure.throughput import measure_throughput
 from qpbench.results import LatencyResult, result_from_dict, to_dict
 from qpbench import stats
@@ -137,7 +138,7 @@ def mem(variant, batch, peak, baseline=600.0):
 
 
 def test_batch_size_suggestion_from_measured_per_sample_memory():
-    from qpbench.optimize.batching import suggest_batch_size
+    from qpbench.measure.batching import suggest_batch_size
 
     r = suggest_batch_size(mem("v", 1, 1000.0), mem("v", 8, 1070.0), available_mb=4000.0, headroom=0.5)
     assert r.per_sample_mb == pytest.approx(10.0) and r.fixed_mb == pytest.approx(990.0)

@@ -8,7 +8,8 @@ from torch import nn
 
 from qpbench.data.dataset import load_labelled
 from qpbench.errors import VariantUnavailable
-from qpbench.optimize.prune import build_pruned, load_sparse, prune_global, prunable_weights
+from qpbench.optimize.prune import load_sparse, prune_global, prunable_weights
+from qpbench.variants.pruned import build_pruned
 from qpbench.variants import BuildContext, serialized_size
 from qpbench.workload import Workload, WorkloadSpec
 

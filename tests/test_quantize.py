@@ -29,7 +29,8 @@ from torch import nn
 
 from qpbench.data.dataset import LabelledSet
 from qpbench.errors import VariantError, VariantUnavailable
-from qpbench.optimize import qat, quantize
+from qpbench.variants import qat
+from qpbench.variants import quantized as quantize
 from qpbench.variants import BuildContext, serialized_size
 from qpbench.workload import Workload, WorkloadSpec, preprocess
 
@@ -214,7 +215,7 @@ def test_pt2e_falls_back_to_compile_then_gives_both_reasons(converted, tmp_path,
         quantize.package_pt2e(context(tmp_path, package="onnx"), "pt2e_int8", "d", converted.module.model, {})
 
 
-@pytest.mark.parametrize("builder", [quantize.build_fx_int8, quantize.build_pt2e_int8, quantize.build_qat_int8])
+@pytest.mark.parametrize("builder", [quantize.build_fx_int8, quantize.build_pt2e_int8, qat.build_qat_int8])
 def test_data_dependent_branch_is_unavailable_with_a_reason(builder, tmp_path):
     with pytest.raises(VariantUnavailable, match="(?i)trac|export"):
         builder(context(tmp_path, factory=seeded(Branchy), package="eager"))
@@ -225,7 +226,7 @@ def test_dynamic_int8_does_not_trace_so_a_branch_is_fine(tmp_path):
     assert_close_to_fp32(quantize.build_dynamic_int8(ctx), ctx)
 
 
-@pytest.mark.parametrize("builder", [quantize.build_pt2e_int8, quantize.build_qat_int8])
+@pytest.mark.parametrize("builder", [quantize.build_pt2e_int8, qat.build_qat_int8])
 def test_missing_torchao_is_unavailable_naming_it(builder, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "torchao", None)
     with pytest.raises(VariantUnavailable, match="torchao"):
@@ -241,7 +242,7 @@ def test_qat_without_the_data_extra_is_unavailable(tmp_path, monkeypatch):
     monkeypatch.setenv("QPBENCH_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setitem(sys.modules, "vtracer", None)
     with pytest.raises(VariantUnavailable, match="data"):
-        quantize.build_qat_int8(context(tmp_path, factory=seeded(TinyQ, bn=False), package="eager"))
+        qat.build_qat_int8(context(tmp_path, factory=seeded(TinyQ, bn=False), package="eager"))
 
 
 def test_qat_fine_tunes_on_pipeline_data_and_keeps_numbers(tmp_path, monkeypatch):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from qpbench.render.record import validation_errors
+from qpbench.record import validation_errors
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"

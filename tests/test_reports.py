@@ -22,7 +22,7 @@ from qpbench.errors import RecordError
 from qpbench.render import plots
 from qpbench.render.html import render_html
 from qpbench.render.markdown import render_markdown
-from qpbench.render.record import check_record, load_record, result_kinds, schema, validation_errors
+from qpbench.record import RunRecord, check_record, result_kinds, schema, validation_errors
 from qpbench.results import RESULT_TYPES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -329,7 +329,7 @@ def test_cli_report_missing_file_and_unknown_format(tmp_path, capsys):
 
 
 def test_load_record_round_trips_a_real_record(tiny_run):
-    assert load_record(tiny_run["root"] / "results" / "latest.json") == tiny_run["record"]
+    assert RunRecord.load(tiny_run["root"] / "results" / "latest.json").to_dict() == tiny_run["record"]
 
 
 def test_cli_info_prints_the_probe(capsys):

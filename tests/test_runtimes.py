@@ -17,9 +17,9 @@ import pytest
 import torch
 
 from qpbench.errors import VariantUnavailable
-from qpbench.optimize import onnx_variants, openvino_variants
-from qpbench.deploy.backends import OnnxRuntimeBackend, OpenVINOBackend, require
-from qpbench.measure.runtime_worker import TORCH_FREE
+from qpbench.variants import onnx as onnx_variants
+from qpbench.variants import openvino as openvino_variants
+from qpbench.runtime.backends import TORCH_FREE, OnnxRuntimeBackend, OpenVINOBackend, require
 from qpbench.variants import BUILTIN_VARIANTS, serialized_size
 from tests.test_quantize import assert_artifact_smaller_than_fp32, assert_close_to_fp32, context, reference_and_inputs
 
@@ -177,7 +177,7 @@ def test_memory_of_a_runtime_variant_is_measured_in_a_process_without_torch(tiny
     variant = onnx_variants.build_onnx_fp32(BuildContext(workload, options={"threads": 1}, artifact_dir=tmp_path))
     options = variant.rebuild_options()
     assert options["runtime"] == "onnxruntime" and options["artifact"] == variant.meta["artifact"]
-    served = measure_memory(workload, "onnx-fp32", "qpbench.optimize.onnx_variants:build_onnx_fp32", options,
+    served = measure_memory(workload, "onnx-fp32", "qpbench.variants.onnx:build_onnx_fp32", options,
                             batch_size=2, iterations=3)
     assert served.torch_build.startswith("torch not imported (onnxruntime")
     assert served.batch_size == 2 and served.baseline_rss_mb <= served.peak_rss_mb

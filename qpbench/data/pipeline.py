@@ -26,7 +26,7 @@ import numpy as np
 
 from qpbench.config import MAKE_DATA
 from qpbench.data.logos import GENERATOR_VERSION, font_info, make_logo, require_data_extra
-from qpbench.data.params import CHOICES, RAW_PARAM_NAMES, params_to_vectors, sample_params, validate_params
+from qpbench.runtime.params import CHOICES, RAW_PARAM_NAMES, params_to_vectors, sample_params, validate_params
 
 __all__ = [
     "DATASET_KEYS",

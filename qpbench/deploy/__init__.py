@@ -1,10 +1,5 @@
-"""Deployment package and the production inference wrapper.
+"""Deployment packages: build one for a variant of a run, check it, re-validate it.
 
-The runtime modules (``wrapper``, ``backends``, ``preprocess``, ``manifest``,
-and ``qpbench.data.params``) import only the standard library and numpy at
-module level; they are copied byte for byte into every deployment package as
-the ``qpdeploy`` package, so the wrapper a deployment runs is the one tested
-here. ``package`` and ``revalidate`` build and check packages and need qpbench.
-
-This file is copied too: it must not import anything.
+The code a package serves (the wrapper, backends, preprocessing) is the
+runtime layer, ``qpbench.runtime``, copied into the package as ``qpdeploy``.
 """

@@ -4,9 +4,8 @@ A package is a directory:
 
     model.pt2 | model.pt        the variant's artifact (AOTInductor package or TorchScript archive,
     | model.onnx | model.xml+bin  or an ONNX model / OpenVINO IR, which run without torch)
-    qpdeploy/                   the inference wrapper: byte-identical copies of this
-                                repository's qpbench/deploy runtime modules and
-                                qpbench/data/params.py (stdlib + numpy at import)
+    qpdeploy/                   the inference wrapper: byte-identical copies of the modules of
+                                qpbench/runtime/ it needs (stdlib + numpy at import)
     deployment_config.json      variant, artifact format, preprocessing, targets, system requirements
     performance_report.json     the run's figures for the variant and the re-validation's
     README.md                   usage
@@ -24,34 +23,35 @@ import json
 import platform
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qpbench import __version__
-from qpbench.deploy import manifest as manifest_mod
-from qpbench.deploy.backends import backend_for, detect_format
+from qpbench.runtime import manifest as manifest_mod
+from qpbench.runtime.backends import backend_for, detect_format
 from qpbench.deploy.record import PackageError, load_run, resolve_variant, run_figures
 from qpbench.config import PACKAGE, Tolerances
 from qpbench.deploy.revalidate import Revalidation, revalidate
-from qpbench.deploy.wrapper import CONFIG_NAME, VTRACER_ENCODING
+from qpbench.runtime.wrapper import CONFIG_NAME, VTRACER_ENCODING
 from qpbench.data.dataset import load_labelled
 from qpbench.errors import QPBenchError
 from qpbench.models import N_PARAMS
-from qpbench.workload import IMAGENET_MEAN, IMAGENET_STD, WorkloadSpec
+from qpbench.record import RunRecord
+from qpbench.workload import IMAGENET_MEAN, IMAGENET_STD
 
 QPBENCH_ROOT = Path(__file__).resolve().parents[1]
 RUNTIME_PACKAGE = "qpdeploy"
 # (source under qpbench/, name in the package's qpdeploy/): real modules, copied byte for byte.
 RUNTIME_FILES = (
-    ("deploy/__init__.py", "__init__.py"),
-    ("deploy/wrapper.py", "wrapper.py"),
-    ("deploy/backends.py", "backends.py"),
-    ("deploy/preprocess.py", "preprocess.py"),
-    ("deploy/manifest.py", "manifest.py"),
-    ("data/params.py", "params.py"),
+    ("runtime/__init__.py", "__init__.py"),
+    ("runtime/wrapper.py", "wrapper.py"),
+    ("runtime/backends.py", "backends.py"),
+    ("runtime/preprocess.py", "preprocess.py"),
+    ("runtime/manifest.py", "manifest.py"),
+    ("runtime/params.py", "params.py"),
 )
 REPORT_NAME = "performance_report.json"
 ARTIFACT_STEM = "model"
@@ -80,7 +80,7 @@ class PackageResult:
 # ------------------------------------------------------------------ the artifact
 
 
-def prepare_artifact(record: dict[str, Any], variant: str, workdir: Path) -> Artifact:
+def prepare_artifact(record: RunRecord, variant: str, workdir: Path) -> Artifact:
     """The variant's deployable file: the run's artifact, or a TorchScript export made now
     for a variant whose runnable is a plain module (eager, optimized, pruned)."""
     info = run_figures(record, variant).get("variant")
@@ -111,7 +111,7 @@ def prepare_artifact(record: dict[str, Any], variant: str, workdir: Path) -> Art
     return export_torchscript(record, variant, workdir)
 
 
-def export_torchscript(record: dict[str, Any], variant: str, workdir: Path) -> Artifact:
+def export_torchscript(record: RunRecord, variant: str, workdir: Path) -> Artifact:
     """Rebuild the variant with its builder and save its module as frozen TorchScript."""
     import torch
 
@@ -123,7 +123,7 @@ def export_torchscript(record: dict[str, Any], variant: str, workdir: Path) -> A
         spec = VariantRegistry().get(variant)
     except QPBenchError as exc:
         raise PackageError(f"variant {variant!r} has no serialized artifact and is not a built-in variant: {exc}") from None
-    workload = load_workload(WorkloadSpec.from_dict(record["workload"]), max_images=8)
+    workload = load_workload(record.workload, max_images=8)
     built = build_variant(spec, BuildContext(workload, sweep_rounds=1, artifact_dir=workdir))
     if not isinstance(built.module, torch.nn.Module):
         raise PackageError(
@@ -159,10 +159,10 @@ def copy_runtime(dest: Path) -> dict[str, str]:
     return copied
 
 
-def system_requirements(record: dict[str, Any], artifact: Artifact) -> dict[str, Any]:
+def system_requirements(record: RunRecord, artifact: Artifact) -> dict[str, Any]:
     import torch
 
-    fp = record.get("fingerprint") or {}
+    fp = record.fingerprint
     needs = list(backend_for(artifact.format).requires)
     reqs: dict[str, Any] = {
         "python": f">={platform.python_version_tuple()[0]}.{platform.python_version_tuple()[1]}",
@@ -191,8 +191,8 @@ def system_requirements(record: dict[str, Any], artifact: Artifact) -> dict[str,
     return reqs
 
 
-def deployment_config(record: dict[str, Any], variant: str, artifact: Artifact, artifact_name: str) -> dict[str, Any]:
-    workload = record["workload"]
+def deployment_config(record: RunRecord, variant: str, artifact: Artifact, artifact_name: str) -> dict[str, Any]:
+    workload = record.workload.to_dict()
     figures = run_figures(record, variant)
     info = figures.get("variant") or {}
     size = int(workload["input_size"])
@@ -213,7 +213,7 @@ def deployment_config(record: dict[str, Any], variant: str, artifact: Artifact, 
             "n_params": n_params,
             # a dict of raw vtracer parameters is accepted only for the 13-slot vtracer vector
             "param_encoding": VTRACER_ENCODING if n_params == N_PARAMS else None,
-            "param_encoding_note": "qpbench.data.params.params_to_vector (qpdeploy/params.py); raw parameter "
+            "param_encoding_note": "qpbench.runtime.params.params_to_vector (qpdeploy/params.py); raw parameter "
                                    "ranges are scaled for the image's side round(sqrt(H*W))",
             "output": "predicted SSIM of the vtracer conversion; returned clipped to [0, 1], raw values outside "
                       "are counted and logged",
@@ -229,10 +229,10 @@ def deployment_config(record: dict[str, Any], variant: str, artifact: Artifact, 
             "std": list(IMAGENET_STD),
             "implementation": f"{RUNTIME_PACKAGE}/preprocess.py (numpy; equals qpbench.workload.preprocess within 1e-4)",
         },
-        "targets": record["verdict"].get("targets", {}),
+        "targets": asdict(record.verdict.config.targets),
         "system_requirements": system_requirements(record, artifact),
-        "source_run": {"record": record.get("_path"), "created": record.get("created"),
-                       "eval_set": record.get("eval_set"), "profile": (record.get("profile") or {}).get("name")},
+        "source_run": {"record": record.source, "created": record.created,
+                       "eval_set": record.eval_set, "profile": record.profile.get("name")},
     }
 
 
@@ -298,15 +298,14 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=1, allow_nan=False, default=str) + "\n")
 
 
-def performance_report(record: dict[str, Any], variant: str, reval: Revalidation) -> dict[str, Any]:
+def performance_report(record: RunRecord, variant: str, reval: Revalidation) -> dict[str, Any]:
     figures = run_figures(record, variant)
     figures.pop("variant", None)
     for lat in figures["latency"].values():
         lat.pop("samples_s", None)  # percentiles stay; raw samples live in the run record
     return {
         "variant": variant,
-        "run": {"record": record.get("_path"), "created": record.get("created"),
-                "eval_set": record.get("eval_set"), **figures},
+        "run": {"record": record.source, "created": record.created, "eval_set": record.eval_set, **figures},
         "revalidation": reval.to_dict(),
     }
 
@@ -341,7 +340,7 @@ def build_package(run_path: str | Path, out: str | Path, variant: str | None = N
         write_json(staging / CONFIG_NAME, config)
         write_readme(staging, config)
         manifest_mod.write_manifest(staging)
-        reval = revalidate(staging, run_figures(record, name), record["workload"], record.get("eval_set"),
+        reval = revalidate(staging, run_figures(record, name), record.workload.to_dict(), record.eval_set,
                            tolerances, latency_calls=latency_calls, timeout_s=timeout_s)
         report = performance_report(record, name, reval)
         if not reval.passed:

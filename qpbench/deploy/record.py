@@ -1,13 +1,15 @@
-"""The run record (results/latest.json) as the deployment package reads it."""
+"""The run record (results/latest.json) as the deployment package reads it: a ``RunRecord``."""
 
 from __future__ import annotations
 
-import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from qpbench.errors import QPBenchError
+from qpbench.errors import QPBenchError, RecordError
+from qpbench.record import RunRecord
+from qpbench.results import to_dict
 
 
 class PackageError(QPBenchError):
@@ -15,41 +17,37 @@ class PackageError(QPBenchError):
 
 
 
-def load_run(path: str | Path) -> dict[str, Any]:
+def load_run(path: str | Path) -> RunRecord:
+    """The run record at ``path`` (RunRecord.load); a bad one is a PackageError that says what to do."""
     path = Path(path)
-    if not path.is_file():
-        raise PackageError(f"run record {path} does not exist: run `pytest bench/` first (it writes results/latest.json)")
     try:
-        record = json.loads(path.read_text())
-    except ValueError as exc:
-        raise PackageError(f"run record {path} is not JSON ({exc})") from None
-    missing = [k for k in ("workload", "eval_set", "results", "verdict") if k not in record]
-    if missing:
-        raise PackageError(f"run record {path} lacks {missing}: is it a qpbench run record?")
-    record["_path"] = str(path.resolve())
-    return record
+        record = RunRecord.load(path)
+    except RecordError as exc:
+        if exc.problem == "missing":
+            raise PackageError(f"run record {path} does not exist: run `pytest bench/` first "
+                               "(it writes results/latest.json)") from None
+        raise PackageError(str(exc)) from None
+    return replace(record, source=str(path.resolve()))
 
 
-def resolve_variant(record: dict[str, Any], name: str | None) -> str:
+def resolve_variant(record: RunRecord, name: str | None) -> str:
     """``name``, or the run's recommended variant for None / 'recommended'."""
     if name in (None, "recommended"):
-        recommended = record["verdict"].get("recommended")
-        if not recommended:
+        if not record.verdict.recommended:
             raise PackageError("the run recommends no variant (none is ready for deployment): "
                                "name one with --variant, knowing it misses a hard gate")
-        return recommended
-    measured = sorted({r["variant"] for r in record["results"]})
+        return record.verdict.recommended
+    measured = sorted({r.variant for r in record.results})
     if name not in measured:
         raise PackageError(f"variant {name!r} is not in the run: measured variants {measured}")
     return name
 
 
-def run_figures(record: dict[str, Any], variant: str) -> dict[str, Any]:
-    """The run's measured results for ``variant``, grouped by kind (latency by batch size)."""
+def run_figures(record: RunRecord, variant: str) -> dict[str, Any]:
+    """The run's measured results for ``variant`` as its JSON holds them, grouped by kind
+    (latency by batch size): what the package's report keeps and re-validation checks."""
     figures: dict[str, Any] = {"latency": {}, "memory": [], "batch_size": [], "throughput": []}
-    for r in record["results"]:
-        if r["variant"] != variant:
-            continue
+    for r in (to_dict(r) for r in record.results if r.variant == variant):
         kind = r["kind"]
         if kind == "latency":
             figures["latency"][str(r["batch_size"])] = {**r["summary"], "samples_s": r["samples_s"]}
@@ -57,7 +55,7 @@ def run_figures(record: dict[str, Any], variant: str) -> dict[str, Any]:
             figures[kind].append({k: v for k, v in r.items() if k not in ("kind", "variant")})
         elif kind in ("accuracy", "fidelity", "variant"):
             figures[kind] = {k: v for k, v in r.items() if k not in ("kind", "variant")}
-    figures["verdict"] = next((v for v in record["verdict"].get("variants", []) if v["variant"] == variant), None)
+    figures["verdict"] = next((v for v in record.verdict.to_dict()["variants"] if v["variant"] == variant), None)
     return figures
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
 
 from qpbench.config import Profile
 from qpbench.results import LatencyResult
@@ -15,16 +13,6 @@ def rounds_for(call_s: float, profile: Profile) -> int:
     if call_s <= 0 or not math.isfinite(call_s):
         return profile.max_rounds
     return int(min(profile.max_rounds, max(profile.min_rounds, profile.latency_budget_s // call_s)))
-
-
-def time_calls(fn: Callable[[], object], rounds: int, timer: Callable[[], float] = time.perf_counter) -> list[float]:
-    """Wall time of each of ``rounds`` calls, in seconds."""
-    samples = []
-    for _ in range(rounds):
-        start = timer()
-        fn()
-        samples.append(timer() - start)
-    return samples
 
 
 def from_benchmark(benchmark: object, variant: str, batch_size: int) -> LatencyResult:

@@ -18,7 +18,7 @@ import numpy as np
 
 from qpbench.config import WORKER_TIMEOUT_S
 from qpbench.measure.isolation import MeasurementError, WorkerFailed, run_worker, variant_request, worker_env
-from qpbench.measure.runtime_worker import TORCH_FREE
+from qpbench.runtime.backends import TORCH_FREE
 from qpbench.results import MemoryResult
 from qpbench.workload import Workload
 

@@ -2,7 +2,7 @@
 
 Run by ``qpbench.measure.memory_worker`` for requests that name a torch-free
 ``runtime``: it imports numpy and the runtime only, loads the artifact with the
-same backend a deployment package uses (``qpbench.deploy.backends``), runs the
+same backend a deployment package uses (``qpbench.runtime.backends``), runs the
 preprocessed inputs the parent saved (preprocessing uses torch, so the parent
 does it) and checks at the end that torch was never imported.
 """
@@ -11,25 +11,15 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-# Variant.meta["runtime"] values served without torch -> the backend format that serves them
-TORCH_FREE = {"onnxruntime": "onnx", "openvino": "openvino"}
+from qpbench.runtime.backends import TORCH_FREE, backend_for, runtime_version
+from qpbench.runtime.rss import max_rss_mb, rss_split_mb
 
 
-def version(module: str) -> str | None:
-    try:
-        return str(importlib.import_module(module).__version__)
-    except Exception:
-        return None
-
-
-def measure(request: dict[str, Any], max_rss_mb: Callable[[], float]) -> dict[str, Any]:
-    from qpbench.deploy.backends import backend_for
-    from qpbench.measure.memory_worker import rss_split_mb
-
+def measure(request: dict[str, Any]) -> dict[str, Any]:
     runtime = request["runtime"]
     if runtime not in TORCH_FREE:
         raise ValueError(f"unknown runtime {runtime!r}: choose from {sorted(TORCH_FREE)}")
@@ -49,6 +39,6 @@ def measure(request: dict[str, Any], max_rss_mb: Callable[[], float]) -> dict[st
         "peak_rss_mb": max_rss_mb(),
         "batch_size": int(image.shape[0]),
         "iterations": request["iterations"],
-        "torch_build": f"torch not imported ({runtime} {version(runtime)})",
+        "torch_build": f"torch not imported ({runtime} {runtime_version(runtime)})",
         **rss_split_mb(),
     }

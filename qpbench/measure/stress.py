@@ -19,7 +19,7 @@ import numpy as np
 
 from qpbench.config import WORKER_TIMEOUT_S
 from qpbench.measure.isolation import run_worker, variant_request
-from qpbench.measure.worker_variant import current_rss_mb
+from qpbench.runtime.rss import current_rss_mb
 from qpbench.results import StressResult
 from qpbench.workload import Workload
 

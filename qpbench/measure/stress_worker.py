@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import sys
 
+from qpbench.runtime.rss import max_rss_mb
+
 
 def main() -> int:
     request = json.loads(sys.stdin.read())
-    from qpbench.measure.memory_worker import max_rss_mb
     from qpbench.measure.stress import stress_loop
     from qpbench.measure.worker_variant import load_variant
 

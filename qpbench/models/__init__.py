@@ -5,4 +5,4 @@
 project's own tests. Weights live in ``weights/`` (see ``weights/PROVENANCE.md``).
 """
 
-N_PARAMS = 13  # length of the vtracer parameter vector (qpbench.data.params)
+N_PARAMS = 13  # length of the vtracer parameter vector (qpbench.runtime.params)

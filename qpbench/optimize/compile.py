@@ -1,4 +1,4 @@
-"""torch.compile (Inductor) with weight freezing, and context managers other builders share.
+"""torch.compile (Inductor) with weight freezing, and context managers the compiling builders share.
 
 Inductor folds the weights into the compiled code (Conv+BN folding, prepacked
 oneDNN weights) only when ``torch._inductor.config.freezing`` is True while it
@@ -14,7 +14,7 @@ compiles (CPU_PATHS.md: 1.05x without it, 1.3-1.5x with it). Two traps:
   that first sees it. With the batch dimension marked dynamic, the convolution
   backend choice still guards the batch at 1 / 2-15 / >=16, so three graphs
   cover every batch size; the builder compiles them at build time (one example
-  batch per range, ``options["compile_batch_sizes"]``) and runs every later
+  batch per range, ``BuildOptions.compile_batch_sizes``) and runs every later
   call under ``inductor_freezing()`` so a recompile freezes too.
 
 Compiled code lives in a cache (``/tmp/torchinductor_$USER``), not in a file a
@@ -33,12 +33,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from qpbench.errors import VariantUnavailable
 from qpbench.progress import progress
-from qpbench.variants import BuildContext, Variant
 
 Batch = tuple[torch.Tensor, torch.Tensor]
-DEFAULT_COMPILE_BATCH_SIZES = (1, 8, 16)  # one per guard range of the batch: 1, 2-15, >=16
 ARTIFACT_NOTE = (
     "no artifact: torch.compile keeps generated code in the Inductor cache (/tmp/torchinductor_$USER), "
     "which is not a deployable file; every process compiles again (AOTInductor's .pt2 is the deployable form)"
@@ -138,38 +135,3 @@ def compile_frozen(model: nn.Module, examples: Sequence[Batch]) -> tuple[FrozenC
         "graph_breaks": after["graph_breaks"] - before["graph_breaks"],
     }
     return FrozenCompiled(model, compiled), stats
-
-
-def build_compiled(ctx: BuildContext) -> Variant:
-    """torch.compile (Inductor, default mode, freezing, dynamic batch), compiled at build time."""
-    from qpbench.optimize.threads import thread_settings
-
-    threads = ctx.options.get("threads")
-    sizes = tuple(int(b) for b in ctx.options.get("compile_batch_sizes", DEFAULT_COMPILE_BATCH_SIZES))
-    meta: dict[str, Any] = {
-        "legacy": False,
-        "backend": "inductor",
-        "mode": "default",
-        "freezing": True,
-        "dynamic_batch": "maybe_mark_dynamic on dim 0 of both inputs",
-        "compile_batch_sizes": list(sizes),
-        "artifact_note": ARTIFACT_NOTE,
-    }
-    model = ctx.workload.build_model()
-    examples = [ctx.workload.example_batch(b) for b in sizes]
-    with thread_settings(threads), recorded_warnings(meta):
-        # Inductor's fused C++ kernels keep the thread count they were compiled with.
-        meta["kernel_threads"] = torch.get_num_threads()
-        try:
-            module, stats = compile_frozen(model, examples)
-        except Exception as exc:  # no C++ compiler, an op Inductor cannot lower, ...
-            raise VariantUnavailable(f"torch.compile (inductor) failed: {first_line(exc)}") from exc
-    meta.update(stats)
-    return Variant(
-        name="compiled",
-        module=module,
-        description="torch.compile (inductor, freezing, dynamic batch), compiled at build time; no artifact",
-        threads=threads,
-        meta=meta,
-        artifact_bytes=None,
-    )

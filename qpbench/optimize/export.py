@@ -21,18 +21,15 @@ without compiling again. Traps (CPU_PATHS.md):
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from qpbench.errors import VariantError, VariantUnavailable
+from qpbench.errors import VariantUnavailable
 from qpbench.progress import progress
-from qpbench.optimize.compile import first_line, inductor_freezing, recorded_warnings
-from qpbench.variants import BuildContext, Variant
+from qpbench.optimize.compile import first_line, inductor_freezing
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 MAX_BATCH = 65536
@@ -101,58 +98,3 @@ def aoti_ops(path: str | Path) -> dict[str, int]:
 def load_aoti(path: str | Path) -> Any:
     """The runnable in a ``.pt2`` package: callable ``(image, params) -> tensor``."""
     return torch._inductor.aoti_load_package(str(path))
-
-
-def given_artifact(ctx: BuildContext) -> Path | None:
-    """``ctx.options["artifact"]`` as a path that exists, or None when not given."""
-    given = ctx.options.get("artifact")
-    if not given:
-        return None
-    path = Path(given)
-    if not path.is_file():
-        raise VariantError(f"artifact {path} does not exist: build the variant again")
-    return path
-
-
-def build_aoti(ctx: BuildContext) -> Variant:
-    """torch.export (strict, dynamic batch) -> AOTInductor .pt2 with freezing; the .pt2 is the artifact.
-
-    ``options["dynamic_batch"] = False`` exports a batch of 1 instead: a package
-    that serves batch 1 only, with oneDNN kernels chosen for that shape.
-    """
-    from qpbench.optimize.threads import thread_settings
-
-    name = "aoti"
-    threads = ctx.options.get("threads")
-    dynamic = bool(ctx.options.get("dynamic_batch", True))
-    loaded = given_artifact(ctx)
-    meta: dict[str, Any] = {"legacy": False, "freezing": True,
-                            "export": "strict, dynamic batch" if dynamic else "strict, static batch of 1 (serves batch 1 only)"}
-    with thread_settings(threads), recorded_warnings(meta):
-        if loaded is None:
-            example = ctx.workload.example_batch(2 if dynamic else 1)
-            exported = export_model(ctx.workload.build_model(), example, dynamic_batch=dynamic)
-            artifact = ctx.artifact_path(name if dynamic else f"{name}-b1", ".pt2")
-            meta["kernel_threads"] = torch.get_num_threads()
-            start = time.perf_counter()
-            try:
-                artifact = package_aoti(exported, artifact)
-            except Exception as exc:  # no C++ compiler, an op Inductor cannot lower, ...
-                raise VariantUnavailable(f"AOTInductor cannot compile the exported model: {first_line(exc)}") from exc
-            meta["compile_time_s"] = time.perf_counter() - start
-            meta["aoti_ops"] = aoti_ops(artifact)
-        else:
-            artifact = loaded
-        module = load_aoti(artifact)
-        with torch.inference_mode():
-            for _ in range(2):
-                module(*ctx.workload.example_batch(1))
-    meta.update(artifact=str(artifact), loaded_from_artifact=loaded is not None)
-    return Variant(
-        name=name,
-        module=module,
-        description=f"torch.export (strict, {'dynamic batch' if dynamic else 'batch 1'}) -> AOTInductor .pt2 (freezing)",
-        threads=threads,
-        meta=meta,
-        artifact_bytes=os.path.getsize(artifact),
-    )

@@ -13,7 +13,3 @@ def has_conv2d(model: nn.Module) -> bool:
 def to_channels_last(model: nn.Module) -> nn.Module:
     """Convert 4-D parameters and buffers to channels_last in place and return the model."""
     return model.to(memory_format=torch.channels_last)
-
-
-def channels_last_input(image: torch.Tensor) -> torch.Tensor:
-    return image.contiguous(memory_format=torch.channels_last) if image.dim() == 4 else image

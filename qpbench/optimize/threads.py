@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+from qpbench.timing import median_call_s
 
 
 @contextlib.contextmanager
@@ -63,13 +64,10 @@ def sweep_threads(
     medians: dict[int, float] = {}
     for n in candidates:
         with thread_settings(n):
-            for _ in range(warmup):
-                run()
-            times = []
-            for _ in range(rounds):
-                start = timer()
-                run()
-                times.append(timer() - start)
-        medians[n] = statistics.median(times)
-    best = min(candidates, key=lambda n: (medians[n], n))
-    return SweepResult(best=best, median_s=medians)
+            medians[n] = median_call_s(run, rounds, timer, warmup)
+    return SweepResult(best=fastest(medians), median_s=medians)
+
+
+def fastest(median_s: dict[int, float]) -> int:
+    """The thread count with the lowest median; ties go to fewer threads."""
+    return min(median_s, key=lambda n: (median_s[n], n))

@@ -18,16 +18,13 @@ The artifact is the FROZEN module saved with ``torch.jit.save``. Traps:
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import torch
 from torch import nn
 
 from qpbench.errors import VariantUnavailable
-from qpbench.optimize.compile import first_line, recorded_warnings
-from qpbench.optimize.export import given_artifact
-from qpbench.variants import BuildContext, Variant
+from qpbench.optimize.compile import first_line
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 DEPRECATED = "TorchScript (torch.jit.*) is deprecated since torch 2.5; the maintained paths are torch.compile and torch.export/AOTInductor"
@@ -76,41 +73,3 @@ def script_or_trace(model: nn.Module, example: Batch, check: Batch) -> tuple[tor
         )
     info["method"] = "trace"
     return module, info
-
-
-def build_torchscript(ctx: BuildContext) -> Variant:
-    """TorchScript script (trace as fallback) + freeze + optimize_for_inference; the frozen .pt as artifact."""
-    from qpbench.optimize.threads import thread_settings
-
-    name = "torchscript"
-    threads = ctx.options.get("threads")
-    loaded = given_artifact(ctx)
-    meta: dict[str, Any] = {"legacy": True, "deprecated": DEPRECATED, "artifact_note": ARTIFACT_NOTE}
-    with thread_settings(threads), recorded_warnings(meta):
-        if loaded is None:
-            captured, info = script_or_trace(
-                ctx.workload.build_model(), ctx.workload.example_batch(2), ctx.workload.example_batch(3))
-            meta.update(info)
-            frozen = torch.jit.freeze(captured.eval())
-            artifact = ctx.artifact_path(name, ".pt")
-            torch.jit.save(frozen, str(artifact))  # before optimize_for_inference, which rewrites `frozen` in place
-        else:
-            artifact = loaded
-            frozen = torch.jit.load(str(artifact), map_location="cpu")  # already frozen: no freeze again
-            meta["method"] = "torch.jit.load"
-        try:
-            module = torch.jit.optimize_for_inference(frozen)
-        except Exception as exc:
-            raise VariantUnavailable(f"torch.jit.optimize_for_inference failed: {first_line(exc)}") from exc
-        with torch.inference_mode():  # the profiling executor optimizes on the first calls
-            for batch in (1, 1, 8):
-                module(*ctx.workload.example_batch(batch))
-    meta.update(artifact=str(artifact), loaded_from_artifact=loaded is not None)
-    return Variant(
-        name=name,
-        module=module,
-        description="TorchScript script/trace + freeze + optimize_for_inference (legacy)",
-        threads=threads,
-        meta=meta,
-        artifact_bytes=os.path.getsize(artifact),
-    )

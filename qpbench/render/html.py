@@ -8,8 +8,10 @@ figures, all read from the saved run record.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
+from qpbench.record import RunRecord
 from qpbench.render import view
 
 TEMPLATE = "report.html.j2"
@@ -28,20 +30,22 @@ def environment() -> Any:
     )
 
 
-def render_html(record: dict[str, Any], source: str | None = None, plots: bool = True) -> str:
-    """The report for ``record`` (a run record dict, as written to JSON); ``source`` names its file."""
+def render_html(record: RunRecord | Mapping[str, Any], source: str | None = None, plots: bool = True) -> str:
+    """The report for ``record``; ``source`` names its file."""
     from qpbench.render.plots import all_plots
 
-    rows = view.variant_rows(record)
+    record = RunRecord.of(record)
+    rows = view.variant_rows(record.verdict)
+    targets = view.target_rows(record.verdict)
     return environment().get_template(TEMPLATE).render(
         record=record,
-        verdict=record["verdict"],
+        verdict=record.verdict,
         status=view.status(record),
-        targets=view.target_rows(record),
-        headers=[view.SHORT[t["name"]] for t in view.target_rows(record)],
+        targets=targets,
+        headers=[t.short for t in targets],
         rows=rows,
-        any_reasons=any(row["reasons"] for row in rows),
-        quantization=view.quantization_rows(record),
+        any_reasons=any(row.reasons for row in rows),
+        quantization=view.quantization_rows(record.verdict),
         machine=view.machine_line(record),
         workload=view.workload_line(record),
         plots=all_plots(record) if plots else [],

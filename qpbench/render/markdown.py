@@ -6,8 +6,11 @@ text: GitHub renders inline HTML in Markdown, and ``|`` would split a cell.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from qpbench.compare import IMPROVED, REGRESSED, Comparison
+from qpbench.record import RunRecord
 from qpbench.render import view
 
 MARK = {"ok": "", "miss": " (miss)", "fail": " **FAIL**", "none": ""}
@@ -24,67 +27,66 @@ def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def render_markdown(record: dict[str, Any], report_path: str | None = None) -> str:
+def render_markdown(record: RunRecord | Mapping[str, Any], report_path: str | None = None) -> str:
     """The summary of ``record``; ``report_path`` names the HTML report to link to."""
-    verdict = record["verdict"]
+    record = RunRecord.of(record)
+    verdict = record.verdict
     st = view.status(record)
-    lines = [f"## qpbench: {escape(record['workload']['name'])} - {escape(st.headline)}", ""]
+    lines = [f"## qpbench: {escape(record.workload.name)} - {escape(st.headline)}", ""]
     lines.append(f"{escape(view.workload_line(record))}. Machine: {escape(view.machine_line(record))}. "
-                 f"Profile {escape(record['profile']['name'])}, {escape(record['created'])}.")
+                 f"Profile {escape(record.profile['name'])}, {escape(record.created)}.")
     lines.append("")
     if st.gate:
         lines += [f"**{escape(st.gate)}**", ""]
-    targets = view.target_rows(record)
-    header = ["variant", *[escape(t["short"]) for t in targets], f"x {escape(verdict['reference'])}", "MB", "score", "ready"]
+    targets = view.target_rows(verdict)
+    header = ["variant", *[escape(t.short) for t in targets], f"x {escape(verdict.reference)}", "MB", "score", "ready"]
     lines.append(_row(header))
     lines.append(_row(["---", *["---:"] * (len(header) - 1)]))
-    lines.append(_row(["*target*", *[escape(t["target"]) + (" (gate)" if t["hard_gate"] else "") for t in targets],
+    lines.append(_row(["*target*", *[escape(t.target) + (" (gate)" if t.hard_gate else "") for t in targets],
                        "", "", "", ""]))
-    for row in view.variant_rows(record):
-        name = escape(row["variant"])
-        lines.append(_row([f"**{name}**" if row["recommended"] else name,
-                           *[escape(c.text) + MARK[c.status] for c in row["cells"]],
-                           row["speedup"], row["artifact_mb"], row["score"], "yes" if row["ready"] else "no"]))
+    for row in view.variant_rows(verdict):
+        name = escape(row.variant)
+        lines.append(_row([f"**{name}**" if row.recommended else name,
+                           *[escape(c.text) + MARK[c.status] for c in row.cells],
+                           row.speedup, row.artifact_mb, row.score, "yes" if row.ready else "no"]))
     lines.append("")
-    if verdict["best_quantization"] or verdict.get("quantization"):
-        lines.append(f"Best quantization method: {escape(verdict['best_quantization'] or 'none passes the rule')}.")
+    if verdict.best_quantization or verdict.quantization:
+        lines.append(f"Best quantization method: {escape(verdict.best_quantization or 'none passes the rule')}.")
         lines.append("")
-    if verdict["critical_issues"]:
+    if verdict.critical_issues:
         lines.append("### Critical issues")
-        lines += [f"- {escape(msg)}" for msg in verdict["critical_issues"]]
+        lines += [f"- {escape(msg)}" for msg in verdict.critical_issues]
         lines.append("")
-    if verdict["recommendations"]:
+    if verdict.recommendations:
         lines.append("### Recommendations")
-        lines += [f"- {escape(msg)}" for msg in verdict["recommendations"]]
+        lines += [f"- {escape(msg)}" for msg in verdict.recommendations]
         lines.append("")
-    if verdict.get("skipped"):
-        lines.append("Skipped: " + "; ".join(f"{escape(s['variant'])} ({escape(s['reason'])})" for s in verdict["skipped"]))
+    if verdict.skipped:
+        lines.append("Skipped: " + "; ".join(f"{escape(name)} ({escape(reason)})" for name, reason in verdict.skipped))
         lines.append("")
-    lines += comparison_section(record.get("comparison"))
+    lines += comparison_section(record.comparison)
     if report_path:
         lines += [f"Full report: `{report_path}`", ""]
     return "\n".join(lines)
 
 
-def comparison_section(comparison: dict[str, Any] | None) -> list[str]:
+def comparison_section(comparison: Comparison | None) -> list[str]:
     """The run against its baseline (--qp-compare): counts, the changes that matter, the gate."""
-    if not comparison:
+    if comparison is None:
         return []
-    counts = comparison.get("counts") or {}
-    lines = [f"### Against {escape(comparison['baseline'])}",
-             ", ".join(f"{n} {escape(v)}" for v, n in counts.items()) + ("" if comparison["same_machine"]
-                                                                       else " (different machine: absolute figures not compared)"),
+    lines = [f"### Against {escape(comparison.baseline_label)}",
+             ", ".join(f"{n} {escape(v)}" for v, n in comparison.counts().items())
+             + ("" if comparison.same_machine else " (different machine: absolute figures not compared)"),
              ""]
-    moved = [c for c in comparison["changes"] if c["verdict"] in ("regressed", "improved")]
+    moved = [c for c in comparison.changes if c.verdict in (REGRESSED, IMPROVED)]
     if moved:
         lines.append(_row(["variant", "metric", "change", "95% CI", "verdict"]))
         lines.append(_row(["---", "---", "---:", "---", "---"]))
         for c in moved:
-            pct = (lambda x: f"{x:+.1%}") if c["relative"] else (lambda x: f"{x:+.4f}")
-            ci = f"[{pct(c['ci_low'])}, {pct(c['ci_high'])}]" if c["ci_low"] is not None else "-"
-            change = pct(c["change"]) if c["change"] is not None else "-"
-            lines.append(_row([escape(c["variant"]), escape(c["metric"]), change, ci, escape(c["verdict"])]))
+            pct = (lambda x: f"{x:+.1%}") if c.relative else (lambda x: f"{x:+.4f}")
+            ci = f"[{pct(c.ci_low)}, {pct(c.ci_high)}]" if c.ci_low is not None else "-"
+            change = pct(c.change) if c.change is not None else "-"
+            lines.append(_row([escape(c.variant), escape(c.metric), change, ci, escape(c.verdict)]))
         lines.append("")
-    gate = comparison.get("gate") or {}
-    lines += [f"- {escape(line)}" for line in gate.get("lines", [])]
+    lines += [f"- {escape(line)}" for line in (comparison.gate or {}).get("lines", [])]
     return lines + [""]

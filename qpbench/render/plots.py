@@ -1,6 +1,6 @@
 """Report figures drawn with matplotlib's Agg canvas, embedded as base64 PNG.
 
-Every figure is drawn from the saved run record alone. A variant with no data
+Every figure is drawn from the run record (``RunRecord``) alone. A variant with no data
 for a figure (not measured, or it failed) is named on the figure as "no data"
 rather than dropped, and a figure with no data at all is not drawn: the report
 says why. matplotlib is imported only when a report is drawn; pyplot is never
@@ -12,9 +12,12 @@ from __future__ import annotations
 import base64
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from qpbench.record import RunRecord
+from qpbench.results import AccuracyResult, LatencyResult, MemoryResult
 
 COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C", "#CCB974", "#64B5CD")
 TARGET_STYLE = {"color": "#C0392B", "linestyle": "--", "linewidth": 1.2}
@@ -38,22 +41,12 @@ class Plot:
 # -- reading the record --------------------------------------------------------
 
 
-def variants(record: dict[str, Any]) -> list[str]:
-    """Every variant the run selected or judged, in the selection's order."""
-    judged = [v["variant"] for v in record["verdict"]["variants"]]
-    return list(dict.fromkeys([*record.get("selected_variants", []), *judged]))
+def color_of(record: RunRecord) -> dict[str, str]:
+    return {name: COLORS[i % len(COLORS)] for i, name in enumerate(record.variants)}
 
 
-def results_of(record: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    return [r for r in record.get("results", []) if r.get("kind") == kind]
-
-
-def color_of(record: dict[str, Any]) -> dict[str, str]:
-    return {name: COLORS[i % len(COLORS)] for i, name in enumerate(variants(record))}
-
-
-def target(record: dict[str, Any], name: str) -> float | None:
-    return record["verdict"].get("targets", {}).get(name)
+def target(record: RunRecord, name: str) -> float | None:
+    return record.verdict.config.targets.get(name)
 
 
 def _finite(x: Any) -> bool:
@@ -105,16 +98,16 @@ def _variant_axis(ax: Any, names: list[str]) -> None:
 # -- the figures -------------------------------------------------------------------
 
 
-def latency_by_variant(record: dict[str, Any]) -> Plot:
+def latency_by_variant(record: RunRecord) -> Plot:
     title = "Latency per image by variant and batch size"
     caption = ("Bars: median (p50) per image; whiskers up to p95. Dashed line: the batch-1 p95 target. "
                "Larger batches share one call's time among their images.")
-    lat = results_of(record, "latency")
+    lat = record.results_of(LatencyResult)
     if not lat:
         return Plot("latency", title, caption, None, "no latency was measured in this run")
-    names = variants(record)
-    sizes = sorted({r["batch_size"] for r in lat})
-    by = {(r["variant"], r["batch_size"]): r["summary"]["per_image_ms"] for r in lat}
+    names = record.variants
+    sizes = sorted({r.batch_size for r in lat})
+    by = {(r.variant, r.batch_size): r.per_image_ms for r in lat}
     fig, (ax,) = _figure()
     width = 0.8 / len(sizes)
     shades = [0.95, 0.65, 0.45, 0.3, 0.2]
@@ -143,19 +136,19 @@ def latency_by_variant(record: dict[str, Any]) -> Plot:
     return Plot("latency", title, caption, _png(fig))
 
 
-def latency_distribution(record: dict[str, Any]) -> Plot:
+def latency_distribution(record: RunRecord) -> Plot:
     title = "Latency distribution at batch 1"
     caption = "Every timed call at batch 1 (box: quartiles, whiskers: 1.5 IQR, dots: outliers). Dashed line: the p95 target."
-    lat = {r["variant"]: r for r in results_of(record, "latency") if r["batch_size"] == 1}
+    lat = {r.variant: r for r in record.results_of(LatencyResult) if r.batch_size == 1}
     if not lat:
         return Plot("latency_distribution", title, caption, None, "no batch-1 latency was measured in this run")
-    names = variants(record)
+    names = record.variants
     colors = color_of(record)
     fig, (ax,) = _figure()
     values: list[float] = []
     for i, name in enumerate(names):
         r = lat.get(name)
-        samples = [s * 1e3 for s in (r["samples_s"] if r else []) if _finite(s)]
+        samples = [s * 1e3 for s in (r.samples_s if r else []) if _finite(s)]
         if not samples:
             _no_data(ax, i)
             continue
@@ -176,22 +169,22 @@ def latency_distribution(record: dict[str, Any]) -> Plot:
     return Plot("latency_distribution", title, caption, _png(fig))
 
 
-def peak_memory(record: dict[str, Any]) -> Plot:
+def peak_memory(record: RunRecord) -> Plot:
     title = "Peak memory of a fresh serving process (batch 1)"
     caption = ("Lower part: the process after importing torch and qpbench; upper part: what building and running "
                "the variant added. Dashed line: the peak RSS target.")
-    mem = {r["variant"]: r for r in results_of(record, "memory") if r["batch_size"] == 1}
+    mem = {r.variant: r for r in record.results_of(MemoryResult) if r.batch_size == 1}
     if not mem:
         return Plot("memory", title, caption, None, "peak memory was not measured in this run")
-    names = variants(record)
+    names = record.variants
     fig, (ax,) = _figure()
-    base = [mem[n]["baseline_rss_mb"] if n in mem else 0.0 for n in names]
-    inc = [max(0.0, mem[n]["peak_rss_mb"] - mem[n]["baseline_rss_mb"]) if n in mem else 0.0 for n in names]
+    base = [mem[n].baseline_rss_mb if n in mem else 0.0 for n in names]
+    inc = [max(0.0, mem[n].peak_rss_mb - mem[n].baseline_rss_mb) if n in mem else 0.0 for n in names]
     ax.bar(range(len(names)), base, 0.6, color="#B0B7C3", label="after imports")
     ax.bar(range(len(names)), inc, 0.6, bottom=base, color="#4C72B0", label="model and inference")
     for i, name in enumerate(names):
         if name in mem:
-            ax.annotate(f"{mem[name]['peak_rss_mb']:.0f}", (i, mem[name]["peak_rss_mb"]), xytext=(0, 2),
+            ax.annotate(f"{mem[name].peak_rss_mb:.0f}", (i, mem[name].peak_rss_mb), xytext=(0, 2),
                         textcoords="offset points", ha="center", va="bottom", fontsize=8)
         else:
             _no_data(ax, i)
@@ -205,17 +198,17 @@ def peak_memory(record: dict[str, Any]) -> Plot:
     return Plot("memory", title, caption, _png(fig), f"not measured: {', '.join(missing)}" if missing else "")
 
 
-def accuracy(record: dict[str, Any]) -> Plot:
+def accuracy(record: RunRecord) -> Plot:
     title = "Accuracy against the labels"
     caption = "Left: Pearson correlation of predictions with the labels (dashed: the target). Right: mean absolute error."
-    acc = {r["variant"]: r for r in results_of(record, "accuracy")}
+    acc = {r.variant: r for r in record.results_of(AccuracyResult)}
     if not acc:
         return Plot("accuracy", title, caption, None, "accuracy was not measured in this run")
-    names = variants(record)
+    names = record.variants
     colors = color_of(record)
     fig, (left, right) = _figure(2)
     for ax, key, label in ((left, "pearson", "Pearson"), (right, "mae", "MAE")):
-        vals = [acc[n][key] if n in acc and _finite(acc[n].get(key)) else None for n in names]
+        vals = [getattr(acc[n], key) if n in acc and _finite(getattr(acc[n], key)) else None for n in names]
         ax.bar([i for i, v in enumerate(vals) if v is not None], [v for v in vals if v is not None], 0.6,
                color=[colors[n] for n, v in zip(names, vals) if v is not None])
         for i, v in enumerate(vals):
@@ -229,7 +222,7 @@ def accuracy(record: dict[str, Any]) -> Plot:
         ax.margins(y=0.15)
     goal = target(record, "pearson")
     _target_line(left, goal, f"target {goal:g}" if _finite(goal) else "")
-    shown = [acc[n]["pearson"] for n in names if n in acc and _finite(acc[n].get("pearson"))]
+    shown = [acc[n].pearson for n in names if n in acc and _finite(acc[n].pearson)]
     if shown:  # zoom on the region that tells variants apart, keeping the target in view
         low = min(shown + ([goal] if _finite(goal) else []))
         span = max(0.02, max(shown) - low)
@@ -238,15 +231,14 @@ def accuracy(record: dict[str, Any]) -> Plot:
     return Plot("accuracy", title, caption, _png(fig))
 
 
-def latency_vs_accuracy(record: dict[str, Any]) -> Plot:
+def latency_vs_accuracy(record: RunRecord) -> Plot:
     title = "Latency against accuracy"
     caption = ("Each variant's batch-1 p95 per image against its Pearson with the labels. Filled: ready; hollow: "
                "not ready. The shaded corner meets both targets.")
-    lat = {r["variant"]: r["summary"]["per_image_ms"].get("p95") for r in results_of(record, "latency")
-           if r["batch_size"] == 1}
-    acc = {r["variant"]: r.get("pearson") for r in results_of(record, "accuracy")}
-    ready = {v["variant"]: v["ready"] for v in record["verdict"]["variants"]}
-    names = [n for n in variants(record) if _finite(lat.get(n)) and _finite(acc.get(n))]
+    lat = {r.variant: r.per_image_ms.get("p95") for r in record.results_of(LatencyResult) if r.batch_size == 1}
+    acc = {r.variant: r.pearson for r in record.results_of(AccuracyResult)}
+    ready = {v.variant: v.ready for v in record.verdict.variants}
+    names = [n for n in record.variants if _finite(lat.get(n)) and _finite(acc.get(n))]
     if not names:
         return Plot("latency_vs_accuracy", title, caption, None,
                     "no variant has both batch-1 latency and accuracy in this run")
@@ -277,15 +269,16 @@ def latency_vs_accuracy(record: dict[str, Any]) -> Plot:
     ax.set_ylabel("Pearson")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
-    skipped = [n for n in variants(record) if n not in names]
+    skipped = [n for n in record.variants if n not in names]
     return Plot("latency_vs_accuracy", title, caption, _png(fig),
                 f"not shown (missing latency or accuracy): {', '.join(skipped)}" if skipped else "")
 
 
-PLOTS: tuple[Callable[[dict[str, Any]], Plot], ...] = (
+PLOTS: tuple[Callable[[RunRecord], Plot], ...] = (
     latency_by_variant, latency_distribution, peak_memory, accuracy, latency_vs_accuracy,
 )
 
 
-def all_plots(record: dict[str, Any]) -> list[Plot]:
+def all_plots(record: RunRecord | Mapping[str, Any]) -> list[Plot]:
+    record = RunRecord.of(record)
     return [draw(record) for draw in PLOTS]

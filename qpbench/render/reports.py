@@ -1,23 +1,25 @@
 """Writing the reports of a run record: report.html and summary.md, atomically.
 
 The bench run calls :func:`write_reports` after it writes the JSON; ``qpbench
-report`` calls it on a saved record. Both render the same dict, so a re-render
-shows exactly what the run wrote.
+report`` calls it on a saved record. Both render the same ``RunRecord``, so a
+re-render shows exactly what the run wrote.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from qpbench.config import REPORT_FORMATS
+from qpbench.record import RunRecord
 from qpbench.render.json_report import write_text
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
 
-def write_reports(record: dict[str, Any], out_dir: str | Path, formats: tuple[str, ...] = tuple(REPORT_FORMATS),
+def write_reports(record: RunRecord | Mapping[str, Any], out_dir: str | Path, formats: tuple[str, ...] = tuple(REPORT_FORMATS),
                   source: str | None = None) -> dict[str, Path]:
     """Render every format first, then write each file atomically; {format: path}.
 
@@ -26,6 +28,7 @@ def write_reports(record: dict[str, Any], out_dir: str | Path, formats: tuple[st
     from qpbench.render.html import render_html
     from qpbench.render.markdown import render_markdown
 
+    record = RunRecord.of(record)
     out = Path(out_dir)
     paths = {fmt: out / REPORT_FORMATS[fmt] for fmt in formats}
     texts: dict[str, str] = {}

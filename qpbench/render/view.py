@@ -1,18 +1,32 @@
-"""What every report shows, read from a saved run record (a plain dict).
+"""What every report shows: the one view model of a verdict and its run record.
 
-The HTML and Markdown renderers format these rows; they do not reach into
-the record themselves, so both say the same thing the same way.
+The terminal summary, the HTML report and the Markdown summary format these rows
+and cells; none of them formats a number itself, so all three say the same thing
+digit for digit. A verdict scored in this run and one read back from its JSON give
+the same rows (a NaN in memory is None on disk: both read "-").
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any
 
 from qpbench.config import CRITERIA
-from qpbench.render.terminal import SHORT as TERMINAL_SHORT
+from qpbench.record import RunRecord
+from qpbench.scoring import CriterionVerdict, Verdict
 
-SHORT = TERMINAL_SHORT  # one set of column labels for the terminal, HTML and Markdown
+SHORT = {  # one set of column labels for the terminal, HTML and Markdown
+    "latency_p95_ms": "p95 b1 ms/img",
+    "throughput_ips": "img/s",
+    "peak_rss_mb": "peak RSS MiB",
+    "pearson": "Pearson",
+    "fidelity_loss": "fidelity loss",
+    "leak_mb_per_1k": "leak MB/1k",
+    "slowdown_pct": "slowdown %",
+    "concurrency_faults": "conc. faults",
+    "server_qps": "server QPS",
+}
+DECIMALS = {"pearson": 3, "fidelity_loss": 3, "leak_mb_per_1k": 2, "concurrency_faults": 0}
 
 
 @dataclass(frozen=True)
@@ -22,25 +36,95 @@ class Cell:
 
 
 def number(name: str, value: float | None) -> str:
-    if value is None:
+    """A criterion's value as every report prints it; "-" when unknown."""
+    if value is None or not math.isfinite(value):
         return "-"
-    text = f"{value:.3f}" if name in ("pearson", "fidelity_loss") else f"{value:.1f}" if value < 1e4 else f"{value:.0f}"
+    decimals = DECIMALS.get(name, 1 if abs(value) < 1e4 else 0)
+    text = f"{value:.{decimals}f}"
     if text.startswith("-") and float(text) == 0:
         text = text[1:]  # a loss of -0.000 (a hair better than the reference) reads as 0.000
     return text
 
 
-def criterion_cell(c: dict[str, Any]) -> Cell:
-    if c.get("value") is None:
+def criterion_cell(c: CriterionVerdict) -> Cell:
+    if c.passed is None:
         return Cell("-", "none")
-    status = "ok" if c["passed"] else ("fail" if c["hard_gate"] else "miss")
-    return Cell(number(c["name"], c["value"]), status)
+    status = "ok" if c.passed else ("fail" if c.hard_gate else "miss")
+    return Cell(number(c.name, c.value), status)
 
 
-def target_text(name: str, verdict: dict[str, Any]) -> str:
-    crit = CRITERIA[name]
-    sign = ">=" if crit.higher_is_better else "<="
-    return f"{sign} {verdict['targets'][name]:g}" + (f" {crit.unit}" if crit.unit else "")
+def ratio(value: float | None, spec: str = ".2f") -> str:
+    return f"{value:{spec}}x" if value else "-"
+
+
+@dataclass(frozen=True)
+class VariantRow:
+    variant: str
+    recommended: bool
+    cells: tuple[Cell, ...]  # one per criterion, in CRITERIA's order
+    speedup: str  # batch-1 median against the reference
+    artifact_mb: str
+    score: str
+    ready: bool
+    reasons: tuple[str, ...]
+
+
+def variant_rows(verdict: Verdict) -> list[VariantRow]:
+    """One row per judged variant: criteria cells, speed-up, size, score, ready, reasons."""
+    return [VariantRow(
+        variant=v.variant,
+        recommended=v.variant == verdict.recommended,
+        cells=tuple(criterion_cell(v.criterion(n)) for n in CRITERIA),
+        speedup=ratio(v.speedup_vs_reference),
+        artifact_mb=f"{v.artifact_mb:.1f}" if v.artifact_mb else "-",
+        score=f"{v.score:.0f}",
+        ready=v.ready,
+        reasons=v.reasons,
+    ) for v in verdict.variants]
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    name: str
+    short: str
+    description: str
+    target: str  # e.g. "<= 50 ms"
+    hard_gate: bool
+    weight: float
+
+
+def target_rows(verdict: Verdict) -> list[TargetRow]:
+    config = verdict.config
+    rows = []
+    for name, crit in CRITERIA.items():
+        sign = ">=" if crit.higher_is_better else "<="
+        target = f"{sign} {config.targets.get(name):g}" + (f" {crit.unit}" if crit.unit else "")
+        rows.append(TargetRow(name, SHORT[name], crit.description, target, name in config.hard_gates,
+                              config.weights.get(name, 0.0)))
+    return rows
+
+
+@dataclass(frozen=True)
+class QuantRow:
+    variant: str
+    corr_loss: str
+    mae_increase: str
+    speedup: str
+    size_reduction: str
+    accepted: bool
+    reasons: tuple[str, ...]
+
+
+def quantization_rows(verdict: Verdict) -> list[QuantRow]:
+    return [QuantRow(
+        variant=q.variant,
+        corr_loss=f"{q.corr_loss:.1%}" if q.corr_loss is not None else "-",
+        mae_increase=f"{q.mae_increase:+.1%}" if q.mae_increase is not None else "-",
+        speedup=f"{q.speedup:.2f}x" if q.speedup is not None else "-",
+        size_reduction=f"{q.size_reduction:.1f}x" if q.size_reduction is not None else "-",
+        accepted=q.accepted,
+        reasons=q.reasons,
+    ) for q in verdict.quantization]
 
 
 @dataclass(frozen=True)
@@ -51,63 +135,19 @@ class Status:
     gate_failed: bool
 
 
-def status(record: dict[str, Any]) -> Status:
-    verdict = record["verdict"]
-    gate = record.get("gate") or {}
-    if verdict["recommended"]:
-        headline = f"READY: recommended variant {verdict['recommended']} (score {verdict['recommended_score']:.0f}/100)"
+def status(record: RunRecord) -> Status:
+    verdict = record.verdict
+    if verdict.recommended:
+        score = verdict.recommended_score  # None when no judged variant bears the recommended name
+        headline = f"READY: recommended variant {verdict.recommended}" + (
+            f" (score {score:.0f}/100)" if score is not None else "")
     else:
         headline = "NOT READY: no variant passes every hard gate"
-    return Status(bool(verdict["recommended"]), headline, gate.get("message"), bool(gate.get("failed")))
+    return Status(bool(verdict.recommended), headline, record.gate.message, record.gate.failed)
 
 
-def variant_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per judged variant: criteria cells, speed-up, size, score, ready, reasons."""
-    rows = []
-    for v in record["verdict"]["variants"]:
-        by_name = {c["name"]: c for c in v["criteria"]}
-        rows.append({
-            "variant": v["variant"],
-            "recommended": v["variant"] == record["verdict"]["recommended"],
-            "cells": [criterion_cell(by_name[n]) if n in by_name else Cell("-", "none") for n in CRITERIA],
-            "speedup": f"{v['speedup_vs_reference']:.2f}x" if v.get("speedup_vs_reference") else "-",
-            "artifact_mb": f"{v['artifact_mb']:.1f}" if v.get("artifact_mb") else "-",
-            "score": f"{v['score']:.0f}",
-            "ready": v["ready"],
-            "reasons": list(v.get("reasons", [])),
-        })
-    return rows
-
-
-def target_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
-    verdict = record["verdict"]
-    return [{
-        "name": name,
-        "short": SHORT[name],
-        "description": crit.description,
-        "target": target_text(name, verdict),
-        "hard_gate": name in verdict["hard_gates"],
-        "weight": verdict["weights"].get(name, 0.0),
-    } for name, crit in CRITERIA.items()]
-
-
-def quantization_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = []
-    for q in record["verdict"].get("quantization", []):
-        rows.append({
-            "variant": q["variant"],
-            "corr_loss": f"{q['corr_loss']:.1%}" if q.get("corr_loss") is not None else "-",
-            "mae_increase": f"{q['mae_increase']:+.1%}" if q.get("mae_increase") is not None else "-",
-            "speedup": f"{q['speedup']:.2f}x" if q.get("speedup") is not None else "-",
-            "size_reduction": f"{q['size_reduction']:.1f}x" if q.get("size_reduction") is not None else "-",
-            "accepted": q["accepted"],
-            "reasons": list(q.get("reasons", [])),
-        })
-    return rows
-
-
-def machine_line(record: dict[str, Any]) -> str:
-    fp = record.get("fingerprint") or {}
+def machine_line(record: RunRecord) -> str:
+    fp = record.fingerprint
     cpu = (fp.get("cpu") or {}).get("brand", "unknown CPU")
     parts = [cpu, f"{fp.get('cores_logical', '?')} logical cores", f"{fp.get('memory_total_mb', '?')} MB RAM",
              f"torch {fp.get('torch', '?')} ({fp.get('build', '?')})", f"{fp.get('num_threads', '?')} threads",
@@ -115,9 +155,9 @@ def machine_line(record: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def workload_line(record: dict[str, Any]) -> str:
-    w = record["workload"]
-    line = f"{w['name']} ({w['model_factory']}, input {w['input_size']}px)"
-    if record.get("eval_set"):
-        line += f"; accuracy on {record['eval_set']['n_samples']} samples"
+def workload_line(record: RunRecord) -> str:
+    w = record.workload
+    line = f"{w.name} ({w.model_factory}, input {w.input_size}px)"
+    if record.eval_set:
+        line += f"; accuracy on {record.eval_set['n_samples']} samples"
     return line

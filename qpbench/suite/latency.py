@@ -7,7 +7,8 @@ the run runs beside it (see qpbench/timing_lock.py).
 
 import pytest
 
-from qpbench.measure.latency import from_benchmark, rounds_for, time_calls
+from qpbench.measure.latency import from_benchmark, rounds_for
+from qpbench.timing import time_calls
 from qpbench.results import LatencyResult
 from qpbench.timing_lock import times_itself
 

@@ -5,7 +5,7 @@ import psutil
 
 from qpbench.config import MEASURE
 from qpbench.measure.memory import measure_memory
-from qpbench.optimize.batching import suggest_batch_size
+from qpbench.measure.batching import suggest_batch_size
 from qpbench.suite.isolated import builder_or_skip, in_worker
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from qpbench.config import MEASURE
 from qpbench.measure.isolation import MeasurementError
-from qpbench.measure.latency import time_calls
+from qpbench.timing import time_calls
 from qpbench.measure.server import LoadGenRun, find_max_server_qps, import_loadgen, run_scenario
 
 

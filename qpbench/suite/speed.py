@@ -3,9 +3,10 @@ variant and of the eager reference interleaved at batch 1 in the same run."""
 
 import pytest
 
-from qpbench.measure.latency import rounds_for, time_calls
 from qpbench.config import MEASURE
+from qpbench.measure.latency import rounds_for
 from qpbench.measure.paired import measure_paired
+from qpbench.timing import time_calls
 
 
 @pytest.mark.qp_timing

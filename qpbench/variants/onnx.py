@@ -3,15 +3,15 @@
 - Export: ``torch.onnx.export(..., dynamo=True)`` (the maintained exporter) with a
   dynamic batch dimension, inputs ``image`` and ``params``, output ``ssim``.
 - ``onnx-fp32``: the exported graph in an ONNX Runtime CPU session with all
-  graph optimizations (``qpbench.deploy.backends.OnnxRuntimeBackend``: the same
+  graph optimizations (``qpbench.runtime.backends.OnnxRuntimeBackend``: the same
   code serves it in a deployment package).
 - ``onnx-int8``: ``onnxruntime.quantization.quantize_static`` (QDQ format,
   per-channel int8 weights, uint8 activations, MinMax) calibrated on real
   samples of the evaluation set (``ctx.workload.calibration_batches``).
 
 The session's intra-op thread count comes from a sweep over the cores this
-process may use, like the ``optimized`` variant's (``options["threads"]``
-fixes it). Given ``options["artifact"]`` a builder loads that file instead of
+process may use, like the ``optimized`` variant's (``options.threads``
+fixes it). Given ``options.artifact`` a builder loads that file instead of
 exporting again: the memory worker serves it in a process without torch.
 """
 
@@ -26,16 +26,16 @@ from typing import Any
 
 import numpy as np
 
-from qpbench.deploy.backends import INPUT_NAMES, OUTPUT_NAME, OnnxRuntimeBackend, require
+from qpbench.runtime.backends import INPUT_NAMES, OUTPUT_NAME, OnnxRuntimeBackend, require, runtime_version
 from qpbench.errors import VariantUnavailable
-from qpbench.measure.runtime_worker import version
 from qpbench.optimize.compile import first_line, recorded_warnings
-from qpbench.optimize.export import given_artifact
-from qpbench.variants import BuildContext, Variant
+from qpbench.optimize.threads import candidate_thread_counts, fastest
+from qpbench.timing import median_call_s
+from qpbench.variants.base import BuildContext, Variant, given_artifact
 
 
 class RunnerModule:
-    """Adapts a torch-free backend (the one deployment packages use, ``qpbench.deploy.backends``)
+    """Adapts a torch-free backend (the one deployment packages use, ``qpbench.runtime.backends``)
     to the variant interface: torch tensors in, a torch tensor out."""
 
     def __init__(self, runner: Any) -> None:
@@ -122,10 +122,7 @@ def quantize_onnx(ctx: BuildContext, fp32: Path, path: Path, meta: dict[str, Any
 def sweep_runner_threads(make: Any, example: tuple[np.ndarray, np.ndarray], ctx: BuildContext,
                          meta: dict[str, Any]) -> tuple[Any, int]:
     """Build a runner at each candidate thread count, keep the fastest at batch 1 (ties: fewer threads)."""
-    from qpbench.optimize.threads import candidate_thread_counts
-    from qpbench.variants import median_call_s
-
-    fixed = ctx.options.get("threads")
+    fixed = ctx.options.threads
     if fixed is not None:
         return make(int(fixed)), int(fixed)
     medians: dict[int, float] = {}
@@ -133,7 +130,7 @@ def sweep_runner_threads(make: Any, example: tuple[np.ndarray, np.ndarray], ctx:
     for n in candidate_thread_counts():
         runners[n] = make(n)
         medians[n] = median_call_s(lambda r=runners[n]: r.run(*example), ctx.sweep_rounds, ctx.timer)
-    best = min(medians, key=lambda n: (medians[n], n))
+    best = fastest(medians)
     meta["thread_sweep_median_s"] = {str(k): v for k, v in medians.items()}
     return runners[best], best
 
@@ -145,7 +142,7 @@ def numpy_example(ctx: BuildContext) -> tuple[np.ndarray, np.ndarray]:
 
 def _build(ctx: BuildContext, name: str, int8: bool) -> Variant:
     require_onnx()
-    meta: dict[str, Any] = {"runtime": "onnxruntime", "onnxruntime": version("onnxruntime"), "legacy": False,
+    meta: dict[str, Any] = {"runtime": "onnxruntime", "onnxruntime": runtime_version("onnxruntime"), "legacy": False,
                             "graph_optimization": "ORT_ENABLE_ALL", "exporter": "torch.onnx.export(dynamo=True)"}
     artifact = given_artifact(ctx)
     meta["loaded_from_artifact"] = artifact is not None

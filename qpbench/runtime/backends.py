@@ -20,6 +20,7 @@ once; the wrapper serialises calls to a backend that is not.
 from __future__ import annotations
 
 import abc
+import importlib
 import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
@@ -111,6 +112,18 @@ class AOTInductorBackend(TorchBackend):
             raise ValueError(f"unknown aoti backend option(s) {sorted(options)}")
         _set_torch_threads(torch, threads)
         return cls(torch._inductor.aoti_load_package(str(path)), torch)
+
+
+# Variant.meta["runtime"] values served without torch -> the backend format that serves them
+TORCH_FREE = {"onnxruntime": "onnx", "openvino": "openvino"}
+
+
+def runtime_version(module: str) -> str | None:
+    """The installed version of a runtime package, or None when it cannot be imported."""
+    try:
+        return str(importlib.import_module(module).__version__)
+    except Exception:
+        return None
 
 
 INPUT_NAMES = ("image", "params")  # the exported graphs' input names (ONNX, OpenVINO IR)

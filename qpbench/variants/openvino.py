@@ -10,8 +10,8 @@
 - ``openvino-int8``: ``nncf.quantize`` of the IR, calibrated on real samples of
   the evaluation set, latency hint.
 
-Thread count from a sweep, as for ONNX Runtime (``options["threads"]`` fixes
-it); ``options["artifact"]`` loads a saved IR, which the memory worker serves
+Thread count from a sweep, as for ONNX Runtime (``options.threads`` fixes
+it); ``options.artifact`` loads a saved IR, which the memory worker serves
 in a process without torch.
 """
 
@@ -24,13 +24,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qpbench.deploy.backends import INPUT_NAMES, OpenVINOBackend, require
+from qpbench.runtime.backends import INPUT_NAMES, OpenVINOBackend, require, runtime_version
 from qpbench.errors import VariantUnavailable
-from qpbench.measure.runtime_worker import version
 from qpbench.optimize.compile import first_line, recorded_warnings
-from qpbench.optimize.export import export_model, given_artifact
-from qpbench.optimize.onnx_variants import RunnerModule, numpy_example, sweep_runner_threads
-from qpbench.variants import BuildContext, Variant
+from qpbench.optimize.export import export_model
+from qpbench.variants.base import BuildContext, Variant, given_artifact
+from qpbench.variants.onnx import RunnerModule, numpy_example, sweep_runner_threads
 
 
 def require_openvino(with_nncf: bool = False) -> Any:
@@ -86,7 +85,7 @@ def quantize_ir(ctx: BuildContext, model: Any, meta: dict[str, Any]) -> Any:
 
 def _build(ctx: BuildContext, name: str, hint: str, int8: bool) -> Variant:
     ov = require_openvino(with_nncf=int8 and given_artifact(ctx) is None)
-    meta: dict[str, Any] = {"runtime": "openvino", "openvino": version("openvino"), "hint": hint, "legacy": False,
+    meta: dict[str, Any] = {"runtime": "openvino", "openvino": runtime_version("openvino"), "hint": hint, "legacy": False,
                             "converter": "openvino.convert_model(ExportedProgram)"}
     artifact = given_artifact(ctx)
     meta["loaded_from_artifact"] = artifact is not None
@@ -100,7 +99,7 @@ def _build(ctx: BuildContext, name: str, hint: str, int8: bool) -> Variant:
         meta["compile_time_s"] = time.perf_counter() - start
     if hint == "THROUGHPUT":
         # Streams split the cores: give OpenVINO all of them (a batch-1 sweep would pick for the wrong goal).
-        threads = ctx.options.get("threads")
+        threads = ctx.options.threads
         runner = OpenVINOBackend.load(artifact, threads, hint)
         threads = runner.inference_threads
     else:

@@ -6,7 +6,7 @@ fine-tuned for a few steps (MSE against SSIM labels) on TRAINING data made by
 the project's own pipeline with a seed the evaluation split does not use. The
 last images of that data are held aside to report Pearson before (fp32) and
 after (int8) fine-tuning. Conversion and packaging are shared with
-``qpbench.optimize.quantize``.
+``qpbench.variants.quantized``.
 
 BatchNorm is frozen while fine-tuning (the graph is moved to eval mode first;
 the fake-quant observers still learn their ranges, dropout is off). In train
@@ -31,17 +31,11 @@ import torch.nn.functional as F
 from qpbench import stats
 from qpbench.errors import VariantUnavailable
 from qpbench.progress import progress
-from qpbench.optimize.quantize import (
-    Batch,
-    export_batch,
-    load_pt2e_variant,
-    package_pt2e,
-    require_torchao,
-    x86_quantizer,
-)
 from qpbench.optimize.compile import recorded_warnings
-from qpbench.optimize.export import export_model, given_artifact
-from qpbench.variants import BuildContext, Variant
+from qpbench.optimize.export import export_model
+from qpbench.optimize.quantize import Batch, require_torchao, x86_quantizer
+from qpbench.variants.base import BuildContext, Variant, given_artifact
+from qpbench.variants.quantized import export_batch, load_pt2e_variant, package_pt2e
 
 NAME = "qat_int8"
 DESCRIPTION = "torch.export (strict) -> torchao PT2E QAT int8 (X86InductorQuantizer) -> AOTInductor"
@@ -113,8 +107,8 @@ def build_qat_int8(ctx: BuildContext) -> Variant:
     quantize_pt2e, xiq = require_torchao()
     from torchao.quantization.pt2e import move_exported_model_to_eval
 
-    steps, lr = int(ctx.options.get("qat_steps", 30)), float(ctx.options.get("qat_lr", 1e-5))
-    freeze_bn = bool(ctx.options.get("qat_freeze_bn", True))
+    steps, lr = ctx.options.qat_steps, ctx.options.qat_lr
+    freeze_bn = ctx.options.qat_freeze_bn
     model = ctx.workload.build_model()
     meta: dict[str, Any] = {"legacy": False, "qat_seed": QAT_SEED, "steps": steps, "lr": lr, "batch_size": BATCH,
                             "bn_frozen": freeze_bn,
@@ -122,7 +116,7 @@ def build_qat_int8(ctx: BuildContext) -> Variant:
     with recorded_warnings(meta):
         # Export first (in training mode, as QAT needs): an unexportable model fails before data is made.
         program = export_model(model.train(), export_batch(ctx), strict=True)
-    data = QATData(ctx, int(ctx.options.get("qat_images", 96)))
+    data = QATData(ctx, ctx.options.qat_images)
     meta.update(train_samples=int(data.train.size), held_aside_samples=int(data.held.size),
                 held_pearson_fp32_before=data.held_pearson(model.eval()))
     with recorded_warnings(meta):

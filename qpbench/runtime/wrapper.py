@@ -9,7 +9,7 @@ Images are uint8 (H, W, 3) RGB of any size (the wrapper applies the training
 preprocessing, ``preprocess.py``) or already preprocessed float32 (3, S, S)
 arrays or tensors. Parameters are the model's parameter vector (13 floats,
 each in [0, 1]) or a dict of the raw vtracer parameters, encoded exactly as
-the training data was (``params.py``, a copy of ``qpbench.data.params``).
+the training data was (``params.py``).
 
 Bad input raises ValueError or TypeError naming the problem; nothing is
 clamped. The model's raw output is a predicted SSIM: a value slightly outside
@@ -39,15 +39,12 @@ from .backends import Backend, backend_for
 from .manifest import verify_manifest
 from .preprocess import preprocess_image
 
-try:  # inside a deployment package: the copy of qpbench.data.params shipped beside this module
-    from . import params as vtracer_params
-except ImportError:  # in the qpbench source tree
-    from qpbench.data import params as vtracer_params
+from . import params as vtracer_params
 
 logger = logging.getLogger(__name__)
 
 CONFIG_NAME = "deployment_config.json"
-VTRACER_ENCODING = "vtracer-13"  # qpbench.data.params: 13 slots, each in [0, 1]
+VTRACER_ENCODING = "vtracer-13"  # params.py: 13 slots, each in [0, 1]
 RAW_DTYPES = (np.uint8,)
 TENSOR_DTYPES = (np.float32, np.float64)
 
