@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qpbench.render",),
     ("qpbench.regression", "qpbench.deploy", "qpbench.train", "qpbench.timing_lock"),
     ("qpbench.suite", "qpbench.session"),
-    ("qpbench.plugin", "qpbench.cli", "qpbench.compare_cli", "qpbench.__main__"),
+    ("qpbench.plugin", "qpbench.cli", "qpbench.compare_cli", "qpbench.__main__", "qpbench.options_doc"),
 )
 
 
