@@ -37,12 +37,13 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Re-render a saved run record; a bad record is refused with the file and problem named (exit 2)."""
+    from qpbench.config import REPORT_FORMATS, parse_names
     from qpbench.errors import QPBenchError
     from qpbench.record import RunRecord
-    from qpbench.render.reports import parse_formats, write_reports
+    from qpbench.render.reports import write_reports
 
     try:
-        formats = parse_formats(args.format)
+        formats = parse_names(args.format, "report format", tuple(REPORT_FORMATS)) or tuple(REPORT_FORMATS)
         record = RunRecord.load(args.run_json)
     except QPBenchError as exc:
         print(f"qpbench report: error: {exc}", file=sys.stderr)
@@ -60,6 +61,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from qpbench import train
+    from qpbench.config import REPORT_FORMATS, show_default
     from qpbench.data import make_cli
 
     parser = argparse.ArgumentParser(prog="qpbench", description=__doc__)
@@ -82,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="render report.html and summary.md from a saved run record (e.g. results/latest.json)")
     p.add_argument("run_json", type=Path, metavar="RUN_JSON", help="a run record written by `pytest bench/`")
     p.add_argument("--out", type=Path, metavar="DIR", help="folder for the reports (default: the record's folder)")
-    p.add_argument("--format", metavar="FMT,...", help="which reports: html, md (default: both)")
+    p.add_argument("--format", metavar="FMT,...", type=str.lower, default=tuple(REPORT_FORMATS),
+                   help=f"which reports: {', '.join(REPORT_FORMATS)} (default: {show_default(tuple(REPORT_FORMATS))})")
     p.set_defaults(func=cmd_report)
     from qpbench import compare_cli
 

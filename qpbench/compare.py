@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qpbench.config import COMPARISON, DEFAULT_GATE_ON, DEFAULT_THRESHOLDS
 from qpbench.errors import ConfigError
 from qpbench.results import (
     AccuracyResult,
@@ -42,34 +43,7 @@ IMPROVED = "improved"
 UNCHANGED = "unchanged"
 NOT_COMPARABLE = "not comparable"
 
-# Metric families: each has a threshold (ini key qp_regression_thresholds, option
-# --qp-regression-threshold, marker qp_regression). Relative ones are fractions
-# of the baseline; absolute ones are in the metric's own unit.
-DEFAULT_THRESHOLDS: dict[str, float] = {
-    "speed_ratio": 0.10,  # variant/eager time ratio (same run, interleaved), relative
-    "latency": 0.10,  # low quantile (p10) of the latency per batch size, relative; same machine only
-    "peak_rss": 0.10,  # peak RSS of a fresh process at batch 1, relative; same machine only
-    "pearson": 0.01,  # Pearson vs labels, absolute drop
-    "fidelity_loss": 0.01,  # relative Pearson loss vs the reference, absolute rise
-}
-FAMILY_HELP = {
-    "speed_ratio": "relative change of the variant/eager batch-1 time ratio",
-    "latency": "relative change of the p10 latency",
-    "peak_rss": "relative change of the peak RSS",
-    "pearson": "absolute drop of Pearson",
-    "fidelity_loss": "absolute rise of the fidelity loss",
-}
 ALL_VARIANTS = "*"
-CONFIDENCE = 0.95
-# Absolute times are compared on a low quantile: other processes on a shared machine only
-# ever add time to a call, so bursts of interference move the median and the tail, while
-# the fast part of the distribution still tracks the code's own speed (a slower code path
-# moves it too). Ratios measured in pairs need no such guard and use the median.
-LATENCY_QUANTILE = 0.10
-# Below this many samples a p10 is the minimum and its bootstrap interval means little:
-# such a latency is reported, not judged.
-MIN_LATENCY_SAMPLES = 20
-BOOTSTRAP_RESAMPLES = 2000
 
 
 @dataclass(frozen=True)
@@ -184,8 +158,8 @@ class Comparison:
 
 
 def bootstrap_median_ratio(
-    baseline: Sequence[float], current: Sequence[float], resamples: int = BOOTSTRAP_RESAMPLES,
-    confidence: float = CONFIDENCE, seed: int = 0, quantile: float = 0.5,
+    baseline: Sequence[float], current: Sequence[float], resamples: int = COMPARISON.bootstrap_resamples,
+    confidence: float = COMPARISON.confidence, seed: int = 0, quantile: float = 0.5,
 ) -> tuple[float, float, float]:
     """q(current) / q(baseline) - 1 for the median (or another ``quantile``), with a
     percentile bootstrap interval.
@@ -222,7 +196,7 @@ def judge_relative(change: float, low: float | None, high: float | None, thresho
     else:
         # The interval of "how much worse", whichever direction is worse.
         best_case_worse, worst_case_worse = sorted((sign * low, sign * high))
-        basis = f"{CONFIDENCE:.0%} interval [{low:+.1%}, {high:+.1%}]"
+        basis = f"{COMPARISON.confidence:.0%} interval [{low:+.1%}, {high:+.1%}]"
     if best_case_worse > threshold:
         return REGRESSED, f"{change:+.1%}, interval beyond the {threshold:.0%} threshold: {basis}"
     if worst_case_worse < -threshold:
@@ -348,19 +322,19 @@ def compare_runs(
     lb, lc = latency_samples(baseline), latency_samples(current)
     for key in sorted(set(lb) | set(lc)):
         variant, batch = key
-        metric = f"latency_b{batch}_p{LATENCY_QUANTILE * 100:.0f}_ms"
+        metric = f"latency_b{batch}_p{COMPARISON.latency_quantile * 100:.0f}_ms"
         a, b = lb.get(key), lc.get(key)
-        base = float(np.quantile(a, LATENCY_QUANTILE)) * 1e3 if a else None
-        cur = float(np.quantile(b, LATENCY_QUANTILE)) * 1e3 if b else None
+        base = float(np.quantile(a, COMPARISON.latency_quantile)) * 1e3 if a else None
+        cur = float(np.quantile(b, COMPARISON.latency_quantile)) * 1e3 if b else None
         why = missing(bool(a), bool(b)) or ("; ".join(workload) if workload else None) or \
             (None if absolute_ok else absolute_why)
-        if why is None and min(len(a), len(b)) < MIN_LATENCY_SAMPLES:
-            why = (f"too few samples ({len(a)} vs {len(b)}; {MIN_LATENCY_SAMPLES} needed to judge a p10): "
+        if why is None and min(len(a), len(b)) < COMPARISON.min_latency_samples:
+            why = (f"too few samples ({len(a)} vs {len(b)}; {COMPARISON.min_latency_samples} needed to judge a p10): "
                    "a longer profile gives more")
         if why:
             not_comparable(variant, metric, "latency", base, cur, True, why)
             continue
-        change, low, high = bootstrap_median_ratio(a, b, quantile=LATENCY_QUANTILE)
+        change, low, high = bootstrap_median_ratio(a, b, quantile=COMPARISON.latency_quantile)
         add(variant, metric, "latency", base, cur, True,
             judge_relative(change, low, high, th.get("latency", variant)), change, (low, high))
 
@@ -407,13 +381,6 @@ def compare_runs(
     changes = [c for c in changes if not (c.family == "speed_ratio" and c.variant == reference)]
     return Comparison(baseline_label, current_label, same_machine, tuple(machine), any_machine and not same_machine,
                       tuple(changes), tuple(notes))
-
-
-# What fails the gate unless --qp-regression-gate-on says otherwise: the figures that hold still on a
-# shared machine. Absolute latency is compared and reported, but gated only when asked ("latency" or
-# "all"): between two quiet runs on the same 2-core VM every absolute time moved by up to +80%
-# together (neighbours on the host), while the same-run ratios did not move.
-DEFAULT_GATE_ON: tuple[str, ...] = ("speed_ratio", "peak_rss", "pearson", "fidelity_loss")
 
 
 def check_families(names: Sequence[str]) -> tuple[str, ...]:

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from qpbench.baseline import BaselineError, list_baselines, load_run
-from qpbench.compare import DEFAULT_THRESHOLDS, FAMILY_HELP, compare_runs, make_thresholds, regression_gate
-from qpbench.config import parse_pairs
+from qpbench.compare import compare_runs, make_thresholds, regression_gate
+from qpbench.config import DEFAULT_GATE_ON, DEFAULT_THRESHOLDS, FAMILY_HELP, RUN, parse_names, parse_pairs, show_default
 from qpbench.errors import ConfigError, RecordError
 from qpbench.record import RunRecord
 
@@ -18,16 +18,17 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("baseline", help="the older run: a baseline name, 'latest' (newest baseline) or a run JSON path")
     p.add_argument("current", help="the newer run: a baseline name, 'latest' or a run JSON path "
                                    "(e.g. results/latest.json)")
-    p.add_argument("--results-dir", default="results", help="where baselines are saved (default: results)")
+    add_list_arguments(p)
     p.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
                    help="regression threshold (repeatable); defaults: "
-                   + ", ".join(f"{k}={v:g} ({FAMILY_HELP[k]})" for k, v in DEFAULT_THRESHOLDS.items()))
+                   + ", ".join(f"{k}={show_default(v)} ({FAMILY_HELP[k]})" for k, v in DEFAULT_THRESHOLDS.items()))
     p.add_argument("--any-machine", action="store_true",
                    help="compare absolute figures even when the machines' fingerprints differ")
     p.add_argument("--markdown", metavar="PATH", help="also write the comparison as Markdown to PATH")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON instead of a table")
-    p.add_argument("--gate-on", metavar="FAMILY,...", default="",
-                   help="metric families a regression of which fails --fail-on-regression (default: all)")
+    p.add_argument("--gate-on", metavar="FAMILY,...", default=DEFAULT_GATE_ON,
+                   help="metric families a regression of which fails --fail-on-regression: "
+                        f"{', '.join(DEFAULT_THRESHOLDS)}, or all (default: {show_default(DEFAULT_GATE_ON)})")
     p.add_argument("--fail-on-regression", action="store_true",
                    help="exit 1 on a significant regression (or when nothing could be compared)")
 
@@ -47,7 +48,7 @@ def run_compare(args: argparse.Namespace) -> int:
     comparison = compare_runs(base.record, cur.record, thresholds, args.any_machine, base.label, cur.label,
                               reference=cur.record.verdict.reference)
     try:
-        failed, gate = regression_gate(comparison, args.gate_on.replace(",", " ").split())
+        failed, gate = regression_gate(comparison, parse_names(args.gate_on))
     except ConfigError as exc:
         print(f"qpbench compare: {exc}", file=sys.stderr)
         return 2
@@ -64,7 +65,8 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def add_list_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--results-dir", default="results", help="where baselines are saved (default: results)")
+    p.add_argument("--results-dir", default=RUN.results_dir,
+                   help=f"where baselines are saved (default: {RUN.results_dir})")
 
 
 def run_list(args: argparse.Namespace) -> int:

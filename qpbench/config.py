@@ -1,13 +1,21 @@
-"""Settings read once from options and ini keys into frozen dataclasses.
+"""Every default and threshold of qpbench, and the settings read once from options and
+ini keys into frozen dataclasses.
 
 Targets default to the deployment plan's; every one can be overridden with
-``--qp-target NAME=VALUE`` or the ``qp_targets`` ini key.
+``--qp-target NAME=VALUE`` or the ``qp_targets`` ini key. The help texts of the
+pytest options and of the ``qpbench`` commands print these values
+(:func:`show_default`), so they cannot disagree with what a run uses.
+
+Units: memory figures (fields ending ``_mb``) are MiB (2**20 bytes), as RSS is
+read; the one exception is ``artifact_mb``, a file size in MB (10**6 bytes).
 """
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 from qpbench.errors import ConfigError
 
@@ -26,10 +34,10 @@ CRITERIA: dict[str, Criterion] = {
     for c in (
         Criterion("latency_p95_ms", "ms", False, "batch-1 p95 latency per image"),
         Criterion("throughput_ips", "images/s", True, "sustained throughput"),
-        Criterion("peak_rss_mb", "MB", False, "peak RSS of a fresh serving process"),
+        Criterion("peak_rss_mb", "MiB", False, "peak RSS of a fresh serving process"),
         Criterion("pearson", "", True, "Pearson correlation with the labels"),
         Criterion("fidelity_loss", "", False, "relative Pearson loss against the fp32 reference"),
-        Criterion("leak_mb_per_1k", "MB/1k", False, "significant RSS growth per 1000 inferences (0 when not significant)"),
+        Criterion("leak_mb_per_1k", "MiB/1k", False, "significant RSS growth per 1000 inferences (0 when not significant)"),
         Criterion("slowdown_pct", "%", False, "significant latency increase over an extended run (0 when not significant)"),
         Criterion("concurrency_faults", "", False, "requests that failed or disagreed with serial outputs under concurrency"),
         Criterion("server_qps", "QPS", True, "highest Server-scenario QPS with p99 latency within server_p99_ms"),
@@ -41,10 +49,10 @@ CRITERIA: dict[str, Criterion] = {
 class Targets:
     latency_p95_ms: float = 50.0
     throughput_ips: float = 20.0
-    peak_rss_mb: float = 512.0
+    peak_rss_mb: float = 512.0  # MiB
     pearson: float = 0.90
     fidelity_loss: float = 0.05
-    leak_mb_per_1k: float = 0.25
+    leak_mb_per_1k: float = 0.25  # MiB per 1000 inferences
     slowdown_pct: float = 10.0
     concurrency_faults: float = 0.0
     server_qps: float = 10.0
@@ -72,7 +80,7 @@ class Targets:
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     # Speed and accuracy matter most to the plan; memory is judged too, but the
-    # CUDA build of torch alone exceeds 512 MB, so it is not a hard gate by default.
+    # CUDA build of torch alone exceeds 512 MiB, so it is not a hard gate by default.
     "latency_p95_ms": 0.30,
     "throughput_ips": 0.15,
     "peak_rss_mb": 0.15,
@@ -120,6 +128,10 @@ class ScoringConfig:
             raise ConfigError("at least one weight must be > 0")
 
 
+# A fresh measuring (or re-measuring) process that runs longer than this is killed.
+WORKER_TIMEOUT_S = 600.0
+
+
 @dataclass(frozen=True)
 class Profile:
     """How long measurements run. 'quick' is for smoke tests, 'full' for release sign-off."""
@@ -145,18 +157,24 @@ class Profile:
     loadgen_min_duration_s: float = 1.0
     loadgen_min_queries: int = 64  # SingleStream's early-stopping rule needs 64
     server_search_steps: int = 3  # bisection steps for the highest valid Server QPS
-    worker_timeout_s: float = 600.0  # a fresh measuring process that runs longer is killed
+    worker_timeout_s: float = WORKER_TIMEOUT_S  # a fresh measuring process that runs longer is killed
 
 
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        Profile("quick", (1, 4), 0.5, 5, 200, 1, 1.0, 4, 3, 25, 3, 2, stress_iterations=800, stress_warmup=200,
+        Profile(name="quick", batch_sizes=(1, 4), latency_budget_s=0.5, min_rounds=5, max_rounds=200,
+                warmup_rounds=1, throughput_s=1.0, throughput_batch=4, memory_iterations=3, eval_images=25,
+                sweep_rounds=3, calibration_batches=2, stress_iterations=800, stress_warmup=200,
                 concurrency_s=0.5, loadgen_min_duration_s=0.5, server_search_steps=2, worker_timeout_s=180.0),
-        Profile("default", (1, 4, 8, 16), 3.0, 10, 1000, 2, 10.0, 8, 10, 200, 5, 16),
-        Profile("full", (1, 4, 8, 16), 15.0, 30, 5000, 5, 60.0, 8, 50, None, 15, 50, stress_iterations=5000,
-                stress_warmup=200, concurrency_s=10.0, loadgen_min_duration_s=10.0, loadgen_min_queries=500,
-                server_search_steps=5, worker_timeout_s=1800.0),
+        Profile(name="default", batch_sizes=(1, 4, 8, 16), latency_budget_s=3.0, min_rounds=10, max_rounds=1000,
+                warmup_rounds=2, throughput_s=10.0, throughput_batch=8, memory_iterations=10, eval_images=200,
+                sweep_rounds=5, calibration_batches=16),
+        Profile(name="full", batch_sizes=(1, 4, 8, 16), latency_budget_s=15.0, min_rounds=30, max_rounds=5000,
+                warmup_rounds=5, throughput_s=60.0, throughput_batch=8, memory_iterations=50, eval_images=None,
+                sweep_rounds=15, calibration_batches=50, stress_iterations=5000, stress_warmup=200,
+                concurrency_s=10.0, loadgen_min_duration_s=10.0, loadgen_min_queries=500, server_search_steps=5,
+                worker_timeout_s=1800.0),
     )
 }
 
@@ -254,27 +272,162 @@ DEFAULT_VARIANTS: tuple[str, ...] = (
 )
 
 
-def parse_variants(value: str | list[str] | None) -> tuple[str, ...]:
+def parse_variants(value: str | Sequence[str] | None) -> tuple[str, ...]:
     if value in (None, "", []):
         return DEFAULT_VARIANTS
-    items = value if isinstance(value, list) else [value]
-    names = tuple(dict.fromkeys(n.strip() for item in items for n in item.replace(",", " ").split() if n.strip()))
+    names = parse_names(value)
     if not names:
         raise ConfigError("no variants selected")
     return names
 
 
-def positive_int(value: Any, what: str) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{what} must be a positive integer, got {value!r}") from None
-    if number <= 0:
-        raise ConfigError(f"{what} must be a positive integer, got {number}")
-    return number
+# Run options without a config value of their own -------------------------
 
+
+@dataclass(frozen=True)
+class RunDefaults:
+    """What a pytest run uses when an option and its ini key are both unset."""
+
+    workload: str = "default"  # the built-in ResNet-50, the plan's model
+    profile: str = "default"
+    results_dir: str = "results"  # under the rootdir; git-ignored
+    input_size: int = 224  # a custom model's input side (a built-in workload has its own)
+
+
+RUN = RunDefaults()
+
+
+# Comparison with a baseline and the regression gate ----------------------
+
+# Metric families: each has a threshold (ini key qp_regression_thresholds, option
+# --qp-regression-threshold, marker qp_regression). Relative ones are fractions
+# of the baseline; absolute ones are in the metric's own unit.
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "speed_ratio": 0.10,  # variant/eager time ratio (same run, interleaved), relative
+    "latency": 0.10,  # low quantile (p10) of the latency per batch size, relative; same machine only
+    "peak_rss": 0.10,  # peak RSS of a fresh process at batch 1, relative; same machine only
+    "pearson": 0.01,  # Pearson vs labels, absolute drop
+    "fidelity_loss": 0.01,  # relative Pearson loss vs the reference, absolute rise
+}
+FAMILY_HELP = {
+    "speed_ratio": "relative change of the variant/eager batch-1 time ratio",
+    "latency": "relative change of the p10 latency",
+    "peak_rss": "relative change of the peak RSS",
+    "pearson": "absolute drop of Pearson",
+    "fidelity_loss": "absolute rise of the fidelity loss",
+}
+# What fails the gate unless --qp-regression-gate-on says otherwise: the figures that hold still on a
+# shared machine. Absolute latency is compared and reported, but gated only when asked ("latency" or
+# "all"): between two quiet runs on the same 2-core VM every absolute time moved by up to +80%
+# together (neighbours on the host), while the same-run ratios did not move.
+DEFAULT_GATE_ON: tuple[str, ...] = ("speed_ratio", "peak_rss", "pearson", "fidelity_loss")
+
+
+@dataclass(frozen=True)
+class ComparisonStats:
+    """How a change is judged."""
+
+    confidence: float = 0.95  # of the bootstrap interval of a change
+    # Absolute times are compared on a low quantile: other processes on a shared machine only
+    # ever add time to a call, so bursts of interference move the median and the tail, while
+    # the fast part of the distribution still tracks the code's own speed (a slower code path
+    # moves it too). Ratios measured in pairs need no such guard and use the median.
+    latency_quantile: float = 0.10
+    # Below this many samples a p10 is the minimum and its bootstrap interval means little:
+    # such a latency is reported, not judged.
+    min_latency_samples: int = 20
+    bootstrap_resamples: int = 2000
+
+
+COMPARISON = ComparisonStats()
+
+
+# Measurements ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeasureDefaults:
+    """Fixed sizes of the measurements (the profile sets how long they run)."""
+
+    # Fewer pairs give a bootstrap interval too wide to call anything: pairs are cheap
+    # (two calls), so at least this many are timed whatever the profile's budget.
+    min_pairs: int = 30
+    # SSIM predictions in [0, 1]: a concurrent output further than this from the serial
+    # one (anything above float32 rounding) is a wrong answer.
+    concurrency_max_abs_diff: float = 1e-5
+    concurrency_inputs: int = 8  # distinct inputs the concurrent requests cycle through
+    memory_larger_batch: int = 8  # peak RSS is measured at batch 1 and at this batch
+    loadgen_max_samples: int = 64  # LoadGen's performance sample set: inputs held in memory
+
+
+MEASURE = MeasureDefaults()
+
+
+# Deployment packages ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """How close a package's fresh-process re-measurement must come to the run's figures."""
+
+    pearson_abs: float = 0.005
+    mae_abs: float = 0.005
+    preprocessing_max_abs_diff: float = 0.02
+    latency_ratio_low: float = 0.5
+    latency_ratio_high: float = 2.0
+    # Below this difference two latencies agree whatever their ratio: on a sub-millisecond model the
+    # run's tensor conversions and the machine's jitter alone move the ratio outside the band.
+    latency_abs_ms: float = 0.5
+
+
+@dataclass(frozen=True)
+class PackageDefaults:
+    """``qpbench package``."""
+
+    run: str = "results/latest.json"  # the run record a package is built from
+    variant: str = "recommended"
+    latency_calls: int = 200  # batch-1 calls timed in the fresh process
+    timeout_s: float = WORKER_TIMEOUT_S  # for the fresh process
+
+
+PACKAGE = PackageDefaults()
+
+
+# Data and reports ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MakeDataDefaults:
+    """``qpbench make-data``: the shipped compact model was trained on data of this size."""
+
+    images: int = 100
+    params_per_image: int = 4  # vtracer parameter sets per image
+    seed: int = 0
+    size: int = 128  # image side in pixels
+    workers: int = 1
+
+
+MAKE_DATA = MakeDataDefaults()
+
+
+@dataclass(frozen=True)
+class TrainDefaults:
+    """``qpbench train-compact``."""
+
+    out: str = "qp_compact.pt"
+    epochs: int = 30
+    seed: int = 0
+    train_fraction: float = 0.85  # the first images train, the rest are held out
+
+
+TRAIN = TrainDefaults()
+
+
+# Report formats and their file names; ``qpbench report`` writes all of them unless told.
+REPORT_FORMATS: dict[str, str] = {"html": "report.html", "md": "summary.md"}
+
+
+# Variant builders ---------------------------------------------------------
 
 # The fp32 variant every other is compared with (speed ratios, fidelity, the quantization rule).
 REFERENCE = "eager"
@@ -317,3 +470,70 @@ class BuildOptions:
             if options.get(name) is not None:
                 options[name] = tuple(int(x) for x in options[name])
         return cls(**options)
+
+
+# Parsing option values ----------------------------------------------------
+
+
+def parse_names(value: str | Sequence[str] | None, what: str = "name",
+                choices: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The one list parser: 'a,b c' or ['a,b', 'c'] -> ('a', 'b', 'c').
+
+    Commas and spaces separate; a repeated name counts once. With ``choices``, a name
+    outside them is an error naming the known ones.
+    """
+    items = [value] if isinstance(value, str) else list(value or [])
+    names = tuple(dict.fromkeys(n for item in items for n in str(item).replace(",", " ").split()))
+    unknown = [n for n in names if choices is not None and n not in choices]
+    if unknown:
+        raise ConfigError(f"unknown {what}(s) {unknown}: choose from {', '.join(choices or ())}")
+    return names
+
+
+def positive_int(value: Any, what: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what} must be a positive integer, got {value!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{what} must be a positive integer, got {number}")
+    return number
+
+
+def argtype(parse: Callable[[str], Any], name: str = "value") -> Callable[[str], Any]:
+    """An argparse ``type`` from a parser that raises ConfigError: the message becomes argparse's."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = name
+    return convert
+
+
+def positive_int_arg(what: str) -> Callable[[str], int]:
+    """An argparse ``type`` for a positive integer option named ``what``."""
+    return argtype(lambda text: positive_int(text, what), "positive_int")
+
+
+# Help texts ---------------------------------------------------------------
+
+
+def show_default(value: Any) -> str:
+    """A default as help texts and docs/options.md print it: 0.1, a,b,c, name=value, ..."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={show_default(v)}" for k, v in value.items())
+    if isinstance(value, (tuple, list)):
+        return ",".join(show_default(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def pairs_of(instance: Any) -> dict[str, Any]:
+    """A dataclass's fields as {name: value}, in declaration order (for NAME=VALUE defaults)."""
+    return {f.name: getattr(instance, f.name) for f in fields(instance)}

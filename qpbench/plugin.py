@@ -7,7 +7,6 @@ entry point.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -16,15 +15,28 @@ import pytest
 
 from qpbench import hookspec, timing_lock
 from qpbench.config import (
+    DEFAULT_GATE_ON,
+    DEFAULT_HARD_GATES,
+    DEFAULT_THRESHOLDS,
+    DEFAULT_VARIANTS,
+    DEFAULT_WEIGHTS,
     PROFILES,
-    ConfigError,
+    RUN,
+    QuantThresholds,
     Settings,
+    Targets,
     WorkloadChoice,
+    argtype,
     get_profile,
     make_scoring,
+    pairs_of,
     parse_fail_under,
+    parse_names,
+    parse_pairs,
     parse_variants,
     positive_int,
+    positive_int_arg,
+    show_default,
 )
 from qpbench.errors import QPBenchError, VariantUnavailable
 from qpbench.hosts import host_key
@@ -37,45 +49,39 @@ VARIANT_FIXTURE = "qp_variant_name"
 BATCH_FIXTURE = "qp_batch_size"
 
 
-def _argtype(parse: Any) -> Any:
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except ConfigError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    convert.__name__ = getattr(parse, "__name__", "value")
-    return convert
-
-
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspec)
 
 
+def _help(text: str, default: str, ini: str | None, note: str | None = None) -> str:
+    """An option's help: what it does, then its default (printed from qpbench.config), then its ini key."""
+    return f"{text}. Default: {default}" + (f" ({note})" if note else "") + "." + (f" Ini: {ini}." if ini else "")
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("qpbench", "qpbench: CPU deployment readiness of a PyTorch model")
-    group.addoption("--qp-workload", metavar="NAME", help="built-in workload: 'default' (ResNet-50, the plan's model) or 'compact' (small CNN). Default: default. Ini: qp_workload.")
-    group.addoption("--qp-model-factory", metavar="MODULE:CALLABLE", help="your model factory; replaces the built-in model. Ini: qp_model_factory.")
-    group.addoption("--qp-checkpoint", metavar="PATH", help="state_dict for the model, loaded with weights_only=True. Ini: qp_checkpoint.")
-    group.addoption("--qp-dataset", metavar="PATH", help="labelled .npz (images, img_idx, params_vec, ssim). Default: the shipped held-out split. Ini: qp_dataset.")
-    group.addoption("--qp-input-size", metavar="PIXELS", type=_argtype(lambda s: positive_int(s, "--qp-input-size")), help="side of the model's input after preprocessing. Default: 224 for a custom model. Ini: qp_input_size.")
-    group.addoption("--qp-variants", metavar="NAME,...", help="variants to measure, or 'all'. Default: eager,optimized,fx-int8,pt2e-int8. Ini: qp_variants.")
-    group.addoption("--qp-profile", metavar="NAME", choices=list(PROFILES), help=f"measurement length: {', '.join(PROFILES)}. Default: default. Ini: qp_profile.")
-    group.addoption("--qp-eval-images", metavar="N", type=_argtype(lambda s: positive_int(s, "--qp-eval-images")), help="judge accuracy on the samples of the first N images (default: the profile's). Ini: qp_eval_images.")
-    group.addoption("--qp-fail-under", metavar="SCORE", type=_argtype(parse_fail_under), help="fail the run when the recommended variant scores below SCORE (0-100) or no variant is ready. Default: no gate. Ini: qp_fail_under.")
-    group.addoption("--qp-target", metavar="NAME=VALUE", action="append", default=[], help="override a target, e.g. latency_p95_ms=100 (repeatable). Ini: qp_targets.")
-    group.addoption("--qp-weight", metavar="NAME=VALUE", action="append", default=[], help="override a criterion's weight in the score (repeatable). Ini: qp_weights.")
-    group.addoption("--qp-quant-threshold", metavar="NAME=VALUE", action="append", default=[], help="rule for the best quantization method: max_corr_loss=0.05, max_mae_increase=0.10, min_speedup=1.10 (repeatable). Ini: qp_quant_thresholds.")
-    group.addoption("--qp-hard-gates", metavar="NAME,...", help="criteria a variant must pass to be ready. Default: latency_p95_ms,pearson,fidelity_loss. Ini: qp_hard_gates.")
-    group.addoption("--qp-results-dir", metavar="DIR", help="where the run's JSON goes. Default: results (git-ignored). Ini: qp_results_dir.")
-    group.addoption("--qp-report-dir", metavar="DIR", help="where report.html and summary.md go. Default: the results folder. Ini: qp_report_dir.")
-    group.addoption("--qp-save-baseline", metavar="NAME", help="save this run as baseline NAME under <results>/baselines/ (pytest-benchmark saves its part under NAME too). Default: not saved.")
-    group.addoption("--qp-compare", metavar="NAME|latest", help="compare this run with a saved baseline (or the newest one): per variant and metric, change, 95%% CI, verdict. Default: none. Ini: qp_compare.")
-    group.addoption("--qp-fail-on-regression", action="store_true", default=None, help="fail the run (exit 1) on a significant regression against --qp-compare's baseline. Default: report only. Ini: qp_fail_on_regression.")
-    group.addoption("--qp-regression-threshold", metavar="NAME=VALUE", action="append", default=[], help="minimum effect that counts as a regression: speed_ratio=0.10, latency=0.10, peak_rss=0.10 (relative), pearson=0.01, fidelity_loss=0.01 (absolute) (repeatable). Ini: qp_regression_thresholds.")
-    group.addoption("--qp-compare-any-machine", action="store_true", default=None, help="compare absolute figures (latency, memory) even when the machines' fingerprints differ. Default: only same-run ratios and accuracy are compared then. Ini: qp_compare_any_machine.")
-    group.addoption("--qp-compare-markdown", metavar="PATH", help="write the comparison and gate result as Markdown to PATH (for a CI job to publish). Default: none. Ini: qp_compare_markdown.")
-    group.addoption("--qp-regression-gate-on", metavar="FAMILY,...", help="metric families whose regression fails the gate: speed_ratio, latency, peak_rss, pearson, fidelity_loss, or all. Default: speed_ratio,peak_rss,pearson,fidelity_loss (absolute latency is compared and reported, gated only when named: on a shared machine every absolute time can move together). Ini: qp_regression_gate_on.")
+    group.addoption("--qp-workload", metavar="NAME", help=_help("built-in workload: 'default' (ResNet-50, the plan's model) or 'compact' (small CNN)", RUN.workload, "qp_workload"))
+    group.addoption("--qp-model-factory", metavar="MODULE:CALLABLE", help=_help("your model factory; replaces the built-in model", "the workload's model", "qp_model_factory"))
+    group.addoption("--qp-checkpoint", metavar="PATH", help=_help("state_dict for the model, loaded with weights_only=True", "the workload's own", "qp_checkpoint"))
+    group.addoption("--qp-dataset", metavar="PATH", help=_help("labelled .npz (images, img_idx, params_vec, ssim)", "the shipped held-out split", "qp_dataset"))
+    group.addoption("--qp-input-size", metavar="PIXELS", type=positive_int_arg("--qp-input-size"), help=_help("side of the model's input after preprocessing", show_default(RUN.input_size), "qp_input_size", "for a custom model; a built-in workload has its own"))
+    group.addoption("--qp-variants", metavar="NAME,...", help=_help("variants to measure, or 'all'", show_default(DEFAULT_VARIANTS), "qp_variants"))
+    group.addoption("--qp-profile", metavar="NAME", choices=list(PROFILES), help=_help(f"measurement length: {', '.join(PROFILES)}", RUN.profile, "qp_profile"))
+    group.addoption("--qp-eval-images", metavar="N", type=positive_int_arg("--qp-eval-images"), help=_help("judge accuracy on the samples of the first N images", "the profile's", "qp_eval_images"))
+    group.addoption("--qp-fail-under", metavar="SCORE", type=argtype(parse_fail_under, "parse_fail_under"), help=_help("fail the run when the recommended variant scores below SCORE (0-100) or no variant is ready", "no gate", "qp_fail_under"))
+    group.addoption("--qp-target", metavar="NAME=VALUE", action="append", default=[], help=_help("override a target, e.g. latency_p95_ms=100 (repeatable; memory in MiB)", show_default(pairs_of(Targets())), "qp_targets"))
+    group.addoption("--qp-weight", metavar="NAME=VALUE", action="append", default=[], help=_help("override a criterion's weight in the score (repeatable)", show_default(DEFAULT_WEIGHTS), "qp_weights"))
+    group.addoption("--qp-quant-threshold", metavar="NAME=VALUE", action="append", default=[], help=_help("rule for the best quantization method (repeatable)", show_default(pairs_of(QuantThresholds())), "qp_quant_thresholds"))
+    group.addoption("--qp-hard-gates", metavar="NAME,...", help=_help("criteria a variant must pass to be ready", show_default(DEFAULT_HARD_GATES), "qp_hard_gates"))
+    group.addoption("--qp-results-dir", metavar="DIR", help=_help("where the run's JSON goes", RUN.results_dir, "qp_results_dir", "under the rootdir; git-ignored"))
+    group.addoption("--qp-report-dir", metavar="DIR", help=_help("where report.html and summary.md go", "the results folder", "qp_report_dir"))
+    group.addoption("--qp-save-baseline", metavar="NAME", help=_help("save this run as baseline NAME under <results>/baselines/ (pytest-benchmark saves its part under NAME too)", "not saved", None))
+    group.addoption("--qp-compare", metavar="NAME|latest", help=_help("compare this run with a saved baseline (or the newest one): per variant and metric, change, 95%% CI, verdict", "none", "qp_compare"))
+    group.addoption("--qp-fail-on-regression", action="store_true", default=None, help=_help("fail the run (exit 1) on a significant regression against --qp-compare's baseline", "report only", "qp_fail_on_regression"))
+    group.addoption("--qp-regression-threshold", metavar="NAME=VALUE", action="append", default=[], help=_help("minimum effect that counts as a regression, relative for speed_ratio, latency, peak_rss, absolute for pearson, fidelity_loss (repeatable)", show_default(DEFAULT_THRESHOLDS), "qp_regression_thresholds"))
+    group.addoption("--qp-compare-any-machine", action="store_true", default=None, help=_help("compare absolute figures (latency, memory) even when the machines' fingerprints differ", "only same-run ratios and accuracy are compared then", "qp_compare_any_machine"))
+    group.addoption("--qp-compare-markdown", metavar="PATH", help=_help("write the comparison and gate result as Markdown to PATH (for a CI job to publish)", "none", "qp_compare_markdown"))
+    group.addoption("--qp-regression-gate-on", metavar="FAMILY,...", help=_help(f"metric families whose regression fails the gate: {', '.join(DEFAULT_THRESHOLDS)}, or all", show_default(DEFAULT_GATE_ON), "qp_regression_gate_on", "absolute latency is compared and reported, gated only when named: on a shared machine every absolute time can move together"))
     parser.addini("qp_regression_gate_on", "metric families the regression gate fails on", type="args", default=[])
     parser.addini("qp_compare", "baseline name (or latest) to compare with", default="")
     parser.addini("qp_fail_on_regression", "fail on a significant regression", type="bool", default=False)
@@ -124,16 +130,14 @@ def _path_opt(config: pytest.Config, name: str) -> str | None:
 
 def read_settings(config: pytest.Config) -> Settings:
     gates = _opt(config, "hard_gates")
-    if isinstance(gates, str):
-        gates = [g for g in gates.replace(",", " ").split()]
     scoring = make_scoring(
         list(config.getini("qp_targets")) + list(config.getoption("--qp-target")),
         list(config.getini("qp_weights")) + list(config.getoption("--qp-weight")),
-        gates,
+        None if gates is None else list(parse_names(gates)),
         list(config.getini("qp_quant_thresholds")) + list(config.getoption("--qp-quant-threshold")),
     )
     choice = WorkloadChoice(
-        name=_opt(config, "workload") or "default",
+        name=_opt(config, "workload") or RUN.workload,
         model_factory=_opt(config, "model_factory"),
         checkpoint=_path_opt(config, "checkpoint"),
         dataset=_path_opt(config, "dataset"),
@@ -142,23 +146,16 @@ def read_settings(config: pytest.Config) -> Settings:
     return Settings(
         workload=choice,
         variants=parse_variants(_opt(config, "variants")),
-        profile=get_profile(_opt(config, "profile") or "default"),
+        profile=get_profile(_opt(config, "profile") or RUN.profile),
         scoring=scoring,
         fail_under=parse_fail_under(_opt(config, "fail_under")),
-        results_dir=_opt(config, "results_dir") or str(config.rootpath / "results"),
+        results_dir=_opt(config, "results_dir") or str(config.rootpath / RUN.results_dir),
         eval_images=positive_int(_opt(config, "eval_images"), "qp_eval_images"),
         report_dir=_path_opt(config, "report_dir"),
     )
 
 
-def _names(value: str | list[str] | None) -> tuple[str, ...]:
-    items = [value] if isinstance(value, str) else list(value or [])
-    return tuple(n for item in items for n in item.replace(",", " ").split())
-
-
 def read_regression_settings(config: pytest.Config) -> RegressionSettings:
-    from qpbench.config import parse_pairs
-
     def flag(name: str) -> bool:
         value = config.getoption("--qp-" + name.replace("_", "-"))
         return bool(config.getini("qp_" + name)) if value is None else bool(value)
@@ -171,7 +168,7 @@ def read_regression_settings(config: pytest.Config) -> RegressionSettings:
                                + list(config.getoption("--qp-regression-threshold")), "regression threshold"),
         any_machine=flag("compare_any_machine"),
         markdown_path=_path_opt(config, "compare_markdown"),
-        gate_on=_names(_opt(config, "regression_gate_on")),
+        gate_on=parse_names(_opt(config, "regression_gate_on")) or DEFAULT_GATE_ON,
     )
 
 

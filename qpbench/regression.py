@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from qpbench import baseline as baselines
-from qpbench.compare import ALL_VARIANTS, DEFAULT_GATE_ON, Comparison, check_families, check_threshold, compare_runs, make_thresholds, regression_gate
+from qpbench.compare import ALL_VARIANTS, Comparison, check_families, check_threshold, compare_runs, make_thresholds, regression_gate
+from qpbench.config import DEFAULT_GATE_ON
 from qpbench.errors import ConfigError
 from qpbench.gate import GateResult
 from qpbench.record import RunRecord
@@ -31,7 +32,7 @@ class RegressionSettings:
     thresholds: dict[str, float] = field(default_factory=dict)  # family -> value, over the defaults
     any_machine: bool = False
     markdown_path: str | None = None
-    gate_on: tuple[str, ...] = ()  # metric families that fail the gate; () = compare.DEFAULT_GATE_ON
+    gate_on: tuple[str, ...] = DEFAULT_GATE_ON  # metric families that fail the gate
 
     def __post_init__(self) -> None:
         check_families(self.gate_on)
@@ -94,12 +95,11 @@ class RegressionStep:
             lines = [lines[0].replace("FAIL qpbench regression gate", "qpbench regression check (not gating)")
                      .replace("PASS qpbench regression gate", "qpbench regression check (not gating)"), *lines[1:]]
         self.gate = GateResult(failed and self.settings.fail_on_regression, tuple(lines))
-        gate_on = check_families(self.settings.gate_on) if self.settings.gate_on else DEFAULT_GATE_ON
         self.comparison = replace(
             comparison, baseline_path=str(self.baseline.path),
             thresholds={"default": dict(thresholds.default),
                         "per_variant": {k: dict(v) for k, v in thresholds.per_variant.items()}},
-            gate={"enabled": self.settings.fail_on_regression, "metrics": list(gate_on),
+            gate={"enabled": self.settings.fail_on_regression, "metrics": list(check_families(self.settings.gate_on)),
                   "failed": self.gate.failed, "lines": list(self.gate.lines)})
         return self.comparison
 

@@ -1,4 +1,4 @@
-"""Typed measurement records. Units are in the field names.
+"""Typed measurement records. Units are in the field names; ``_mb`` is MiB (2**20 bytes).
 
 Bench tests create these and hand them to the ``qp_record`` fixture; scoring
 reads them. ``to_dict``/``result_from_dict`` are for the JSON edge only.

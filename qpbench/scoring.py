@@ -58,7 +58,7 @@ class VariantVerdict:
     reasons: tuple[str, ...]  # why it is not ready
     batch1_p50_ms: float | None
     speedup_vs_reference: float | None  # reference batch-1 p50 / this one's
-    artifact_mb: float | None = None  # serialized artifact on disk
+    artifact_mb: float | None = None  # serialized artifact on disk, in MB of 10**6 bytes (a file size, not RSS)
     size_reduction: float | None = None  # reference artifact / this one's
 
     def criterion(self, name: str) -> CriterionVerdict:

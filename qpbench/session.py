@@ -33,8 +33,7 @@ from qpbench.run_output import write_record
 from qpbench.run_output import write_reports as write_report_files
 from qpbench.selection import selected_errors, selected_results
 from qpbench.variants import REFERENCE, Variant, VariantCache, VariantRegistry
-from qpbench.workload import Workload, load_workload
-from qpbench.workload_choice import resolve_spec
+from qpbench.workload import Workload, load_workload, resolve_spec
 
 
 @dataclass(frozen=True)

@@ -15,20 +15,19 @@ from pathlib import Path
 
 import numpy as np
 
+from qpbench.config import TRAIN
 from qpbench.progress import enabled as progress_enabled
-
-TRAIN_FRACTION = 0.85
 
 
 def split_point(n_images: int) -> int:
-    return int(n_images * TRAIN_FRACTION)
+    return int(n_images * TRAIN.train_fraction)
 
 
 def train_compact(
     data_path: str | Path,
     out: str | Path,
-    epochs: int = 30,
-    seed: int = 0,
+    epochs: int = TRAIN.epochs,
+    seed: int = TRAIN.seed,
     threads: int | None = None,
     progress: bool = True,
 ) -> dict[str, float]:
@@ -103,12 +102,13 @@ def train_compact(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="labelled .npz (e.g. from `qpbench make-data`); the first 85%% of images train")
-    parser.add_argument("--out", default="qp_compact.pt", help="where the state_dict goes (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=30, help="default: %(default)s")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", required=True, help="labelled .npz (e.g. from `qpbench make-data`); the first "
+                        f"{TRAIN.train_fraction * 100:.0f}%% of images train")
+    parser.add_argument("--out", default=TRAIN.out, help=f"where the state_dict goes (default: {TRAIN.out})")
+    parser.add_argument("--epochs", type=int, default=TRAIN.epochs, help=f"training epochs (default: {TRAIN.epochs})")
+    parser.add_argument("--seed", type=int, default=TRAIN.seed, help=f"training seed (default: {TRAIN.seed})")
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads (default: torch's)")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from qpbench.data.dataset import LabelledSet, load_labelled, shipped_eval_path
+from qpbench.config import RUN, WorkloadChoice
 from qpbench.errors import WorkloadError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -244,3 +245,23 @@ def load_workload(spec: WorkloadSpec, max_images: int | None = None) -> Workload
     factory = import_object(spec.model_factory)
     data = load_labelled(spec.dataset).first_images(max_images)
     return Workload(spec=spec, factory=factory, data=data)
+
+
+def resolve_spec(choice: WorkloadChoice) -> WorkloadSpec:
+    """Options over the built-in workload's defaults; a model factory replaces the built-in model."""
+    if choice.model_factory:
+        return WorkloadSpec(
+            name=choice.model_factory,
+            model_factory=choice.model_factory,
+            checkpoint=choice.checkpoint,
+            dataset=choice.dataset or str(shipped_eval_path()),
+            input_size=choice.input_size or RUN.input_size,
+        )
+    spec = builtin_spec(choice.name)
+    return WorkloadSpec(
+        name=spec.name,
+        model_factory=spec.model_factory,
+        checkpoint=choice.checkpoint or spec.checkpoint,
+        dataset=choice.dataset or spec.dataset,
+        input_size=choice.input_size or spec.input_size,
+    )

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from qpbench.cli import main
-from qpbench.config import ScoringConfig, get_profile
+from qpbench.config import ScoringConfig, Tolerances, get_profile
 from qpbench.runtime.manifest import ManifestError
 from qpbench.deploy.package import QPBENCH_ROOT, RUNTIME_FILES, build_package, verify_package
 from qpbench.deploy.record import PackageError, load_run, resolve_variant
-from qpbench.deploy.revalidate import Tolerances, compare
+from qpbench.deploy.revalidate import compare
 from qpbench.runtime.wrapper import ProductionInferenceWrapper
 from qpbench.measure.accuracy import accuracy, predict
 from qpbench.record import Gate, RunRecord

@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "qpbench.hookspec"),
     ("qpbench.config", "qpbench.system", "qpbench.results"),
     ("qpbench.models", "qpbench.data"),
-    ("qpbench.workload", "qpbench.workload_choice"),
+    ("qpbench.workload",),
     ("qpbench.optimize",),
     ("qpbench.variants",),
     ("qpbench.measure",),
@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qpbench.render",),
     ("qpbench.regression", "qpbench.deploy", "qpbench.train", "qpbench.timing_lock", "qpbench.run_output"),
     ("qpbench.suite", "qpbench.session"),
-    ("qpbench.plugin", "qpbench.cli", "qpbench.compare_cli", "qpbench.__main__"),
+    ("qpbench.plugin", "qpbench.cli", "qpbench.compare_cli", "qpbench.__main__", "qpbench.options_doc"),
 )
 
 

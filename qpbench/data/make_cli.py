@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
+from qpbench.config import MAKE_DATA, positive_int_arg
 from qpbench.progress import enabled as progress_enabled
 
 __all__ = ["add_arguments", "run", "main", "summarize"]
@@ -21,28 +22,24 @@ __all__ = ["add_arguments", "run", "main", "summarize"]
 _QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the make-data command."""
-    parser.add_argument("--images", type=_positive_int, default=100, metavar="N", help="number of logo images (default 100)")
-    parser.add_argument(
-        "--params-per-image", type=_positive_int, default=4, metavar="K", help="vtracer parameter sets per image (default 4)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="dataset seed; same seed, same data (default 0)")
-    parser.add_argument("--size", type=int, default=128, help="image side in pixels (default 128, as the shipped model)")
+    d = MAKE_DATA
+    parser.add_argument("--images", type=positive_int_arg("--images"), default=d.images, metavar="N",
+                        help=f"number of logo images (default: {d.images})")
+    parser.add_argument("--params-per-image", type=positive_int_arg("--params-per-image"), default=d.params_per_image,
+                        metavar="K", help=f"vtracer parameter sets per image (default: {d.params_per_image})")
+    parser.add_argument("--seed", type=int, default=d.seed, help=f"dataset seed; same seed, same data (default: {d.seed})")
+    parser.add_argument("--size", type=int, default=d.size,
+                        help=f"image side in pixels, as the shipped model's data (default: {d.size})")
     parser.add_argument(
         "--out-dir",
         type=Path,
         default=None,
         help="output/cache directory (default $QPBENCH_CACHE_DIR or ~/.cache/qpbench/data)",
     )
-    parser.add_argument("--workers", type=_positive_int, default=1, help="worker processes; results do not depend on it")
+    parser.add_argument("--workers", type=positive_int_arg("--workers"), default=d.workers,
+                        help=f"worker processes; results do not depend on it (default: {d.workers})")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

@@ -24,6 +24,7 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
+from qpbench.config import MAKE_DATA
 from qpbench.data.logos import GENERATOR_VERSION, font_info, make_logo, require_data_extra
 from qpbench.runtime.params import CHOICES, RAW_PARAM_NAMES, params_to_vectors, sample_params, validate_params
 
@@ -330,12 +331,12 @@ def _generate(
 
 def make_dataset(
     n_images: int,
-    params_per_image: int = 4,
-    seed: int = 0,
-    size: int = 128,
+    params_per_image: int = MAKE_DATA.params_per_image,
+    seed: int = MAKE_DATA.seed,
+    size: int = MAKE_DATA.size,
     cache_dir: Path | None = None,
     progress: bool = True,
-    workers: int = 1,
+    workers: int = MAKE_DATA.workers,
 ) -> Path:
     """Generate (or reuse) a labelled dataset and return the .npz path.
 

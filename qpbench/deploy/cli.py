@@ -13,15 +13,11 @@ from __future__ import annotations
 import argparse
 import logging
 
-from qpbench.deploy.revalidate import Revalidation, RevalidationError, Tolerances
+from qpbench.config import PACKAGE, Tolerances, positive_int_arg, show_default
+from qpbench.deploy.revalidate import Revalidation, RevalidationError
 from qpbench.errors import QPBenchError
 
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+TOLERANCES = Tolerances()
 
 
 def ratio_band(text: str) -> tuple[float, float]:
@@ -36,21 +32,23 @@ def ratio_band(text: str) -> tuple[float, float]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", nargs="?", choices=("build", "verify"), default="build",
-                        help="build (default) a package, or verify DIR (manifest + fresh-process re-measurement)")
+                        help="build a package, or verify DIR (manifest + fresh-process re-measurement) (default: build)")
     parser.add_argument("dir", nargs="?", metavar="DIR", help="the package to verify")
-    parser.add_argument("--run", metavar="PATH", default=None,
-                        help="run record to package from (default: results/latest.json); verify compares "
+    band = (TOLERANCES.latency_ratio_low, TOLERANCES.latency_ratio_high)
+    parser.add_argument("--run", metavar="PATH", default=PACKAGE.run,
+                        help=f"run record to package from (default: {PACKAGE.run}); verify compares "
                              "with the run's figures kept in the package's performance_report.json")
-    parser.add_argument("--variant", metavar="NAME", default="recommended",
-                        help="variant to package, or 'recommended' (default: recommended)")
+    parser.add_argument("--variant", metavar="NAME", default=PACKAGE.variant,
+                        help=f"variant to package, or 'recommended' (default: {PACKAGE.variant})")
     parser.add_argument("--out", metavar="DIR", help="package directory to create (build)")
     parser.add_argument("--force", action="store_true", help="replace an existing package at --out")
-    parser.add_argument("--latency-calls", metavar="N", type=positive_int, default=200,
-                        help="batch-1 calls timed in the fresh process (default: 200)")
-    parser.add_argument("--latency-band", metavar="LOW,HIGH", type=ratio_band, default=(0.5, 2.0),
-                        help="allowed re-measured/run batch-1 p50 ratio (default: 0.5,2)")
-    parser.add_argument("--timeout", metavar="S", type=positive_int, default=600,
-                        help="seconds the fresh process may take (default: 600)")
+    parser.add_argument("--latency-calls", metavar="N", type=positive_int_arg("--latency-calls"),
+                        default=PACKAGE.latency_calls,
+                        help=f"batch-1 calls timed in the fresh process (default: {PACKAGE.latency_calls})")
+    parser.add_argument("--latency-band", metavar="LOW,HIGH", type=ratio_band, default=band,
+                        help=f"allowed re-measured/run batch-1 p50 ratio (default: {show_default(band)})")
+    parser.add_argument("--timeout", metavar="S", type=positive_int_arg("--timeout"), default=PACKAGE.timeout_s,
+                        help=f"seconds the fresh process may take (default: {show_default(PACKAGE.timeout_s)})")
 
 
 def format_revalidation(reval: Revalidation) -> list[str]:
@@ -90,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.out:
             print("qpbench package: give --out DIR")
             return 2
-        result = build_package(args.run or "results/latest.json", args.out, args.variant, force=args.force,
+        result = build_package(args.run, args.out, args.variant, force=args.force,
                                tolerances=tol, latency_calls=args.latency_calls, timeout_s=args.timeout)
     except (QPBenchError, RevalidationError) as exc:
         print(f"qpbench package: {exc}")

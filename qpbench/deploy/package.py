@@ -33,7 +33,8 @@ from qpbench import __version__
 from qpbench.runtime import manifest as manifest_mod
 from qpbench.runtime.backends import backend_for, detect_format
 from qpbench.deploy.record import PackageError, load_run, resolve_variant, run_figures
-from qpbench.deploy.revalidate import Revalidation, Tolerances, revalidate
+from qpbench.config import PACKAGE, Tolerances
+from qpbench.deploy.revalidate import Revalidation, revalidate
 from qpbench.runtime.wrapper import CONFIG_NAME, VTRACER_ENCODING
 from qpbench.data.dataset import load_labelled
 from qpbench.errors import QPBenchError
@@ -313,8 +314,8 @@ def performance_report(record: RunRecord, variant: str, reval: Revalidation) -> 
 
 
 def build_package(run_path: str | Path, out: str | Path, variant: str | None = None, *, force: bool = False,
-                  tolerances: Tolerances = Tolerances(), latency_calls: int = 200,
-                  timeout_s: float = 600.0) -> PackageResult:
+                  tolerances: Tolerances = Tolerances(), latency_calls: int = PACKAGE.latency_calls,
+                  timeout_s: float = PACKAGE.timeout_s) -> PackageResult:
     """Package ``variant`` of the run at ``run_path`` into ``out``; re-validate it in a fresh process.
 
     Returns the result with ``path`` None (and nothing written) when the
@@ -372,8 +373,8 @@ def replace_dir(new: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def verify_package(package_dir: str | Path, *, tolerances: Tolerances = Tolerances(), latency_calls: int = 200,
-                   timeout_s: float = 600.0) -> Revalidation:
+def verify_package(package_dir: str | Path, *, tolerances: Tolerances = Tolerances(), latency_calls: int = PACKAGE.latency_calls,
+                   timeout_s: float = PACKAGE.timeout_s) -> Revalidation:
     """Check the manifest and re-measure the package against the run's figures in its own
     performance report (the run record itself may have been replaced by later runs)."""
     root = Path(package_dir)

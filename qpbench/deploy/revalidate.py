@@ -6,7 +6,7 @@ run's evaluation samples in a temporary .npz (never inside the package), with
 the images both raw (the wrapper preprocesses them in numpy) and preprocessed
 by the run's torch code.
 
-"Must match the run's" means, by default (``Tolerances``):
+"Must match the run's" means, by default (``qpbench.config.Tolerances``):
 - the same number of evaluation samples;
 - |Pearson - run's Pearson| <= 0.005 and |MAE - run's MAE| <= 0.005 (the
   package's predictions come through the numpy preprocessing; the run's through
@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from qpbench.config import PACKAGE, Tolerances
 from qpbench.data.dataset import load_labelled
 from qpbench.deploy.record import PackageError, eval_images
 
@@ -42,18 +43,6 @@ WORKER = Path(__file__).with_name("revalidate_worker.py")
 
 class RevalidationError(RuntimeError):
     """The fresh process could not re-measure the package; the message says why."""
-
-
-@dataclass(frozen=True)
-class Tolerances:
-    pearson_abs: float = 0.005
-    mae_abs: float = 0.005
-    preprocessing_max_abs_diff: float = 0.02
-    latency_ratio_low: float = 0.5
-    latency_ratio_high: float = 2.0
-    # Below this difference two latencies agree whatever their ratio: on a sub-millisecond model the
-    # run's tensor conversions and the machine's jitter alone move the ratio outside the band.
-    latency_abs_ms: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -160,8 +149,8 @@ def compare(run: dict[str, Any], measured: dict[str, Any], tol: Tolerances) -> l
 
 
 def revalidate(package: Path, run: dict[str, Any], workload: dict[str, Any], eval_set: dict[str, Any] | None,
-               tolerances: Tolerances = Tolerances(), *, latency_calls: int = 200,
-               timeout_s: float = 600.0) -> Revalidation:
+               tolerances: Tolerances = Tolerances(), *, latency_calls: int = PACKAGE.latency_calls,
+               timeout_s: float = PACKAGE.timeout_s) -> Revalidation:
     """Measure ``package`` in a fresh process on the run's evaluation samples and compare with
     ``run``, the run's figures for the variant (``record.run_figures``)."""
     data = eval_samples(workload, eval_set)

@@ -5,7 +5,7 @@ Everything runs in fresh worker processes (``concurrency_worker``). Each worker
 first runs every input once, serially, and keeps those outputs; then its
 threads send requests for ``duration_s`` and every output is compared with the
 serial one for the same input. A request that raises is an error; one whose
-output differs by more than ``MAX_ABS_DIFF`` is a mismatch.
+output differs by more than ``MEASURE.concurrency_max_abs_diff`` is a mismatch.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from qpbench.config import MEASURE, WORKER_TIMEOUT_S
 from qpbench.measure.isolation import run_worker, run_workers, variant_request
 from qpbench.results import ConcurrencyResult
 from qpbench.workload import Workload
 
-MAX_ABS_DIFF = 1e-5  # SSIM predictions in [0, 1]: anything above float32 rounding is a wrong answer
-N_INPUTS = 8  # distinct inputs the requests cycle through
 
 
 @dataclass
@@ -78,7 +77,7 @@ def serve_threads(
             run.latencies_s += latencies
             run.errors += errors
             run.error_messages += messages[:3]
-            run.mismatches += sum(d > MAX_ABS_DIFF for d in diffs)
+            run.mismatches += sum(d > MEASURE.concurrency_max_abs_diff for d in diffs)
             run.max_abs_diff = max([run.max_abs_diff, *diffs])
 
     pool = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(threads)]
@@ -111,14 +110,14 @@ def measure_concurrency(
     thread_counts: tuple[int, ...],
     processes: tuple[int, ...],
     duration_s: float,
-    timeout_s: float = 600.0,
+    timeout_s: float = WORKER_TIMEOUT_S,
 ) -> list[ConcurrencyResult]:
     """One result per thread count in one process, then one per process count with the
     largest thread count split between the processes. ``WorkerFailed`` if a worker fails."""
     out: list[ConcurrencyResult] = []
     with tempfile.TemporaryDirectory(prefix="qpbench-conc-") as tmp:
         request = variant_request(workload, tmp, variant, builder_path, options, batch_size,
-                                  n_images=N_INPUTS * batch_size)
+                                  n_images=MEASURE.concurrency_inputs * batch_size)
         request.update(thread_counts=list(thread_counts), duration_s=duration_s)
         report = run_worker("qpbench.measure.concurrency_worker", request, "concurrency", variant, timeout_s)
         out += [_result(variant, 1, batch_size, [run]) for run in report["runs"]]

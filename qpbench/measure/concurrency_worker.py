@@ -30,13 +30,14 @@ def main() -> int:
     request = json.loads(sys.stdin.read())
     import numpy as np
 
-    from qpbench.measure.concurrency import N_INPUTS, serve_threads
+    from qpbench.config import MEASURE
+    from qpbench.measure.concurrency import serve_threads
     from qpbench.measure.worker_variant import load_variant
 
     workload, variant, _ = load_variant(request)
     batch = request["batch_size"]
     available = workload.data.n_samples // batch
-    inputs = [workload.inputs(np.arange(k * batch, (k + 1) * batch)) for k in range(max(1, min(N_INPUTS, available)))]
+    inputs = [workload.inputs(np.arange(k * batch, (k + 1) * batch)) for k in range(max(1, min(MEASURE.concurrency_inputs, available)))]
     runs = []
     with variant.runtime():
         expected = [variant(*x).numpy() for x in inputs]  # serial outputs, also the warm-up

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from qpbench.config import WORKER_TIMEOUT_S
 from qpbench.measure.isolation import MeasurementError, WorkerFailed, run_worker, variant_request, worker_env
 from qpbench.runtime.backends import TORCH_FREE
 from qpbench.results import MemoryResult
@@ -31,7 +32,7 @@ def measure_memory(
     options: dict[str, Any],
     batch_size: int,
     iterations: int,
-    timeout_s: float = 600.0,
+    timeout_s: float = WORKER_TIMEOUT_S,
 ) -> MemoryResult:
     """Run ``qpbench.measure.memory_worker`` in a new interpreter and read its report.
 

@@ -8,10 +8,6 @@ from contextlib import AbstractContextManager
 
 from qpbench.results import PairedResult
 
-# Fewer pairs give a bootstrap interval too wide to call anything: pairs are cheap
-# (two calls), so at least this many are timed whatever the profile's budget.
-MIN_PAIRS = 30
-
 Call = Callable[[], object]
 Runtime = Callable[[], AbstractContextManager]
 

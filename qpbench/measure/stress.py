@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from qpbench.config import WORKER_TIMEOUT_S
 from qpbench.measure.isolation import run_worker, variant_request
 from qpbench.runtime.rss import current_rss_mb
 from qpbench.results import StressResult
@@ -54,7 +55,7 @@ def measure_stress(
     batch_size: int,
     iterations: int,
     warmup: int,
-    timeout_s: float = 600.0,
+    timeout_s: float = WORKER_TIMEOUT_S,
 ) -> StressResult:
     """Run ``qpbench.measure.stress_worker`` in a new interpreter; ``WorkerFailed`` if it crashes or hangs."""
     with tempfile.TemporaryDirectory(prefix="qpbench-stress-") as tmp:

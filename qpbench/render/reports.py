@@ -12,26 +12,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from qpbench.errors import ConfigError
+from qpbench.config import REPORT_FORMATS
 from qpbench.record import RunRecord
 from qpbench.render.json_report import write_text
 
-FORMATS = {"html": "report.html", "md": "summary.md"}
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
 
-def parse_formats(text: str | None) -> tuple[str, ...]:
-    """``"html,md"`` -> ("html", "md"); an unknown name is an error that lists the known ones."""
-    if not text:
-        return tuple(FORMATS)
-    names = tuple(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))
-    unknown = [n for n in names if n not in FORMATS]
-    if unknown or not names:
-        raise ConfigError(f"unknown report format(s) {unknown or text!r}: choose from {', '.join(FORMATS)}")
-    return names
-
-
-def write_reports(record: RunRecord | Mapping[str, Any], out_dir: str | Path, formats: tuple[str, ...] = tuple(FORMATS),
+def write_reports(record: RunRecord | Mapping[str, Any], out_dir: str | Path, formats: tuple[str, ...] = tuple(REPORT_FORMATS),
                   source: str | None = None) -> dict[str, Path]:
     """Render every format first, then write each file atomically; {format: path}.
 
@@ -42,7 +30,7 @@ def write_reports(record: RunRecord | Mapping[str, Any], out_dir: str | Path, fo
 
     record = RunRecord.of(record)
     out = Path(out_dir)
-    paths = {fmt: out / FORMATS[fmt] for fmt in formats}
+    paths = {fmt: out / REPORT_FORMATS[fmt] for fmt in formats}
     texts: dict[str, str] = {}
     if "html" in formats:
         texts["html"] = render_html(record, source)

@@ -3,11 +3,10 @@ batch; the two give the variant's per-sample memory and a batch size that fits."
 
 import psutil
 
+from qpbench.config import MEASURE
 from qpbench.measure.memory import measure_memory
 from qpbench.measure.batching import suggest_batch_size
 from qpbench.suite.isolated import builder_or_skip, in_worker
-
-LARGER_BATCH = 8
 
 
 def test_peak_memory(qp_variant, qp_session, qp_workload, qp_profile, qp_record):
@@ -16,7 +15,7 @@ def test_peak_memory(qp_variant, qp_session, qp_workload, qp_profile, qp_record)
         in_worker(lambda: measure_memory(qp_workload, qp_variant.name, builder, qp_variant.rebuild_options(),
                                          batch_size=batch, iterations=qp_profile.memory_iterations,
                                          timeout_s=qp_profile.worker_timeout_s), qp_record)
-        for batch in (1, LARGER_BATCH)
+        for batch in (1, MEASURE.memory_larger_batch)
     ]
     for result in results:
         assert 0 < result.baseline_rss_mb <= result.peak_rss_mb

@@ -7,11 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qpbench.config import MEASURE
 from qpbench.measure.isolation import MeasurementError
 from qpbench.timing import time_calls
 from qpbench.measure.server import LoadGenRun, find_max_server_qps, import_loadgen, run_scenario
-
-MAX_SAMPLES = 64  # LoadGen's performance sample set: inputs held in memory
 
 
 def test_loadgen_scenarios(qp_variant, qp_session, qp_workload, qp_profile, qp_record):
@@ -19,7 +18,7 @@ def test_loadgen_scenarios(qp_variant, qp_session, qp_workload, qp_profile, qp_r
         import_loadgen()
     except MeasurementError as exc:
         pytest.skip(str(exc))
-    n = min(MAX_SAMPLES, qp_workload.data.n_samples)
+    n = min(MEASURE.loadgen_max_samples, qp_workload.data.n_samples)
     samples = [qp_workload.inputs(np.array([i])) for i in range(n)]
 
     def run_batch(indices):

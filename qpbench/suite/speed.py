@@ -3,9 +3,10 @@ variant and of the eager reference interleaved at batch 1 in the same run."""
 
 import pytest
 
+from qpbench.config import MEASURE
 from qpbench.measure.latency import rounds_for
+from qpbench.measure.paired import measure_paired
 from qpbench.timing import time_calls
-from qpbench.measure.paired import MIN_PAIRS, measure_paired
 
 
 @pytest.mark.qp_timing
@@ -24,6 +25,6 @@ def test_speed_ratio(qp_variant, qp_session, qp_workload, qp_profile, qp_record)
     result = measure_paired(
         qp_variant.name, lambda: qp_variant(image, params), qp_variant.runtime,
         reference, lambda: ref(image, params), ref.runtime,
-        batch_size=1, pairs=max(MIN_PAIRS, rounds_for(estimate, qp_profile)), warmup=qp_profile.warmup_rounds,
+        batch_size=1, pairs=max(MEASURE.min_pairs, rounds_for(estimate, qp_profile)), warmup=qp_profile.warmup_rounds,
     )
     qp_record(result)
