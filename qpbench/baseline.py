@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from qpbench.errors import QPBenchError, RecordError
-from qpbench.record import RunRecord
-from qpbench.render.json_report import SCHEMA_VERSION
+from qpbench.record import SCHEMA_VERSION, RunRecord
 
 LATEST = "latest"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")

@@ -19,29 +19,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from qpbench.config import COMPARISON, DEFAULT_GATE_ON, DEFAULT_THRESHOLDS
+from qpbench.comparison import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison, MetricChange
 from qpbench.errors import ConfigError
+from qpbench.record import RunRecord
 from qpbench.results import (
     AccuracyResult,
     FidelityResult,
     LatencyResult,
     MemoryResult,
     PairedResult,
-    jsonable,
 )
 
-if TYPE_CHECKING:  # the record holds a Comparison: a run-time import would be a cycle
-    from qpbench.record import RunRecord
 
-REGRESSED = "regressed"
-IMPROVED = "improved"
-UNCHANGED = "unchanged"
-NOT_COMPARABLE = "not comparable"
 
 ALL_VARIANTS = "*"
 
@@ -78,80 +73,6 @@ def make_thresholds(overrides: Mapping[str, float], per_variant: Mapping[str, Ma
     for name, value in overrides.items():
         check_threshold(name, value)
     return Thresholds({**DEFAULT_THRESHOLDS, **overrides}, dict(per_variant or {}))
-
-
-@dataclass(frozen=True)
-class MetricChange:
-    variant: str
-    metric: str  # e.g. "speed_ratio_b1", "latency_b4_p50_ms", "pearson"
-    family: str
-    baseline: float | None
-    current: float | None
-    change: float | None  # relative (fraction) or absolute, see ``relative``
-    relative: bool
-    ci_low: float | None  # confidence interval of ``change`` (None: no samples)
-    ci_high: float | None
-    threshold: float
-    verdict: str
-    reason: str  # why this verdict, in words
-
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable(asdict(self))
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> MetricChange:
-        return cls(**data)
-
-
-@dataclass(frozen=True)
-class Comparison:
-    baseline_label: str
-    current_label: str
-    same_machine: bool
-    machine_differences: tuple[str, ...]
-    any_machine: bool  # absolute metrics compared although the machines differ
-    changes: tuple[MetricChange, ...]
-    notes: tuple[str, ...] = ()
-    # What a run adds when it records the comparison (--qp-compare): where the baseline was,
-    # the thresholds used and the regression gate's outcome.
-    baseline_path: str | None = None
-    thresholds: Mapping[str, Any] | None = None
-    gate: Mapping[str, Any] | None = None
-
-    def with_verdict(self, verdict: str) -> list[MetricChange]:
-        return [c for c in self.changes if c.verdict == verdict]
-
-    @property
-    def regressions(self) -> list[MetricChange]:
-        return self.with_verdict(REGRESSED)
-
-    @property
-    def comparable(self) -> list[MetricChange]:
-        return [c for c in self.changes if c.verdict != NOT_COMPARABLE]
-
-    def counts(self) -> dict[str, int]:
-        return {v: len(self.with_verdict(v)) for v in (REGRESSED, IMPROVED, UNCHANGED, NOT_COMPARABLE)}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "baseline": self.baseline_label,
-            "current": self.current_label,
-            "same_machine": self.same_machine,
-            "machine_differences": list(self.machine_differences),
-            "any_machine": self.any_machine,
-            "counts": self.counts(),
-            "notes": list(self.notes),
-            "changes": [c.to_dict() for c in self.changes],
-            **{k: v for k, v in (("baseline_path", self.baseline_path), ("thresholds", self.thresholds),
-                                 ("gate", self.gate)) if v is not None},
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
-        """A comparison as a run record holds it (``to_dict``; the counts are derived, not read)."""
-        return cls(data["baseline"], data["current"], data["same_machine"], tuple(data.get("machine_differences", ())),
-                   data.get("any_machine", False), tuple(MetricChange.from_dict(c) for c in data["changes"]),
-                   tuple(data.get("notes", ())), data.get("baseline_path"), data.get("thresholds"), data.get("gate"))
 
 
 # Statistics ------------------------------------------------------------------

@@ -36,7 +36,7 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
 def run_compare(args: argparse.Namespace) -> int:
     from qpbench.render.compare_markdown import comparison_markdown
     from qpbench.render.compare_text import comparison_lines
-    from qpbench.render.json_report import write_text
+    from qpbench.files import write_text
 
     try:
         thresholds = make_thresholds(parse_pairs(args.threshold, "threshold"))

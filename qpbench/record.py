@@ -17,13 +17,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from qpbench.compare import Comparison
+from qpbench.comparison import Comparison
 from qpbench.errors import RecordError
-from qpbench.render.json_report import SCHEMA_VERSION, write_json
+from qpbench.files import write_json
 from qpbench.results import Result, result_from_dict, to_dict
 from qpbench.scoring import Verdict
 from qpbench.workload import WorkloadSpec
 
+SCHEMA_VERSION = 1  # of the run record's JSON (schema/run.schema.json)
 MAX_ERRORS = 5  # the first few problems name the fix; hundreds would bury it
 R = TypeVar("R")
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from qpbench import baseline as baselines
-from qpbench.compare import ALL_VARIANTS, Comparison, check_families, check_threshold, compare_runs, make_thresholds, regression_gate
+from qpbench.comparison import Comparison
+from qpbench.compare import ALL_VARIANTS, check_families, check_threshold, compare_runs, make_thresholds, regression_gate
 from qpbench.config import DEFAULT_GATE_ON
 from qpbench.errors import ConfigError
 from qpbench.gate import GateResult
@@ -106,7 +107,7 @@ class RegressionStep:
     def after_write(self, record: RunRecord) -> None:
         """Save the written record as a baseline, and write the comparison's Markdown, when asked."""
         from qpbench.render.compare_markdown import comparison_markdown
-        from qpbench.render.json_report import write_text
+        from qpbench.files import write_text
 
         if self.settings.save_as:
             self.saved_path = baselines.save_baseline(record, self.results_dir, self.settings.save_as, self.repo_dir,

@@ -12,7 +12,8 @@ import pytest
 from qpbench.baseline import (
     BaselineError, check_name, git_info, list_baselines, load_baseline, load_run, save_baseline,
 )
-from qpbench.render.json_report import SCHEMA_VERSION, write_json
+from qpbench.files import write_json
+from qpbench.record import SCHEMA_VERSION
 from qpbench.results import LatencyResult
 from tests.records import make_record
 

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from qpbench.compare import (
-    IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED, Thresholds, bootstrap_median_ratio, compare_runs,
-    fingerprint_differences, judge_relative, make_thresholds, regression_gate,
+    Thresholds, bootstrap_median_ratio, compare_runs, fingerprint_differences, judge_relative, make_thresholds,
+    regression_gate,
 )
+from qpbench.comparison import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED
 from qpbench.errors import ConfigError
 from qpbench.record import RunRecord
 from qpbench.results import AccuracyResult, FidelityResult, LatencyResult, MemoryResult, PairedResult

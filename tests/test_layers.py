@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "qpbench"
 
 # Bottom to top. A module belongs to the first entry that is its dotted name or a parent of it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("qpbench", "qpbench.errors", "qpbench.progress", "qpbench.stats", "qpbench.timing", "qpbench.runtime",
+    ("qpbench", "qpbench.errors", "qpbench.files", "qpbench.progress", "qpbench.stats", "qpbench.timing", "qpbench.runtime",
      "qpbench.hookspec"),
     ("qpbench.config", "qpbench.system", "qpbench.results"),
     ("qpbench.models", "qpbench.data"),
@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qpbench.optimize",),
     ("qpbench.variants",),
     ("qpbench.measure",),
-    ("qpbench.scoring", "qpbench.selection", "qpbench.gate", "qpbench.compare", "qpbench.hosts", "qpbench.baseline",
+    ("qpbench.scoring", "qpbench.selection", "qpbench.gate", "qpbench.comparison", "qpbench.compare", "qpbench.hosts", "qpbench.baseline",
      "qpbench.record", "qpbench.xdist_transport"),
     ("qpbench.render",),
     ("qpbench.regression", "qpbench.deploy", "qpbench.train", "qpbench.timing_lock", "qpbench.run_output"),

@@ -38,6 +38,7 @@ from qpbench.deploy.revalidate import Revalidation, revalidate
 from qpbench.runtime.wrapper import CONFIG_NAME, VTRACER_ENCODING
 from qpbench.data.dataset import load_labelled
 from qpbench.errors import QPBenchError
+from qpbench.files import write_json
 from qpbench.models import N_PARAMS
 from qpbench.record import RunRecord
 from qpbench.workload import IMAGENET_MEAN, IMAGENET_STD
@@ -294,10 +295,6 @@ def write_readme(dest: Path, config: dict[str, Any]) -> None:
         packages=", ".join(reqs["packages"]) or "nothing else"))
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=1, allow_nan=False, default=str) + "\n")
-
-
 def performance_report(record: RunRecord, variant: str, reval: Revalidation) -> dict[str, Any]:
     figures = run_figures(record, variant)
     figures.pop("variant", None)
@@ -337,7 +334,7 @@ def build_package(run_path: str | Path, out: str | Path, variant: str | None = N
             shutil.copyfile(artifact.path.with_suffix(".bin"), staging / f"{ARTIFACT_STEM}.bin")
         copy_runtime(staging)
         config = deployment_config(record, name, artifact, artifact_name)
-        write_json(staging / CONFIG_NAME, config)
+        write_json(config, staging / CONFIG_NAME, default=str)
         write_readme(staging, config)
         manifest_mod.write_manifest(staging)
         reval = revalidate(staging, run_figures(record, name), record.workload.to_dict(), record.eval_set,
@@ -345,7 +342,7 @@ def build_package(run_path: str | Path, out: str | Path, variant: str | None = N
         report = performance_report(record, name, reval)
         if not reval.passed:
             return PackageResult(None, name, reval, report)
-        write_json(staging / REPORT_NAME, report)
+        write_json(report, staging / REPORT_NAME, default=str)
         manifest_mod.write_manifest(staging)
         staging.chmod(0o755)  # mkdtemp makes it owner-only
         replace_dir(staging, out)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qpbench.compare import Comparison, REGRESSED, IMPROVED
+from qpbench.comparison import IMPROVED, REGRESSED, Comparison
 from qpbench.render.compare_text import fmt_change, fmt_ci, fmt_threshold, fmt_value
 
 ICON = {REGRESSED: "regressed :x:", IMPROVED: "improved :white_check_mark:"}

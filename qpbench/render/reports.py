@@ -14,7 +14,7 @@ from typing import Any
 
 from qpbench.config import REPORT_FORMATS
 from qpbench.record import RunRecord
-from qpbench.render.json_report import write_text
+from qpbench.files import write_text
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 

@@ -1,4 +1,9 @@
-"""The run record as JSON, written atomically."""
+"""Files written atomically: a temporary file beside the target, flushed to disk, then renamed over it.
+
+Every file qpbench writes for a user (run records, baselines, reports, the
+comparison Markdown) goes through here: a crash or a full disk never leaves a
+half-written file.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,13 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-SCHEMA_VERSION = 1
 
-
-def write_json(data: dict[str, Any], path: Path) -> Path:
-    """Write to a temporary file beside ``path``, then rename: never a half-written file."""
-    return write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", path)
+def write_json(data: dict[str, Any], path: Path, default: Callable[[Any], Any] | None = None) -> Path:
+    """JSON (no NaN: strict JSON readers refuse it), written atomically; ``default`` as for json.dumps."""
+    return write_text(json.dumps(data, indent=1, allow_nan=False, default=default) + "\n", path)
 
 
 def write_text(text: str, path: Path) -> Path:
