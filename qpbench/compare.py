@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from qpbench.config import COMPARISON, DEFAULT_GATE_ON, DEFAULT_THRESHOLDS
+from qpbench.config import COMPARISON, DEFAULT_GATE_ON, DEFAULT_THRESHOLDS, REFERENCE
 from qpbench.comparison import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison, MetricChange
 from qpbench.errors import ConfigError
 from qpbench.record import RunRecord
@@ -188,7 +188,7 @@ def compare_runs(
     any_machine: bool = False,
     baseline_label: str = "baseline",
     current_label: str = "current",
-    reference: str = "eager",
+    reference: str = REFERENCE,
 ) -> Comparison:
     """Every metric both runs can speak to, with a verdict; the rest 'not comparable' with why."""
     th = thresholds or Thresholds()

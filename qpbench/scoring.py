@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from qpbench.config import CRITERIA, QuantThresholds, ScoringConfig, Targets
+from qpbench.config import CRITERIA, REFERENCE, QuantThresholds, ScoringConfig, Targets
 from qpbench.results import (
     AccuracyResult,
     ConcurrencyResult,
@@ -239,7 +239,7 @@ def _fmt(x: float) -> str:
 def score(
     results: Iterable[Result],
     config: ScoringConfig,
-    reference: str = "eager",
+    reference: str = REFERENCE,
     errors: Mapping[str, list[str]] | None = None,
 ) -> Verdict:
     """Results + targets -> verdict. ``errors``: per variant, measurements that crashed."""
