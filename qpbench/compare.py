@@ -191,117 +191,138 @@ def compare_runs(
     reference: str = REFERENCE,
 ) -> Comparison:
     """Every metric both runs can speak to, with a verdict; the rest 'not comparable' with why."""
-    th = thresholds or Thresholds()
-    machine = fingerprint_differences(baseline.fingerprint, current.fingerprint)
-    same_machine = not machine
-    absolute_ok = same_machine or any_machine
-    absolute_why = "different machines (" + "; ".join(machine) + "): absolute figures are not compared; " \
-        "pass --qp-compare-any-machine to compare them anyway"
-    workload = workload_differences(baseline, current)
-    changes: list[MetricChange] = []
-    notes: list[str] = []
-    if workload:
-        notes.append("not comparable: " + "; ".join(workload))
-    if not same_machine:
-        notes.append(("compared across different machines (asked for): " if any_machine else
-                      "absolute figures not compared, different machines: ") + "; ".join(machine))
+    runs = _Pair(baseline, current, thresholds or Thresholds(), any_machine)
+    runs.speed_ratios()
+    runs.latencies()
+    runs.peak_memory()
+    runs.accuracy()
+    changes = [c for c in runs.changes if not (c.family == "speed_ratio" and c.variant == reference)]
+    return Comparison(baseline_label, current_label, runs.same_machine, tuple(runs.machine),
+                      any_machine and not runs.same_machine, tuple(changes), tuple(runs.notes))
 
-    def add(variant: str, metric: str, family: str, base: float | None, cur: float | None, relative: bool,
+
+class _Pair:
+    """A baseline and a current run being compared: what may be compared, and the changes found so far."""
+
+    def __init__(self, baseline: RunRecord, current: RunRecord, thresholds: Thresholds, any_machine: bool) -> None:
+        self.baseline, self.current, self.th = baseline, current, thresholds
+        self.machine = fingerprint_differences(baseline.fingerprint, current.fingerprint)
+        self.same_machine = not self.machine
+        self.absolute_ok = self.same_machine or any_machine
+        self.absolute_why = "different machines (" + "; ".join(self.machine) + "): absolute figures are not " \
+            "compared; pass --qp-compare-any-machine to compare them anyway"
+        self.workload = workload_differences(baseline, current)
+        self.changes: list[MetricChange] = []
+        self.notes: list[str] = []
+        if self.workload:
+            self.notes.append("not comparable: " + "; ".join(self.workload))
+        if not self.same_machine:
+            self.notes.append(("compared across different machines (asked for): " if any_machine else
+                               "absolute figures not compared, different machines: ") + "; ".join(self.machine))
+
+    def add(self, variant: str, metric: str, family: str, base: float | None, cur: float | None, relative: bool,
             verdict_reason: tuple[str, str], change: float | None = None,
             ci: tuple[float | None, float | None] = (None, None)) -> None:
-        changes.append(MetricChange(variant, metric, family, base, cur, change, relative, ci[0], ci[1],
-                                    th.get(family, variant), *verdict_reason))
+        self.changes.append(MetricChange(variant, metric, family, base, cur, change, relative, ci[0], ci[1],
+                                         self.th.get(family, variant), *verdict_reason))
 
-    def not_comparable(variant: str, metric: str, family: str, base: float | None, cur: float | None,
+    def not_comparable(self, variant: str, metric: str, family: str, base: float | None, cur: float | None,
                        relative: bool, why: str) -> None:
-        add(variant, metric, family, base, cur, relative, (NOT_COMPARABLE, why))
+        self.add(variant, metric, family, base, cur, relative, (NOT_COMPARABLE, why))
 
-    def missing(in_base: bool, in_cur: bool) -> str | None:
-        if in_base and in_cur:
-            return None
-        return "not measured in " + " or ".join(n for n, ok in (("the baseline", in_base), ("this run", in_cur)) if not ok)
+    def why_not(self, in_base: bool, in_cur: bool, absolute: bool = False, extra: list[str] | None = None) -> str | None:
+        """Why a metric cannot be compared (missing, another workload, another machine), or None."""
+        if not (in_base and in_cur):
+            return "not measured in " + " or ".join(
+                n for n, ok in (("the baseline", in_base), ("this run", in_cur)) if not ok)
+        differences = self.workload + (extra or [])
+        if differences:
+            return "; ".join(differences)
+        return self.absolute_why if absolute and not self.absolute_ok else None
 
-    # Speed ratios from the interleaved A/B test: comparable across machines too.
-    sb, sc = speed_samples(baseline), speed_samples(current)
-    for key in sorted(set(sb) | set(sc)):
-        variant, batch = key
-        metric = f"speed_ratio_b{batch}"
-        a, b = sb.get(key), sc.get(key)
-        base = float(np.median(a)) if a else None
-        cur = float(np.median(b)) if b else None
-        why = missing(bool(a), bool(b)) or ("; ".join(workload) if workload else None)
-        if why is None and (len(a) < 2 or len(b) < 2):
-            why = "fewer than two paired samples"
-        if why:
-            not_comparable(variant, metric, "speed_ratio", base, cur, True, why)
-            continue
-        change, low, high = bootstrap_median_ratio(a, b)
-        add(variant, metric, "speed_ratio", base, cur, True,
-            judge_relative(change, low, high, th.get("speed_ratio", variant)), change, (low, high))
-
-    # Absolute latency: same machine only.
-    lb, lc = latency_samples(baseline), latency_samples(current)
-    for key in sorted(set(lb) | set(lc)):
-        variant, batch = key
-        metric = f"latency_b{batch}_p{COMPARISON.latency_quantile * 100:.0f}_ms"
-        a, b = lb.get(key), lc.get(key)
-        base = float(np.quantile(a, COMPARISON.latency_quantile)) * 1e3 if a else None
-        cur = float(np.quantile(b, COMPARISON.latency_quantile)) * 1e3 if b else None
-        why = missing(bool(a), bool(b)) or ("; ".join(workload) if workload else None) or \
-            (None if absolute_ok else absolute_why)
-        if why is None and min(len(a), len(b)) < COMPARISON.min_latency_samples:
-            why = (f"too few samples ({len(a)} vs {len(b)}; {COMPARISON.min_latency_samples} needed to judge a p10): "
-                   "a longer profile gives more")
-        if why:
-            not_comparable(variant, metric, "latency", base, cur, True, why)
-            continue
-        change, low, high = bootstrap_median_ratio(a, b, quantile=COMPARISON.latency_quantile)
-        add(variant, metric, "latency", base, cur, True,
-            judge_relative(change, low, high, th.get("latency", variant)), change, (low, high))
-
-    # Peak memory of a fresh process at batch 1: one value per run, same machine only.
-    mb = {r.variant: r for r in baseline.results_of(MemoryResult) if r.batch_size == 1}
-    mc = {r.variant: r for r in current.results_of(MemoryResult) if r.batch_size == 1}
-    for variant in sorted(set(mb) | set(mc)):
-        base = mb[variant].peak_rss_mb if variant in mb else None
-        cur = mc[variant].peak_rss_mb if variant in mc else None
-        why = missing(variant in mb, variant in mc) or ("; ".join(workload) if workload else None) or \
-            (None if absolute_ok else absolute_why)
-        if why is None and mb[variant].torch_build != mc[variant].torch_build:
-            why = f"torch builds differ: {mb[variant].torch_build!r} vs {mc[variant].torch_build!r}"
-        if why:
-            not_comparable(variant, "peak_rss_mb", "peak_rss", base, cur, True, why)
-            continue
-        change = cur / base - 1.0
-        add(variant, "peak_rss_mb", "peak_rss", base, cur, True,
-            judge_relative(change, None, None, th.get("peak_rss", variant)), change)
-
-    # Accuracy: deterministic on the same evaluation set, so a plain difference.
-    eval_diff = eval_set_differences(baseline, current)
-    for kind, field_name, family, higher_is_better in ((AccuracyResult, "pearson", "pearson", True),
-                                                       (FidelityResult, "pearson_loss_rel", "fidelity_loss", False)):
-        rb = {r.variant: finite_or_none(getattr(r, field_name)) for r in baseline.results_of(kind)}
-        rc = {r.variant: finite_or_none(getattr(r, field_name)) for r in current.results_of(kind)}
-        for variant in sorted(set(rb) | set(rc)):
-            base, cur = rb.get(variant), rc.get(variant)
-            why = missing(base is not None, cur is not None) or ("; ".join(workload + eval_diff) or None)
+    def speed_ratios(self) -> None:
+        """Ratios from the interleaved A/B test: comparable across machines too."""
+        sb, sc = speed_samples(self.baseline), speed_samples(self.current)
+        for key in sorted(set(sb) | set(sc)):
+            variant, batch = key
+            metric = f"speed_ratio_b{batch}"
+            a, b = sb.get(key), sc.get(key)
+            base = float(np.median(a)) if a else None
+            cur = float(np.median(b)) if b else None
+            why = self.why_not(bool(a), bool(b))
+            if why is None and (len(a) < 2 or len(b) < 2):
+                why = "fewer than two paired samples"
             if why:
-                not_comparable(variant, family, family, base, cur, False, why)
+                self.not_comparable(variant, metric, "speed_ratio", base, cur, True, why)
                 continue
-            change = cur - base
-            worse = -change if higher_is_better else change
-            limit = th.get(family, variant)
-            if worse > limit:
-                verdict = (REGRESSED, f"{change:+.4f} beyond the {limit:g} threshold (deterministic on the same data)")
-            elif -worse > limit:
-                verdict = (IMPROVED, f"{change:+.4f} beyond the {limit:g} threshold (deterministic on the same data)")
-            else:
-                verdict = (UNCHANGED, f"{change:+.4f} within the {limit:g} threshold")
-            add(variant, family, family, base, cur, False, verdict, change)
+            change, low, high = bootstrap_median_ratio(a, b)
+            self.add(variant, metric, "speed_ratio", base, cur, True,
+                     judge_relative(change, low, high, self.th.get("speed_ratio", variant)), change, (low, high))
 
-    changes = [c for c in changes if not (c.family == "speed_ratio" and c.variant == reference)]
-    return Comparison(baseline_label, current_label, same_machine, tuple(machine), any_machine and not same_machine,
-                      tuple(changes), tuple(notes))
+    def latencies(self) -> None:
+        """Absolute latency: same machine only."""
+        q = COMPARISON.latency_quantile
+        lb, lc = latency_samples(self.baseline), latency_samples(self.current)
+        for key in sorted(set(lb) | set(lc)):
+            variant, batch = key
+            metric = f"latency_b{batch}_p{q * 100:.0f}_ms"
+            a, b = lb.get(key), lc.get(key)
+            base = float(np.quantile(a, q)) * 1e3 if a else None
+            cur = float(np.quantile(b, q)) * 1e3 if b else None
+            why = self.why_not(bool(a), bool(b), absolute=True)
+            if why is None and min(len(a), len(b)) < COMPARISON.min_latency_samples:
+                why = (f"too few samples ({len(a)} vs {len(b)}; {COMPARISON.min_latency_samples} needed to judge "
+                       "a p10): a longer profile gives more")
+            if why:
+                self.not_comparable(variant, metric, "latency", base, cur, True, why)
+                continue
+            change, low, high = bootstrap_median_ratio(a, b, quantile=q)
+            self.add(variant, metric, "latency", base, cur, True,
+                     judge_relative(change, low, high, self.th.get("latency", variant)), change, (low, high))
+
+    def peak_memory(self) -> None:
+        """Peak memory of a fresh process at batch 1: one value per run, same machine only."""
+        mb = {r.variant: r for r in self.baseline.results_of(MemoryResult) if r.batch_size == 1}
+        mc = {r.variant: r for r in self.current.results_of(MemoryResult) if r.batch_size == 1}
+        for variant in sorted(set(mb) | set(mc)):
+            base = mb[variant].peak_rss_mb if variant in mb else None
+            cur = mc[variant].peak_rss_mb if variant in mc else None
+            why = self.why_not(variant in mb, variant in mc, absolute=True)
+            if why is None and mb[variant].torch_build != mc[variant].torch_build:
+                why = f"torch builds differ: {mb[variant].torch_build!r} vs {mc[variant].torch_build!r}"
+            if why:
+                self.not_comparable(variant, "peak_rss_mb", "peak_rss", base, cur, True, why)
+                continue
+            change = cur / base - 1.0
+            self.add(variant, "peak_rss_mb", "peak_rss", base, cur, True,
+                     judge_relative(change, None, None, self.th.get("peak_rss", variant)), change)
+
+    def accuracy(self) -> None:
+        """Accuracy: deterministic on the same evaluation set, so a plain difference."""
+        eval_diff = eval_set_differences(self.baseline, self.current)
+        for kind, field_name, family, higher_is_better in ((AccuracyResult, "pearson", "pearson", True),
+                                                           (FidelityResult, "pearson_loss_rel", "fidelity_loss", False)):
+            rb = {r.variant: finite_or_none(getattr(r, field_name)) for r in self.baseline.results_of(kind)}
+            rc = {r.variant: finite_or_none(getattr(r, field_name)) for r in self.current.results_of(kind)}
+            for variant in sorted(set(rb) | set(rc)):
+                base, cur = rb.get(variant), rc.get(variant)
+                why = self.why_not(base is not None, cur is not None, extra=eval_diff)
+                if why:
+                    self.not_comparable(variant, family, family, base, cur, False, why)
+                    continue
+                change = cur - base
+                self.add(variant, family, family, base, cur, False,
+                         judge_absolute(change, higher_is_better, self.th.get(family, variant)), change)
+
+
+def judge_absolute(change: float, higher_is_better: bool, limit: float) -> tuple[str, str]:
+    """(verdict, reason) of a deterministic difference against an absolute threshold."""
+    worse = -change if higher_is_better else change
+    if worse > limit:
+        return REGRESSED, f"{change:+.4f} beyond the {limit:g} threshold (deterministic on the same data)"
+    if -worse > limit:
+        return IMPROVED, f"{change:+.4f} beyond the {limit:g} threshold (deterministic on the same data)"
+    return UNCHANGED, f"{change:+.4f} within the {limit:g} threshold"
 
 
 def check_families(names: Sequence[str]) -> tuple[str, ...]:
