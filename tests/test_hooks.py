@@ -4,25 +4,15 @@ record hooks, and the verdict hook seeing the record as written."""
 from __future__ import annotations
 
 import json
-import shutil
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from qpbench.record import RunRecord
-from tests.test_plugin import BENCH, TINY
+from tests.test_bad_input import suite  # noqa: F401  (the accuracy test and the tiny model in a pytester dir)
+from tests.test_plugin import TINY
 
 ACCURACY = ["-k", "accuracy", "--qp-variants=eager,optimized"]
-
-
-@pytest.fixture
-def suite(pytester: pytest.Pytester, tiny_files: dict[str, Path]) -> pytest.Pytester:
-    shutil.copy(BENCH / "test_accuracy.py", pytester.path)
-    for path in tiny_files.values():
-        shutil.copy(path, pytester.path / path.name)
-    pytester.syspathinsert()
-    return pytester
 
 
 def latest(pytester: pytest.Pytester) -> dict:
