@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from qpbench.comparison import Comparison
 from qpbench.errors import RecordError
 from qpbench.files import write_json
+from qpbench.gate import GateResult
 from qpbench.results import Result, result_from_dict, to_dict
 from qpbench.scoring import Verdict
 from qpbench.workload import WorkloadSpec
@@ -27,14 +28,6 @@ from qpbench.workload import WorkloadSpec
 SCHEMA_VERSION = 1  # of the run record's JSON (schema/run.schema.json)
 MAX_ERRORS = 5  # the first few problems name the fix; hundreds would bury it
 R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class Gate:
-    """The CI gate on the recommended variant's score (--qp-fail-under)."""
-
-    failed: bool = False
-    message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,7 +56,7 @@ class RunRecord:
     profile: Mapping[str, Any]  # config.Profile's fields
     selected_variants: tuple[str, ...]
     fail_under: float | None
-    gate: Gate
+    gate: GateResult  # the score gate (--qp-fail-under); the regression gate is in the comparison
     fingerprint: Mapping[str, Any]  # system.fingerprint(): open, a probe may report more
     results: tuple[Result, ...]
     errors: Mapping[str, list[str]]  # per variant, measurements that crashed
@@ -90,7 +83,7 @@ class RunRecord:
             profile=data["profile"],
             selected_variants=tuple(data["selected_variants"]),
             fail_under=data["fail_under"],
-            gate=Gate(**data["gate"]),
+            gate=GateResult(data["gate"]["failed"], tuple((data["gate"]["message"] or "").splitlines())),
             fingerprint=data["fingerprint"],
             results=tuple(result_from_dict(r) for r in data["results"]),
             errors={k: list(v) for k, v in data["errors"].items()},

@@ -26,7 +26,7 @@ from qpbench.errors import WorkloadError
 from qpbench.gate import GateResult, GateSummary, hosts_score_gate, score_gate
 from qpbench.hosts import HostRecords, matrix_lines, readiness_matrix, score_hosts
 from qpbench.regression import RegressionSettings, RegressionStep
-from qpbench.record import Gate, HostRun, RunRecord
+from qpbench.record import HostRun, RunRecord
 from qpbench.render.terminal import summary_lines
 from qpbench.results import RESULT_TYPES, Result
 from qpbench.run_output import write_record
@@ -242,7 +242,7 @@ class QPSession:
             profile=dict(vars(self.settings.profile)),
             selected_variants=self.selected_variants(),
             fail_under=self.settings.fail_under,
-            gate=Gate(self.score_gate.failed, self.score_gate.message),
+            gate=self.score_gate,
             fingerprint=fingerprint,
             results=tuple(results),
             errors=errors,

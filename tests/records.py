@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from qpbench.config import ScoringConfig, get_profile
-from qpbench.record import Gate, RunRecord
+from qpbench.gate import GateResult
+from qpbench.record import RunRecord
 from qpbench.results import Result
 from qpbench.scoring import score
 from qpbench.workload import WorkloadSpec
@@ -19,7 +20,7 @@ def make_record(results: list[Result], fingerprint: dict | None = None, name: st
     variants = tuple(dict.fromkeys(r.variant for r in results))
     return RunRecord(
         workload=WorkloadSpec(name, "qpbench.models.compact:build", None, "heldout.npz", 64),
-        eval_set=eval_set, profile=dict(vars(get_profile("quick"))), selected_variants=variants, fail_under=None, gate=Gate(),
+        eval_set=eval_set, profile=dict(vars(get_profile("quick"))), selected_variants=variants, fail_under=None, gate=GateResult(),
         fingerprint=fingerprint or FINGERPRINT, results=tuple(results), errors={},
         verdict=score(results, ScoringConfig(), reference), created="2026-01-01T00:00:00+00:00",
         qpbench_version="0.0.0",

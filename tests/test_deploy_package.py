@@ -27,7 +27,8 @@ from qpbench.deploy.record import PackageError, load_run, resolve_variant
 from qpbench.deploy.revalidate import compare
 from qpbench.runtime.wrapper import ProductionInferenceWrapper
 from qpbench.measure.accuracy import accuracy, predict
-from qpbench.record import Gate, RunRecord
+from qpbench.gate import GateResult
+from qpbench.record import RunRecord
 from qpbench.results import LatencyResult
 from qpbench.scoring import score
 from qpbench.timing import time_calls
@@ -67,7 +68,7 @@ def make_run(root: Path, tiny_files, names: tuple[str, ...], recommended: str) -
     verdict = score(results, ScoringConfig())
     record = RunRecord(
         workload=spec, eval_set={"source": workload.data.source, "n_samples": workload.data.n_samples},
-        profile=dict(vars(get_profile("quick"))), selected_variants=names, fail_under=None, gate=Gate(),
+        profile=dict(vars(get_profile("quick"))), selected_variants=names, fail_under=None, gate=GateResult(),
         fingerprint={**FINGERPRINT, "python": sys.version.split()[0]}, results=tuple(results), errors={},
         verdict=replace(verdict, recommended=recommended), created="2026-01-01T00:00:00+00:00", qpbench_version="0",
     )
