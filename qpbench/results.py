@@ -323,14 +323,15 @@ class ServerSearchResult:
 
 @dataclass(frozen=True)
 class WorkerFailure:
-    """A fresh measuring process that crashed, was killed by a signal, hung or printed no report."""
+    """A worker process that crashed, was killed by a signal, hung or printed no report."""
 
     kind: ClassVar[str] = "worker_failure"
     variant: str
-    measurement: str  # "memory", "stress", "concurrency", ...
+    measurement: str  # "build", "latency", "memory", "stress", "concurrency", ...
     failure: str  # "exit", "signal", "timeout" or "no_report"
     reason: str
     returncode: int | None = None
+    detail: str = ""  # the last lines of the worker's stderr (faulthandler's traceback of a crash)
 
 
 RESULT_TYPES = {

@@ -16,6 +16,8 @@ from pathlib import Path
 
 BARRIER_TIMEOUT_S = 300.0
 
+from qpbench.measure.parent_watch import die_with_parent
+
 
 def wait_for_peers(folder: str, parties: int) -> None:
     Path(folder, f"ready-{os.getpid()}").touch()
@@ -27,6 +29,7 @@ def wait_for_peers(folder: str, parties: int) -> None:
 
 
 def main() -> int:
+    die_with_parent()
     request = json.loads(sys.stdin.read())
     import numpy as np
 

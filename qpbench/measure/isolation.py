@@ -1,28 +1,41 @@
-"""Fresh worker processes for measurements that belong to a process: peak memory,
-leaks, stress, concurrency.
+"""Worker processes: where every measurement's model code runs (see docs/engine.md).
 
-Each measurement runs ``python -m <worker module>`` in a new interpreter (no
-state inherited from the test process, as multiprocessing's "spawn"), sends it
-a JSON request on stdin and reads one JSON report, the last line of its stdout.
+A worker is ``python -X faulthandler -m <worker module>`` in a new interpreter
+(no state inherited from the test process, as multiprocessing's "spawn"), in its
+own process group. Two shapes share the failure handling:
+
+- one-shot (``run_worker``): one JSON request on stdin, one JSON report, the
+  last line of its stdout (peak memory, stress, concurrency);
+- serving (``ServingWorker``): JSON requests and replies a line each, for as
+  long as the variant is measured (latency, paired timing, throughput,
+  predictions, LoadGen; see variant_worker.py).
+
 A worker that exits with an error, is killed by a signal (a segfault, an
-``abort()``), hangs past its timeout (it is killed) or prints no report raises
-``WorkerFailed``, which names what happened and carries it as a typed
-``WorkerFailure`` result; the caller records it and the run goes on.
+``abort()``), hangs past its time limit (its process group is killed) or prints
+no report raises ``WorkerFailed``, which names what happened, carries the tail
+of its stderr (faulthandler's traceback) and is a typed ``WorkerFailure``
+result; the caller records it and the run goes on. Every worker still alive when
+its caller is done, or when this process exits, is killed with its group.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import re
+import select
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from qpbench.measure.parent_watch import PARENT_ENV
 from qpbench.results import WorkerFailure
 from qpbench.workload import Workload
 
@@ -43,12 +56,31 @@ def worker_env() -> dict[str, str]:
     """The parent's environment, with its import path (conftest dirs, user packages)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    env[PARENT_ENV] = str(os.getpid())  # the worker dies with this process (parent_watch.py)
     return env
+
+
+def stderr_tail(text: str, lines: int = 12, limit: int = 1500) -> str:
+    """What a worker's stderr says of its end: faulthandler's report from its first line (the
+    fatal error, then the innermost frames), else the last lines."""
+    kept = [ln.rstrip() for ln in text.strip().splitlines() if ln.strip()]
+    start = next((i for i, ln in enumerate(kept) if ln.startswith("Fatal Python error")), None)
+    return "\n".join(kept[start:start + lines] if start is not None else kept[-lines:])[:limit]
 
 
 def last_line(text: str, default: str, limit: int | None = 300) -> str:
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     return lines[-1].strip()[:limit] if lines else default
+
+
+FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)')
+
+
+def crash_site(stderr: str) -> str:
+    """``file.py:LINE in FUNC`` of the innermost Python frame of faulthandler's traceback, or ''."""
+    _, found, stack = stderr.partition("most recent call first")
+    match = FRAME.search(stack) if found else None
+    return f"{Path(match['file']).name}:{match['line']} in {match['func']}" if match else ""
 
 
 def describe_exit(returncode: int, stderr: str) -> tuple[str, str]:
@@ -58,10 +90,43 @@ def describe_exit(returncode: int, stderr: str) -> tuple[str, str]:
             name = signal.Signals(-returncode).name
         except ValueError:
             name = f"signal {-returncode}"
-        # faulthandler prints e.g. "Fatal Python error: Aborted" / "Segmentation fault" first.
+        # faulthandler prints e.g. "Fatal Python error: Aborted" / "Segmentation fault" first,
+        # then the stack, most recent call first: its first frame is where it happened.
         fatal = next((ln.strip() for ln in stderr.splitlines() if ln.startswith("Fatal Python error")), "")
-        return "signal", f"was killed by {name}" + (f" ({fatal})" if fatal else "")
+        where = crash_site(stderr)
+        return "signal", f"was killed by {name}" + (f" ({fatal})" if fatal else "") + (f" at {where}" if where else "")
     return "exit", f"exited with {returncode}: {last_line(stderr, 'no error output')}"
+
+
+_LIVE: weakref.WeakSet[subprocess.Popen] = weakref.WeakSet()
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """Kill a worker and every process it started (its process group), and reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+    _LIVE.discard(proc)
+
+
+@atexit.register
+def kill_all_workers() -> None:
+    """Workers are in their own sessions, so an interrupt of this process never reaches them:
+    whatever way this process ends (Ctrl-C included), none outlives it."""
+    for proc in list(_LIVE):
+        kill_group(proc)
+
+
+def start_worker(module: str, stdin: Any, stdout: Any, stderr: Any) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-X", "faulthandler", "-m", module],
+        stdin=stdin, stdout=stdout, stderr=stderr, text=True,
+        env=worker_env(), start_new_session=True,  # its own process group: a kill takes its children too
+    )
+    _LIVE.add(proc)
+    return proc
 
 
 class WorkerProcess:
@@ -73,11 +138,7 @@ class WorkerProcess:
         self._out = tempfile.TemporaryFile(mode="w+")
         self._err = tempfile.TemporaryFile(mode="w+")
         # Files, not pipes: several workers run at once, and a full stderr pipe would block one.
-        self.proc = subprocess.Popen(
-            [sys.executable, "-X", "faulthandler", "-m", module],
-            stdin=subprocess.PIPE, stdout=self._out, stderr=self._err, text=True,
-            env=worker_env(), start_new_session=True,  # its own process group: a kill takes its children too
-        )
+        self.proc = start_worker(module, subprocess.PIPE, self._out, self._err)
         assert self.proc.stdin is not None
         try:
             self.proc.stdin.write(json.dumps(request))
@@ -85,16 +146,13 @@ class WorkerProcess:
         except BrokenPipeError:
             pass  # it died at once; report() says how
 
-    def _fail(self, failure: str, reason: str, returncode: int | None) -> WorkerFailed:
-        return WorkerFailed(WorkerFailure(self.variant, self.measurement, failure, reason, returncode))
+    def _fail(self, failure: str, reason: str, returncode: int | None, detail: str = "") -> WorkerFailed:
+        return WorkerFailed(WorkerFailure(self.variant, self.measurement, failure, reason, returncode, detail))
 
     def kill(self) -> None:
         if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
+            kill_group(self.proc)
+        _LIVE.discard(self.proc)
 
     def report(self, timeout_s: float) -> dict[str, Any]:
         try:
@@ -109,21 +167,28 @@ class WorkerProcess:
         finally:
             self._out.close()
             self._err.close()
+        _LIVE.discard(self.proc)
         if returncode != 0:
             kind, reason = describe_exit(returncode, stderr)
-            raise self._fail(kind, reason, returncode)
+            raise self._fail(kind, reason, returncode, stderr_tail(stderr))
         try:
             report = json.loads(last_line(stdout, "", limit=None))
         except json.JSONDecodeError:
-            raise self._fail("no_report", f"printed no report: {stdout[-300:]!r}", returncode) from None
+            raise self._fail("no_report", f"printed no report: {stdout[-300:]!r}", returncode,
+                             stderr_tail(stderr)) from None
         if not isinstance(report, dict):
             raise self._fail("no_report", f"printed {type(report).__name__}, not a report object", returncode)
         return report
 
 
 def run_worker(module: str, request: dict[str, Any], measurement: str, variant: str, timeout_s: float) -> dict[str, Any]:
-    """Run one worker to completion; its report, or ``WorkerFailed``."""
-    return WorkerProcess(module, request, measurement, variant).report(timeout_s)
+    """Run one worker to completion; its report, or ``WorkerFailed``. The worker is killed
+    however this ends (an interrupt included)."""
+    worker = WorkerProcess(module, request, measurement, variant)
+    try:
+        return worker.report(timeout_s)
+    finally:
+        worker.kill()
 
 
 def run_workers(
@@ -131,13 +196,105 @@ def run_workers(
 ) -> list[dict[str, Any]]:
     """Run several workers at once; all reports, or ``WorkerFailed`` for the first that failed
     (the others are killed)."""
-    workers = [WorkerProcess(module, r, measurement, variant) for r in requests]
-    deadline = time.monotonic() + timeout_s
+    workers: list[WorkerProcess] = []
     try:
+        for r in requests:  # a sibling that fails to start takes the started ones down with it
+            workers.append(WorkerProcess(module, r, measurement, variant))
+        deadline = time.monotonic() + timeout_s
         return [w.report(deadline - time.monotonic()) for w in workers]
     finally:
         for w in workers:
             w.kill()
+
+
+class RequestFailed(MeasurementError):
+    """A serving worker answered a request with an error (it is still alive): the
+    exception's type name and message as the worker gave them."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(f"{error_type}: {message}")
+        self.error_type = error_type
+        self.message = message
+
+
+class ServingWorker:
+    """A worker that answers requests a JSON line each until closed (see variant_worker.py).
+
+    Replies come on the worker's stdout pipe; its stderr goes to a file, whose tail
+    describes a crash. A request that kills the worker or outlives its time limit
+    raises ``WorkerFailed`` (the worker is then dead: make a new one); one the worker
+    answers with an error raises ``RequestFailed``.
+    """
+
+    def __init__(self, module: str, variant: str) -> None:
+        self.variant = variant
+        self._err = tempfile.TemporaryFile(mode="w+")
+        self.proc = start_worker(module, subprocess.PIPE, subprocess.PIPE, self._err)
+        self._buffer = b""
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def request(self, request: dict[str, Any], measurement: str, timeout_s: float) -> Any:
+        """The worker's answer to ``request`` (its ``result``), within ``timeout_s``."""
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # it is dead; reading says how
+        line = self._read_line(measurement, time.monotonic() + max(0.0, timeout_s), timeout_s)
+        try:
+            reply = json.loads(line)
+        except json.JSONDecodeError:
+            self.close()
+            raise self._failed(measurement, "no_report", f"answered with something that is not JSON: {line[:200]!r}",
+                               None) from None
+        if not reply.get("ok"):
+            raise RequestFailed(str(reply.get("type", "Error")), str(reply.get("message", "")))
+        return reply.get("result")
+
+    def _read_line(self, measurement: str, deadline: float, timeout_s: float) -> str:
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            ready = select.select([fd], [], [], max(0.0, left))[0] if left > 0 else []
+            if not ready:
+                self.close()
+                raise self._failed(measurement, "timeout", f"did not finish within {timeout_s:.0f} s and was killed",
+                                   None)
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:  # the worker is gone
+                returncode = self.proc.wait()
+                _LIVE.discard(self.proc)
+                kind, reason = describe_exit(returncode, self._stderr()) if returncode else (
+                    "no_report", "exited without answering")
+                raise self._failed(measurement, kind, reason, returncode)
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.decode()
+
+    def _stderr(self) -> str:
+        self._err.seek(0)
+        return self._err.read()
+
+    def _failed(self, measurement: str, failure: str, reason: str, returncode: int | None) -> WorkerFailed:
+        return WorkerFailed(WorkerFailure(self.variant, measurement, failure, reason, returncode,
+                                          stderr_tail(self._stderr())))
+
+    def close(self) -> None:
+        """Stop the worker (its process group) now; its stderr stays readable."""
+        if self.proc.poll() is None:
+            kill_group(self.proc)
+        _LIVE.discard(self.proc)
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
 
 
 def variant_request(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 
+from qpbench.measure.parent_watch import die_with_parent
 from qpbench.runtime.rss import max_rss_mb, rss_split_mb
 
 
@@ -19,6 +20,7 @@ def torch_build() -> str:
 
 
 def main() -> int:
+    die_with_parent()
     request = json.loads(sys.stdin.read())
     if request.get("runtime"):  # an ONNX Runtime / OpenVINO artifact: served without importing torch
         from qpbench.measure.runtime_worker import measure

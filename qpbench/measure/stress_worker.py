@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import sys
 
+from qpbench.measure.parent_watch import die_with_parent
 from qpbench.runtime.rss import max_rss_mb
 
 
 def main() -> int:
+    die_with_parent()
     request = json.loads(sys.stdin.read())
     from qpbench.measure.stress import stress_loop
     from qpbench.measure.worker_variant import load_variant
