@@ -358,6 +358,9 @@ class MeasureDefaults:
     concurrency_inputs: int = 8  # distinct inputs the concurrent requests cycle through
     memory_larger_batch: int = 8  # peak RSS is measured at batch 1 and at this batch
     loadgen_max_samples: int = 64  # LoadGen's performance sample set: inputs held in memory
+    # Variant workers alive at once: each holds torch and a model (about 1 GB with the CUDA
+    # build); tests run grouped by variant, so two cover the reference beside the variant.
+    live_variant_workers: int = 2
 
 
 MEASURE = MeasureDefaults()

@@ -1,0 +1,202 @@
+"""Where the run's measurements run: one variant worker per variant (see docs/engine.md).
+
+The test process asks ``Engine.variant(name)`` for a ``MeasuredVariant`` and sends it
+requests (latency, paired, throughput, predict, loadgen). The first request starts
+a ``variant_worker`` process that builds the variant; a request that kills the worker
+raises ``WorkerFailed`` for that measurement only, and the next request starts a new
+worker that rebuilds the variant from the first build's report (nothing is re-swept).
+A build that kills its worker, raises or finds the technique unavailable is
+remembered: every later request of that variant raises the same error at once.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qpbench.config import MEASURE, Profile
+from qpbench.errors import VariantError, VariantUnavailable
+from qpbench.measure.isolation import RequestFailed, ServingWorker, WorkerFailed
+from qpbench.measure.worker_requests import Worker
+from qpbench.measure import handlers
+from qpbench.results import Result, VariantInfo, result_from_dict
+from qpbench.variants import VariantRegistry, VariantSpec
+from qpbench.workload import Workload
+
+WORKER_MODULE = "qpbench.measure.variant_worker"
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    profile: Profile
+    artifact_dir: Path | None
+    reference: str
+
+
+def spec_dict(spec: VariantSpec) -> dict[str, Any]:
+    return {"name": spec.name, "description": spec.description, "builder": spec.builder_path,
+            "quantized": spec.quantized}
+
+
+class MeasuredVariant:
+    """One variant as the engine measures it: built (once) in a worker, then asked for measurements."""
+
+    def __init__(self, engine: Engine, spec: VariantSpec) -> None:
+        self.engine = engine
+        self.spec = spec
+        self.name = spec.name
+        self.isolated = spec.builder_path is not None  # else measured in this process, by the same code
+        self.built: dict[str, Any] | None = None
+        self.failure: Exception | None = None
+        self._worker: ServingWorker | Worker | None = None
+        self._has_reference = False
+
+    # Building -----------------------------------------------------------------
+
+    @property
+    def rebuild_options(self) -> dict[str, Any]:
+        """What rebuilds this variant as built (for one-shot workers and the reference)."""
+        if self.built is None:
+            self.ensure()
+        assert self.built is not None
+        return dict(self.built["rebuild_options"])
+
+    @property
+    def threads(self) -> int | None:
+        return self.rebuild_options.get("threads")
+
+    def ensure(self) -> None:
+        """A live worker with the variant built; raises the build's error (every time) if it failed."""
+        if self.failure is not None:
+            raise self.failure
+        if self._worker is not None and (not isinstance(self._worker, ServingWorker) or self._worker.alive):
+            return
+        self.engine.make_room(self)
+        try:
+            reply = self._start()
+        except Exception as exc:
+            self.failure = self._build_failed(exc)
+            self.close()
+            raise self.failure from None
+        if self.built is None:
+            self.built = reply
+            self.engine.record(result_from_dict(reply["info"]))
+
+    def _start(self) -> dict[str, Any]:
+        options = self.built["rebuild_options"] if self.built else None
+        settings = self.engine.settings
+        if not self.isolated:
+            self._worker = Worker()
+            variant = handlers.build(self.spec, self.engine.workload(), options, settings.profile.sweep_rounds,
+                                     settings.profile.calibration_batches, _text(settings.artifact_dir))
+            return self._worker.adopt(self.engine.workload(), variant)
+        self._worker = ServingWorker(WORKER_MODULE, self.name)
+        self._has_reference = False
+        return self._worker.request({
+            "op": "build", "workload": self.engine.workload().spec.to_dict(), "spec": spec_dict(self.spec),
+            "options": options, "sweep_rounds": settings.profile.sweep_rounds,
+            "calibration_batches": settings.profile.calibration_batches,
+            "artifact_dir": _text(settings.artifact_dir),
+        }, "build", settings.profile.worker_timeout_s)
+
+    def _build_failed(self, exc: Exception) -> Exception:
+        """The error every test of this variant raises, with the build's record made once."""
+        if isinstance(exc, VariantUnavailable) or getattr(exc, "error_type", None) == "VariantUnavailable":
+            reason = getattr(exc, "message", str(exc))
+            self.engine.record(VariantInfo(self.name, self.spec.description, 0.0, None, skipped=reason))
+            return VariantUnavailable(reason)
+        if isinstance(exc, WorkerFailed):
+            reason = f"build worker {exc.failure.reason}"
+            self.engine.record(VariantInfo(self.name, self.spec.description, 0.0, None, error=reason))
+            self.engine.record(exc.failure)
+            return VariantError(f"variant {self.name!r} could not be built: {reason}")
+        error = str(exc) if isinstance(exc, RequestFailed) else f"{type(exc).__name__}: {exc}"
+        self.engine.record(VariantInfo(self.name, self.spec.description, 0.0, None, error=error))
+        return VariantError(f"variant {self.name!r} could not be built: {error}")
+
+    def _ensure_reference(self) -> None:
+        if self._has_reference:
+            return
+        ref = self.engine.variant(self.engine.settings.reference)
+        options = ref.rebuild_options  # the reference's own build, done (or failed) first
+        self._call({"op": "reference", "spec": spec_dict(ref.spec) if self.isolated else None,
+                    "options": options, "calibration_batches": self.engine.settings.profile.calibration_batches},
+                   "build", self.engine.settings.profile.worker_timeout_s, reference=ref.spec)
+        self._has_reference = True
+
+    # Measuring ----------------------------------------------------------------
+
+    def request(self, op: str, measurement: str | None = None, **fields: Any) -> Any:
+        """The answer to one measurement request; ``WorkerFailed`` if it killed the worker (which is
+        then replaced on the next request), ``MeasurementError`` if the worker reported an error."""
+        self.ensure()
+        if op == "paired":
+            self._ensure_reference()
+        return self._call({"op": op, "profile": self.engine.settings.profile.name, **fields}, measurement or op,
+                          self.engine.settings.profile.worker_timeout_s)
+
+    def _call(self, request: dict[str, Any], measurement: str, timeout_s: float,
+              reference: VariantSpec | None = None) -> Any:
+        worker = self._worker
+        if isinstance(worker, Worker):  # in this process: the handlers' own exceptions propagate
+            if request["op"] == "reference" and worker.loaded is not None:
+                worker.loaded.reference = handlers.build(reference, worker.loaded.workload, request["options"], 1,
+                                                         request["calibration_batches"], None)
+                return {}
+            return worker.handle(request)
+        assert worker is not None
+        try:
+            return worker.request(request, measurement, timeout_s)
+        except WorkerFailed:
+            self._worker = None  # dead: the next request starts another
+            raise
+        except RequestFailed as exc:
+            if exc.error_type == "CheckFailed":
+                raise AssertionError(exc.message) from None
+            raise
+
+    def results(self, op: str, measurement: str | None = None, **fields: Any) -> list[Result]:
+        answer = self.request(op, measurement, **fields)
+        return [result_from_dict(r) for r in (answer if isinstance(answer, list) else [answer])]
+
+    def close(self) -> None:
+        if isinstance(self._worker, ServingWorker):
+            self._worker.close()
+        self._worker = None
+        self._has_reference = False
+
+
+class Engine:
+    """The run's variant workers; at most ``live`` at once (the least recently used is stopped)."""
+
+    def __init__(self, registry: VariantRegistry, workload: Callable[[], Workload], settings: EngineSettings,
+                 record: Callable[[Result], None], live: int = MEASURE.live_variant_workers) -> None:
+        self.registry = registry
+        self.workload = workload
+        self.settings = settings
+        self.record = record
+        self.live = live
+        self._variants: OrderedDict[str, MeasuredVariant] = OrderedDict()
+
+    def variant(self, name: str) -> MeasuredVariant:
+        if name not in self._variants:
+            self._variants[name] = MeasuredVariant(self, self.registry.get(name))
+        self._variants.move_to_end(name)
+        return self._variants[name]
+
+    def make_room(self, starting: MeasuredVariant) -> None:
+        """Stop the least recently used workers so that ``starting`` makes at most ``live``."""
+        running = [v for v in self._variants.values() if v is not starting and v._worker is not None]
+        for v in running[: max(0, len(running) - self.live + 1)]:
+            v.close()
+
+    def close(self) -> None:
+        for v in self._variants.values():
+            v.close()
+
+
+def _text(path: Path | None) -> str | None:
+    return None if path is None else str(path)

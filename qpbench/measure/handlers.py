@@ -1,0 +1,152 @@
+"""What is done with a built variant for each measurement request.
+
+A variant worker (variant_worker.py) runs these on the requests it reads; a
+variant whose builder no fresh process can import runs the same functions in
+the test process (engine.py). Each timing loop runs here, next to the model,
+through ``qpbench.timing``; only the raw samples travel back.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qpbench.config import MEASURE, get_profile
+from qpbench.measure.accuracy import predict
+from qpbench.measure.latency import rounds_for
+from qpbench.measure.paired import measure_paired
+from qpbench.measure.server import LoadGenRun, find_max_server_qps, run_scenario
+from qpbench.measure.throughput import measure_throughput
+from qpbench.results import LatencyResult, Result
+from qpbench.timing import time_calls
+from qpbench.variants import BuildContext, Variant, VariantSpec, build_variant
+from qpbench.workload import Workload
+
+
+class CheckFailed(AssertionError):
+    """The variant ran but its output is wrong (shape, range, NaN): the test fails with this."""
+
+
+@dataclass
+class Loaded:
+    """A worker's state: the workload and the built variant (and the reference, once asked for)."""
+
+    workload: Workload
+    variant: Variant
+    reference: Variant | None = None
+    examples: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+
+    def batch(self, batch_size: int) -> tuple[Any, Any]:
+        if batch_size not in self.examples:
+            self.examples[batch_size] = self.workload.example_batch(batch_size)
+        return self.examples[batch_size]
+
+
+def build(spec: VariantSpec, workload: Workload, options: dict[str, Any] | None, sweep_rounds: int,
+          calibration_batches: int, artifact_dir: str | None) -> Variant:
+    """Build the variant; with ``options`` (a first build's ``rebuild_options``) nothing is re-measured."""
+    ctx = BuildContext(workload, options=options or {}, sweep_rounds=1 if options else sweep_rounds,
+                       artifact_dir=Path(artifact_dir) if artifact_dir else None,
+                       calibration_batches=calibration_batches)
+    return build_variant(spec, ctx)
+
+
+def check_output(out: Any, batch_size: int) -> None:
+    if tuple(out.shape) != (batch_size,):
+        raise CheckFailed(f"expected one prediction per image, got {tuple(out.shape)}")
+    if not bool(((out >= 0) & (out <= 1)).all()):
+        raise CheckFailed("predicted SSIM outside [0, 1] (or NaN)")
+
+
+def latency(loaded: Loaded, profile: str, batch_size: int) -> LatencyResult:
+    """Per-call times at one batch size, rounds sized to the profile's budget."""
+    p = get_profile(profile)
+    variant = loaded.variant
+    image, params = loaded.batch(batch_size)
+    with variant.runtime():
+        # The fastest of three warm calls estimates the call time, which sets how many rounds
+        # fit the budget: interference only adds time, and one stalled call must not cut the
+        # rounds to the profile's minimum.
+        estimate = min(time_calls(lambda: variant(image, params), 3))
+        samples = time_calls(lambda: variant(image, params), rounds_for(estimate, p), warmup=p.warmup_rounds)
+        check_output(variant(image, params), batch_size)
+    return LatencyResult(variant=variant.name, batch_size=batch_size, samples_s=tuple(samples))
+
+
+def paired(loaded: Loaded, profile: str) -> Result:
+    """Batch-1 calls of the variant and the reference, interleaved (ABBA)."""
+    p = get_profile(profile)
+    variant, ref = loaded.variant, loaded.reference
+    if ref is None:
+        raise RuntimeError("paired timing needs the reference: send a 'reference' request first")
+    image, params = loaded.batch(1)
+    # The fastest of three calls estimates the cost: interference only ever adds time, and
+    # one stalled call must not shrink the number of pairs to the profile's minimum.
+    with variant.runtime():
+        estimate = min(time_calls(lambda: variant(image, params), 3))
+    with ref.runtime():
+        estimate += min(time_calls(lambda: ref(image, params), 3))
+    return measure_paired(
+        variant.name, lambda: variant(image, params), variant.runtime,
+        ref.name, lambda: ref(image, params), ref.runtime,
+        batch_size=1, pairs=max(MEASURE.min_pairs, rounds_for(estimate, p)), warmup=p.warmup_rounds,
+    )
+
+
+def throughput(loaded: Loaded, profile: str) -> Result:
+    p = get_profile(profile)
+    variant = loaded.variant
+    image, params = loaded.batch(p.throughput_batch)
+    with variant.runtime():
+        variant(image, params)  # warm-up outside the timed window
+        result = measure_throughput(lambda: variant(image, params), variant.name, p.throughput_batch, p.throughput_s)
+    if result.images < p.throughput_batch:
+        raise CheckFailed("no batch completed")
+    return result
+
+
+def predictions(loaded: Loaded, eval_images: int | None, batch_size: int = 16) -> list[float]:
+    """The variant's predictions on the evaluation samples (the first ``eval_images`` images)."""
+    variant, workload = loaded.variant, loaded.workload
+    data = workload.data.first_images(eval_images)
+    with variant.runtime():
+        pred = predict(variant, lambda ids: workload.inputs(ids), data.n_samples, batch_size)
+    if not ((pred >= 0) & (pred <= 1)).all():
+        raise CheckFailed("predicted SSIM outside [0, 1]")
+    return pred.tolist()
+
+
+def loadgen(loaded: Loaded, profile: str, log_dir: str, bound_ms: float) -> list[Result]:
+    """SingleStream, Offline and the Server QPS search, in this process with the variant's threads."""
+    p = get_profile(profile)
+    variant, workload = loaded.variant, loaded.workload
+    n = min(MEASURE.loadgen_max_samples, workload.data.n_samples)
+    samples = [workload.inputs(np.array([i])) for i in range(n)]
+
+    def run_batch(indices: list[int]) -> Any:
+        import torch
+
+        if len(indices) == 1:
+            return variant(*samples[indices[0]])
+        return variant(torch.cat([samples[i][0] for i in indices]), torch.cat([samples[i][1] for i in indices]))
+
+    run = LoadGenRun(p.loadgen_min_duration_s, p.loadgen_min_queries)
+    logs = Path(log_dir)
+    with variant.runtime():
+        estimate = statistics.median(time_calls(lambda: run_batch([0]), 3))
+        single = run_scenario(run_batch, n, "SingleStream", variant.name, logs / "SingleStream", run, estimate)
+        offline = run_scenario(run_batch, n, "Offline", variant.name, logs / "Offline", run, estimate,
+                               max_batch=p.throughput_batch)
+        # A batch-1 server cannot go faster than back-to-back single queries.
+        capacity = 1e3 / single.latency_ms["p50"]
+        search, tests = find_max_server_qps(
+            lambda qps: run_scenario(run_batch, n, "Server", variant.name, logs / f"Server-{qps:.4g}qps", run,
+                                     estimate, target_qps=qps, latency_bound_ms=bound_ms),
+            capacity, p.server_search_steps, bound_ms, variant.name)
+    if not (single.queries > 0 and offline.samples_per_s > 0):
+        raise CheckFailed("LoadGen completed no query")
+    return [single, offline, *tests, search]

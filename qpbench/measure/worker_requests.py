@@ -1,0 +1,63 @@
+"""The requests a variant worker answers, from JSON to handlers and back.
+
+The same ``Worker`` object serves a variant in a worker process (variant_worker.py)
+and, for a builder no fresh process can import, in the test process (engine.py),
+so both answer exactly alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qpbench.measure import handlers
+from qpbench.results import to_dict
+from qpbench.variants import Variant, VariantSpec
+from qpbench.workload import Workload, WorkloadSpec, load_workload
+
+
+def spec_from_dict(data: dict[str, Any]) -> VariantSpec:
+    return VariantSpec(data["name"], data["description"], data["builder"], bool(data.get("quantized")))
+
+
+def build_reply(variant: Variant) -> dict[str, Any]:
+    return {"info": to_dict(variant.info()), "rebuild_options": variant.rebuild_options()}
+
+
+class Worker:
+    """One variant's state and the requests on it."""
+
+    def __init__(self) -> None:
+        self.workload: Workload | None = None
+        self.loaded: handlers.Loaded | None = None
+
+    def adopt(self, workload: Workload, variant: Variant) -> dict[str, Any]:
+        self.workload = workload
+        self.loaded = handlers.Loaded(workload, variant)
+        return build_reply(variant)
+
+    def handle(self, request: dict[str, Any]) -> Any:
+        op = request.get("op")
+        if op == "build":
+            workload = load_workload(WorkloadSpec.from_dict(request["workload"]))
+            variant = handlers.build(spec_from_dict(request["spec"]), workload, request.get("options"),
+                                     request["sweep_rounds"], request["calibration_batches"], request.get("artifact_dir"))
+            return self.adopt(workload, variant)
+        loaded = self.loaded
+        if loaded is None:
+            raise RuntimeError(f"request {op!r} before the variant was built")
+        if op == "reference":
+            loaded.reference = handlers.build(spec_from_dict(request["spec"]), loaded.workload, request["options"],
+                                              1, request["calibration_batches"], None)
+            return {}
+        if op == "latency":
+            return to_dict(handlers.latency(loaded, request["profile"], request["batch_size"]))
+        if op == "paired":
+            return to_dict(handlers.paired(loaded, request["profile"]))
+        if op == "throughput":
+            return to_dict(handlers.throughput(loaded, request["profile"]))
+        if op == "predict":
+            return handlers.predictions(loaded, request.get("eval_images"))
+        if op == "loadgen":
+            return [to_dict(r) for r in handlers.loadgen(loaded, request["profile"], request["log_dir"],
+                                                         request["bound_ms"])]
+        raise ValueError(f"unknown request {op!r}")
