@@ -36,15 +36,18 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Re-render a saved run record; a bad record is refused with the file and problem named (exit 2)."""
+    """Re-render a saved run record, or the partial verdict of a stopped run's journal (.jsonl);
+    a bad file is refused with the file and problem named (exit 2)."""
     from qpbench.config import REPORT_FORMATS, parse_names
     from qpbench.errors import QPBenchError
+    from qpbench.journal import partial_record
     from qpbench.record import RunRecord
     from qpbench.render.reports import write_reports
 
     try:
         formats = parse_names(args.format, "report format", tuple(REPORT_FORMATS)) or tuple(REPORT_FORMATS)
-        record = RunRecord.load(args.run_json)
+        is_journal = args.run_json.suffix == ".jsonl"
+        record = partial_record(args.run_json) if is_journal else RunRecord.load(args.run_json)
     except QPBenchError as exc:
         print(f"qpbench report: error: {exc}", file=sys.stderr)
         return 2
@@ -81,8 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="print the machine fingerprint (CPU, ISA, cores, memory, torch build)")
     p.add_argument("--json", action="store_true", help="the whole fingerprint as JSON, as a run record holds it")
     p.set_defaults(func=cmd_info)
-    p = sub.add_parser("report", help="render report.html and summary.md from a saved run record (e.g. results/latest.json)")
-    p.add_argument("run_json", type=Path, metavar="RUN_JSON", help="a run record written by `pytest bench/`")
+    p = sub.add_parser("report", help="render report.html and summary.md from a saved run record (e.g. results/latest.json) "
+                                      "or from a stopped run's journal (results/journal/*.jsonl)")
+    p.add_argument("run_json", type=Path, metavar="RUN_JSON", help="a run record written by `pytest bench/`, or the "
+                   "journal a stopped run left (its partial verdict, marked partial)")
     p.add_argument("--out", type=Path, metavar="DIR", help="folder for the reports (default: the record's folder)")
     p.add_argument("--format", metavar="FMT,...", type=str.lower, default=tuple(REPORT_FORMATS),
                    help=f"which reports: {', '.join(REPORT_FORMATS)} (default: {show_default(tuple(REPORT_FORMATS))})")

@@ -143,6 +143,9 @@ def status(record: RunRecord) -> Status:
             f" (score {score:.0f}/100)" if score is not None else "")
     else:
         headline = "NOT READY: no variant passes every hard gate"
+    partial = record.extra.get("partial")
+    if partial:  # a run that stopped before its end: a verdict on what it measured, not on the run
+        headline = f"PARTIAL ({partial.get('reason', 'the run did not finish')}): {headline}"
     return Status(bool(verdict.recommended), headline, record.gate.message, record.gate.failed)
 
 
