@@ -7,6 +7,7 @@ entry point.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -22,6 +23,7 @@ from qpbench.config import (
     DEFAULT_WEIGHTS,
     PROFILES,
     RUN,
+    Profile,
     QuantThresholds,
     Settings,
     Targets,
@@ -67,6 +69,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--qp-input-size", metavar="PIXELS", type=positive_int_arg("--qp-input-size"), help=_help("side of the model's input after preprocessing", show_default(RUN.input_size), "qp_input_size", "for a custom model; a built-in workload has its own"))
     group.addoption("--qp-variants", metavar="NAME,...", help=_help("variants to measure, or 'all'", show_default(DEFAULT_VARIANTS), "qp_variants"))
     group.addoption("--qp-profile", metavar="NAME", choices=list(PROFILES), help=_help(f"measurement length: {', '.join(PROFILES)}", RUN.profile, "qp_profile"))
+    group.addoption("--qp-worker-timeout", metavar="SECONDS", type=positive_int_arg("--qp-worker-timeout"), help=_help("seconds after which a worker's build or measurement is killed; it fails that test only", show_default(get_profile(RUN.profile).worker_timeout_s), "qp_worker_timeout", "the default profile's; each profile has its own"))
     group.addoption("--qp-eval-images", metavar="N", type=positive_int_arg("--qp-eval-images"), help=_help("judge accuracy on the samples of the first N images", "the profile's", "qp_eval_images"))
     group.addoption("--qp-fail-under", metavar="SCORE", type=argtype(parse_fail_under, "parse_fail_under"), help=_help("fail the run when the recommended variant scores below SCORE (0-100) or no variant is ready", "no gate", "qp_fail_under"))
     group.addoption("--qp-target", metavar="NAME=VALUE", action="append", default=[], help=_help("override a target, e.g. latency_p95_ms=100 (repeatable; memory in MiB)", show_default(pairs_of(Targets())), "qp_targets"))
@@ -96,6 +99,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("qp_variants", "variants to measure", type="args", default=[])
     parser.addini("qp_profile", "measurement profile", default="")
     parser.addini("qp_eval_images", "images used for accuracy", default="")
+    parser.addini("qp_worker_timeout", "seconds before a worker's build or measurement is killed", default="")
     parser.addini("qp_fail_under", "score gate 0-100", default="")
     parser.addini("qp_targets", "NAME=VALUE targets", type="linelist", default=[])
     parser.addini("qp_weights", "NAME=VALUE weights", type="linelist", default=[])
@@ -146,13 +150,18 @@ def read_settings(config: pytest.Config) -> Settings:
     return Settings(
         workload=choice,
         variants=parse_variants(_opt(config, "variants")),
-        profile=get_profile(_opt(config, "profile") or RUN.profile),
+        profile=with_worker_timeout(get_profile(_opt(config, "profile") or RUN.profile),
+                                    positive_int(_opt(config, "worker_timeout"), "qp_worker_timeout")),
         scoring=scoring,
         fail_under=parse_fail_under(_opt(config, "fail_under")),
         results_dir=_opt(config, "results_dir") or str(config.rootpath / RUN.results_dir),
         eval_images=positive_int(_opt(config, "eval_images"), "qp_eval_images"),
         report_dir=_path_opt(config, "report_dir"),
     )
+
+
+def with_worker_timeout(profile: Profile, seconds: int | None) -> Profile:
+    return profile if seconds is None else replace(profile, worker_timeout_s=float(seconds))
 
 
 def read_regression_settings(config: pytest.Config) -> RegressionSettings:
@@ -211,7 +220,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    regression = qp_session_of(config).regression
+    qp = qp_session_of(config)
+    regression = qp.regression
+    group_by_variant(items, [qp.reference, *qp.selected_variants()])
     for item in items:
         if VARIANT_FIXTURE in getattr(item, "fixturenames", ()):
             item.add_marker("qpbench")
@@ -222,6 +233,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             except QPBenchError as exc:
                 raise pytest.UsageError(f"qpbench: {exc}") from None
             regression.add_override(callspec.params.get(VARIANT_FIXTURE) if callspec else None, values)
+
+
+def variant_of(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get(VARIANT_FIXTURE) if callspec else None
+
+
+def group_by_variant(items: list[pytest.Item], order: list[str]) -> None:
+    """The reference's tests first, then each variant's together (in place, other tests where they
+    were): one variant worker at a time holds its model (see docs/engine.md)."""
+    rank = {name: i for i, name in enumerate(dict.fromkeys(order))}
+    slots = [i for i, item in enumerate(items) if variant_of(item) is not None]
+    grouped = sorted((items[i] for i in slots), key=lambda item: rank.get(variant_of(item), len(rank)))
+    for slot, item in zip(slots, grouped):
+        items[slot] = item
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist controller: its workers journal under the controller's run id."""
+    node.workerinput["qp_run_id"] = qp_session_of(node.config).run_id
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say so when an earlier run stopped before its end: its results are in its journal."""
+    return [f"qpbench: an earlier run stopped before its end; its results are in {path}: "
+            f"`qpbench report {path}` renders them (partial)" for path in qp_session_of(config).leftover_journals()]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -285,6 +323,7 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
     """After the tests: score, write the record, and apply the gate (as pytest-cov does)."""
     result = yield
     qp = qp_session_of(session.config)
+    qp.close_workers()
     if qp.is_worker:
         qp.send_to_controller()
     elif qp.has_results:
@@ -355,6 +394,19 @@ def qp_variant(qp_session: QPSession, qp_workload: Any, qp_variant_name: str) ->
         return qp_session.variant(qp_variant_name)
     except VariantUnavailable as exc:
         pytest.skip(f"variant {qp_variant_name!r} unavailable here: {exc}")
+
+
+@pytest.fixture
+def qp_measured(qp_session: QPSession, qp_workload: Any, qp_variant_name: str) -> Any:
+    """The variant named by the test's parameter as the engine measures it: built (once) in its
+    own worker process, which answers measurement requests (see docs/engine.md)."""
+    qp_session.use_workload(qp_workload)
+    measured = qp_session.engine.variant(qp_variant_name)
+    try:
+        measured.ensure()
+    except VariantUnavailable as exc:
+        pytest.skip(f"variant {qp_variant_name!r} unavailable here: {exc}")
+    return measured
 
 
 @pytest.fixture

@@ -20,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from qpbench import __version__, scoring, xdist_transport
+from qpbench import __version__, journal, scoring, xdist_transport
 from qpbench.config import ScoringConfig, Settings
 from qpbench.errors import WorkloadError
 from qpbench.gate import GateResult, GateSummary, hosts_score_gate, score_gate
 from qpbench.hosts import HostRecords, matrix_lines, readiness_matrix, score_hosts
+from qpbench.measure.engine import Engine, EngineSettings
 from qpbench.regression import RegressionSettings, RegressionStep
 from qpbench.record import HostRun, RunRecord
 from qpbench.render.terminal import summary_lines
@@ -57,6 +58,11 @@ class QPSession:
         self._workload: Workload | None = None
         self._registry: VariantRegistry | None = None
         self._cache: VariantCache | None = None
+        self._engine: Engine | None = None
+        self._journal: journal.Journal | None = None
+        workerinput = getattr(config, "workerinput", None) or {}
+        self.run_id: str = workerinput.get("qp_run_id") or journal.new_run_id()
+        self._journal_name = self.run_id + (f".{workerinput['workerid']}" if "workerid" in workerinput else "")
         self._predictions: dict[str, np.ndarray] = {}
         self._worker_infos: list[Result] = []
         self.hosts: dict[str, HostRecords] = {}  # --dist each: every host's records apart
@@ -89,6 +95,18 @@ class QPSession:
                 calibration_batches=self.settings.profile.calibration_batches,
             )
         return self._cache
+
+    @property
+    def engine(self) -> Engine:
+        """Where the measurements run: a worker process per variant (see docs/engine.md)."""
+        if self._engine is None:
+            self._engine = Engine(self.registry, self.workload, EngineSettings(
+                self.settings.profile, Path(self.settings.results_dir) / "artifacts", REFERENCE), self.record)
+        return self._engine
+
+    def close_workers(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
 
     def workload(self) -> Workload:
         if self._workload is None:
@@ -128,14 +146,10 @@ class QPSession:
         return self.workload().data.first_images(self.eval_images())
 
     def predictions(self, name: str, batch_size: int = 16) -> np.ndarray:
-        """The variant's predictions on the evaluation samples (computed once)."""
-        from qpbench.measure.accuracy import predict
-
+        """The variant's predictions on the evaluation samples (computed once, in its worker)."""
         if name not in self._predictions:
-            variant = self.variant(name)
-            data = self.eval_data()
-            with variant.runtime():
-                self._predictions[name] = predict(variant, self.workload().inputs, data.n_samples, batch_size)
+            answer = self.engine.variant(name).request("predict", "accuracy", eval_images=self.eval_images())
+            self._predictions[name] = np.asarray(answer, dtype=np.float64)
         return self._predictions[name]
 
     @property
@@ -148,10 +162,38 @@ class QPSession:
         if type(result) not in RESULT_TYPES.values():
             raise TypeError(f"qp_record takes a result from qpbench.results, got {type(result).__name__}")
         self.records.append(result)
+        self.journal().add(result)
 
     def record_error(self, variant: str, test: str, excinfo: Any) -> None:
         message = excinfo.exconly().strip().splitlines()[-1][:300] if excinfo is not None else "failed"
         self.errors[variant].append(f"{test}: {message}")
+        self.journal().add_error(variant, f"{test}: {message}")
+
+    # The journal ------------------------------------------------------------
+
+    def journal(self) -> journal.Journal:
+        """This process's journal, opened at the first result (see qpbench/journal.py)."""
+        if self._journal is None:
+            self._journal = journal.Journal(
+                journal.journal_dir(self.settings.results_dir) / f"{self._journal_name}.jsonl", self.journal_header())
+        return self._journal
+
+    def journal_header(self) -> dict[str, Any]:
+        workload = self._workload
+        return {
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "workload": (workload.spec if workload else resolve_spec(self.settings.workload)).to_dict(),
+            "eval_set": {"source": self.eval_data().source, "n_samples": self.eval_data().n_samples} if workload else None,
+            "profile": dict(vars(self.settings.profile)),
+            "selected_variants": list(self.selected_variants()),
+            "fail_under": self.settings.fail_under,
+            "scoring": journal.scoring_to_dict(self.settings.scoring),
+            "reference": REFERENCE,
+            "fingerprint": self.fingerprint(),
+        }
+
+    def leftover_journals(self) -> list[Path]:
+        return [] if self.is_worker else journal.leftover_journals(self.settings.results_dir, self.run_id)
 
     @property
     def has_results(self) -> bool:
@@ -190,8 +232,10 @@ class QPSession:
     # Finishing ------------------------------------------------------------
 
     def all_results(self) -> list[Result]:
-        infos = (self._cache.infos() if self._cache else []) + self._worker_infos
-        return selected_results(infos, self.records, self.selected_variants())
+        built = [r for r in self.records if r.kind == "variant"]  # the engine's builds
+        infos = built + (self._cache.infos() if self._cache else []) + self._worker_infos
+        measured = [r for r in self.records if r.kind != "variant"]
+        return selected_results(infos, measured, self.selected_variants())
 
     def finish(self) -> None:
         """Score, gate, build the record, compare it with the baseline, write it; then the user's hooks."""
@@ -215,7 +259,14 @@ class QPSession:
         self.written_record = record
         self.write_reports(record)
         self.regression.after_write(record)
+        self.end_journal()
         self.config.hook.pytest_qpbench_verdict(config=self.config, verdict=self.verdict, record=record)
+
+    def end_journal(self) -> None:
+        """The record holds every result now: this run's journals (its xdist workers' too) go."""
+        if self._journal is not None:
+            self._journal.close()
+        journal.remove_run(self.settings.results_dir, self.run_id)
 
     def score_here(self, config: ScoringConfig) -> tuple[list[Result], dict[str, Any], dict[str, list[str]]]:
         """The verdict on every worker's (or this process's) records: (results, fingerprint, errors)."""

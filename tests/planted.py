@@ -62,6 +62,56 @@ PLANTED_SRC = textwrap.dedent(
             return super().forward(image, self.scratch)
 
 
+    class FailsAt(TinyModel):
+        """Calls ``fault`` on its Nth forward in a process (the calls before it are fine); with
+        ``single``, counting batch-1 calls only: every batch-1 latency measurement makes at least
+        10 (3 to estimate, a warm-up, 5 rounds, a check), accuracy and throughput make none."""
+
+        def __init__(self, n, fault, single=False):
+            super().__init__()
+            self.calls, self.n, self.fault, self.single = 0, n, fault, single
+
+        def forward(self, image, params):
+            if not self.single or image.shape[0] == 1:
+                self.calls += 1
+                if self.calls == self.n:
+                    self.fault()
+            return super().forward(image, params)
+
+
+    def _segfault():
+        import ctypes
+
+        ctypes.string_at(0)
+
+
+    def _cpp_raise():
+        import torch
+
+        torch.ones(2, 3) @ torch.ones(2, 3)  # a shape error raised by ATen's C++
+
+
+    def aborts_at_50():
+        return FailsAt(50, os.abort)
+
+
+    def segfaults_in_latency():
+        return FailsAt(10, _segfault, single=True)
+
+
+    def hangs_in_latency():
+        return FailsAt(10, lambda: time.sleep(3600), single=True)
+
+
+    def cpp_raises_in_latency():
+        return FailsAt(10, _cpp_raise, single=True)
+
+
+    def build_aborting(ctx):
+        """A variant builder that kills its process."""
+        os.abort()
+
+
     def leaky():
         return KeepsOutputs()
 

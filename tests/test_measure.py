@@ -7,7 +7,7 @@ import torch
 from qpbench.config import get_profile
 from qpbench.data.dataset import LabelledSet
 from qpbench.measure.accuracy import accuracy, fidelity, predict
-from qpbench.measure.latency import from_benchmark, rounds_for
+from qpbench.measure.latency import rounds_for
 from qpbench.timing import time_calls
 from qpbench.measure.throughput import measure_throughput
 from qpbench.results import LatencyResult, result_from_dict, to_dict
@@ -69,16 +69,18 @@ def test_latency_result_rejects_empty_samples():
         LatencyResult("v", 1, ())
 
 
-def test_from_benchmark_reads_raw_samples_and_refuses_none():
-    class Stats:
-        data = [0.1, 0.2, 0.3]
+def test_replay_hands_pytest_benchmark_exactly_the_worker_samples(pytester):
+    """pytest-benchmark's statistics are of the samples timed in the worker, round for round."""
+    pytester.makepyfile("""
+        from qpbench.measure.latency import replay
 
-    class Bench:
-        stats = type("S", (), {"stats": Stats})()
-
-    assert from_benchmark(Bench(), "v", 1).samples_s == (0.1, 0.2, 0.3)
-    with pytest.raises(RuntimeError, match="no samples"):
-        from_benchmark(object(), "v", 1)
+        def test_replayed(benchmark):
+            replay(benchmark, (0.003, 0.001, 0.002, 0.010))
+            data = benchmark.stats.stats.data
+            assert data == [0.003, 0.001, 0.002, 0.010]
+            assert benchmark.stats.stats.median == 0.0025
+    """)
+    pytester.runpytest().assert_outcomes(passed=1)
 
 
 def test_spearman_handles_ties_like_scipy():

@@ -1,22 +1,23 @@
-"""Accuracy against the labels, and fidelity against the fp32 reference."""
+"""Accuracy against the labels, and fidelity against the fp32 reference, from predictions
+made in each variant's worker."""
 
 import numpy as np
 import pytest
 
 from qpbench.measure.accuracy import accuracy, fidelity
+from qpbench.suite.isolated import in_worker
 
 
-def test_accuracy(qp_variant, qp_session, qp_record):
-    pred = qp_session.predictions(qp_variant.name)
-    assert ((pred >= 0) & (pred <= 1)).all(), "predicted SSIM outside [0, 1]"
-    qp_record(accuracy(qp_variant.name, pred, qp_session.eval_data()))
+def test_accuracy(qp_measured, qp_session, qp_record):
+    pred = in_worker(lambda: qp_session.predictions(qp_measured.name), qp_record)
+    qp_record(accuracy(qp_measured.name, pred, qp_session.eval_data()))
 
 
-def test_fidelity(qp_variant, qp_session, qp_record):
+def test_fidelity(qp_measured, qp_session, qp_record):
     reference = qp_session.reference
-    if qp_variant.name == reference:
+    if qp_measured.name == reference:
         pytest.skip("the reference is not compared with itself")
-    pred = qp_session.predictions(qp_variant.name)
-    ref_pred = qp_session.predictions(reference)
+    pred = in_worker(lambda: qp_session.predictions(qp_measured.name), qp_record)
+    ref_pred = in_worker(lambda: qp_session.predictions(reference), qp_record)
     labels = qp_session.eval_data().ssim.astype(np.float64)
-    qp_record(fidelity(qp_variant.name, pred, reference, ref_pred, labels))
+    qp_record(fidelity(qp_measured.name, pred, reference, ref_pred, labels))

@@ -5,10 +5,10 @@ from qpbench.measure.concurrency import measure_concurrency
 from qpbench.suite.isolated import builder_or_skip, in_worker
 
 
-def test_concurrency(qp_variant, qp_session, qp_workload, qp_profile, qp_record):
-    builder = builder_or_skip(qp_session, qp_variant)
+def test_concurrency(qp_measured, qp_session, qp_workload, qp_profile, qp_record):
+    builder = builder_or_skip(qp_session, qp_measured)
     results = in_worker(lambda: measure_concurrency(
-        qp_workload, qp_variant.name, builder, qp_variant.rebuild_options(), batch_size=1,
+        qp_workload, qp_measured.name, builder, qp_measured.rebuild_options, batch_size=1,
         thread_counts=qp_profile.concurrency_threads, processes=qp_profile.concurrency_processes,
         duration_s=qp_profile.concurrency_s, timeout_s=qp_profile.worker_timeout_s,
     ), qp_record)

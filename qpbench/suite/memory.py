@@ -9,10 +9,10 @@ from qpbench.measure.batching import suggest_batch_size
 from qpbench.suite.isolated import builder_or_skip, in_worker
 
 
-def test_peak_memory(qp_variant, qp_session, qp_workload, qp_profile, qp_record):
-    builder = builder_or_skip(qp_session, qp_variant)
+def test_peak_memory(qp_measured, qp_session, qp_workload, qp_profile, qp_record):
+    builder = builder_or_skip(qp_session, qp_measured)
     results = [
-        in_worker(lambda: measure_memory(qp_workload, qp_variant.name, builder, qp_variant.rebuild_options(),
+        in_worker(lambda: measure_memory(qp_workload, qp_measured.name, builder, qp_measured.rebuild_options,
                                          batch_size=batch, iterations=qp_profile.memory_iterations,
                                          timeout_s=qp_profile.worker_timeout_s), qp_record)
         for batch in (1, MEASURE.memory_larger_batch)

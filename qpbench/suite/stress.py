@@ -5,10 +5,10 @@ from qpbench.measure.stress import measure_stress
 from qpbench.suite.isolated import builder_or_skip, in_worker
 
 
-def test_stress(qp_variant, qp_session, qp_workload, qp_profile, qp_record):
-    builder = builder_or_skip(qp_session, qp_variant)
+def test_stress(qp_measured, qp_session, qp_workload, qp_profile, qp_record):
+    builder = builder_or_skip(qp_session, qp_measured)
     result = in_worker(lambda: measure_stress(
-        qp_workload, qp_variant.name, builder, qp_variant.rebuild_options(), batch_size=1,
+        qp_workload, qp_measured.name, builder, qp_measured.rebuild_options, batch_size=1,
         iterations=qp_profile.stress_iterations, warmup=qp_profile.stress_warmup,
         timeout_s=qp_profile.worker_timeout_s,
     ), qp_record)
