@@ -194,14 +194,23 @@ def run_worker(module: str, request: dict[str, Any], measurement: str, variant: 
 def run_workers(
     module: str, requests: list[dict[str, Any]], measurement: str, variant: str, timeout_s: float
 ) -> list[dict[str, Any]]:
-    """Run several workers at once; all reports, or ``WorkerFailed`` for the first that failed
-    (the others are killed)."""
+    """Run several workers at once; all reports, or ``WorkerFailed`` for the first that failed,
+    as soon as it fails (the others are killed then)."""
     workers: list[WorkerProcess] = []
     try:
         for r in requests:  # a sibling that fails to start takes the started ones down with it
             workers.append(WorkerProcess(module, r, measurement, variant))
         deadline = time.monotonic() + timeout_s
-        return [w.report(deadline - time.monotonic()) for w in workers]
+        reports: dict[int, dict[str, Any]] = {}
+        while len(reports) < len(workers):
+            for i, w in enumerate(workers):
+                if i not in reports and w.proc.poll() is not None:
+                    reports[i] = w.report(0)  # raises for a worker that failed
+            if len(reports) < len(workers):
+                if time.monotonic() > deadline:
+                    next(w for i, w in enumerate(workers) if i not in reports).report(0)  # raises: timeout
+                time.sleep(0.02)
+        return [reports[i] for i in range(len(workers))]
     finally:
         for w in workers:
             w.kill()
