@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.stats
 
 from qpbench.config import COMPARISON, DEFAULT_GATE_ON, DEFAULT_THRESHOLDS, REFERENCE
 from qpbench.comparison import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison, MetricChange
@@ -85,8 +86,8 @@ def bootstrap_median_ratio(
     """q(current) / q(baseline) - 1 for the median (or another ``quantile``), with a
     percentile bootstrap interval.
 
-    The two samples are resampled independently (they come from different runs).
-    Deterministic for a given seed.
+    The two samples are resampled independently (they come from different runs), by
+    ``scipy.stats.bootstrap``. Deterministic for a given seed.
     """
     a = np.asarray(baseline, dtype=float)
     b = np.asarray(current, dtype=float)
@@ -94,13 +95,14 @@ def bootstrap_median_ratio(
         raise ValueError("a bootstrap interval needs at least two samples on each side")
     if (a <= 0).any() or (b <= 0).any() or not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise ValueError("samples must be finite and > 0")
-    rng = np.random.default_rng(seed)
-    ma = np.quantile(a[rng.integers(0, a.size, (resamples, a.size))], quantile, axis=1)
-    mb = np.quantile(b[rng.integers(0, b.size, (resamples, b.size))], quantile, axis=1)
-    ratios = mb / ma - 1.0
-    tail = (1.0 - confidence) / 2 * 100
-    low, high = np.percentile(ratios, [tail, 100 - tail])
-    return float(np.quantile(b, quantile) / np.quantile(a, quantile) - 1.0), float(low), float(high)
+
+    def change(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.quantile(y, quantile, axis=axis) / np.quantile(x, quantile, axis=axis) - 1.0
+
+    interval = scipy.stats.bootstrap((a, b), change, n_resamples=resamples, confidence_level=confidence,
+                                     method="percentile", vectorized=True, rng=np.random.default_rng(seed)
+                                     ).confidence_interval
+    return float(change(a, b)), float(interval.low), float(interval.high)
 
 
 def judge_relative(change: float, low: float | None, high: float | None, threshold: float,
