@@ -213,6 +213,12 @@ class _Pair:
         self.absolute_ok = self.same_machine or any_machine
         self.absolute_why = "different machines (" + "; ".join(self.machine) + "): absolute figures are not " \
             "compared; pass --qp-compare-any-machine to compare them anyway"
+        # Speed on another processor is no baseline: the same variant's speed-up over eager was
+        # 2.7x, 4.3x and 7.0x on three CPUs this project has run on. Ratios and times are then
+        # not comparable, even when absolute figures are compared across machines on request.
+        self.cpu = [d for d in self.machine if d.startswith(("CPU:", "ISA:", "a fingerprint"))]
+        self.cpu_why = ("another CPU (" + "; ".join(self.cpu) + "): speed figures from another processor are "
+                        "no baseline; save a baseline on this CPU") if self.cpu else None
         self.workload = workload_differences(baseline, current)
         self.changes: list[MetricChange] = []
         self.notes: list[str] = []
@@ -232,18 +238,22 @@ class _Pair:
                        relative: bool, why: str) -> None:
         self.add(variant, metric, family, base, cur, relative, (NOT_COMPARABLE, why))
 
-    def why_not(self, in_base: bool, in_cur: bool, absolute: bool = False, extra: list[str] | None = None) -> str | None:
-        """Why a metric cannot be compared (missing, another workload, another machine), or None."""
+    def why_not(self, in_base: bool, in_cur: bool, absolute: bool = False, extra: list[str] | None = None,
+                speed: bool = False) -> str | None:
+        """Why a metric cannot be compared (missing, another workload, another CPU for a speed figure,
+        another machine for an absolute one), or None."""
         if not (in_base and in_cur):
             return "not measured in " + " or ".join(
                 n for n, ok in (("the baseline", in_base), ("this run", in_cur)) if not ok)
         differences = self.workload + (extra or [])
         if differences:
             return "; ".join(differences)
+        if speed and self.cpu_why:
+            return self.cpu_why
         return self.absolute_why if absolute and not self.absolute_ok else None
 
     def speed_ratios(self) -> None:
-        """Ratios from the interleaved A/B test: comparable across machines too."""
+        """Ratios from the interleaved A/B test: comparable across machines with the same CPU and ISA."""
         sb, sc = speed_samples(self.baseline), speed_samples(self.current)
         for key in sorted(set(sb) | set(sc)):
             variant, batch = key
@@ -251,7 +261,7 @@ class _Pair:
             a, b = sb.get(key), sc.get(key)
             base = float(np.median(a)) if a else None
             cur = float(np.median(b)) if b else None
-            why = self.why_not(bool(a), bool(b))
+            why = self.why_not(bool(a), bool(b), speed=True)
             if why is None and (len(a) < 2 or len(b) < 2):
                 why = "fewer than two paired samples"
             if why:
@@ -271,7 +281,7 @@ class _Pair:
             a, b = lb.get(key), lc.get(key)
             base = float(np.quantile(a, q)) * 1e3 if a else None
             cur = float(np.quantile(b, q)) * 1e3 if b else None
-            why = self.why_not(bool(a), bool(b), absolute=True)
+            why = self.why_not(bool(a), bool(b), absolute=True, speed=True)
             if why is None and min(len(a), len(b)) < COMPARISON.min_latency_samples:
                 why = (f"too few samples ({len(a)} vs {len(b)}; {COMPARISON.min_latency_samples} needed to judge "
                        "a p10): a longer profile gives more")

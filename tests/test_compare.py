@@ -122,14 +122,12 @@ def test_machine_drift_between_runs_moves_absolute_times_but_not_the_paired_rati
     assert v[("fast", "speed_ratio_b1")] == UNCHANGED  # the same-run ratio is not fooled
 
 
-def test_different_machines_compare_ratios_and_accuracy_but_refuse_absolute_figures():
+def test_other_thread_settings_compare_ratios_and_accuracy_but_refuse_absolute_figures():
     rng = np.random.default_rng(4)
     other = copy.deepcopy(FP)
-    other["cpu"]["brand"] = "Other CPU"
     other["num_threads"] = 8
     comparison = compare_runs(run_record(rng), run_record(rng, fp=other))
     assert not comparison.same_machine
-    assert any("CPU: 'Test CPU' vs 'Other CPU'" in d for d in comparison.machine_differences)
     lat = next(c for c in comparison.changes if c.metric == "latency_b1_p10_ms")
     assert lat.verdict == NOT_COMPARABLE and "different machines" in lat.reason and "--qp-compare-any-machine" in lat.reason
     assert next(c for c in comparison.changes if c.metric == "peak_rss_mb").verdict == NOT_COMPARABLE
@@ -137,6 +135,28 @@ def test_different_machines_compare_ratios_and_accuracy_but_refuse_absolute_figu
     assert verdicts(comparison)[("fast", "pearson")] == UNCHANGED
     asked = compare_runs(run_record(rng), run_record(rng, fp=other), any_machine=True)
     assert asked.any_machine and verdicts(asked)[("fast", "latency_b1_p10_ms")] != NOT_COMPARABLE
+
+
+@pytest.mark.parametrize("change", ["brand", "isa"])
+def test_a_baseline_from_another_cpu_is_no_speed_baseline(change):
+    """Another CPU model or ISA: ratios and times are not comparable (never gated), even on request;
+    accuracy still is, and a planted accuracy drop is still caught."""
+    rng = np.random.default_rng(9)
+    other = copy.deepcopy(FP)
+    if change == "brand":
+        other["cpu"]["brand"] = "Other CPU"
+    else:
+        other["cpu"]["isa"]["avx512f"] = True
+    for any_machine in (False, True):
+        comparison = compare_runs(run_record(rng), run_record(rng, fp=other, slow=1.5, pearson=0.90),
+                                  any_machine=any_machine)
+        v = verdicts(comparison)
+        for metric in ("speed_ratio_b1", "latency_b1_p10_ms"):
+            c = next(c for c in comparison.changes if c.variant == "fast" and c.metric == metric)
+            assert c.verdict == NOT_COMPARABLE and c.reason.startswith("another CPU (") and "no baseline" in c.reason
+        assert v[("fast", "pearson")] == REGRESSED
+        failed, lines = regression_gate(comparison)
+        assert failed and all("speed_ratio" not in line and "latency" not in line for line in lines[1:])
 
 
 def test_fingerprint_differences_are_empty_for_the_same_machine():

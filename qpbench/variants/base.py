@@ -116,7 +116,9 @@ class VariantSpec:
             return self.builder
         module = getattr(self.builder, "__module__", None)
         qualname = getattr(self.builder, "__qualname__", "")
-        if not module or module == "__main__" or "<" in qualname:
+        # A conftest.py's module name is not unique (every folder may have one): another process
+        # could import a different one.
+        if not module or module in ("__main__", "conftest") or "<" in qualname:
             return None
         return f"{module}:{qualname}"
 
