@@ -21,6 +21,7 @@ from qpbench.variants import onnx as onnx_variants
 from qpbench.variants import openvino as openvino_variants
 from qpbench.runtime.backends import TORCH_FREE, OnnxRuntimeBackend, OpenVINOBackend, require
 from qpbench.variants import BUILTIN_VARIANTS, serialized_size
+from qpbench.workload import import_object
 from tests.test_quantize import assert_artifact_smaller_than_fp32, assert_close_to_fp32, context, reference_and_inputs
 
 FP32_ATOL = 1e-5
@@ -186,3 +187,34 @@ def test_memory_of_a_runtime_variant_is_measured_in_a_process_without_torch(tiny
                                 batch_size=2, iterations=3)
     # The same machine, the same model: the process without torch needs a fraction of the one with it.
     assert served.peak_rss_mb < 0.6 * with_torch.baseline_rss_mb, (served, with_torch)
+
+
+@pytest.mark.parametrize("builder", ["build_onnx_fp32", "openvino:build_openvino_fp32"])
+def test_stress_and_concurrency_of_a_runtime_variant_run_without_torch(tiny_files, monkeypatch, tmp_path, builder):
+    """As a deployment serves it: the worker imports the runtime alone (it raises if torch came in),
+    and its baseline is far below a torch process's."""
+    from qpbench.measure.concurrency import measure_concurrency
+    from qpbench.measure.stress import measure_stress
+    from qpbench.variants import BuildContext
+    from qpbench.workload import WorkloadSpec, load_workload
+
+    monkeypatch.syspath_prepend(str(tiny_files["module"].parent))
+    sys.modules.pop("tinymodel", None)
+    workload = load_workload(WorkloadSpec("tiny", "tinymodel:build", str(tiny_files["checkpoint"]),
+                                          str(tiny_files["dataset"]), 16))
+    module, _, name = builder.rpartition(":")
+    path = f"qpbench.variants.{module or 'onnx'}:{name}"
+    build = import_object(path)
+    try:
+        variant = build(BuildContext(workload, options={"threads": 1}, artifact_dir=tmp_path))
+    except VariantUnavailable as exc:
+        pytest.skip(str(exc))
+    options = variant.rebuild_options()
+    stress = measure_stress(workload, variant.name, path, options, batch_size=1, iterations=50, warmup=5)
+    torch_stress = measure_stress(workload, "eager", "qpbench.variants:build_eager", {"threads": 1}, batch_size=1,
+                                  iterations=50, warmup=5)
+    assert len(stress.latencies_s) == 50 and stress.peak_rss_mb < 0.6 * torch_stress.baseline_rss_mb
+    runs = measure_concurrency(workload, variant.name, path, options, batch_size=1, thread_counts=(1, 2),
+                               processes=(), duration_s=0.2)
+    assert [r.threads for r in runs] == [1, 2] and all(r.latencies_s and not r.errors and not r.mismatches
+                                                      for r in runs)

@@ -14,13 +14,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from qpbench.config import MEASURE, WORKER_TIMEOUT_S
-from qpbench.measure.isolation import run_worker, run_workers, variant_request
+from qpbench.measure.isolation import run_worker, run_workers, serve_without_torch, variant_request
 from qpbench.results import ConcurrencyResult
 from qpbench.workload import Workload
 
@@ -119,6 +120,7 @@ def measure_concurrency(
         request = variant_request(workload, tmp, variant, builder_path, options, batch_size,
                                   n_images=MEASURE.concurrency_inputs * batch_size)
         request.update(thread_counts=list(thread_counts), duration_s=duration_s)
+        serve_without_torch(request, workload, Path(tmp), options, MEASURE.concurrency_inputs * batch_size)
         report = run_worker("qpbench.measure.concurrency_worker", request, "concurrency", variant, timeout_s)
         out += [_result(variant, 1, batch_size, [run]) for run in report["runs"]]
         total = max(thread_counts)

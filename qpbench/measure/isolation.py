@@ -323,3 +323,19 @@ def variant_request(
         "options": options,
         "batch_size": batch_size,
     }
+
+
+def serve_without_torch(request: dict[str, Any], workload: Workload, folder: Path, options: dict[str, Any],
+                        n_samples: int) -> None:
+    """For an ONNX Runtime or OpenVINO artifact: the worker serves it without torch, on the first
+    ``n_samples`` inputs preprocessed here (preprocessing uses torch)."""
+    import numpy as np
+
+    from qpbench.runtime.backends import TORCH_FREE
+
+    if options.get("runtime") not in TORCH_FREE:
+        return
+    image, params = workload.inputs(np.arange(n_samples) % workload.data.n_samples)
+    inputs = Path(folder) / "preprocessed.npz"
+    np.savez(inputs, image=image.numpy(), params=params.numpy())
+    request.update(runtime=options["runtime"], inputs=str(inputs))

@@ -14,11 +14,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from qpbench.config import WORKER_TIMEOUT_S
-from qpbench.measure.isolation import MeasurementError, WorkerFailed, run_worker, variant_request, worker_env
-from qpbench.runtime.backends import TORCH_FREE
+from qpbench.measure.isolation import (
+    MeasurementError,
+    WorkerFailed,
+    run_worker,
+    serve_without_torch,
+    variant_request,
+    worker_env,
+)
 from qpbench.results import MemoryResult
 from qpbench.workload import Workload
 
@@ -41,11 +45,6 @@ def measure_memory(
     with tempfile.TemporaryDirectory(prefix="qpbench-mem-") as tmp:
         request = variant_request(workload, tmp, variant, builder_path, options, batch_size)
         request["iterations"] = iterations
-        if options.get("runtime") in TORCH_FREE:
-            # Served without torch: the worker gets preprocessed arrays, since preprocessing uses torch.
-            image, params = workload.example_batch(batch_size)
-            inputs = Path(tmp) / "preprocessed.npz"
-            np.savez(inputs, image=image.numpy(), params=params.numpy())
-            request.update(runtime=options["runtime"], inputs=str(inputs))
+        serve_without_torch(request, workload, Path(tmp), options, batch_size)
         report = run_worker("qpbench.measure.memory_worker", request, "memory", variant, timeout_s)
     return MemoryResult(variant=variant, **report)

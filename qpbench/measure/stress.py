@@ -13,12 +13,13 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qpbench.config import WORKER_TIMEOUT_S
-from qpbench.measure.isolation import run_worker, variant_request
+from qpbench.measure.isolation import run_worker, serve_without_torch, variant_request
 from qpbench.runtime.rss import current_rss_mb
 from qpbench.results import StressResult
 from qpbench.workload import Workload
@@ -61,6 +62,7 @@ def measure_stress(
     with tempfile.TemporaryDirectory(prefix="qpbench-stress-") as tmp:
         request = variant_request(workload, tmp, variant, builder_path, options, batch_size)
         request.update(iterations=iterations, warmup=warmup)
+        serve_without_torch(request, workload, Path(tmp), options, batch_size)
         report = run_worker("qpbench.measure.stress_worker", request, "stress", variant, timeout_s)
     return StressResult(
         variant=variant, batch_size=batch_size, warmup=warmup,
