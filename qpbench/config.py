@@ -361,6 +361,12 @@ class MeasureDefaults:
     # Variant workers alive at once: each holds torch and a model (about 1 GB with the CUDA
     # build); tests run grouped by variant, so two cover the reference beside the variant.
     live_variant_workers: int = 2
+    # The noise guard (measure/load_watch.py): a timing taken while other processes used more
+    # than this many CPUs on average, or with more than this % of CPU time stolen by the
+    # hypervisor, is measured again, at most load_repeats times, then kept and marked.
+    load_others_cpu: float = 0.25
+    load_steal_pct: float = 5.0
+    load_repeats: int = 1
 
 
 MEASURE = MeasureDefaults()

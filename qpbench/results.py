@@ -24,6 +24,7 @@ class LatencyResult:
     variant: str
     batch_size: int
     samples_s: tuple[float, ...]  # one wall time per call (a whole batch)
+    load: dict[str, float] | None = None  # the noise guard: CPUs others used, % stolen (measure/load_watch.py)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -56,6 +57,7 @@ class ThroughputResult:
     batch_size: int
     images: int
     duration_s: float
+    load: dict[str, float] | None = None  # the noise guard: CPUs others used, % stolen (measure/load_watch.py)
 
     @property
     def images_per_s(self) -> float:
@@ -149,6 +151,7 @@ class PairedResult:
     batch_size: int
     variant_s: tuple[float, ...]  # one wall time per call (a whole batch)
     reference_s: tuple[float, ...]  # the reference's call paired with each
+    load: dict[str, float] | None = None  # the noise guard: CPUs others used, % stolen (measure/load_watch.py)
 
     def __post_init__(self) -> None:
         if len(self.variant_s) != len(self.reference_s) or not self.variant_s:

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from qpbench.config import CRITERIA, REFERENCE, QuantThresholds, ScoringConfig, Targets
+from qpbench.measure.load_watch import under_load
 from qpbench.results import (
     AccuracyResult,
     ConcurrencyResult,
@@ -380,9 +381,24 @@ def recommendations(verdicts: list[VariantVerdict], results: list[Result], confi
             out.append(f"{v.variant} is not faster than the reference at batch 1 ({sp:.2f}x in this run): "
                        "its optimizations do not pay off on this model and machine.")
     out += long_run_advice(verdicts, config)
+    out += under_load_advice(results)
     if not out and any(v.ready for v in verdicts):
         out.append("All hard gates pass; save this run as a baseline and gate CI on its score.")
     return out
+
+
+def under_load_advice(results: list[Result]) -> list[str]:
+    """The noise guard's marks: figures that stayed under load after being measured again."""
+    marked = []
+    for r in results:
+        load = getattr(r, "load", None)
+        if under_load(load):
+            what = f"{r.variant} {r.kind}" + (f" b{r.batch_size}" if r.kind == "latency" else "")
+            marked.append(f"{what} (others {load['others_cpu']:.2f} CPU, steal {load['steal_pct']:.0f}%)")
+    if not marked:
+        return []
+    return [f"Taken under load, after a second try: {', '.join(marked)}. Other processes shared the CPU while "
+            "these figures were timed; rerun on a quiet machine before trusting them."]
 
 
 def long_run_advice(verdicts: list[VariantVerdict], config: ScoringConfig) -> list[str]:

@@ -9,7 +9,7 @@ through ``qpbench.timing``; only the raw samples travel back.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy as np
 from qpbench.config import MEASURE, get_profile
 from qpbench.measure.accuracy import predict
 from qpbench.measure.latency import rounds_for
+from qpbench.measure.load_watch import measured_quietly
 from qpbench.measure.paired import measure_paired
 from qpbench.measure.server import LoadGenRun, find_max_server_qps, run_scenario
 from qpbench.measure.throughput import measure_throughput
@@ -72,9 +73,10 @@ def latency(loaded: Loaded, profile: str, batch_size: int) -> LatencyResult:
         # fit the budget: interference only adds time, and one stalled call must not cut the
         # rounds to the profile's minimum.
         estimate = min(time_calls(lambda: variant(image, params), 3))
-        samples = time_calls(lambda: variant(image, params), rounds_for(estimate, p), warmup=p.warmup_rounds)
+        samples, load = measured_quietly(
+            lambda: time_calls(lambda: variant(image, params), rounds_for(estimate, p), warmup=p.warmup_rounds))
         check_output(variant(image, params), batch_size)
-    return LatencyResult(variant=variant.name, batch_size=batch_size, samples_s=tuple(samples))
+    return LatencyResult(variant=variant.name, batch_size=batch_size, samples_s=tuple(samples), load=load)
 
 
 def paired(loaded: Loaded, profile: str) -> Result:
@@ -90,11 +92,12 @@ def paired(loaded: Loaded, profile: str) -> Result:
         estimate = min(time_calls(lambda: variant(image, params), 3))
     with ref.runtime():
         estimate += min(time_calls(lambda: ref(image, params), 3))
-    return measure_paired(
+    result, load = measured_quietly(lambda: measure_paired(
         variant.name, lambda: variant(image, params), variant.runtime,
         ref.name, lambda: ref(image, params), ref.runtime,
         batch_size=1, pairs=max(MEASURE.min_pairs, rounds_for(estimate, p)), warmup=p.warmup_rounds,
-    )
+    ))
+    return replace(result, load=load)
 
 
 def throughput(loaded: Loaded, profile: str) -> Result:
@@ -103,10 +106,11 @@ def throughput(loaded: Loaded, profile: str) -> Result:
     image, params = loaded.batch(p.throughput_batch)
     with variant.runtime():
         variant(image, params)  # warm-up outside the timed window
-        result = measure_throughput(lambda: variant(image, params), variant.name, p.throughput_batch, p.throughput_s)
+        result, load = measured_quietly(
+            lambda: measure_throughput(lambda: variant(image, params), variant.name, p.throughput_batch, p.throughput_s))
     if result.images < p.throughput_batch:
         raise CheckFailed("no batch completed")
-    return result
+    return replace(result, load=load)
 
 
 def predictions(loaded: Loaded, eval_images: int | None, batch_size: int = 16) -> list[float]:
