@@ -15,13 +15,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from qpbench.config import CRITERIA, REFERENCE, QuantThresholds, ScoringConfig, Targets
+from qpbench.config import CRITERIA, MEASURE, REFERENCE, QuantThresholds, ScoringConfig, Targets
 from qpbench.measure.load_watch import under_load
 from qpbench.results import (
     AccuracyResult,
     ConcurrencyResult,
     FidelityResult,
     LatencyResult,
+    LoadGenResult,
     MemoryResult,
     Result,
     ServerSearchResult,
@@ -382,6 +383,7 @@ def recommendations(verdicts: list[VariantVerdict], results: list[Result], confi
                        "its optimizations do not pay off on this model and machine.")
     out += long_run_advice(verdicts, config)
     out += under_load_advice(results)
+    out += latency_story(results)
     if not out and any(v.ready for v in verdicts):
         out.append("All hard gates pass; save this run as a baseline and gate CI on its score.")
     return out
@@ -399,6 +401,22 @@ def under_load_advice(results: list[Result]) -> list[str]:
         return []
     return [f"Taken under load, after a second try: {', '.join(marked)}. Other processes shared the CPU while "
             "these figures were timed; rerun on a quiet machine before trusting them."]
+
+
+def latency_story(results: list[Result]) -> list[str]:
+    """LoadGen's SingleStream p50 and the latency test's batch-1 p50 time the same call in the same
+    worker: where they differ by more than ``MEASURE``'s tolerance, say so rather than let two tables
+    disagree silently."""
+    single = {r.variant: r.latency_ms.get("p50") for r in results
+              if isinstance(r, LoadGenResult) and r.scenario == "SingleStream"}
+    direct = {r.variant: r.per_batch_ms["p50"] for r in results if isinstance(r, LatencyResult) and r.batch_size == 1}
+    apart = [f"{v} {single[v]:.2f} vs {direct[v]:.2f} ms" for v in single
+             if single[v] and direct.get(v) and abs(single[v] / direct[v] - 1) > MEASURE.latency_story_tolerance]
+    if not apart:
+        return []
+    return [f"LoadGen SingleStream p50 and the latency test's batch-1 p50 differ by more than "
+            f"{MEASURE.latency_story_tolerance:.0%} ({', '.join(apart)}): LoadGen adds its own issue and completion "
+            "path per query; trust the latency test for the model's time and LoadGen for a served request's."]
 
 
 def long_run_advice(verdicts: list[VariantVerdict], config: ScoringConfig) -> list[str]:

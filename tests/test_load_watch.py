@@ -83,3 +83,16 @@ def test_the_verdict_names_figures_taken_under_load_and_only_those():
     advice = " ".join(score([quiet, busy], ScoringConfig(), "eager").recommendations)
     assert "Taken under load" in advice and "fast latency b1 (others 1.10 CPU" in advice and "eager latency" not in advice
     assert "Taken under load" not in " ".join(score([quiet], ScoringConfig(), "eager").recommendations)
+
+
+def test_loadgen_and_the_latency_test_disagreeing_is_said_and_agreeing_is_not():
+    from qpbench.results import LoadGenResult
+
+    def single(p50_ms: float) -> LoadGenResult:
+        return LoadGenResult("eager", "SingleStream", True, 100.0, {"p50": p50_ms, "p90": p50_ms * 1.1}, 64)
+
+    latency = LatencyResult("eager", 1, (0.010,) * 20)
+    apart = " ".join(score([latency, single(15.0)], ScoringConfig(), "eager").recommendations)
+    assert "LoadGen SingleStream p50 and the latency test's batch-1 p50 differ" in apart and "eager 15.00 vs 10.00 ms" in apart
+    close = " ".join(score([latency, single(10.5)], ScoringConfig(), "eager").recommendations)
+    assert "LoadGen SingleStream" not in close
