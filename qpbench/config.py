@@ -370,6 +370,8 @@ class MeasureDefaults:
     # LoadGen's SingleStream p50 and the latency test's batch-1 p50 time the same call in the
     # same worker; further apart than this, the verdict says so.
     latency_story_tolerance: float = 0.10
+    # RSS growth that stopped during a stress run is named in the verdict from this size up.
+    warmup_growth_note_mb: float = 0.5
 
 
 MEASURE = MeasureDefaults()

@@ -204,6 +204,10 @@ class StressResult:
     # kernel workspaces keep growing for a few hundred inferences after warm-up and then
     # stop, while a leak grows at the same rate all along.
     settle_fraction: float = 0.5
+    # Inferences added because a trend appeared (measure/stress.confirmed_stress_loop): the leak
+    # and the slowdown are then confirmed on this extension, and RSS growth before it that stopped
+    # is warm-up growth, not a leak.
+    extended: int = 0
 
     def __post_init__(self) -> None:
         if len(self.latencies_s) != len(self.rss_mb):
@@ -216,7 +220,16 @@ class StressResult:
 
     @property
     def settled_from(self) -> int:
+        if self.extended:
+            return len(self.rss_mb) - self.extended
         return int(len(self.rss_mb) * self.settle_fraction)
+
+    @property
+    def warmup_growth_mb(self) -> float:
+        """RSS growth from the start of the run to the start of its settled part (>= 0)."""
+        block = max(1, self.iterations // self.n_blocks)
+        start = self.settled_from
+        return max(0.0, float(np.mean(self.rss_mb[start:start + block]) - np.mean(self.rss_mb[:block])))
 
     @property
     def iterations(self) -> int:
@@ -246,6 +259,12 @@ class StressResult:
         median = float(np.median(self.latencies_s))
         if not t.significant_increase or median <= 0:
             return 0.0
+        if self.extended:  # confirmed only if the extension goes on slowing down
+            start = self.settled_from
+            tail = stats.block_trend(range(start, self.iterations), self.latencies_s[start:], self.n_blocks,
+                                     self.confidence, "median")
+            if tail.slope <= 0:
+                return 0.0
         return 100.0 * t.slope * self.iterations / median
 
     def summary(self) -> dict[str, Any]:
@@ -256,6 +275,8 @@ class StressResult:
             "leak_mb_per_1k": self.leak_mb_per_1k,
             "latency_ms_per_1k": {"slope": lat.slope * 1e6, "low": lat.low * 1e6, "high": lat.high * 1e6},
             "slowdown_pct": self.slowdown_pct,
+            "warmup_growth_mb": self.warmup_growth_mb,
+            "extended": self.extended,
             "latency_ms": {k: v * 1e3 for k, v in stats.percentiles(self.latencies_s).items()},
         }
 

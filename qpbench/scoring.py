@@ -384,6 +384,7 @@ def recommendations(verdicts: list[VariantVerdict], results: list[Result], confi
     out += long_run_advice(verdicts, config)
     out += under_load_advice(results)
     out += latency_story(results)
+    out += warmup_growth_advice(results, config.targets)
     if not out and any(v.ready for v in verdicts):
         out.append("All hard gates pass; save this run as a baseline and gate CI on its score.")
     return out
@@ -401,6 +402,17 @@ def under_load_advice(results: list[Result]) -> list[str]:
         return []
     return [f"Taken under load, after a second try: {', '.join(marked)}. Other processes shared the CPU while "
             "these figures were timed; rerun on a quiet machine before trusting them."]
+
+
+def warmup_growth_advice(results: list[Result], targets: Targets) -> list[str]:
+    """RSS that grew early in the stress run and then stopped: its size, said as what it is."""
+    grew = [f"{r.variant} {r.warmup_growth_mb:.1f} MB in the first {r.settled_from} inferences"
+            for r in results if isinstance(r, StressResult) and r.leak_mb_per_1k <= targets.leak_mb_per_1k
+            and r.warmup_growth_mb >= MEASURE.warmup_growth_note_mb]
+    if not grew:
+        return []
+    return [f"RSS grew and then stayed flat ({', '.join(grew)}): warm-up growth of allocator and runtime "
+            "arenas, not a leak; count it in the memory budget."]
 
 
 def latency_story(results: list[Result]) -> list[str]:

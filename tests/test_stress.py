@@ -3,13 +3,16 @@ alarms on clean tiny models. Worker processes are real; timing-free checks use f
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
-from qpbench.config import Targets
+from qpbench.config import ScoringConfig, Targets
 from qpbench.measure.isolation import WorkerFailed
-from qpbench.measure.stress import measure_stress, stress_loop
+from qpbench.measure.stress import confirmed_stress_loop, measure_stress, stress_loop
 from qpbench.results import StressResult
+from qpbench.scoring import score
 
 from .planted import planted  # noqa: F401  (fixture)
 
@@ -84,6 +87,58 @@ def test_growth_that_stops_after_warm_up_is_not_a_leak():
     # Caches filling for the first 300 inferences (2 MB), flat after: not a leak.
     r = fake_run(lambda i: 0.01, lambda i: 500.0 + 2.0 * min(i, 300) / 300)
     assert r.leak_mb_per_1k == 0.0
+
+
+def confirmed_run(latency_at, rss_at, iterations=800):
+    """confirmed_stress_loop over a fake inference: extended once when a trend appears."""
+    clock, calls, rss = FakeClock(), [0], [0.0]
+
+    def call():
+        i = calls[0]
+        calls[0] += 1
+        clock.now += latency_at(i)
+        rss[0] = rss_at(i)
+
+    latencies, rss_mb, extended = confirmed_stress_loop(call, iterations, 0, timer=clock, rss=lambda: rss[0])
+    return StressResult("fake", 1, 0, 100.0, 200.0, tuple(latencies), tuple(rss_mb), extended=extended)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_growth_that_levels_off_late_is_warm_up_growth_not_a_leak(seed):
+    """0.6 MB over the first 650 calls, flat after (a runtime arena filling): the 800-call run sees
+    a trend in its second half, is extended, and the extension is flat: no leak, 0.6 MB of warm-up
+    growth, said so."""
+    noise, jitter = page_noise(seed)
+    r = confirmed_run(lambda i: 0.010 * jitter[i], lambda i: 500.0 + 0.6 * min(i, 650) / 650 + noise[i])
+    assert r.extended == 800 and r.leak_mb_per_1k == 0.0
+    assert r.warmup_growth_mb == pytest.approx(0.6, abs=0.15)
+    advice = " ".join(score([r], ScoringConfig(), "fake").recommendations)
+    assert re.search(r"RSS grew and then stayed flat \(fake 0\.[5-7] MB in the first 800 inferences\)", advice)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_leak_that_goes_on_is_confirmed_on_the_extension(seed):
+    noise, jitter = page_noise(seed)
+    r = confirmed_run(lambda i: 0.010 * jitter[i], lambda i: 500.0 + 0.0005 * i + noise[i])
+    assert r.extended == 800 and r.leak_mb_per_1k == pytest.approx(0.5, rel=0.35)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_slowdown_that_goes_on_is_confirmed_and_a_burst_that_stops_is_not(seed):
+    noise, jitter = page_noise(seed)
+    slowing = confirmed_run(lambda i: 0.010 * (1 + 0.3 * i / 1600) * jitter[i], lambda i: 500.0 + noise[i])
+    assert slowing.extended and slowing.slowdown_pct > TARGETS.slowdown_pct
+    # Slower calls in the second half of the first run only (another tenant for a while), then normal.
+    burst = confirmed_run(lambda i: 0.010 * (1.5 if 500 <= i < 800 else 1.0) * jitter[i], lambda i: 500.0 + noise[i])
+    assert burst.slowdown_pct == 0.0
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_clean_run_is_not_flagged_extended_or_not(seed):
+    noise, jitter = page_noise(seed)
+    r = confirmed_run(lambda i: 0.010 * jitter[i], lambda i: 500.0 + noise[i])
+    assert r.leak_mb_per_1k == 0.0 and r.slowdown_pct == 0.0
+    assert "RSS grew" not in " ".join(score([r], ScoringConfig(), "fake").recommendations)
 
 
 def test_a_faster_run_is_not_a_slowdown():

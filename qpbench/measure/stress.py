@@ -48,6 +48,32 @@ def stress_loop(
     return latencies.tolist(), rss_mb.tolist()
 
 
+def trend_appears(latencies: list[float], rss_mb: list[float], n_blocks: int = 10) -> bool:
+    """Whether RSS (over the second half) or latency (over the run) rises significantly: the run is
+    then extended once, and the leak is judged on the extension alone (see StressResult)."""
+    from qpbench import stats
+
+    half = len(rss_mb) // 2
+    if len(rss_mb) - half < 2 * n_blocks:
+        return False
+    rss = stats.block_trend(range(half, len(rss_mb)), rss_mb[half:], n_blocks)
+    latency = stats.block_trend(range(len(latencies)), latencies, n_blocks, center="median")
+    return rss.significant_increase or latency.significant_increase
+
+
+def confirmed_stress_loop(call: Callable[[], object], iterations: int, warmup: int, extend: bool = True,
+                          timer: Callable[[], float] = time.perf_counter,
+                          rss: Callable[[], float] = current_rss_mb) -> tuple[list[float], list[float], int]:
+    """``stress_loop``, extended by as many inferences again when a trend appears: growth that
+    stops (allocator and runtime arenas filling) is then seen to stop, and only growth that goes
+    on is a leak. Returns (latencies, RSS, inferences added)."""
+    latencies, rss_mb = stress_loop(call, iterations, warmup, timer, rss)
+    if not (extend and trend_appears(latencies, rss_mb)):
+        return latencies, rss_mb, 0
+    more_latencies, more_rss = stress_loop(call, iterations, 0, timer, rss)
+    return latencies + more_latencies, rss_mb + more_rss, iterations
+
+
 def measure_stress(
     workload: Workload,
     variant: str,
@@ -67,5 +93,5 @@ def measure_stress(
     return StressResult(
         variant=variant, batch_size=batch_size, warmup=warmup,
         baseline_rss_mb=report["baseline_rss_mb"], peak_rss_mb=report["peak_rss_mb"],
-        latencies_s=tuple(report["latencies_s"]), rss_mb=tuple(report["rss_mb"]),
+        latencies_s=tuple(report["latencies_s"]), rss_mb=tuple(report["rss_mb"]), extended=report.get("extended", 0),
     )
