@@ -13,6 +13,7 @@ from qpbench.timing import time_calls
 from qpbench.measure.server import LoadGenRun, find_max_server_qps, import_loadgen, run_scenario
 
 
+@pytest.mark.qp_timing
 def test_loadgen_scenarios(qp_variant, qp_session, qp_workload, qp_profile, qp_record):
     try:
         import_loadgen()
