@@ -10,7 +10,11 @@ import pytest
 
 from qpbench.runtime.backends import Backend
 from qpbench.runtime.preprocess import preprocess_image
-from qpbench.runtime.wrapper import DEFAULT_MAX_PIXELS, ModelSpec, ProductionInferenceWrapper
+from qpbench.runtime.wrapper import (
+    DEFAULT_MAX_PIXELS,
+    ModelSpec,
+    ProductionInferenceWrapper,
+)
 
 SIZE = 16
 LOGGER = "qpbench.runtime.wrapper"
