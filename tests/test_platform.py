@@ -26,7 +26,8 @@ MIB = 2**20
 
 @pytest.fixture
 def no_proc(monkeypatch):
-    """/proc and /sys are absent, os.sched_setaffinity too; records every path that was tried."""
+    """/proc and /sys are absent (to open, os.open and pathlib), os.sched_setaffinity too; records every
+    path that was tried."""
     tried: list[str] = []
     real_open = builtins.open
 
@@ -36,7 +37,16 @@ def no_proc(monkeypatch):
             raise FileNotFoundError(2, "No such file or directory", str(file))
         return real_open(file, *args, **kwargs)
 
+    real_os_open = os.open
+
+    def os_open_without_proc(path, *args, **kwargs):
+        if str(path).startswith(("/proc", "/sys")):
+            tried.append(str(path))
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real_os_open(path, *args, **kwargs)
+
     monkeypatch.setattr(builtins, "open", open_without_proc)
+    monkeypatch.setattr(os, "open", os_open_without_proc)
     monkeypatch.setattr(io, "open", open_without_proc)  # pathlib's read_text goes through io.open
     for name in ("sched_setaffinity", "sched_getaffinity"):
         monkeypatch.delattr(os, name, raising=False)

@@ -9,6 +9,7 @@ that cannot be read is None, never a guess.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -64,10 +65,18 @@ def rss_split_mb() -> dict[str, float | None]:
 
 
 def current_rss_mb() -> float | None:
-    """This process's resident set size now, in MiB (/proc/self/statm; psutil elsewhere; None without it)."""
+    """This process's resident set size now, in MiB (/proc/self/statm; psutil elsewhere; None without it).
+
+    Read with os.open/os.read: the wrapper calls this after every prediction, and a
+    buffered text open costs four times as much (about 50 us against 13 us).
+    """
     try:
-        with open(PROC_STATM) as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        fd = os.open(PROC_STATM, os.O_RDONLY)
+        try:
+            data = os.read(fd, 256)
+        finally:
+            os.close(fd)
+        return int(data.split()[1]) * _page_size() / 2**20
     except (OSError, ValueError, IndexError):
         pass
     try:
@@ -75,3 +84,8 @@ def current_rss_mb() -> float | None:
     except ImportError:  # a deployment process need not have it
         return None
     return psutil.Process().memory_info().rss / 2**20
+
+
+@functools.cache
+def _page_size() -> int:
+    return os.sysconf("SC_PAGE_SIZE")
