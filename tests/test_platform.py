@@ -200,3 +200,9 @@ def _measure_without_torch_check(measure, request):
     finally:
         if saved is not None:
             sys.modules["torch"] = saved
+
+
+def test_the_package_revalidation_worker_reads_no_proc_it_cannot_do_without(no_proc):
+    from qpbench.deploy import revalidate_worker
+
+    assert revalidate_worker.peak_rss_mb() is None  # reported as unknown, not a crash

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import shutil
 import time
 from types import SimpleNamespace
 
@@ -121,3 +122,17 @@ def test_long_run_and_timing_tests_hold_the_lock_exclusively(module):
     tests = [f for name, f in vars(suite).items() if name.startswith("test_") and callable(f)]
     assert tests and all(any(m.name == timing_lock.TIMING_MARKER for m in getattr(f, "pytestmark", []))
                          for f in tests)
+
+
+def test_no_lock_file_is_left_after_a_run_under_xdist(pytester, tiny_files):
+    """The real bench tests on the tiny model under -n 2: a timing test and a shared one held the lock."""
+    from tests.test_plugin import BENCH, TINY
+
+    for src in [BENCH / "test_throughput.py", BENCH / "test_accuracy.py", *tiny_files.values()]:
+        shutil.copy(src, pytester.path / src.name)
+    pytester.syspathinsert()
+    uid = f"leftover{time.monotonic_ns()}"
+    path = timing_lock.lock_path(worker_config(uid))
+    result = pytester.runpytest(*TINY, "-n", "2", "--qp-variants=eager", f"--testrunuid={uid}")
+    assert result.ret == 0 and result.parseoutcomes()["passed"] == 2
+    assert path.parent.is_dir() and not path.exists()
