@@ -15,9 +15,11 @@ Bad input raises ValueError or TypeError naming the problem; nothing is
 clamped. A raw image may hold at most ``max_pixels`` pixels (H x W; default
 ``DEFAULT_MAX_PIXELS``, 4096 x 4096; ``load(..., max_pixels=)`` or the
 package config's ``limits.max_pixels`` change it): a larger one is refused
-before any work, since preprocessing it would take seconds and gigabytes. The model's raw output is a predicted SSIM: a value slightly outside
-[0, 1] (a regression head's overshoot) is returned clipped to [0, 1], counted
-in ``get_performance_stats()["out_of_range_outputs"]`` and logged; NaN or inf
+before any work, since preprocessing it would take seconds and gigabytes.
+
+The model's raw output is a predicted SSIM: a value slightly outside [0, 1]
+(a regression head's overshoot) is returned clipped to [0, 1], counted in
+``get_performance_stats()["out_of_range_outputs"]`` and logged; NaN or inf
 output raises RuntimeError.
 
 Monitoring: every call's latency per image and the process's RSS after it are
