@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from qpbench.system import fingerprint
+    from qpbench.system import fingerprint, torch_version_problem
 
     fp = fingerprint()
     if args.json:
@@ -30,6 +30,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("thread env", ", ".join(f"{k}={v}" for k, v in fp["thread_env"].items() if v is not None) or "none set"),
         ("Python", f"{fp['python']} on {fp['platform']}"),
     ]
+    problem = torch_version_problem(fp["torch"])
+    if problem:
+        lines.append(("WARNING", problem))
     width = max(len(k) for k, _ in lines)
     print("\n".join(f"{k.ljust(width)}  {v}" for k, v in lines))
     return 0

@@ -13,6 +13,7 @@ read; the one exception is ``artifact_mb``, a file size in MB (10**6 bytes).
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -61,8 +62,8 @@ class Targets:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if not isinstance(value, (int, float)) or value != value:
-                raise ConfigError(f"target {f.name} must be a number, got {value!r}")
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ConfigError(f"target {f.name} must be a finite number, got {value!r}")
         for name in ("latency_p95_ms", "throughput_ips", "peak_rss_mb", "leak_mb_per_1k", "slowdown_pct", "server_qps",
                      "server_p99_ms"):
             if getattr(self, name) <= 0:
@@ -107,8 +108,8 @@ class QuantThresholds:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if not isinstance(value, (int, float)) or value != value or value < 0:
-                raise ConfigError(f"quantization threshold {f.name} must be a number >= 0, got {value!r}")
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ConfigError(f"quantization threshold {f.name} must be a finite number >= 0, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -122,8 +123,8 @@ class ScoringConfig:
         unknown = (set(self.weights) | set(self.hard_gates)) - set(CRITERIA)
         if unknown:
             raise ConfigError(f"unknown criteria {sorted(unknown)}: choose from {list(CRITERIA)}")
-        if any(w < 0 or w != w for w in self.weights.values()):
-            raise ConfigError(f"weights must be >= 0, got {self.weights}")
+        if any(not math.isfinite(w) or w < 0 for w in self.weights.values()):
+            raise ConfigError(f"weights must be >= 0 and finite, got {self.weights}")
         if sum(self.weights.values()) <= 0:
             raise ConfigError("at least one weight must be > 0")
 
@@ -422,6 +423,16 @@ class MakeDataDefaults:
 
 
 MAKE_DATA = MakeDataDefaults()
+
+
+@dataclass(frozen=True)
+class DatasetLimits:
+    """Loading a labelled .npz: the arrays' size once decompressed, read from their headers first."""
+
+    max_mb: float = 4096.0  # the shipped held-out split is 57 MiB; a compressed file can claim far more
+
+
+DATASET = DatasetLimits()
 
 
 @dataclass(frozen=True)

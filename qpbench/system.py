@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from importlib import metadata
 import platform
+import re
 import sys
 from typing import Any
 
@@ -63,6 +64,19 @@ def torch_build_libraries() -> dict[str, str | None]:
         elif line.startswith("OpenMP"):
             found["openmp"] = line
     return found
+
+
+MIN_TORCH = (2, 6)  # torch.load(weights_only=True) can be bypassed before 2.6 (CVE-2025-32434)
+
+
+def torch_version_problem(version: str) -> str | None:
+    """Why ``version`` of torch is outside the supported range, or None when it is within."""
+    match = re.match(r"(\d+)\.(\d+)", version)
+    if match is None or (int(match[1]), int(match[2])) >= MIN_TORCH:
+        return None
+    return (f"torch {version} is older than {'.'.join(map(str, MIN_TORCH))}: torch.load(weights_only=True) can be "
+            "bypassed there (CVE-2025-32434), so a checkpoint from elsewhere may run code; "
+            "install torch>=2.6 (pip install -U 'torch>=2.6')")
 
 
 def torch_info() -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import pickle
+import warnings
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -25,6 +26,7 @@ import numpy as np
 from qpbench.data.dataset import LabelledSet, load_labelled, shipped_eval_path
 from qpbench.config import RUN, WorkloadChoice
 from qpbench.errors import WorkloadError
+from qpbench.system import torch_version_problem
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -108,6 +110,9 @@ def load_checkpoint(model: Any, path: str | Path) -> None:
     path = Path(path)
     if not path.is_file():
         raise WorkloadError(f"checkpoint {path} does not exist")
+    problem = torch_version_problem(torch.__version__)
+    if problem:
+        warnings.warn(problem, RuntimeWarning, stacklevel=2)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -122,6 +127,10 @@ def load_checkpoint(model: Any, path: str | Path) -> None:
             f"checkpoint {path} is not a state_dict (got {type(state).__name__}); "
             "save model.state_dict(), not the model or a training checkpoint"
         )
+    not_finite = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if not_finite:
+        raise WorkloadError(f"checkpoint {path} holds NaN or inf in {len(not_finite)} tensor(s), first "
+                            f"{not_finite[0]!r}: a diverged training run?")
     reference = model.state_dict()
     cast = {
         k: (v.to(reference[k].dtype) if k in reference and v.is_floating_point() else v)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import shutil
 import time
 from types import SimpleNamespace
 
@@ -69,3 +70,69 @@ def test_an_explicit_benchmark_disable_is_respected():
     config = worker_config("x")
     config.getoption = lambda name, default=None: True if name == "benchmark_disable" else default
     assert not timing_lock.times_itself(config)
+
+
+def test_the_lock_file_is_gone_after_its_holders_leave():
+    uid = f"gone-{time.monotonic_ns()}"
+    path = timing_lock.lock_path(worker_config(uid))
+    run(uid, [False, False], seconds=0.1)
+    run(uid, [True, False], seconds=0.1)
+    assert not path.exists()
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_symlink_planted_at_the_lock_path_is_refused(tmp_path):
+    uid = f"link-{time.monotonic_ns()}"
+    path = timing_lock.lock_path(worker_config(uid))
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    path.symlink_to(victim)
+    try:
+        with pytest.raises(timing_lock.TimingLockError, match="symbolic link"), \
+                timing_lock.held(worker_config(uid), exclusive=True):
+            pass
+    finally:
+        path.unlink()
+    assert victim.read_text() == "keep"
+
+
+def test_a_lock_directory_open_to_others_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(timing_lock.tempfile, "gettempdir", lambda: str(tmp_path))
+    config = worker_config("open")
+    timing_lock.lock_path(config).parent.mkdir(mode=0o777)
+    timing_lock.lock_path(config).parent.chmod(0o777)
+    with pytest.raises(timing_lock.TimingLockError, match="closed to others"), \
+            timing_lock.held(config, exclusive=False):
+        pass
+
+
+def test_no_predictable_stand_in_name_without_a_run_id():
+    for uid in (None, "", "../x", "a/b"):
+        config = SimpleNamespace(workerinput={"testrunuid": uid} if uid is not None else {})
+        with pytest.raises(timing_lock.TimingLockError, match="run id"):
+            timing_lock.lock_path(config)
+
+
+@pytest.mark.parametrize("module", ["stress", "concurrency", "server", "latency", "speed", "throughput"])
+def test_long_run_and_timing_tests_hold_the_lock_exclusively(module):
+    import importlib
+
+    suite = importlib.import_module(f"qpbench.suite.{module}")
+    tests = [f for name, f in vars(suite).items() if name.startswith("test_") and callable(f)]
+    assert tests and all(any(m.name == timing_lock.TIMING_MARKER for m in getattr(f, "pytestmark", []))
+                         for f in tests)
+
+
+def test_no_lock_file_is_left_after_a_run_under_xdist(pytester, tiny_files):
+    """The real bench tests on the tiny model under -n 2: a timing test and a shared one held the lock."""
+    from tests.test_plugin import BENCH, TINY
+
+    for src in [BENCH / "test_throughput.py", BENCH / "test_accuracy.py", *tiny_files.values()]:
+        shutil.copy(src, pytester.path / src.name)
+    pytester.syspathinsert()
+    uid = f"leftover{time.monotonic_ns()}"
+    path = timing_lock.lock_path(worker_config(uid))
+    result = pytester.runpytest(*TINY, "-n", "2", "--qp-variants=eager", f"--testrunuid={uid}")
+    assert result.ret == 0 and result.parseoutcomes()["passed"] == 2
+    assert path.parent.is_dir() and not path.exists()

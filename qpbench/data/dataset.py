@@ -6,20 +6,32 @@ File format (.npz), the same as the data pipeline writes:
   params_vec float (n_samples, K)        the model's parameter input
   ssim       float (n_samples,)          the label: SSIM, in [-1, 1] (almost always [0, 1])
 Optional: p_colormode (str, n_samples,) lets accuracy be reported per colour mode.
+
+A file is checked before its arrays are read: their decompressed size, from
+the .npy headers inside the zip, must stay within ``DATASET.max_mb`` (a few
+kilobytes of compressed zeros can claim gigabytes). A 13-slot ``params_vec``
+is the vtracer encoding, each slot in [0, 1], as a deployment package's
+wrapper requires: a value outside is refused here, at load.
 """
 
 from __future__ import annotations
 
+import math
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from qpbench.config import DATASET
 from qpbench.errors import WorkloadError
+from qpbench.runtime.params import PARAM_NAMES
 
 REQUIRED_KEYS = ("images", "img_idx", "params_vec", "ssim")
+OPTIONAL_KEYS = ("p_colormode",)
 SHIPPED_EVAL_NAME = "vtracer_ssim_128_s0_heldout.npz"
 
 
@@ -64,12 +76,49 @@ class LabelledSet:
         )
 
 
-def load_labelled(path: str | Path) -> LabelledSet:
+def _npy_header(fh: Any) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from the header of an .npy stream, reading nothing past it."""
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+    else:
+        raise ValueError(f"unsupported .npy format version {version}")
+    return tuple(shape), dtype
+
+
+def npz_array_bytes(path: Path, keys: Sequence[str]) -> dict[str, int]:
+    """The decompressed size of each of ``keys`` present in the .npz, from the headers alone."""
+    sizes: dict[str, int] = {}
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            key = info.filename.removesuffix(".npy")
+            if key in keys:
+                with zf.open(info) as fh:
+                    shape, dtype = _npy_header(fh)
+                sizes[key] = math.prod(shape) * dtype.itemsize
+    return sizes
+
+
+def check_size(path: Path, max_mb: float) -> None:
+    """Refuse a file whose arrays would decompress beyond ``max_mb`` MiB, before reading any."""
+    sizes = npz_array_bytes(path, REQUIRED_KEYS + OPTIONAL_KEYS)
+    total = sum(sizes.values())
+    if total > max_mb * 2**20:
+        largest = max(sizes, key=sizes.__getitem__)
+        raise WorkloadError(f"dataset {path}: its arrays would take {total / 2**20:.0f} MiB once decompressed "
+                            f"('{largest}' alone {sizes[largest] / 2**20:.0f} MiB), over the limit of "
+                            f"{max_mb:g} MiB; load a subset")
+
+
+def load_labelled(path: str | Path, max_mb: float = DATASET.max_mb) -> LabelledSet:
     """Load and validate a labelled .npz; raise WorkloadError naming the problem."""
     path = Path(path)
     if not path.is_file():
         raise WorkloadError(f"dataset {path} does not exist: pass an .npz made by `qpbench make-data`")
     try:
+        check_size(path, max_mb)
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in REQUIRED_KEYS if k not in npz.files]
             if missing:
@@ -114,6 +163,12 @@ def validate(data: LabelledSet) -> None:
     if not np.isfinite(data.params).all():
         bad = int(np.flatnonzero(~np.isfinite(data.params).all(axis=1))[0])
         raise WorkloadError(f"{where}: 'params_vec' holds NaN or inf (first at sample {bad})")
+    if data.params.shape[1] == len(PARAM_NAMES) and ((data.params < 0).any() or (data.params > 1).any()):
+        sample, slot = (int(i[0]) for i in np.nonzero((data.params < 0) | (data.params > 1)))
+        raise WorkloadError(
+            f"{where}: 'params_vec' sample {sample} slot {slot} ({PARAM_NAMES[slot]!r}) = "
+            f"{data.params[sample, slot]:g} is outside [0, 1]; every slot of the vtracer encoding lies in [0, 1]"
+        )
     if not np.isfinite(data.ssim).all():
         bad = int(np.flatnonzero(~np.isfinite(data.ssim))[0])
         raise WorkloadError(f"{where}: label 'ssim' holds NaN or inf (first at sample {bad})")

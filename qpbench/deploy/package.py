@@ -53,6 +53,7 @@ RUNTIME_FILES = (
     ("runtime/preprocess.py", "preprocess.py"),
     ("runtime/manifest.py", "manifest.py"),
     ("runtime/params.py", "params.py"),
+    ("runtime/rss.py", "rss.py"),  # the wrapper reports and watches RSS
 )
 REPORT_NAME = "performance_report.json"
 ARTIFACT_STEM = "model"

@@ -41,10 +41,35 @@ def resize_bilinear(chw: np.ndarray, size: int) -> np.ndarray:
     return rows[:, :, x0] * (1 - wx)[None, None, :] + rows[:, :, x1] * wx[None, None, :]
 
 
+def _resize_uint8(image: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear resize of a uint8 (H, W, 3) image to float32 (size, size, 3) in [0, 1].
+
+    The four source pixels of every output pixel are gathered while still uint8, so
+    no float copy of the full image is ever made (a 20000 x 20000 image would need
+    4.8 GB of float32). The arithmetic is that of ``resize_bilinear`` on the
+    divided-by-255 image, element for element, so the result is the same bits.
+    """
+    h, w, _ = image.shape
+    y0, y1, wy = _source_index(size, h)
+    x0, x1, wx = _source_index(size, w)
+
+    def corner(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        return image[ys[:, None], xs[None, :]].astype(np.float32) / np.float32(255.0)
+
+    wy, wx = wy[:, None, None], wx[None, :, None]
+    left = corner(y0, x0) * (1 - wy) + corner(y1, x0) * wy
+    right = corner(y0, x1) * (1 - wy) + corner(y1, x1) * wy
+    return left * (1 - wx) + right * wx
+
+
 def preprocess_image(image: np.ndarray, size: int) -> np.ndarray:
-    """uint8 (H, W, 3) RGB -> float32 (3, size, size), ImageNet-normalised. The caller checks the input."""
-    chw = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32) / np.float32(255.0)
-    out = resize_bilinear(chw, size)
-    mean = np.asarray(IMAGENET_MEAN, dtype=np.float32)[:, None, None]
-    std = np.asarray(IMAGENET_STD, dtype=np.float32)[:, None, None]
-    return np.ascontiguousarray((out - mean) / std, dtype=np.float32)
+    """uint8 (H, W, 3) RGB -> float32 (3, size, size), ImageNet-normalised. The caller checks the input
+    (the wrapper bounds its size)."""
+    h, w, _ = image.shape
+    if h == size and w == size:
+        hwc = image.astype(np.float32) / np.float32(255.0)
+    else:
+        hwc = _resize_uint8(image, size)
+    mean = np.asarray(IMAGENET_MEAN, dtype=np.float32)
+    std = np.asarray(IMAGENET_STD, dtype=np.float32)
+    return np.ascontiguousarray(((hwc - mean) / std).transpose(2, 0, 1), dtype=np.float32)

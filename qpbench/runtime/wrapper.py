@@ -12,10 +12,20 @@ each in [0, 1]) or a dict of the raw vtracer parameters, encoded exactly as
 the training data was (``params.py``).
 
 Bad input raises ValueError or TypeError naming the problem; nothing is
-clamped. The model's raw output is a predicted SSIM: a value slightly outside
-[0, 1] (a regression head's overshoot) is returned clipped to [0, 1], counted
-in ``get_performance_stats()["out_of_range_outputs"]`` and logged; NaN or inf
+clamped. A raw image may hold at most ``max_pixels`` pixels (H x W; default
+``DEFAULT_MAX_PIXELS``, 4096 x 4096; ``load(..., max_pixels=)`` or the
+package config's ``limits.max_pixels`` change it): a larger one is refused
+before any work, since preprocessing it would take seconds and gigabytes.
+
+The model's raw output is a predicted SSIM: a value slightly outside [0, 1]
+(a regression head's overshoot) is returned clipped to [0, 1], counted in
+``get_performance_stats()["out_of_range_outputs"]`` and logged; NaN or inf
 output raises RuntimeError.
+
+Monitoring: every call's latency per image and the process's RSS after it are
+recorded; a call over the latency target logs a warning, and so does RSS
+passing the package's memory target (``targets.peak_rss_mb``: once each time
+it rises above it). ``get_performance_stats()`` reports both.
 
 Standard library and numpy only at module level: copied into every package.
 """
@@ -38,6 +48,7 @@ import numpy as np
 from .backends import Backend, backend_for
 from .manifest import verify_manifest
 from .preprocess import preprocess_image
+from .rss import current_rss_mb, max_rss_mb
 
 from . import params as vtracer_params
 
@@ -47,6 +58,7 @@ CONFIG_NAME = "deployment_config.json"
 VTRACER_ENCODING = "vtracer-13"  # params.py: 13 slots, each in [0, 1]
 RAW_DTYPES = (np.uint8,)
 TENSOR_DTYPES = (np.float32, np.float64)
+DEFAULT_MAX_PIXELS = 4096 * 4096  # a raw image's H x W; a 12 MP photo fits, a 20000 x 20000 one does not
 
 
 @dataclass(frozen=True)
@@ -57,10 +69,14 @@ class ModelSpec:
     n_params: int  # length of the parameter vector
     param_encoding: str | None = VTRACER_ENCODING  # how a dict of raw parameters becomes the vector
     latency_target_ms: float | None = None  # per-image latency target (batch-1 p95 target of the run)
+    max_pixels: int = DEFAULT_MAX_PIXELS  # the largest raw image (H x W) accepted
+    memory_target_mb: float | None = None  # the process's RSS target (peak RSS target of the run), MiB
 
     def __post_init__(self) -> None:
         if self.input_size < 1 or self.n_params < 1:
             raise ValueError(f"input_size and n_params must be >= 1, got {self.input_size}, {self.n_params}")
+        if not isinstance(self.max_pixels, int) or self.max_pixels < 1:
+            raise ValueError(f"max_pixels must be a whole number >= 1, got {self.max_pixels!r}")
         if self.param_encoding not in (None, VTRACER_ENCODING):
             raise ValueError(f"unknown parameter encoding {self.param_encoding!r}: known {VTRACER_ENCODING!r}")
         if self.param_encoding == VTRACER_ENCODING and self.n_params != len(vtracer_params.PARAM_NAMES):
@@ -92,6 +108,8 @@ class ProductionInferenceWrapper:
         timer: Callable[[], float] = time.perf_counter,
         history: int = 10000,
         name: str = "model",
+        rss_reader: Callable[[], float | None] = current_rss_mb,
+        peak_rss_reader: Callable[[], float | None] = max_rss_mb,
     ) -> None:
         if warmup_calls < 0:
             raise ValueError(f"warmup_calls must be >= 0, got {warmup_calls}")
@@ -99,6 +117,9 @@ class ProductionInferenceWrapper:
         self.spec = spec
         self.name = name
         self._timer = timer
+        # RSS now (None where it cannot be read: macOS without psutil, where the peak stands in) and peak, MiB.
+        self._rss_reader = rss_reader
+        self._peak_rss_reader = peak_rss_reader
         self._stats_lock = threading.Lock()
         # A backend that is not thread-safe runs one call at a time.
         self._run_lock: threading.Lock | None = None if backend.thread_safe else threading.Lock()
@@ -109,6 +130,8 @@ class ProductionInferenceWrapper:
         self._max_ms = 0.0
         self._over_target = 0
         self._out_of_range = 0
+        self._over_memory = 0
+        self._above_memory_target = False
         self.warmup_calls = self._warm_up(warmup_calls)
 
     # Loading ---------------------------------------------------------------
@@ -122,19 +145,28 @@ class ProductionInferenceWrapper:
         warmup_calls: int = 2,
         timer: Callable[[], float] = time.perf_counter,
         verify: bool = True,
+        max_pixels: int | None = None,
+        **wrapper_options: Any,
     ) -> "ProductionInferenceWrapper":
-        """Verify the package's manifest, load its artifact with the backend its config names, warm up."""
+        """Verify the package's manifest, load its artifact with the backend its config names, warm up.
+
+        ``max_pixels``: the largest raw image accepted (default: the config's
+        ``limits.max_pixels``, else ``DEFAULT_MAX_PIXELS``); ``wrapper_options`` go to the
+        constructor (``history``, ``rss_reader``, ...)."""
         root = Path(package_dir)
         if verify:
             verify_manifest(root)
         config = read_config(root)
         artifact = config["artifact"]
         model = config["model"]
+        targets = config.get("targets") or {}
         spec = ModelSpec(
             input_size=int(model["input_size"]),
             n_params=int(model["n_params"]),
             param_encoding=model.get("param_encoding"),
-            latency_target_ms=(config.get("targets") or {}).get("latency_p95_ms"),
+            latency_target_ms=targets.get("latency_p95_ms"),
+            memory_target_mb=targets.get("peak_rss_mb"),
+            max_pixels=max_pixels or int((config.get("limits") or {}).get("max_pixels", DEFAULT_MAX_PIXELS)),
         )
         if threads is None:
             threads = (config.get("runtime") or {}).get("threads")
@@ -142,7 +174,8 @@ class ProductionInferenceWrapper:
         backend = backend_for(artifact["format"]).load(root / artifact["file"], threads, **artifact.get("options", {}))
         logger.info("loaded %s (%s) from %s in %.1f ms", config.get("variant"), artifact["format"], root,
                     (time.perf_counter() - start) * 1e3)
-        return cls(backend, spec, warmup_calls=warmup_calls, timer=timer, name=str(config.get("variant", "model")))
+        return cls(backend, spec, warmup_calls=warmup_calls, timer=timer, name=str(config.get("variant", "model")),
+                   **wrapper_options)
 
     def _warm_up(self, calls: int) -> int:
         """Run a mid-grey image ``calls`` times: first calls allocate and pick kernels. Not counted in the stats."""
@@ -191,7 +224,11 @@ class ProductionInferenceWrapper:
 
         ``mean_ms`` and ``max_ms`` cover every call; ``p50_ms``/``p95_ms`` the last
         ``history`` calls; ``over_target`` counts calls slower than the target.
+        ``rss_mb`` and ``peak_rss_mb`` are the process's RSS now and its peak (MiB;
+        None where the platform does not tell); ``over_memory_target`` counts calls
+        after which RSS was above ``memory_target_mb``.
         """
+        rss_now, rss_peak = self._rss_reader(), self._peak_rss_reader()
         with self._stats_lock:
             recent = list(self._recent_ms)
             stats: dict[str, Any] = {
@@ -203,6 +240,10 @@ class ProductionInferenceWrapper:
                 "over_target": self._over_target,
                 "out_of_range_outputs": self._out_of_range,
                 "warmup_calls": self.warmup_calls,
+                "rss_mb": rss_now,
+                "peak_rss_mb": rss_peak,
+                "memory_target_mb": self.spec.memory_target_mb,
+                "over_memory_target": self._over_memory,
             }
         if recent:
             p50, p95 = np.percentile(np.asarray(recent), [50, 95])
@@ -228,6 +269,11 @@ class ProductionInferenceWrapper:
                                  f"got shape {tuple(image.shape)}")
             if image.shape[0] < 1 or image.shape[1] < 1:
                 raise ValueError(f"{what}: image has no pixels, shape {tuple(image.shape)}")
+            pixels = int(image.shape[0]) * int(image.shape[1])
+            if pixels > self.spec.max_pixels:
+                raise ValueError(f"{what}: a {image.shape[0]} x {image.shape[1]} image has {pixels} pixels, over "
+                                 f"the limit of {self.spec.max_pixels}; downscale it first (the model sees "
+                                 f"{s} x {s}) or raise max_pixels")
             return preprocess_image(image, s), source_size(image)
         if image.dtype in TENSOR_DTYPES:
             if image.ndim != 3:
@@ -356,6 +402,23 @@ class ProductionInferenceWrapper:
                            self.name, per_image_ms, images, target)
         else:
             logger.debug("%s: %.2f ms per image (batch of %d)", self.name, per_image_ms, images)
+        self._check_memory()
+
+    def _check_memory(self) -> None:
+        """Count a call that ends with RSS over the memory target; warn when RSS passes it."""
+        target = self.spec.memory_target_mb
+        if target is None:
+            return
+        rss = self._rss_reader()
+        if rss is None:
+            rss = self._peak_rss_reader()
+        over = rss is not None and rss > target
+        with self._stats_lock:
+            self._over_memory += int(over)
+            passed = over and not self._above_memory_target
+            self._above_memory_target = over
+        if passed:
+            logger.warning("%s: RSS %.1f MiB is over the %.1f MiB memory target", self.name, rss, target)
 
 
 def read_config(root: Path) -> dict[str, Any]:

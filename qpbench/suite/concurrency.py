@@ -1,10 +1,13 @@
 """Concurrent batch-1 requests: threads sharing one copy of the variant, and processes
 with the threads split between them, each output checked against the serial one."""
 
+import pytest
+
 from qpbench.measure.concurrency import measure_concurrency
 from qpbench.suite.isolated import builder_or_skip, in_worker
 
 
+@pytest.mark.qp_timing
 def test_concurrency(qp_measured, qp_session, qp_workload, qp_profile, qp_record):
     builder = builder_or_skip(qp_session, qp_measured)
     results = in_worker(lambda: measure_concurrency(

@@ -11,6 +11,7 @@ from qpbench.measure.server import import_loadgen
 from qpbench.suite.isolated import in_worker
 
 
+@pytest.mark.qp_timing
 def test_loadgen_scenarios(qp_measured, qp_session, qp_record):
     try:
         import_loadgen()

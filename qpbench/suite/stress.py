@@ -1,10 +1,13 @@
 """One extended batch-1 run per variant in a fresh process: the leak trend (RSS) and the
 latency degradation over the same inferences."""
 
+import pytest
+
 from qpbench.measure.stress import measure_stress
 from qpbench.suite.isolated import builder_or_skip, in_worker
 
 
+@pytest.mark.qp_timing
 def test_stress(qp_measured, qp_session, qp_workload, qp_profile, qp_record):
     builder = builder_or_skip(qp_session, qp_measured)
     result = in_worker(lambda: measure_stress(
