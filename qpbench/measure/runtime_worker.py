@@ -36,7 +36,7 @@ def load_inputs(request: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
     """The preprocessed batches the parent saved (preprocessing uses torch, so the parent does it)."""
     with np.load(request["inputs"]) as data:
         images, params = data["image"], data["params"]
-    batch = int(request["batch_size"])
+    batch = int(request.get("batch_size") or len(images))
     return [(images[i:i + batch], params[i:i + batch]) for i in range(0, max(batch, len(images) - batch + 1), batch)]
 
 
