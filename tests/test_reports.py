@@ -216,7 +216,7 @@ def test_markdown_summary_is_a_table_with_the_verdict(record):
     rows = [line for line in lines if line.startswith("| ") and not line.startswith("| ---")]
     assert all(row.count(" | ") == header.count(" | ") for row in rows)  # every row has every cell
     assert any(line.startswith("| eager |") for line in lines) or any(line.startswith("| **eager** |") for line in lines)
-    assert "Full report: `results/report.html`" in md
+    assert "Full report: results/report.html" in md
 
 
 def test_a_not_ready_run_says_so_and_lists_its_critical_issues(record):

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qpbench.errors import VariantError, VariantUnavailable
+from qpbench.files import SAFE_NAME_RULE, is_safe_name
 from qpbench.results import VariantInfo
 from qpbench.variants.base import BuildContext, Variant, VariantSpec, build_variant
 from qpbench.variants.eager import build_eager, build_optimized
@@ -52,6 +53,8 @@ class VariantRegistry:
             self.register(spec)
 
     def register(self, spec: VariantSpec) -> None:
+        if not is_safe_name(spec.name):  # it names the variant's artifact directory and report rows
+            raise VariantError(f"variant name {spec.name!r} must be {SAFE_NAME_RULE}")
         if spec.name in self._specs:
             raise VariantError(f"variant {spec.name!r} is registered twice")
         self._specs[spec.name] = spec
