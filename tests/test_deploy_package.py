@@ -454,3 +454,34 @@ def test_a_manifest_entry_outside_the_package_is_refused(package, tmp_path):
     (root / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ManifestError, match="'../outside.txt' is not a path inside the package"):
         ProductionInferenceWrapper.load(root, warmup_calls=0)
+
+
+# -- the run's artifacts as the run recorded them ------------------------------------------------
+
+
+def test_the_run_records_its_own_artifacts_and_package_checks_them(run_path, tmp_path):
+    from qpbench.deploy.package import prepare_artifact
+
+    record = load_run(run_path)
+    info = info_of(record, "torchscript")
+    artifact = Path(info.meta["artifact"])
+    assert artifact.parent.name == "torchscript" and artifact.parent.parent == run_path.parent / "artifacts"
+    assert info.artifact_files[str(artifact)] == {"sha256": sha(artifact), "bytes": artifact.stat().st_size}
+    assert prepare_artifact(record, "torchscript", tmp_path).path == artifact  # clean: taken as is
+
+    copy = tmp_path / "model.pt"  # the same file, then another one written over it
+    shutil.copyfile(artifact, copy)
+    moved = with_info(record, "torchscript", meta={**info.meta, "artifact": str(copy)},
+                      artifact_files={str(copy): info.artifact_files[str(artifact)]})
+    assert prepare_artifact(moved, "torchscript", tmp_path).path == copy
+    data = bytearray(copy.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    with pytest.raises(PackageError, match=f"artifact {copy} of variant 'torchscript' is not the file the run measured"):
+        prepare_artifact(moved, "torchscript", tmp_path)
+    unrecorded = with_info(moved, "torchscript", artifact_files={})
+    with pytest.raises(PackageError, match="the run record holds no sha256 of"):
+        prepare_artifact(unrecorded, "torchscript", tmp_path)
+    planted = replace(moved, source=None).write(tmp_path / "planted.json")
+    assert main(["package", "--run", str(planted), "--variant", "torchscript", "--out", str(tmp_path / "pkg")]) == 1
+    assert not (tmp_path / "pkg").exists()

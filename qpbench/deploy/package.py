@@ -99,6 +99,7 @@ def prepare_artifact(record: RunRecord, variant: str, workdir: Path) -> Artifact
             fmt = detect_format(path)
         except ValueError as exc:
             raise PackageError(f"variant {variant!r}: {exc}") from None
+        check_run_files(variant, info, [path, path.with_suffix(".bin")] if fmt == "openvino" else [path])
         meta = info.get("meta") or {}
         options: dict[str, Any] = {}
         if fmt == "torchscript" and variant in OPTIMIZE_FOR_INFERENCE:
@@ -111,6 +112,22 @@ def prepare_artifact(record: RunRecord, variant: str, workdir: Path) -> Artifact
         raise PackageError(f"variant {variant!r} leaves no deployable file ({note}); "
                            "package its AOTInductor form (aoti) instead")
     return export_torchscript(record, variant, workdir)
+
+
+def check_run_files(variant: str, info: dict[str, Any], paths: list[Path]) -> None:
+    """Refuse an artifact that is not, byte for byte, the file the run measured (its sha256 and
+    size are in the run's build record): a later run or a person may have replaced it."""
+    recorded = info.get("artifact_files") or {}
+    for path in paths:
+        entry = recorded.get(str(path.resolve())) or recorded.get(str(path))
+        if entry is None:
+            raise PackageError(f"the run record holds no sha256 of {path}, the artifact of variant {variant!r} "
+                               "(a record of an older qpbench?): run the bench again")
+        size = path.stat().st_size
+        if size != entry["bytes"] or manifest_mod.sha256_file(path) != entry["sha256"]:
+            raise PackageError(f"artifact {path} of variant {variant!r} is not the file the run measured "
+                               f"({size} bytes, the run recorded {entry['bytes']} and another sha256): it was "
+                               "rebuilt or changed after the run; run the bench again")
 
 
 def export_torchscript(record: RunRecord, variant: str, workdir: Path) -> Artifact:
