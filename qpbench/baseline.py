@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import subprocess
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from qpbench.errors import QPBenchError, RecordError
+from qpbench.files import SAFE_NAME_RULE, is_safe_name
 from qpbench.record import SCHEMA_VERSION, RunRecord
 
 LATEST = "latest"
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 class BaselineError(QPBenchError):
@@ -34,9 +33,8 @@ def baselines_dir(results_dir: str | Path) -> Path:
 def check_name(name: str) -> str:
     if name == LATEST:
         raise BaselineError(f"{LATEST!r} is reserved (it means the newest baseline): choose another name")
-    if not NAME_RE.match(name or ""):
-        raise BaselineError(f"baseline name {name!r} must be 1-100 letters, digits, '.', '_' or '-', "
-                            "starting with a letter or digit")
+    if not is_safe_name(name):
+        raise BaselineError(f"baseline name {name!r} must be {SAFE_NAME_RULE}")
     return name
 
 

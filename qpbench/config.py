@@ -296,6 +296,10 @@ class RunDefaults:
 
 
 RUN = RunDefaults()
+# results/artifacts/ holds one directory per run: the newest ones are kept, and an older one only
+# while it may still be in use (changed within the last hour: a concurrent run's worker).
+ARTIFACT_RUNS_KEPT = 5
+ARTIFACT_RUN_IN_USE_S = 3600.0
 
 
 # Comparison with a baseline and the regression gate ----------------------

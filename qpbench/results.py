@@ -179,6 +179,8 @@ class VariantInfo:
     meta: dict[str, Any] = field(default_factory=dict)
     error: str | None = None  # the builder crashed: a critical issue
     skipped: str | None = None  # the technique does not apply here: recorded, not an issue
+    # Every file the build wrote (and the artifact meta names): absolute path -> {"sha256", "bytes"}.
+    artifact_files: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qpbench.files import json_text, write_new_text
 from qpbench.record import RunRecord
 
 
@@ -17,13 +18,28 @@ class ReportsWritten:
 
 
 def write_record(record: RunRecord, results_dir: str | Path) -> Path:
-    """``runs/<stamp>-<workload>.json`` and ``latest.json``; returns the first."""
+    """``runs/<stamp>-<workload>.json`` (``-2``, ``-3``... when a run of the same second has the
+    name: never replaced) and ``latest.json``; returns the first."""
     out = Path(results_dir)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     name = "".join(c if c.isalnum() or c in "-_" else "_" for c in record.workload.name)
-    path = record.write(out / "runs" / f"{stamp}-{name}.json")
+    path = write_new_run(record, out / "runs", f"{stamp}-{name}")
     record.write(out / "latest.json")
     return path
+
+
+def write_new_run(record: RunRecord, runs_dir: Path, stem: str, attempts: int = 1000) -> Path:
+    """The record under ``runs_dir/<stem>.json``, or the first free ``<stem>-N.json``: created
+    exclusively, so two runs finishing in the same second (xdist hosts, parallel CI jobs)
+    each keep their file."""
+    text = json_text(record.to_dict())
+    for n in range(1, attempts + 1):
+        path = runs_dir / (f"{stem}.json" if n == 1 else f"{stem}-{n}.json")
+        try:
+            return write_new_text(text, path)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{runs_dir}: {attempts} run files named {stem}* already exist")
 
 
 def write_reports(record: RunRecord, out: Path, source: Path | None) -> ReportsWritten:

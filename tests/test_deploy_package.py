@@ -174,16 +174,45 @@ def test_a_missing_added_or_changed_file_is_refused_naming_it(package, tmp_path,
 
 
 def test_an_existing_package_is_not_overwritten_without_force(package, run_path, tmp_path):
-    out = tmp_path / "pkg"
-    out.mkdir()
+    out = copy_of(package, tmp_path / "pkgs")
     (out / "keep.txt").write_text("mine")
     with pytest.raises(PackageError, match="exists.*--force"):
         build_package(run_path, out, "torchscript", tolerances=WIDE, latency_calls=CALLS)
     assert (out / "keep.txt").read_text() == "mine"
     result = build_package(run_path, out, "torchscript", force=True, tolerances=WIDE, latency_calls=CALLS)
     assert result.path == out.resolve() and not (out / "keep.txt").exists()
-    assert (out / "manifest.json").is_file()
-    assert [p.name for p in tmp_path.iterdir()] == ["pkg"]  # no staging directory left behind
+    assert (out / "manifest.json").is_file() and result.digest == sha(out / "manifest.json")
+    assert [p.name for p in (tmp_path / "pkgs").iterdir()] == ["copy"]  # no staging directory left behind
+
+
+def test_force_refuses_a_folder_that_is_not_a_package(run_path, tmp_path):
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    (out / "manifest.json").write_text("{}")  # a manifest alone does not make a package
+    with pytest.raises(PackageError, match=f"refusing to replace {out}: it is not a qpbench deployment package"):
+        build_package(run_path, out, "torchscript", force=True)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(PackageError, match="not a directory"):
+        build_package(run_path, tmp_path / "file", "torchscript", force=True)
+    assert (out / "keep.txt").read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["file", "results"]
+
+
+@pytest.mark.parametrize("where", ["cwd", "above cwd", "home", "above home"])
+def test_force_refuses_the_working_and_home_directories_and_their_parents(package, run_path, tmp_path, monkeypatch, where):
+    root = copy_of(package, tmp_path)  # even a real package
+    inner = root / "inner"
+    inner.mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "elsewhere"))
+    if where.endswith("cwd"):
+        monkeypatch.chdir(root if where == "cwd" else inner)
+        out, what = ".." if where == "above cwd" else ".", "the working directory"
+    else:
+        monkeypatch.setenv("HOME", str(root if where == "home" else inner))
+        out, what = root, "the home directory"
+    with pytest.raises(PackageError, match=f"refusing to replace .*: it is {what} or a folder above it"):
+        build_package(run_path, out, "torchscript", force=True)
+    assert (root / "manifest.json").is_file() and inner.is_dir()
 
 
 def test_a_mismatch_with_the_run_fails_and_writes_nothing(run_path, tmp_path):
@@ -245,9 +274,12 @@ def test_cli_package_and_verify(run_path, tmp_path, capsys):
     assert main(["package", "--run", str(record), "--variant", "torchscript", "--out", str(out), *band]) == 0
     text = capsys.readouterr().out
     assert "PASS: package written" in text and "pearson" in text and "batch-1 p50 latency of the artifact" in text
+    assert f"package digest (sha256 of manifest.json): {sha(out / 'manifest.json')}" in text
+    assert f"--expect-sha256 {sha(out / 'manifest.json')}" in text
     record.unlink()  # verify compares with the run's figures the package keeps
-    assert main(["package", "verify", str(out), *band]) == 0
-    assert "PASS: the package matches its run" in capsys.readouterr().out
+    assert main(["package", "verify", str(out), "--expect-sha256", sha(out / "manifest.json"), *band]) == 0
+    text = capsys.readouterr().out
+    assert "digest as expected, manifest ok" in text and "PASS: the package matches its run" in text
     (out / "README.md").write_text("changed")
     assert main(["package", "verify", str(out), *band]) == 1
     assert "'README.md'" in capsys.readouterr().out
@@ -331,3 +363,125 @@ def test_an_onnx_or_openvino_package_runs_without_torch(tiny_files, tiny_path, t
     assert measured["torch_imported"] is False and measured["qpbench_imported"] is False
     run_acc = {r["variant"]: r for r in json.loads(run.read_text())["results"] if r["kind"] == "accuracy"}[variant]
     assert abs(measured["pearson"] - run_acc["pearson"]) <= 0.005
+
+
+# -- the package's digest and what it pins ---------------------------------------------------
+
+
+def rewrite_manifest(root: Path) -> None:
+    """What someone who changes files and rewrites the manifest too does."""
+    from qpbench.runtime.manifest import write_manifest
+
+    write_manifest(root)
+
+
+def plant_import_marker(root: Path) -> Path:
+    """Make the package's own code leave a file when it is imported."""
+    marker = root.parent / "package-code-ran"
+    init = root / "qpdeploy" / "__init__.py"
+    init.write_text(init.read_text() + f"\nopen({str(marker)!r}, 'w').close()\n")
+    return marker
+
+
+def test_a_clean_package_passes_its_pinned_digest(package, tmp_path):
+    from qpbench.runtime.manifest import main as manifest_main
+    from qpbench.runtime.manifest import manifest_digest, verify_manifest
+
+    digest = package.digest
+    assert digest == manifest_digest(package.path) == sha(package.path / "manifest.json")
+    verify_manifest(package.path, digest.upper())
+    ProductionInferenceWrapper.load(package.path, warmup_calls=0, expected_sha256=digest)
+    assert manifest_main([str(package.path), "--expect-sha256", digest]) == 0
+
+
+def test_a_package_rewritten_with_its_manifest_is_refused_before_its_code_runs(package, tmp_path, capsys):
+    from qpbench.runtime.manifest import main as manifest_main
+
+    root = copy_of(package, tmp_path)
+    marker = plant_import_marker(root)
+    data = bytearray((root / "model.pt").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (root / "model.pt").write_bytes(bytes(data))
+    rewrite_manifest(root)
+    from qpbench.runtime.manifest import verify_manifest
+
+    verify_manifest(root)  # the manifest alone agrees: it catches corruption, not a rewrite
+    with pytest.raises(ManifestError, match=f"has digest [0-9a-f]{{64}}, expected {package.digest}"):
+        ProductionInferenceWrapper.load(root, expected_sha256=package.digest)
+    with pytest.raises(PackageError, match="expected"):
+        verify_package(root, tolerances=WIDE, latency_calls=CALLS, expected_sha256=package.digest)
+    assert main(["package", "verify", str(root), "--expect-sha256", package.digest]) == 1
+    assert "is not the package that was pinned" in capsys.readouterr().out
+    assert manifest_main([str(root), "--expect-sha256", package.digest]) == 1
+    assert not marker.exists()  # refused by code outside the package, before any of its code ran
+
+
+@pytest.mark.parametrize("expected, message", [
+    ("0" * 64, "has digest .* expected 0{64}"),
+    ("abc", "is not a sha256"),
+])
+def test_a_digest_mismatch_is_refused(package, expected, message):
+    with pytest.raises(ManifestError, match=message):
+        ProductionInferenceWrapper.load(package.path, expected_sha256=expected)
+
+
+@pytest.mark.parametrize("artifact, message", [
+    ("../model.pt", "'../model.pt' is not a path inside the package"),
+    ("qpdeploy/../model.pt", "is not a path inside the package"),
+    ("/etc/passwd", "'/etc/passwd' is not a path inside the package"),
+    ("manifest.json", "'manifest.json' is not listed in the package's manifest"),
+])
+def test_an_artifact_outside_the_manifest_is_refused(package, tmp_path, artifact, message):
+    root = copy_of(package, tmp_path)
+    shutil.copyfile(root / "model.pt", tmp_path / "model.pt")  # what '../model.pt' would load
+    config = json.loads((root / "deployment_config.json").read_text())
+    config["artifact"]["file"] = artifact
+    (root / "deployment_config.json").write_text(json.dumps(config))
+    rewrite_manifest(root)
+    with pytest.raises(ManifestError, match=message):
+        ProductionInferenceWrapper.load(root, warmup_calls=0)
+    with pytest.raises(PackageError, match=message):
+        verify_package(root, tolerances=WIDE, latency_calls=CALLS)
+    if "/" in artifact:  # unchecked loading still never reaches outside the package
+        with pytest.raises(ManifestError, match="is not a path inside the package"):
+            ProductionInferenceWrapper.load(root, warmup_calls=0, verify=False)
+
+
+def test_a_manifest_entry_outside_the_package_is_refused(package, tmp_path):
+    root = copy_of(package, tmp_path)
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["files"]["../outside.txt"] = {"sha256": "0" * 64, "bytes": 0}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ManifestError, match="'../outside.txt' is not a path inside the package"):
+        ProductionInferenceWrapper.load(root, warmup_calls=0)
+
+
+# -- the run's artifacts as the run recorded them ------------------------------------------------
+
+
+def test_the_run_records_its_own_artifacts_and_package_checks_them(run_path, tmp_path):
+    from qpbench.deploy.package import prepare_artifact
+
+    record = load_run(run_path)
+    info = info_of(record, "torchscript")
+    artifact = Path(info.meta["artifact"])
+    assert artifact.parent.name == "torchscript" and artifact.parent.parent == run_path.parent / "artifacts"
+    assert info.artifact_files[str(artifact)] == {"sha256": sha(artifact), "bytes": artifact.stat().st_size}
+    assert prepare_artifact(record, "torchscript", tmp_path).path == artifact  # clean: taken as is
+
+    copy = tmp_path / "model.pt"  # the same file, then another one written over it
+    shutil.copyfile(artifact, copy)
+    moved = with_info(record, "torchscript", meta={**info.meta, "artifact": str(copy)},
+                      artifact_files={str(copy): info.artifact_files[str(artifact)]})
+    assert prepare_artifact(moved, "torchscript", tmp_path).path == copy
+    data = bytearray(copy.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    with pytest.raises(PackageError, match=f"artifact {copy} of variant 'torchscript' is not the file the run measured"):
+        prepare_artifact(moved, "torchscript", tmp_path)
+    unrecorded = with_info(moved, "torchscript", artifact_files={})
+    with pytest.raises(PackageError, match="the run record holds no sha256 of"):
+        prepare_artifact(unrecorded, "torchscript", tmp_path)
+    planted = replace(moved, source=None).write(tmp_path / "planted.json")
+    assert main(["package", "--run", str(planted), "--variant", "torchscript", "--out", str(tmp_path / "pkg")]) == 1
+    assert not (tmp_path / "pkg").exists()

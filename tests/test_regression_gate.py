@@ -97,7 +97,7 @@ def test_save_then_compare_clean_rerun_passes_and_planted_slowdown_fails(suite, 
     assert clean.ret == 0, clean.stdout.str()
     clean.stdout.fnmatch_lines(["*qpbench comparison with a baseline*", "planted*speed_ratio_b1*unchanged*",
                                 "PASS qpbench regression gate: no significant regression in * metric(s)*"])
-    assert "| planted | speed_ratio_b1 |" in (suite.path / "summary.md").read_text()
+    assert "| planted | speed\\_ratio\\_b1 |" in (suite.path / "summary.md").read_text()
 
     monkeypatch.setenv("QP_TEST_SLEEP_S", "0.05")
     slow = run(suite, *SPEED, "--qp-compare=latest", "--qp-fail-on-regression", "--qp-compare-markdown=summary.md")

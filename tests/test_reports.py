@@ -74,7 +74,7 @@ def test_every_result_type_has_a_schema_definition_matching_its_fields(kind):
     expected = {"kind", *(f.name for f in fields(cls))} | ({"summary"} if hasattr(cls, "summary") else set())
     assert set(definition["properties"]) == expected
     # to_dict writes every field; a field added later with a default may be absent from older records
-    later = {f.name for f in fields(cls) if f.name in ("rss_anon_mb", "rss_file_mb")}
+    later = {f.name for f in fields(cls) if f.name in ("rss_anon_mb", "rss_file_mb", "artifact_files")}
     assert set(definition["required"]) == expected - later
     assert definition["additionalProperties"] is False
     assert definition["properties"]["kind"] == {"const": kind}
@@ -216,7 +216,7 @@ def test_markdown_summary_is_a_table_with_the_verdict(record):
     rows = [line for line in lines if line.startswith("| ") and not line.startswith("| ---")]
     assert all(row.count(" | ") == header.count(" | ") for row in rows)  # every row has every cell
     assert any(line.startswith("| eager |") for line in lines) or any(line.startswith("| **eager** |") for line in lines)
-    assert "Full report: `results/report.html`" in md
+    assert "Full report: results/report.html" in md
 
 
 def test_a_not_ready_run_says_so_and_lists_its_critical_issues(record):

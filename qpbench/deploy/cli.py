@@ -1,7 +1,7 @@
 """``qpbench package``: build a deployment package from a run, or verify one.
 
     python -m qpbench package [--variant NAME|recommended] [--run results/latest.json] --out DIR [--force]
-    python -m qpbench package verify DIR
+    python -m qpbench package verify DIR [--expect-sha256 HEX]
 
 Both re-measure the package in a fresh process and print the run's figures
 next to the re-measured ones; exit status 1 when they do not match (and, when
@@ -41,7 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", metavar="NAME", default=PACKAGE.variant,
                         help=f"variant to package, or 'recommended' (default: {PACKAGE.variant})")
     parser.add_argument("--out", metavar="DIR", help="package directory to create (build)")
-    parser.add_argument("--force", action="store_true", help="replace an existing package at --out")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing package at --out (only a qpbench package: never another folder, "
+                             "the working or home directory)")
+    parser.add_argument("--expect-sha256", metavar="HEX",
+                        help="verify: refuse the package unless its digest (sha256 of manifest.json, printed when "
+                             "it was built) is HEX; checked before any of the package's code runs")
     parser.add_argument("--latency-calls", metavar="N", type=positive_int_arg("--latency-calls"),
                         default=PACKAGE.latency_calls,
                         help=f"batch-1 calls timed in the fresh process (default: {PACKAGE.latency_calls})")
@@ -80,8 +85,10 @@ def run(args: argparse.Namespace) -> int:
             if not args.dir:
                 print("qpbench package verify: give the package directory")
                 return 2
-            reval = verify_package(args.dir, tolerances=tol, latency_calls=args.latency_calls, timeout_s=args.timeout)
-            print(f"package {args.dir}: manifest ok; re-measured in a fresh process:")
+            reval = verify_package(args.dir, tolerances=tol, latency_calls=args.latency_calls, timeout_s=args.timeout,
+                                   expected_sha256=args.expect_sha256)
+            pinned = "digest as expected, " if args.expect_sha256 else ""
+            print(f"package {args.dir}: {pinned}manifest ok; re-measured in a fresh process:")
             print("\n".join(format_revalidation(reval)))
             print("PASS: the package matches its run" if reval.passed else "FAIL: the package does not match its run")
             return 0 if reval.passed else 1
@@ -99,4 +106,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"FAIL: the package does not match the run; nothing written to {args.out}")
         return 1
     print(f"PASS: package written to {result.path}")
+    print(f"package digest (sha256 of manifest.json): {result.digest}")
+    print(f"  pin it: python -m qpbench package verify {result.path} --expect-sha256 {result.digest}")
     return 0

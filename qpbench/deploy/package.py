@@ -35,7 +35,7 @@ from qpbench.runtime.backends import backend_for, detect_format
 from qpbench.deploy.record import PackageError, load_run, resolve_variant, run_figures
 from qpbench.config import PACKAGE, Tolerances
 from qpbench.deploy.revalidate import Revalidation, revalidate
-from qpbench.runtime.wrapper import CONFIG_NAME, VTRACER_ENCODING
+from qpbench.runtime.wrapper import CONFIG_NAME, VTRACER_ENCODING, artifact_files
 from qpbench.data.dataset import load_labelled
 from qpbench.errors import QPBenchError
 from qpbench.files import write_json
@@ -77,6 +77,7 @@ class PackageResult:
     variant: str
     revalidation: Revalidation
     report: dict[str, Any] = field(default_factory=dict)
+    digest: str | None = None  # sha256 of the written package's manifest.json: what users pin
 
 
 # ------------------------------------------------------------------ the artifact
@@ -99,6 +100,7 @@ def prepare_artifact(record: RunRecord, variant: str, workdir: Path) -> Artifact
             fmt = detect_format(path)
         except ValueError as exc:
             raise PackageError(f"variant {variant!r}: {exc}") from None
+        check_run_files(variant, info, [path, path.with_suffix(".bin")] if fmt == "openvino" else [path])
         meta = info.get("meta") or {}
         options: dict[str, Any] = {}
         if fmt == "torchscript" and variant in OPTIMIZE_FOR_INFERENCE:
@@ -111,6 +113,22 @@ def prepare_artifact(record: RunRecord, variant: str, workdir: Path) -> Artifact
         raise PackageError(f"variant {variant!r} leaves no deployable file ({note}); "
                            "package its AOTInductor form (aoti) instead")
     return export_torchscript(record, variant, workdir)
+
+
+def check_run_files(variant: str, info: dict[str, Any], paths: list[Path]) -> None:
+    """Refuse an artifact that is not, byte for byte, the file the run measured (its sha256 and
+    size are in the run's build record): a later run or a person may have replaced it."""
+    recorded = info.get("artifact_files") or {}
+    for path in paths:
+        entry = recorded.get(str(path.resolve())) or recorded.get(str(path))
+        if entry is None:
+            raise PackageError(f"the run record holds no sha256 of {path}, the artifact of variant {variant!r} "
+                               "(a record of an older qpbench?): run the bench again")
+        size = path.stat().st_size
+        if size != entry["bytes"] or manifest_mod.sha256_file(path) != entry["sha256"]:
+            raise PackageError(f"artifact {path} of variant {variant!r} is not the file the run measured "
+                               f"({size} bytes, the run recorded {entry['bytes']} and another sha256): it was "
+                               "rebuilt or changed after the run; run the bench again")
 
 
 def export_torchscript(record: RunRecord, variant: str, workdir: Path) -> Artifact:
@@ -251,7 +269,7 @@ import sys
 sys.path.insert(0, "<this folder>")
 from {runtime}.wrapper import ProductionInferenceWrapper
 
-model = ProductionInferenceWrapper.load("<this folder>")  # checks manifest.json, warms up
+model = ProductionInferenceWrapper.load("<this folder>", expected_sha256="<digest>")  # checks, warms up
 ssim = model.predict_ssim(image, {{                 # image: uint8 (H, W, 3) RGB, any size
     "filter_speckle": 4, "color_precision": 6, "layer_difference": 16,
     "corner_threshold": 60, "length_threshold": 4.0, "max_iterations": 10,
@@ -268,6 +286,21 @@ raises ValueError or TypeError naming the problem; nothing is clamped. A raw
 prediction outside [0, 1] is returned clipped, counted in
 `get_performance_stats()["out_of_range_outputs"]` and logged (logger
 `{runtime}.wrapper`). The wrapper is safe to call from several threads.
+
+## Trust: pin the digest
+
+Loading `{artifact}` runs code from it (TorchScript and AOTInductor files carry code, not
+only weights), and `{runtime}/` is Python. `manifest.json` holds the sha256 of every file: it
+catches corruption, not someone who rewrites a file and the manifest together. The package's
+digest is the sha256 of `manifest.json`; the builder printed it. Pin it, and check it with
+code from outside this folder before anything in it is imported or loaded:
+
+    python -m qpbench package verify <this folder> --expect-sha256 <digest>
+    python -I /trusted/copy/of/manifest.py <this folder> --expect-sha256 <digest>   # without qpbench
+
+then `ProductionInferenceWrapper.load("<this folder>", expected_sha256="<digest>")` checks it
+again before the model loads. Byte-code caches (`__pycache__`) are not in the manifest: deploy
+the folder read-only without them, or set `PYTHONPYCACHEPREFIX` to a private folder.
 
 ## Requirements
 
@@ -322,8 +355,10 @@ def build_package(run_path: str | Path, out: str | Path, variant: str | None = N
     record = load_run(run_path)
     name = resolve_variant(record, variant)
     out = Path(out).resolve()
-    if out.exists() and not force:
-        raise PackageError(f"{out} exists: choose another --out or pass --force to replace it")
+    if out.exists() or out.is_symlink():
+        if not force:
+            raise PackageError(f"{out} exists: choose another --out or pass --force to replace it")
+        check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".building", dir=out.parent))
     scratch = Path(tempfile.mkdtemp(prefix="qpbench-package-"))
@@ -346,12 +381,32 @@ def build_package(run_path: str | Path, out: str | Path, variant: str | None = N
         write_json(report, staging / REPORT_NAME, default=str)
         manifest_mod.write_manifest(staging)
         staging.chmod(0o755)  # mkdtemp makes it owner-only
+        if out.exists() or out.is_symlink():  # appeared or changed while re-validating
+            check_replaceable(out)
         replace_dir(staging, out)
-        return PackageResult(out, name, reval, report)
+        return PackageResult(out, name, reval, report, manifest_mod.manifest_digest(out))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_replaceable(target: Path) -> None:
+    """--force replaces only a deployment package: a real directory holding a manifest and a
+    deployment config, and never the working directory, the home directory or a folder above them."""
+    target = Path(target)
+    resolved = target.resolve()
+    for what, protected in (("the working directory", Path.cwd().resolve()), ("the home directory", Path.home().resolve())):
+        if resolved == protected or resolved in protected.parents:
+            raise PackageError(f"refusing to replace {target}: it is {what} or a folder above it ({protected}); "
+                               "choose a new --out")
+    if target.is_symlink() or not target.is_dir():
+        raise PackageError(f"refusing to replace {target}: not a directory (a file or a link); "
+                           "--force replaces only a deployment package")
+    missing = [n for n in (manifest_mod.MANIFEST_NAME, CONFIG_NAME) if not (target / n).is_file()]
+    if missing:
+        raise PackageError(f"refusing to replace {target}: it is not a qpbench deployment package (no "
+                           f"{' or '.join(missing)}); --force replaces only a package, remove the folder yourself")
 
 
 def replace_dir(new: Path, target: Path) -> None:
@@ -372,15 +427,19 @@ def replace_dir(new: Path, target: Path) -> None:
 
 
 def verify_package(package_dir: str | Path, *, tolerances: Tolerances = Tolerances(), latency_calls: int = PACKAGE.latency_calls,
-                   timeout_s: float = PACKAGE.timeout_s) -> Revalidation:
-    """Check the manifest and re-measure the package against the run's figures in its own
-    performance report (the run record itself may have been replaced by later runs)."""
+                   timeout_s: float = PACKAGE.timeout_s, expected_sha256: str | None = None) -> Revalidation:
+    """Check the package's digest (``expected_sha256``), its manifest and that its artifact is a
+    manifest entry, all with qpbench's own code before the fresh process imports anything from
+    the package; then re-measure it against the run's figures in its own performance report
+    (the run record itself may have been replaced by later runs)."""
     root = Path(package_dir)
     try:
-        manifest_mod.verify_manifest(root)
+        manifest = manifest_mod.verify_manifest(root, expected_sha256)
+        config = json.loads((root / CONFIG_NAME).read_text())
+        for name in artifact_files(config["artifact"]):
+            manifest_mod.manifest_entry(manifest, name, "the artifact")
     except manifest_mod.ManifestError as exc:
         raise PackageError(str(exc)) from None
-    config = json.loads((root / CONFIG_NAME).read_text())
     report = json.loads((root / REPORT_NAME).read_text())
     run = report["run"]
     return revalidate(root, run, config["model"]["workload"], run.get("eval_set"), tolerances,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from qpbench.errors import QPBenchError, RecordError
+from qpbench.files import SAFE_NAME_RULE, is_safe_name
 from qpbench.record import RunRecord
 from qpbench.results import to_dict
 
@@ -36,7 +37,9 @@ def resolve_variant(record: RunRecord, name: str | None) -> str:
         if not record.verdict.recommended:
             raise PackageError("the run recommends no variant (none is ready for deployment): "
                                "name one with --variant, knowing it misses a hard gate")
-        return record.verdict.recommended
+        name = record.verdict.recommended
+    if not is_safe_name(name):  # it names files while packaging
+        raise PackageError(f"variant name {name!r} must be {SAFE_NAME_RULE}")
     measured = sorted({r.variant for r in record.results})
     if name not in measured:
         raise PackageError(f"variant {name!r} is not in the run: measured variants {measured}")

@@ -102,7 +102,9 @@ def run_worker(package: Path, samples: Path, latency_calls: int, timeout_s: floa
         request.write_text(json.dumps({"package": str(package), "samples": str(samples),
                                        "latency_calls": latency_calls, "batch_size": batch_size}))
         try:
-            proc = subprocess.run([sys.executable, "-I", "-B", str(WORKER), str(request)], capture_output=True,
+            # pycache_prefix: byte-code caches are outside the manifest, so never read the package's
+            proc = subprocess.run([sys.executable, "-I", "-B", "-X", f"pycache_prefix={tmp}", str(WORKER), str(request)],
+                                  capture_output=True,
                                   text=True, timeout=timeout_s, env=worker_env(), cwd=tmp)
         except subprocess.TimeoutExpired:
             raise RevalidationError(f"the re-validation process did not finish within {timeout_s:.0f} s") from None

@@ -24,6 +24,7 @@ from qpbench.measure.worker_requests import Worker
 from qpbench.measure import handlers
 from qpbench.results import Result, VariantInfo, result_from_dict
 from qpbench.variants import VariantRegistry, VariantSpec
+from qpbench.variants.artifacts import run_artifact_dir
 from qpbench.workload import Workload
 
 WORKER_MODULE = "qpbench.measure.variant_worker"
@@ -32,7 +33,7 @@ WORKER_MODULE = "qpbench.measure.variant_worker"
 @dataclass(frozen=True)
 class EngineSettings:
     profile: Profile
-    artifact_dir: Path | None
+    artifact_root: Path | None  # the run's artifacts go into a new directory under it (variants/artifacts.py)
     reference: str
 
 
@@ -88,10 +89,11 @@ class MeasuredVariant:
     def _start(self) -> dict[str, Any]:
         options = self.built["rebuild_options"] if self.built else None
         settings = self.engine.settings
+        artifact_dir = None if options else _text(self.engine.artifact_dir())  # a rebuild loads what was built
         if not self.isolated:
             self._worker = Worker()
             variant = handlers.build(self.spec, self.engine.workload(), options, settings.profile.sweep_rounds,
-                                     settings.profile.calibration_batches, _text(settings.artifact_dir))
+                                     settings.profile.calibration_batches, artifact_dir)
             return self._worker.adopt(self.engine.workload(), variant)
         self._worker = ServingWorker(WORKER_MODULE, self.name)
         self._has_reference = False
@@ -99,7 +101,7 @@ class MeasuredVariant:
             "op": "build", "workload": self.engine.workload().spec.to_dict(), "spec": spec_dict(self.spec),
             "options": options, "sweep_rounds": settings.profile.sweep_rounds,
             "calibration_batches": settings.profile.calibration_batches,
-            "artifact_dir": _text(settings.artifact_dir),
+            "artifact_dir": artifact_dir,
         }, "build", settings.profile.worker_timeout_s)
 
     def _build_failed(self, exc: Exception) -> Exception:
@@ -180,6 +182,13 @@ class Engine:
         self.record = record
         self.live = live
         self._variants: OrderedDict[str, MeasuredVariant] = OrderedDict()
+        self._artifact_dir: Path | None = None
+
+    def artifact_dir(self) -> Path | None:
+        """This run's own artifact directory, made at the first build."""
+        if self._artifact_dir is None and self.settings.artifact_root is not None:
+            self._artifact_dir = run_artifact_dir(self.settings.artifact_root)
+        return self._artifact_dir
 
     def variant(self, name: str) -> MeasuredVariant:
         if name not in self._variants:

@@ -49,9 +49,10 @@ class Loaded:
 
 def build(spec: VariantSpec, workload: Workload, options: dict[str, Any] | None, sweep_rounds: int,
           calibration_batches: int, artifact_dir: str | None) -> Variant:
-    """Build the variant; with ``options`` (a first build's ``rebuild_options``) nothing is re-measured."""
+    """Build the variant into ``artifact_dir`` (the run's); with ``options`` (a first build's
+    ``rebuild_options``) nothing is re-measured and its artifact is loaded, not written again."""
     ctx = BuildContext(workload, options=options or {}, sweep_rounds=1 if options else sweep_rounds,
-                       artifact_dir=Path(artifact_dir) if artifact_dir else None,
+                       artifact_dir=Path(artifact_dir) if artifact_dir and not options else None,
                        calibration_batches=calibration_batches)
     return build_variant(spec, ctx)
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from qpbench.comparison import IMPROVED, REGRESSED, Comparison
 from qpbench.render.compare_text import fmt_change, fmt_ci, fmt_threshold, fmt_value
+from qpbench.render.md_escape import escape as _cell
 
 ICON = {REGRESSED: "regressed :x:", IMPROVED: "improved :white_check_mark:"}
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def comparison_markdown(comparison: Comparison, gate_lines: list[str] | None = None) -> str:
@@ -20,7 +17,7 @@ def comparison_markdown(comparison: Comparison, gate_lines: list[str] | None = N
         if len(gate_lines) > 1:
             out.append("")
     counts = comparison.counts()
-    out += [", ".join(f"{n} {k}" for k, n in counts.items()), ""]
+    out += [_cell(", ".join(f"{n} {k}" for k, n in counts.items())), ""]
     if comparison.notes:
         out += [f"> {_cell(n)}" for n in comparison.notes] + [""]
     out += ["| variant | metric | baseline | current | change | 95% CI | threshold | verdict |",

@@ -1,7 +1,7 @@
 """The Markdown summary: short enough for a CI job summary (GITHUB_STEP_SUMMARY).
 
-Text from the record (variant names, error messages) is escaped so it reads as
-text: GitHub renders inline HTML in Markdown, and ``|`` would split a cell.
+Every value from the record (variant names, labels, messages, paths) goes through
+``md_escape.escape``: GitHub renders inline HTML in Markdown, and ``|`` would split a cell.
 """
 
 from __future__ import annotations
@@ -12,15 +12,9 @@ from typing import Any
 from qpbench.comparison import IMPROVED, REGRESSED, Comparison
 from qpbench.record import RunRecord
 from qpbench.render import view
+from qpbench.render.md_escape import escape
 
 MARK = {"ok": "", "miss": " (miss)", "fail": " **FAIL**", "none": ""}
-_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "*": "\\*", "_": "\\_", "`": "\\`", "[": "\\[", "]": "\\]"}
-
-
-def escape(text: Any) -> str:
-    """Plain text safe in a Markdown paragraph or table cell (one line)."""
-    out = "".join(_ESCAPES.get(ch, ch) for ch in str(text))
-    return " ".join(out.split())  # a newline would end a table row
 
 
 def _row(cells: list[str]) -> str:
@@ -48,7 +42,8 @@ def render_markdown(record: RunRecord | Mapping[str, Any], report_path: str | No
         name = escape(row.variant)
         lines.append(_row([f"**{name}**" if row.recommended else name,
                            *[escape(c.text) + MARK[c.status] for c in row.cells],
-                           row.speedup, row.artifact_mb, row.score, "yes" if row.ready else "no"]))
+                           escape(row.speedup), escape(row.artifact_mb), escape(row.score),
+                           "yes" if row.ready else "no"]))
     lines.append("")
     if verdict.best_quantization or verdict.quantization:
         lines.append(f"Best quantization method: {escape(verdict.best_quantization or 'none passes the rule')}.")
@@ -66,7 +61,7 @@ def render_markdown(record: RunRecord | Mapping[str, Any], report_path: str | No
         lines.append("")
     lines += comparison_section(record.comparison)
     if report_path:
-        lines += [f"Full report: `{report_path}`", ""]
+        lines += [f"Full report: {escape(report_path)}", ""]
     return "\n".join(lines)
 
 
@@ -86,7 +81,7 @@ def comparison_section(comparison: Comparison | None) -> list[str]:
             pct = (lambda x: f"{x:+.1%}") if c.relative else (lambda x: f"{x:+.4f}")
             ci = f"[{pct(c.ci_low)}, {pct(c.ci_high)}]" if c.ci_low is not None else "-"
             change = pct(c.change) if c.change is not None else "-"
-            lines.append(_row([escape(c.variant), escape(c.metric), change, ci, escape(c.verdict)]))
+            lines.append(_row([escape(c.variant), escape(c.metric), escape(change), escape(ci), escape(c.verdict)]))
         lines.append("")
     lines += [f"- {escape(line)}" for line in (comparison.gate or {}).get("lines", [])]
     return lines + [""]

@@ -1,20 +1,32 @@
 """The package manifest: sha256 and size of every file, written and checked.
 
+The package's digest is the sha256 of ``manifest.json`` itself: it pins every file. The
+manifest catches corruption; it does not stop someone who rewrites the files and the
+manifest together. Pinning the digest does, when the check runs in code from outside the
+package before any of the package's code is imported (its ``qpdeploy/*.py``) or its model
+loaded (loading TorchScript or an AOTInductor ``.pt2`` runs code from it):
+
+    python -I /trusted/copy/of/manifest.py PACKAGE_DIR --expect-sha256 HEX
+
 Standard library only: this module is copied into every deployment package.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
+import re
+import sys
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 MANIFEST_NAME = "manifest.json"
 # Byte-code caches Python writes when the package's modules are imported: not content.
 IGNORED_DIRS = frozenset({"__pycache__"})
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 class ManifestError(RuntimeError):
@@ -68,19 +80,61 @@ def write_manifest(root: Path) -> Path:
     return path
 
 
-def verify_manifest(root: Path) -> dict[str, Any]:
-    """Check every file against ``manifest.json``; raise ManifestError naming the first
-    missing, altered or unlisted file. Returns the manifest."""
+def manifest_digest(root: Path) -> str:
+    """The package's digest: sha256 of its ``manifest.json``."""
+    path = Path(root) / MANIFEST_NAME
+    if not path.is_file():
+        raise ManifestError(f"{path} is missing: {root} is not a complete deployment package")
+    return sha256_file(path)
+
+
+def check_digest(root: Path, expected_sha256: str) -> str:
+    """Raise ManifestError unless the package's digest is ``expected_sha256``; returns it."""
+    expected = expected_sha256.strip().lower()
+    if not SHA256_HEX.fullmatch(expected):
+        raise ManifestError(f"expected digest {expected_sha256!r} is not a sha256 (64 hex digits)")
+    actual = manifest_digest(root)
+    if actual != expected:
+        raise ManifestError(f"package {root} has digest {actual}, expected {expected}: it is not the "
+                            "package that was pinned (rebuilt or altered)")
+    return actual
+
+
+def inside_path(rel: str) -> bool:
+    """Whether ``rel`` names a file inside the package: relative, POSIX, no ``..`` or empty part."""
+    if not isinstance(rel, str) or not rel or "\\" in rel or "\x00" in rel:
+        return False
+    parts = PurePosixPath(rel).parts
+    return not rel.startswith("/") and ":" not in parts[0] and all(p not in ("", ".", "..") for p in parts)
+
+
+def manifest_entry(manifest: dict[str, Any], rel: str, what: str = "file") -> str:
+    """``rel`` when it is a file of the package listed in its manifest; else ManifestError."""
+    if not inside_path(rel):
+        raise ManifestError(f"{what} {rel!r} is not a path inside the package (absolute, '..' or empty part)")
+    if rel not in manifest.get("files", {}):
+        raise ManifestError(f"{what} {rel!r} is not listed in the package's manifest")
+    return rel
+
+
+def verify_manifest(root: Path, expected_sha256: str | None = None) -> dict[str, Any]:
+    """Check the package's digest against ``expected_sha256`` (when given), then every file
+    against ``manifest.json``; raise ManifestError naming the first missing, altered, unlisted
+    or outside file. Returns the manifest."""
     root = Path(root)
     path = root / MANIFEST_NAME
     if not path.is_file():
         raise ManifestError(f"{path} is missing: {root} is not a complete deployment package")
+    if expected_sha256 is not None:
+        check_digest(root, expected_sha256)
     try:
         manifest = json.loads(path.read_text())
         files = manifest["files"]
     except (ValueError, KeyError, TypeError) as exc:
         raise ManifestError(f"{path} is not a valid manifest ({exc!r})") from None
     for rel, entry in sorted(files.items()):
+        if not inside_path(rel):
+            raise ManifestError(f"manifest entry {rel!r} is not a path inside the package")
         target = root / rel
         if not target.is_file():
             raise ManifestError(f"package file {rel!r} listed in the manifest is missing from {root}")
@@ -94,3 +148,22 @@ def verify_manifest(root: Path) -> dict[str, Any]:
     if unlisted:
         raise ManifestError(f"package files {unlisted} are not in the manifest: they were added after packaging")
     return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Check a package before importing anything from it; exit status 1 when it does not verify."""
+    parser = argparse.ArgumentParser(description="verify a deployment package's files and pinned digest")
+    parser.add_argument("package", help="the package directory")
+    parser.add_argument("--expect-sha256", metavar="HEX", help="the digest the package must have")
+    args = parser.parse_args(argv)
+    try:
+        verify_manifest(Path(args.package), args.expect_sha256)
+    except ManifestError as exc:
+        print(f"FAIL: {exc}")
+        return 1
+    print(f"ok: {args.package} digest {manifest_digest(Path(args.package))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

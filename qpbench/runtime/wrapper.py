@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from .backends import Backend, backend_for
-from .manifest import verify_manifest
+from .manifest import ManifestError, inside_path, manifest_entry, verify_manifest
 from .preprocess import preprocess_image
 from .rss import current_rss_mb, max_rss_mb
 
@@ -145,19 +145,28 @@ class ProductionInferenceWrapper:
         warmup_calls: int = 2,
         timer: Callable[[], float] = time.perf_counter,
         verify: bool = True,
+        expected_sha256: str | None = None,
         max_pixels: int | None = None,
         **wrapper_options: Any,
     ) -> "ProductionInferenceWrapper":
-        """Verify the package's manifest, load its artifact with the backend its config names, warm up.
+        """Verify the package's manifest (and its digest against ``expected_sha256``, the sha256 of
+        manifest.json you pinned), load its artifact with the backend its config names, warm up.
 
+        The checks run before the artifact loads (loading TorchScript or a .pt2 runs code from
+        it). They run in this module: imported from the package itself, it is the package's
+        own code; check the digest from outside first (``manifest.py``, ``qpbench package verify``).
         ``max_pixels``: the largest raw image accepted (default: the config's
         ``limits.max_pixels``, else ``DEFAULT_MAX_PIXELS``); ``wrapper_options`` go to the
         constructor (``history``, ``rss_reader``, ...)."""
         root = Path(package_dir)
-        if verify:
-            verify_manifest(root)
+        manifest = verify_manifest(root, expected_sha256) if verify or expected_sha256 else None
         config = read_config(root)
         artifact = config["artifact"]
+        for name in artifact_files(artifact):
+            if manifest is not None:
+                manifest_entry(manifest, name, "the artifact")
+            elif not inside_path(name):
+                raise ManifestError(f"the artifact {name!r} is not a path inside the package")
         model = config["model"]
         targets = config.get("targets") or {}
         spec = ModelSpec(
@@ -419,6 +428,14 @@ class ProductionInferenceWrapper:
             self._above_memory_target = over
         if passed:
             logger.warning("%s: RSS %.1f MiB is over the %.1f MiB memory target", self.name, rss, target)
+
+
+def artifact_files(artifact: Mapping[str, Any]) -> list[str]:
+    """The package files the artifact loads from: an OpenVINO IR's weights sit beside its graph."""
+    name = artifact["file"]
+    if artifact.get("format") == "openvino" and isinstance(name, str) and name.endswith(".xml"):
+        return [name, name[: -len(".xml")] + ".bin"]
+    return [name]
 
 
 def read_config(root: Path) -> dict[str, Any]:

@@ -9,6 +9,7 @@ by path and build the same variant. Users add variants with the
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import tempfile
 import time
@@ -20,6 +21,7 @@ from typing import Any
 from qpbench.config import BuildOptions
 from qpbench.errors import ConfigError, VariantError
 from qpbench.results import VariantInfo
+from qpbench.variants.artifacts import artifact_paths, file_records, publish, rebase, staged
 from qpbench.workload import Workload, import_object
 
 
@@ -66,6 +68,7 @@ class Variant:
     meta: dict[str, Any] = field(default_factory=dict)
     build_time_s: float = 0.0
     artifact_bytes: int | None = None
+    artifact_files: dict[str, dict[str, Any]] = field(default_factory=dict)  # path -> sha256, bytes
 
     def __call__(self, image: Any, params: Any) -> Any:
         import torch
@@ -85,7 +88,8 @@ class Variant:
             yield
 
     def info(self) -> VariantInfo:
-        return VariantInfo(self.name, self.description, self.build_time_s, self.artifact_bytes, dict(self.meta))
+        return VariantInfo(self.name, self.description, self.build_time_s, self.artifact_bytes, dict(self.meta),
+                           artifact_files=dict(self.artifact_files))
 
     def rebuild_options(self) -> dict[str, Any]:
         """Options that make a builder in another process rebuild this variant as is."""
@@ -139,6 +143,23 @@ def serialized_size(module: Any) -> int | None:
 
 
 def build_variant(spec: VariantSpec, ctx: BuildContext) -> Variant:
+    """Build ``spec``; with an ``artifact_dir`` (the run's), its files appear there as
+    ``<artifact_dir>/<name>/`` only once the build succeeded, and their sha256 and size are
+    recorded (``artifacts.py``)."""
+    if ctx.artifact_dir is None:
+        variant = _build(spec, ctx)
+        variant.artifact_files = file_records(artifact_paths(None, variant.meta))
+        return variant
+    with staged(ctx.artifact_dir, spec.name) as staging:
+        variant = _build(spec, dataclasses.replace(ctx, artifact_dir=staging))
+        final = publish(staging, ctx.artifact_dir, spec.name)
+    if final is not None:
+        variant.meta = rebase(variant.meta, staging, final)
+    variant.artifact_files = file_records(artifact_paths(final, variant.meta))
+    return variant
+
+
+def _build(spec: VariantSpec, ctx: BuildContext) -> Variant:
     start = ctx.timer()
     variant = spec.resolve()(ctx)
     variant.build_time_s = ctx.timer() - start

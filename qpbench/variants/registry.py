@@ -6,7 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qpbench.errors import VariantError, VariantUnavailable
+from qpbench.files import SAFE_NAME_RULE, is_safe_name
 from qpbench.results import VariantInfo
+from qpbench.variants.artifacts import run_artifact_dir
 from qpbench.variants.base import BuildContext, Variant, VariantSpec, build_variant
 from qpbench.variants.eager import build_eager, build_optimized
 from qpbench.workload import Workload
@@ -52,6 +54,8 @@ class VariantRegistry:
             self.register(spec)
 
     def register(self, spec: VariantSpec) -> None:
+        if not is_safe_name(spec.name):  # it names the variant's artifact directory and report rows
+            raise VariantError(f"variant name {spec.name!r} must be {SAFE_NAME_RULE}")
         if spec.name in self._specs:
             raise VariantError(f"variant {spec.name!r} is registered twice")
         self._specs[spec.name] = spec
@@ -74,13 +78,14 @@ class VariantCache:
         registry: VariantRegistry,
         workload_fn: Callable[[], Workload],
         sweep_rounds: int = 5,
-        artifact_dir: Path | None = None,
+        artifact_dir: Path | None = None,  # the root: each run (each cache) writes into a new directory under it
         calibration_batches: int = 8,
     ) -> None:
         self.registry = registry
         self._workload_fn = workload_fn
         self._sweep_rounds = sweep_rounds
-        self._artifact_dir = artifact_dir
+        self._artifact_root = artifact_dir
+        self._artifact_dir: Path | None = None  # this run's own directory under it, made on the first build
         self._calibration_batches = calibration_batches
         self._built: dict[str, Variant] = {}
         self._failed: dict[str, VariantInfo] = {}
@@ -94,6 +99,8 @@ class VariantCache:
                 raise VariantUnavailable(failed.skipped)
             raise VariantError(f"variant {name!r} could not be built: {failed.error}")
         spec = self.registry.get(name)
+        if self._artifact_dir is None and self._artifact_root is not None:
+            self._artifact_dir = run_artifact_dir(self._artifact_root)
         ctx = BuildContext(self._workload_fn(), sweep_rounds=self._sweep_rounds, artifact_dir=self._artifact_dir,
                            calibration_batches=self._calibration_batches)
         try:
