@@ -11,7 +11,8 @@ from html.parser import HTMLParser
 from qpbench.record import RunRecord
 from qpbench.render.html import render_html
 from qpbench.render.markdown import MARK, render_markdown
-from qpbench.render.terminal import table
+from qpbench.render import view
+from qpbench.render.terminal import summary_lines, table
 from qpbench.results import VariantInfo
 from tests.records import make_record
 from tests.test_scoring import results_for
@@ -102,3 +103,42 @@ def test_a_record_round_trips_through_its_json():
     record = realish_record()
     data = record.to_dict()
     assert RunRecord.from_dict(data).to_dict() == data
+
+
+def plan_record(optimized_ms: float, dynamic_size: int, fx_size: int) -> RunRecord:
+    results = [
+        *results_for("eager", p95_ms=60.0, ips=15.0, rss=900.0),
+        *results_for("optimized", p95_ms=optimized_ms, ips=17.0, rss=900.0),
+        *results_for("dynamic-int8", p95_ms=60.0, ips=15.0, rss=880.0),
+        *results_for("fx-int8", p95_ms=12.0, ips=80.0, rss=450.0),
+        VariantInfo("eager", "fp32", 0.1, 98_900_000),
+        VariantInfo("optimized", "tuned", 0.1, 98_600_000),
+        VariantInfo("dynamic-int8", "dyn", 0.1, dynamic_size, meta={"quantized": True}),
+        VariantInfo("fx-int8", "static", 0.1, fx_size, meta={"quantized": True}),
+    ]
+    return make_record(results)
+
+
+def test_the_plans_criteria_are_named_with_the_variants_that_meet_them_in_every_report():
+    record = plan_record(optimized_ms=52.0, dynamic_size=95_500_000, fx_size=25_200_000)
+    rows = {r.criterion.split(" ")[0]: r for r in view.plan_rows(record.verdict)}
+    assert rows["batch-1"].state == "met" and rows["batch-1"].detail.startswith("by fx-int8")
+    assert rows["peak"].state == "met" and "fx-int8" in rows["peak"].detail
+    size = next(r for r in view.plan_rows(record.verdict) if r.criterion.startswith("model > 2x"))
+    assert size.state == "met" and "fx-int8 3.9x" in size.detail
+    assert "dynamic-int8 1.04x: dynamic int8 quantizes Linear layers only" in size.detail
+    tuning = next(r for r in view.plan_rows(record.verdict) if r.criterion.startswith("CPU tuning"))
+    assert tuning.state == "missed" and "optimized 1.15x" in tuning.detail
+    terminal = "\n".join(summary_lines(record.verdict, None))
+    assert "the plan's success criteria:" in terminal and "MISSED       CPU tuning alone > 20% faster" in terminal
+    assert "### The plan's success criteria" in render_markdown(record)
+    assert 'id="plan"' in render_html(record, plots=False) and "CPU tuning alone" in render_html(record, plots=False)
+
+
+def test_a_plan_criterion_nobody_meets_is_missed_with_the_best_figure():
+    record = plan_record(optimized_ms=40.0, dynamic_size=95_500_000, fx_size=60_000_000)
+    rows = view.plan_rows(record.verdict)
+    size = next(r for r in rows if r.criterion.startswith("model > 2x"))
+    assert size.state == "missed" and "dynamic-int8 1.04x" in size.detail
+    tuning = next(r for r in rows if r.criterion.startswith("CPU tuning"))
+    assert tuning.state == "met" and tuning.detail == "optimized 1.50x eager at batch 1"

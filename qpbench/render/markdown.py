@@ -48,6 +48,9 @@ def render_markdown(record: RunRecord | Mapping[str, Any], report_path: str | No
     if verdict.best_quantization or verdict.quantization:
         lines.append(f"Best quantization method: {escape(verdict.best_quantization or 'none passes the rule')}.")
         lines.append("")
+    lines.append("### The plan's success criteria")
+    lines += [f"- **{escape(row.state)}**: {escape(row.criterion)} ({escape(row.detail)})" for row in view.plan_rows(verdict)]
+    lines.append("")
     if verdict.critical_issues:
         lines.append("### Critical issues")
         lines += [f"- {escape(msg)}" for msg in verdict.critical_issues]

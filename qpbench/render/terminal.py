@@ -48,6 +48,8 @@ def summary_lines(verdict: Verdict, json_path: str | None) -> list[str]:
         lines.append(f"quantization {q.variant}: {facts} - {verdict_word}")
     if verdict.quantization:
         lines.append(f"best quantization method: {verdict.best_quantization or 'none passes the rule'}")
+    lines.append("the plan's success criteria:")
+    lines += [f"  {row.state.upper():12s} {row.criterion}: {row.detail}" for row in view.plan_rows(verdict)]
     for name, reason in verdict.skipped:
         lines.append(f"skipped variant {name}: {reason}")
     if verdict.critical_issues:

@@ -128,6 +128,68 @@ def quantization_rows(verdict: Verdict) -> list[QuantRow]:
 
 
 @dataclass(frozen=True)
+class PlanRow:
+    """One of the deployment plan's own success criteria, said plainly."""
+
+    criterion: str
+    state: str  # "met", "missed" or "not measured"
+    detail: str
+
+
+PLAN_TARGETS = (  # criterion name, what the plan asks, in words
+    ("latency_p95_ms", "batch-1 p95 per image"),
+    ("throughput_ips", "throughput"),
+    ("peak_rss_mb", "peak memory"),
+    ("pearson", "correlation with the measured SSIM"),
+)
+
+
+def plan_rows(verdict: Verdict) -> list[PlanRow]:
+    """The plan's success criteria, each met / missed / not measured with the variants that meet it."""
+    rows = [_target_plan_row(verdict, name, words) for name, words in PLAN_TARGETS]
+    return [*rows, _size_plan_row(verdict), _tuning_plan_row(verdict)]
+
+
+def _target_plan_row(verdict: Verdict, name: str, words: str) -> PlanRow:
+    crit = CRITERIA[name]
+    target = f"{'>=' if crit.higher_is_better else '<='} {verdict.config.targets.get(name):g}" + (
+        f" {crit.unit}" if crit.unit else "")
+    measured = [(v.variant, v.criterion(name)) for v in verdict.variants if v.criterion(name).value is not None]
+    if not measured:
+        return PlanRow(f"{words} {target}", "not measured", "no variant measured it")
+    meeting = [f"{n} {number(name, c.value)}" for n, c in measured if c.passed]
+    if meeting:
+        return PlanRow(f"{words} {target}", "met", "by " + ", ".join(meeting))
+    best = (max if crit.higher_is_better else min)(measured, key=lambda m: m[1].value)
+    return PlanRow(f"{words} {target}", "missed", f"best {best[0]} {number(name, best[1].value)}")
+
+
+def _size_plan_row(verdict: Verdict) -> PlanRow:
+    label = "model > 2x smaller by quantization"
+    sized = [q for q in verdict.quantization if q.size_reduction is not None]
+    if not sized:
+        return PlanRow(label, "not measured", "no quantized variant with an artifact size in this run")
+    meeting = [f"{q.variant} {q.size_reduction:.1f}x" for q in sized if q.size_reduction > 2]
+    notes = [f"{q.variant} {q.size_reduction:.2f}x: dynamic int8 quantizes Linear layers only, and a CNN's weights "
+             "are in its convolutions" for q in sized if q.variant == "dynamic-int8" and q.size_reduction <= 2]
+    if meeting:
+        return PlanRow(label, "met", "by " + ", ".join(meeting) + ("; " + "; ".join(notes) if notes else ""))
+    best = max(sized, key=lambda q: q.size_reduction)
+    return PlanRow(label, "missed", "; ".join(notes) or f"best {best.variant} {best.size_reduction:.2f}x")
+
+
+def _tuning_plan_row(verdict: Verdict) -> PlanRow:
+    label = "CPU tuning alone > 20% faster"
+    tuned = next((v for v in verdict.variants if v.variant == "optimized"), None)
+    if tuned is None or tuned.speedup_vs_reference is None:
+        return PlanRow(label, "not measured", "select the optimized variant (Conv+BN folding, layout, threads)")
+    met = tuned.speedup_vs_reference > 1.2
+    detail = f"optimized {tuned.speedup_vs_reference:.2f}x {verdict.reference} at batch 1" + (
+        "" if met else ": tuning without quantization or a runtime does not reach it on this model and machine")
+    return PlanRow(label, "met" if met else "missed", detail)
+
+
+@dataclass(frozen=True)
 class Status:
     ready: bool
     headline: str  # one line: READY / NOT READY and why
