@@ -39,16 +39,18 @@ def render_markdown(record: RunRecord | Mapping[str, Any], report_path: str | No
     if st.gate:
         lines += [f"**{escape(st.gate)}**", ""]
     targets = view.target_rows(verdict)
-    header = ["variant", *[escape(t.short) for t in targets], f"x {escape(verdict.reference)}", "MB", "score", "ready"]
+    header = ["variant", *[escape(t.short) for t in targets], f"x {escape(verdict.reference)}", "MB", "score", "ready",
+              "kernels", "GOP/s of peak"]
     lines.append(_row(header))
     lines.append(_row(["---", *["---:"] * (len(header) - 1)]))
     lines.append(_row(["*target*", *[escape(t.target) + (" (gate)" if t.hard_gate else "") for t in targets],
-                       "", "", "", ""]))
+                       "", "", "", "", "", ""]))
     for row in view.variant_rows(verdict):
         name = escape(row.variant)
         lines.append(_row([f"**{name}**" if row.recommended else name,
                            *[escape(c.text) + MARK[c.status] for c in row.cells],
-                           row.speedup, row.artifact_mb, row.score, "yes" if row.ready else "no"]))
+                           row.speedup, row.artifact_mb, row.score, "yes" if row.ready else "no",
+                           escape(row.kernels), escape(row.ops)]))
     lines.append("")
     if verdict.best_quantization or verdict.quantization:
         lines.append(f"Best quantization method: {escape(verdict.best_quantization or 'none passes the rule')}.")

@@ -14,12 +14,12 @@ def cell(c: view.Cell) -> str:
 
 def table(verdict: Verdict) -> list[str]:
     targets = view.target_rows(verdict)
-    header = ["variant", *[t.short for t in targets], f"x {verdict.reference}", "MB", "score", "ready"]
-    target_row = ["target", *[t.target + (" (gate)" if t.hard_gate else "") for t in targets], "", "", "", ""]
+    header = ["variant", *[t.short for t in targets], f"x {verdict.reference}", "MB", "score", "ready", "kernels"]
+    target_row = ["target", *[t.target + (" (gate)" if t.hard_gate else "") for t in targets], "", "", "", "", ""]
     rows = [header, target_row]
     for row in view.variant_rows(verdict):
         rows.append([row.variant, *[cell(c) for c in row.cells], row.speedup, row.artifact_mb, row.score,
-                     "yes" if row.ready else "no"])
+                     "yes" if row.ready else "no", row.kernels])
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -33,6 +33,9 @@ def summary_lines(verdict: Verdict, json_path: str | None) -> list[str]:
                 if v.speedup_vs_reference is not None and v.variant != verdict.reference]
     if speedups:
         lines.append(f"batch-1 median speed-up vs {verdict.reference} (same run): " + ", ".join(speedups))
+    ops = [f"{row.variant} {row.ops}" for row in view.variant_rows(verdict) if row.ops != "-"]
+    if ops:
+        lines.append("batch-1 operations per second against the machine's peak: " + ", ".join(ops))
     if verdict.recommended:
         lines.append(f"recommended variant: {verdict.recommended} (score {verdict.recommended_score:.0f})")
     else:
