@@ -115,8 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=package_cli.run)
     p = sub.add_parser("info", help="print the machine fingerprint (CPU, ISA, cores, memory, torch build)")
     p.add_argument("--json", action="store_true", help="the whole fingerprint as JSON, as a run record holds it")
-    record_help = ("a run record whose variants' achieved operations per second to show against the peak "
-                   "(default: results/latest.json when it exists)")
+    record_help = ("a run record whose variants' achieved operations per second to show against the peak, "
+                   "when it exists (default: results/latest.json)")
     p.add_argument("--record", type=Path, metavar="RUN_JSON", default=Path("results/latest.json"), help=record_help)
     p.set_defaults(func=cmd_info)
     p = sub.add_parser("report", help="render report.html and summary.md from a saved run record (e.g. results/latest.json)")

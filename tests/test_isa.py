@@ -155,8 +155,15 @@ def test_versus_a_bare_session_pairs_calls():
             Session.calls += 1
             return [np.zeros(1, np.float32)]
 
-    r = agreement.versus_bare_session("onnx-fp32", lambda: None, Session(), {}, pairs=10)
-    assert Session.calls == 30 and r.harness_ms >= 0 and r.tool_ms >= 0  # 20 warm-up + 10 paired
+    r = agreement.versus_bare_session("onnx-fp32", lambda: None, Session(), {}, budget_s=0.0)
+    assert Session.calls == 30 and r.harness_ms >= 0 and r.tool_ms >= 0  # 10 warm-up + the minimum of 20 pairs
+
+
+def test_versus_a_bare_module_call():
+    net = torch.nn.Linear(13, 1)
+    x = torch.rand(1, 13)
+    r = agreement.versus_bare_module("eager", lambda: net(x), net, (x,), budget_s=0.0)
+    assert r.tool == "bare module call loop" and r.harness_ms > 0 and r.tool_ms > 0
 
 
 def test_openvino_backend_binds_inputs_without_copies(tmp_path):

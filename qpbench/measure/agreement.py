@@ -3,8 +3,9 @@
 - OpenVINO: ``benchmark_app`` (in the ``openvino`` wheel) with the variant's compile
   configuration passed as a ``-load_config`` file (latency hint, its thread count, f32 or bf16
   inference precision), sync API, one request, batch-1 shapes, ``-t`` seconds.
-- ONNX Runtime: a bare ``InferenceSession.run`` loop on a session made with the same options,
-  calls alternating with the variant's (ABBA) in this process.
+- ONNX Runtime: a bare ``InferenceSession.run`` loop on the variant's own session, calls
+  alternating with the variant's (ABBA) in this process, within a few seconds.
+- PyTorch: the variant's module called bare inside one ``inference_mode``, the same way.
 
 Tool runs alternate with harness rounds, so drift of a shared machine hits both.
 """
@@ -85,20 +86,41 @@ def versus_benchmark_app(variant: str, call: Callable[[], Any], xml: str, thread
                                shown)
 
 
-def versus_bare_session(variant: str, call: Callable[[], Any], session: Any, feeds: dict[str, np.ndarray],
-                        pairs: int = 200) -> ToolAgreementResult:
-    """ABBA pairs of one harness call and one bare ``session.run`` call on the same input."""
-    def bare() -> Any:
-        return session.run(None, feeds)
+def pairs_for(call: Callable[[], Any], budget_s: float, max_pairs: int, min_pairs: int = 20) -> int:
+    """How many ABBA pairs fit ``budget_s``, from the fastest of three calls."""
+    estimate = max(min(time_calls(call, 3)), 1e-6)
+    return int(max(min_pairs, min(max_pairs, budget_s / (2 * estimate))))
 
-    time_calls(call, 20)
-    time_calls(bare, 20)
+
+def versus_bare_loop(variant: str, call: Callable[[], Any], bare: Callable[[], Any], tool: str, command: str,
+                     budget_s: float = 3.0, max_pairs: int = 200) -> ToolAgreementResult:
+    """ABBA pairs of one harness call and one bare call on the same input, within ``budget_s``."""
+    time_calls(call, 10)
+    time_calls(bare, 10)
+    pairs = pairs_for(call, budget_s, max_pairs)
     harness: list[float] = []
-    tool: list[float] = []
+    own: list[float] = []
     for i in range(pairs):
         first, second = (call, bare) if i % 2 == 0 else (bare, call)
         a, b = time_calls(first, 1)[0], time_calls(second, 1)[0]
         harness.append(a if first is call else b)
-        tool.append(b if first is call else a)
-    return ToolAgreementResult(variant, "onnxruntime InferenceSession.run loop", float(np.median(harness)) * 1e3,
-                               float(np.median(tool)) * 1e3, "session.run(None, feeds) on the variant's session")
+        own.append(b if first is call else a)
+    return ToolAgreementResult(variant, tool, float(np.median(harness)) * 1e3, float(np.median(own)) * 1e3, command)
+
+
+def versus_bare_session(variant: str, call: Callable[[], Any], session: Any, feeds: dict[str, np.ndarray],
+                        budget_s: float = 3.0, max_pairs: int = 200) -> ToolAgreementResult:
+    """Against a bare ``InferenceSession.run`` loop on the variant's own session."""
+    return versus_bare_loop(variant, call, lambda: session.run(None, feeds), "onnxruntime InferenceSession.run loop",
+                            "session.run(None, feeds) on the variant's session", budget_s, max_pairs)
+
+
+def versus_bare_module(variant: str, call: Callable[[], Any], module: Any, inputs: tuple[Any, ...],
+                       budget_s: float = 3.0, max_pairs: int = 200) -> ToolAgreementResult:
+    """A PyTorch variant against its module called bare, inside one ``inference_mode`` (what a
+    serving loop written by hand would do): the harness's own per-call work."""
+    import torch
+
+    with torch.inference_mode():
+        return versus_bare_loop(variant, call, lambda: module(*inputs), "bare module call loop",
+                                "with torch.inference_mode(): module(image, params)", budget_s, max_pairs)

@@ -39,19 +39,18 @@ def render_markdown(record: RunRecord | Mapping[str, Any], report_path: str | No
     if st.gate:
         lines += [f"**{escape(st.gate)}**", ""]
     targets = view.target_rows(verdict)
-    header = ["variant", *[escape(t.short) for t in targets], f"x {escape(verdict.reference)}", "MB", "score", "ready",
-              "kernels", "GOP/s of peak"]
+    header = ["variant", *[escape(t.short) for t in targets], f"x {escape(verdict.reference)}", "MB", "score", "ready"]
     lines.append(_row(header))
     lines.append(_row(["---", *["---:"] * (len(header) - 1)]))
     lines.append(_row(["*target*", *[escape(t.target) + (" (gate)" if t.hard_gate else "") for t in targets],
-                       "", "", "", "", "", ""]))
+                       "", "", "", ""]))
     for row in view.variant_rows(verdict):
         name = escape(row.variant)
         lines.append(_row([f"**{name}**" if row.recommended else name,
                            *[escape(c.text) + MARK[c.status] for c in row.cells],
-                           row.speedup, row.artifact_mb, row.score, "yes" if row.ready else "no",
-                           escape(row.kernels), escape(row.ops)]))
+                           row.speedup, row.artifact_mb, row.score, "yes" if row.ready else "no"]))
     lines.append("")
+    lines += kernel_section(verdict)
     if verdict.best_quantization or verdict.quantization:
         lines.append(f"Best quantization method: {escape(verdict.best_quantization or 'none passes the rule')}.")
         lines.append("")
@@ -70,6 +69,16 @@ def render_markdown(record: RunRecord | Mapping[str, Any], report_path: str | No
     if report_path:
         lines += [f"Full report: `{report_path}`", ""]
     return "\n".join(lines)
+
+
+def kernel_section(verdict: Any) -> list[str]:
+    """Which kernels ran and the operations per second against the peak, when measured."""
+    rows = [r for r in view.variant_rows(verdict) if r.kernels != "-" or r.ops != "-"]
+    if not rows:
+        return []
+    lines = [_row(["variant", "kernels (heavy operators)", "batch-1 ops/s of peak"]), _row(["---", "---", "---:"])]
+    lines += [_row([escape(r.variant), escape(r.kernels), escape(r.ops)]) for r in rows]
+    return [*lines, ""]
 
 
 def comparison_section(comparison: Comparison | None) -> list[str]:

@@ -14,16 +14,28 @@ def cell(c: view.Cell) -> str:
 
 def table(verdict: Verdict) -> list[str]:
     targets = view.target_rows(verdict)
-    header = ["variant", *[t.short for t in targets], f"x {verdict.reference}", "MB", "score", "ready", "kernels"]
-    target_row = ["target", *[t.target + (" (gate)" if t.hard_gate else "") for t in targets], "", "", "", "", ""]
+    header = ["variant", *[t.short for t in targets], f"x {verdict.reference}", "MB", "score", "ready"]
+    target_row = ["target", *[t.target + (" (gate)" if t.hard_gate else "") for t in targets], "", "", "", ""]
     rows = [header, target_row]
     for row in view.variant_rows(verdict):
         rows.append([row.variant, *[cell(c) for c in row.cells], row.speedup, row.artifact_mb, row.score,
-                     "yes" if row.ready else "no", row.kernels])
+                     "yes" if row.ready else "no"])
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return lines
+
+
+def kernel_table(verdict: Verdict) -> list[str]:
+    """Which kernels each variant's heavy operators ran with, and its operations per second
+    at batch 1 against the machine's peak for that precision; nothing when not measured."""
+    rows = [[row.variant, row.kernels, row.ops] for row in view.variant_rows(verdict)
+            if row.kernels != "-" or row.ops != "-"]
+    if not rows:
+        return []
+    rows.insert(0, ["variant", "kernels (heavy operators)", "batch-1 ops/s of peak"])
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return ["  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip() for r in rows]
 
 
 def summary_lines(verdict: Verdict, json_path: str | None) -> list[str]:
@@ -33,9 +45,7 @@ def summary_lines(verdict: Verdict, json_path: str | None) -> list[str]:
                 if v.speedup_vs_reference is not None and v.variant != verdict.reference]
     if speedups:
         lines.append(f"batch-1 median speed-up vs {verdict.reference} (same run): " + ", ".join(speedups))
-    ops = [f"{row.variant} {row.ops}" for row in view.variant_rows(verdict) if row.ops != "-"]
-    if ops:
-        lines.append("batch-1 operations per second against the machine's peak: " + ", ".join(ops))
+    lines += kernel_table(verdict)
     if verdict.recommended:
         lines.append(f"recommended variant: {verdict.recommended} (score {verdict.recommended_score:.0f})")
     else:

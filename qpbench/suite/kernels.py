@@ -7,9 +7,11 @@ import os
 from typing import Any
 
 import pytest
+import torch
 
 from qpbench import peak
-from qpbench.measure.agreement import benchmark_app_path, versus_bare_session, versus_benchmark_app
+from qpbench.measure.agreement import (benchmark_app_path, versus_bare_module, versus_bare_session,
+                                       versus_benchmark_app)
 from qpbench.measure.isolation import MeasurementError
 from qpbench.measure.kernels import collect_tally, expected_precision, require_heavy
 from qpbench.measure.model_ops import flops_per_image
@@ -70,21 +72,25 @@ def test_kernels(qp_variant, qp_workload, qp_record):
 
 
 def test_tool_agreement(qp_variant, qp_workload, qp_record):
+    """OpenVINO variants beside benchmark_app, ONNX Runtime ones beside a bare session loop,
+    PyTorch ones beside their module called bare: the harness must add nothing to a call."""
     runtime = qp_variant.meta.get("runtime")
     runner = getattr(qp_variant.module, "runner", None)
-    if runtime not in ("openvino", "onnxruntime") or runner is None:
-        pytest.skip("no runtime tool to compare with: the variant is not served by OpenVINO or ONNX Runtime")
     image, params = qp_workload.example_batch(1)
     call = lambda: qp_variant(image, params)  # what test_latency times
     with qp_variant.runtime():
-        if runtime == "openvino":
+        if runtime == "openvino" and runner is not None:
             if getattr(runner, "hint", "LATENCY") != "LATENCY":
                 pytest.skip("benchmark_app is compared at batch 1 with the latency hint only")
             if benchmark_app_path() is None:
                 pytest.skip("benchmark_app is not installed (pip install openvino)")
             result = versus_benchmark_app(qp_variant.name, call, str(runner.path), runner.threads, runner.precision,
                                           tuple(image.shape), int(params.shape[1]))
-        else:
+        elif runtime == "onnxruntime" and runner is not None:
             feeds = {"image": image.numpy(), "params": params.numpy()}
             result = versus_bare_session(qp_variant.name, call, runner.session, feeds)
+        else:
+            if qp_variant.channels_last:
+                image = image.contiguous(memory_format=torch.channels_last)
+            result = versus_bare_module(qp_variant.name, call, qp_variant.module, (image, params))
     qp_record(result)
