@@ -72,12 +72,13 @@ def render_markdown(record: RunRecord | Mapping[str, Any], report_path: str | No
 
 
 def kernel_section(verdict: Any) -> list[str]:
-    """Which kernels ran and the operations per second against the peak, when measured."""
+    """Which kernels ran and the operations per second against the peak, when measured (a list:
+    the summary keeps one table, the verdict's)."""
     rows = [r for r in view.variant_rows(verdict) if r.kernels != "-" or r.ops != "-"]
     if not rows:
         return []
-    lines = [_row(["variant", "kernels (heavy operators)", "batch-1 ops/s of peak"]), _row(["---", "---", "---:"])]
-    lines += [_row([escape(r.variant), escape(r.kernels), escape(r.ops)]) for r in rows]
+    lines = ["Kernels (heavy operators) and batch-1 operations per second against the machine's peak:"]
+    lines += [f"- {escape(r.variant)}: {escape(r.kernels)}; {escape(r.ops)}" for r in rows]
     return [*lines, ""]
 
 
