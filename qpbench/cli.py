@@ -30,12 +30,47 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("thread env", ", ".join(f"{k}={v}" for k, v in fp["thread_env"].items() if v is not None) or "none set"),
         ("Python", f"{fp['python']} on {fp['platform']}"),
     ]
+    lines += peak_lines(cpu["isa"], len(fp["cpu_affinity"] or []) or fp["cores_logical"])
+    lines += achieved_lines(args.record)
     problem = torch_version_problem(fp["torch"])
     if problem:
         lines.append(("WARNING", problem))
     width = max(len(k) for k, _ in lines)
     print("\n".join(f"{k.ljust(width)}  {v}" for k, v in lines))
     return 0
+
+
+def peak_lines(isa: dict[str, bool], cores: int) -> list[tuple[str, str]]:
+    """The machine's peak per precision: cores x frequency x operations per cycle of its widest unit."""
+    from qpbench import peak
+
+    hz = peak.cpu_hz()
+    if hz is None:
+        return [("peak", "unknown: no CPU frequency in /proc/cpuinfo")]
+    out = []
+    for precision in ("fp32", "bf16", "int8"):
+        p = peak.peak_for(precision, isa, cores, hz)
+        native = "" if precision != "bf16" or peak.native_bf16(isa) else " (no native bf16: emulated in fp32)"
+        text = f"{p.ops_per_s / 1e9:.0f} GOP/s ({p.unit}: {cores} cores x {hz / 1e9:.2f} GHz x {p.ops_per_cycle} ops/cycle)"
+        out.append((f"peak {precision}", text + native))
+    return out
+
+
+def achieved_lines(record_path: Path | None) -> list[tuple[str, str]]:
+    """Per variant of a saved run: the model's operations per second at batch 1 against the peak."""
+    from qpbench.errors import RecordError
+    from qpbench.record import RunRecord
+    from qpbench.render import view
+
+    if record_path is None or not record_path.is_file():
+        return []
+    try:
+        record = RunRecord.load(record_path)
+    except RecordError as exc:
+        return [("achieved", f"{record_path} not read: {exc}")]
+    rows = [(f"  {row.variant}", f"{row.ops}; {row.kernels}") for row in view.variant_rows(record.verdict)
+            if row.ops != "-" or row.kernels != "-"]
+    return [("achieved", f"batch-1 operations per second of {record_path} against the peak")] + rows if rows else []
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -86,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=package_cli.run)
     p = sub.add_parser("info", help="print the machine fingerprint (CPU, ISA, cores, memory, torch build)")
     p.add_argument("--json", action="store_true", help="the whole fingerprint as JSON, as a run record holds it")
+    record_help = ("a run record whose variants' achieved operations per second to show against the peak, "
+                   "when it exists (default: results/latest.json)")
+    p.add_argument("--record", type=Path, metavar="RUN_JSON", default=Path("results/latest.json"), help=record_help)
     p.set_defaults(func=cmd_info)
     p = sub.add_parser("report", help="render report.html and summary.md from a saved run record (e.g. results/latest.json) "
                                       "or from a stopped run's journal (results/journal/*.jsonl)")

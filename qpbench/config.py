@@ -104,6 +104,9 @@ class QuantThresholds:
     max_corr_loss: float = 0.05  # relative loss of Pearson vs labels
     max_mae_increase: float = 0.10  # relative increase of MAE vs labels
     min_speedup: float = 1.10  # batch-1 median latency, reference / method
+    # The bf16 rule, beside it: bf16 keeps fp32's range, so a trained model loses little; more
+    # than 1% of relative Pearson loss against the fp32 reference means a layer that needs fp32.
+    max_bf16_fidelity_loss: float = 0.01
 
     def __post_init__(self) -> None:
         for f in fields(self):

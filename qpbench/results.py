@@ -360,13 +360,90 @@ class WorkerFailure:
     detail: str = ""  # the last lines of the worker's stderr (faulthandler's traceback of a crash)
 
 
+PRECISIONS = ("int8", "bf16", "fp16", "fp32")  # what a heavy operator's kernel computes in
+
+
+@dataclass(frozen=True)
+class KernelsResult:
+    """Which kernels the heavy operators (convolutions, matrix products) ran with, read from the
+    runtime itself after a batch-1 inference: oneDNN's verbose log (PyTorch paths), the
+    TorchScript graph's operators (fbgemm's quantized ops print nothing), OpenVINO's runtime
+    model or ONNX Runtime's profile. ``expected`` is the precision the variant's name claims."""
+
+    kind: ClassVar[str] = "kernels"
+    variant: str
+    source: str  # "onednn_verbose", "torchscript_graph", "openvino_runtime_model", "onnxruntime_profile"
+    expected: str  # one of PRECISIONS
+    conv: dict[str, int]  # convolutions executed per inference, by precision
+    matmul: dict[str, int]  # matrix products / fully connected layers, by precision
+    implementations: tuple[str, ...] = ()  # kernel names with their ISA, e.g. "brg_conv_fwd:avx512_core_vnni"
+    isa: str = ""  # the widest instruction set the kernels name (or the CPU offers, when they do not say)
+    provider: str = ""  # the runtime (and execution provider) that ran them
+    flops_per_image: float | None = None  # the model's operations for one image (2 per multiply-add), counted once
+    peak_ops_per_s: float | None = None  # the machine's peak for ``expected`` on the threads the variant uses
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        for name, counts in (("conv", self.conv), ("matmul", self.matmul)):
+            unknown = set(counts) - set(PRECISIONS)
+            if unknown:
+                raise ValueError(f"{name} precisions {sorted(unknown)} unknown: choose from {PRECISIONS}")
+        if self.expected not in PRECISIONS:
+            raise ValueError(f"expected precision {self.expected!r} unknown: choose from {PRECISIONS}")
+
+    @property
+    def conv_total(self) -> int:
+        return sum(self.conv.values())
+
+    @property
+    def fallback_convs(self) -> int:
+        """Convolutions that ran in fp32 in a variant that claims a lower precision."""
+        return self.conv.get("fp32", 0) if self.expected != "fp32" else 0
+
+    def label(self) -> str:
+        """E.g. "int8 53/53 conv (avx512_core_vnni)"; the heavy family that ran, when no convolution did."""
+        counts, what = (self.conv, "conv") if self.conv_total else (self.matmul, "matmul")
+        total = sum(counts.values())
+        if not total:
+            return f"no {what} seen"
+        top = max(counts, key=lambda p: (counts[p], p == self.expected))
+        shown = self.expected if counts.get(self.expected) else top
+        return f"{shown} {counts[shown]}/{total} {what}" + (f" ({self.isa})" if self.isa else "")
+
+    def summary(self) -> dict[str, Any]:
+        return {"label": self.label(), "fallback_convs": self.fallback_convs}
+
+
+@dataclass(frozen=True)
+class ToolAgreementResult:
+    """The variant's batch-1 latency beside the runtime's own tool on the same artifact and
+    settings (OpenVINO's benchmark_app, a bare ONNX Runtime session loop), interleaved."""
+
+    kind: ClassVar[str] = "tool_agreement"
+    variant: str
+    tool: str  # "benchmark_app", "onnxruntime InferenceSession.run loop"
+    harness_ms: float  # qpbench's batch-1 median
+    tool_ms: float  # the tool's median on the same artifact
+    command: str = ""  # how the tool was run
+
+    @property
+    def ratio(self) -> float:
+        """harness / tool: 1.05 means the harness reads 5% slower than the tool."""
+        return self.harness_ms / self.tool_ms if self.tool_ms > 0 else float("nan")
+
+    def summary(self) -> dict[str, Any]:
+        return {"ratio": self.ratio}
+
+
 RESULT_TYPES = {
     cls.kind: cls
     for cls in (LatencyResult, ThroughputResult, MemoryResult, BatchSizeResult, AccuracyResult, FidelityResult, VariantInfo,
-                PairedResult, StressResult, ConcurrencyResult, LoadGenResult, ServerSearchResult, WorkerFailure)
+                PairedResult, StressResult, ConcurrencyResult, LoadGenResult, ServerSearchResult, WorkerFailure,
+                KernelsResult, ToolAgreementResult)
 }
 Result = (LatencyResult | ThroughputResult | MemoryResult | BatchSizeResult | AccuracyResult | FidelityResult | VariantInfo
-          | PairedResult | StressResult | ConcurrencyResult | LoadGenResult | ServerSearchResult | WorkerFailure)
+          | PairedResult | StressResult | ConcurrencyResult | LoadGenResult | ServerSearchResult | WorkerFailure
+          | KernelsResult | ToolAgreementResult)
 
 
 def jsonable(value: Any) -> Any:
@@ -399,7 +476,7 @@ def result_from_dict(data: dict[str, Any]) -> Result:
         if key in kwargs and kwargs[key] is None:
             kwargs[key] = float("nan")
     for key in ("samples_s", "measured_batch_sizes", "variant_s", "reference_s", "latencies_s", "rss_mb", "error_messages",
-                "invalid_reasons", "tried_qps", "tried_valid"):
+                "invalid_reasons", "tried_qps", "tried_valid", "implementations"):
         if key in kwargs:
             kwargs[key] = tuple(kwargs[key])
     return cls(**kwargs)

@@ -21,6 +21,7 @@ from qpbench.results import (
     AccuracyResult,
     ConcurrencyResult,
     FidelityResult,
+    KernelsResult,
     LatencyResult,
     LoadGenResult,
     MemoryResult,
@@ -62,6 +63,9 @@ class VariantVerdict:
     speedup_vs_reference: float | None  # reference batch-1 p50 / this one's
     artifact_mb: float | None = None  # serialized artifact on disk, in MB of 10**6 bytes (a file size, not RSS)
     size_reduction: float | None = None  # reference artifact / this one's
+    kernels: str | None = None  # e.g. "int8 53/53 conv (avx512_core_vnni)": what the heavy operators ran in
+    achieved_ops_per_s: float | None = None  # the model's operations per image / batch-1 median
+    peak_ops_per_s: float | None = None  # the machine's peak for the precision the variant claims
 
     def criterion(self, name: str) -> CriterionVerdict:
         return next(c for c in self.criteria if c.name == name)
@@ -255,6 +259,9 @@ def score(
             known = errors.setdefault(r.variant, [])
             if not any(r.reason in msg for msg in known):
                 known.append(f"{r.measurement} worker {r.reason}")
+    for r in results:
+        if isinstance(r, KernelsResult) and r.fallback_convs:
+            errors.setdefault(r.variant, []).append(fallback_message(r))
     metrics, p50 = collect_metrics(results, reference)
     names = list(dict.fromkeys([*metrics, *errors]))
     verdicts = [
@@ -263,6 +270,8 @@ def score(
     ]
     infos = {r.variant: r for r in results if isinstance(r, VariantInfo)}
     verdicts = [with_size(v, infos, reference) for v in verdicts]
+    kernels = {r.variant: r for r in results if isinstance(r, KernelsResult)}
+    verdicts = [with_kernels(v, kernels.get(v.variant)) for v in verdicts]
     quant = quantization_candidates(results, infos, reference, config)
     accepted = [q for q in quant if q.accepted]
     best_quant = max(accepted, key=lambda q: q.speedup or 0.0).variant if accepted else None
@@ -272,6 +281,12 @@ def score(
     verdicts = [
         replace(v, ready=False, reasons=(*v.reasons, *(f"quantization rule: {r}" for r in rejected[v.variant])))
         if v.variant in rejected else v
+        for v in verdicts
+    ]
+    bf16_rejected = bf16_rule(results, infos, config)
+    verdicts = [
+        replace(v, ready=False, reasons=(*v.reasons, f"bf16 rule: {bf16_rejected[v.variant]}"))
+        if v.variant in bf16_rejected else v
         for v in verdicts
     ]
     ready = [v for v in verdicts if v.ready]
@@ -299,6 +314,37 @@ def with_size(v: VariantVerdict, infos: Mapping[str, VariantInfo], reference: st
         artifact_mb=size / 1e6 if size else None,
         size_reduction=ref / size if (size and ref) else None,
     )
+
+
+def bf16_rule(results: list[Result], infos: Mapping[str, VariantInfo], config: ScoringConfig) -> dict[str, str]:
+    """bf16 variants whose fidelity loss against the fp32 reference exceeds the rule, with why."""
+    limit = config.quant.max_bf16_fidelity_loss
+    fidelity = {r.variant: r for r in results if isinstance(r, FidelityResult)}
+    out = {}
+    for name, info in infos.items():
+        if info.meta.get("precision") != "bf16" or info.error or info.skipped:
+            continue
+        loss = fidelity[name].pearson_loss_rel if name in fidelity else None
+        if loss is None or math.isnan(loss):
+            out[name] = "fidelity against the fp32 reference not measured"
+        elif loss > limit:
+            out[name] = f"fidelity loss {loss:.2%} > {limit:.0%}"
+    return out
+
+
+def fallback_message(r: KernelsResult) -> str:
+    """A variant that claims int8 or bf16 whose convolutions ran in fp32: its name misleads."""
+    return (f"silent fallback: {r.fallback_convs} of {r.conv_total} convolutions in fp32 "
+            f"in a variant that claims {r.expected} ({r.source})")
+
+
+def with_kernels(v: VariantVerdict, r: KernelsResult | None) -> VariantVerdict:
+    """The kernels label and the achieved operations per second against the machine's peak."""
+    if r is None:
+        return v
+    achieved = (r.flops_per_image / (v.batch1_p50_ms / 1e3)
+                if r.flops_per_image and v.batch1_p50_ms else None)
+    return replace(v, kernels=r.label(), achieved_ops_per_s=achieved, peak_ops_per_s=r.peak_ops_per_s)
 
 
 def quantization_candidates(

@@ -19,7 +19,7 @@ from typing import Any
 
 from qpbench.config import MEASURE, Profile
 from qpbench.errors import VariantError, VariantUnavailable
-from qpbench.measure.isolation import RequestFailed, ServingWorker, WorkerFailed
+from qpbench.measure.isolation import NotApplicable, RequestFailed, ServingWorker, WorkerFailed
 from qpbench.measure.worker_requests import Worker
 from qpbench.measure import handlers
 from qpbench.results import Result, VariantInfo, result_from_dict
@@ -158,6 +158,8 @@ class MeasuredVariant:
         except RequestFailed as exc:
             if exc.error_type == "CheckFailed":
                 raise AssertionError(exc.message) from None
+            if exc.error_type == "NotApplicable":
+                raise NotApplicable(exc.message) from None
             raise
 
     def results(self, op: str, measurement: str | None = None, **fields: Any) -> list[Result]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from qpbench.config import MEASURE, get_profile
 from qpbench.measure.accuracy import predict
+from qpbench.measure.isolation import MeasurementError, NotApplicable
 from qpbench.measure.latency import rounds_for
 from qpbench.measure.load_watch import measured_quietly
 from qpbench.measure.paired import measure_paired
@@ -155,3 +156,22 @@ def loadgen(loaded: Loaded, profile: str, log_dir: str, bound_ms: float) -> list
     if not (single.queries > 0 and offline.samples_per_s > 0):
         raise CheckFailed("LoadGen completed no query")
     return [single, offline, *tests, search]
+
+
+def kernels(loaded: Loaded) -> Result:
+    """Which kernels the heavy operators ran with (measure/kernels.py), from one inference here."""
+    from qpbench.measure.kernels import kernels_result, model_flops
+
+    try:
+        return kernels_result(loaded.variant, loaded.batch(1), model_flops(loaded.workload))
+    except NotApplicable:
+        raise
+    except MeasurementError as exc:
+        raise NotApplicable(str(exc)) from None
+
+
+def tool_agreement(loaded: Loaded) -> Result:
+    """The harness's batch-1 time beside the runtime's own tool on the same artifact (agreement.py)."""
+    from qpbench.measure.agreement import tool_agreement as compare
+
+    return compare(loaded.variant, *loaded.batch(1))

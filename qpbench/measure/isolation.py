@@ -44,6 +44,11 @@ class MeasurementError(RuntimeError):
     """A measurement could not be made; the message says why."""
 
 
+class NotApplicable(MeasurementError):
+    """The measurement does not apply to this variant here (no tool, another hint, no heavy
+    operators): its test is skipped with this reason."""
+
+
 class WorkerFailed(MeasurementError):
     """A worker process crashed, was killed, hung or printed no report."""
 

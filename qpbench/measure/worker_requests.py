@@ -57,6 +57,10 @@ class Worker:
             return to_dict(handlers.throughput(loaded, request["profile"]))
         if op == "predict":
             return handlers.predictions(loaded, request.get("eval_images"))
+        if op == "kernels":
+            return to_dict(handlers.kernels(loaded))
+        if op == "tool_agreement":
+            return to_dict(handlers.tool_agreement(loaded))
         if op == "loadgen":
             return [to_dict(r) for r in handlers.loadgen(loaded, request["profile"], request["log_dir"],
                                                          request["bound_ms"])]

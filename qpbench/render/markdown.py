@@ -45,6 +45,7 @@ def render_markdown(record: RunRecord | Mapping[str, Any], report_path: str | No
                            escape(row.speedup), escape(row.artifact_mb), escape(row.score),
                            "yes" if row.ready else "no"]))
     lines.append("")
+    lines += kernel_section(verdict)
     if verdict.best_quantization or verdict.quantization:
         lines.append(f"Best quantization method: {escape(verdict.best_quantization or 'none passes the rule')}.")
         lines.append("")
@@ -66,6 +67,17 @@ def render_markdown(record: RunRecord | Mapping[str, Any], report_path: str | No
     if report_path:
         lines += [f"Full report: {escape(report_path)}", ""]
     return "\n".join(lines)
+
+
+def kernel_section(verdict: Any) -> list[str]:
+    """Which kernels ran and the operations per second against the peak, when measured (a list:
+    the summary keeps one table, the verdict's)."""
+    rows = [r for r in view.variant_rows(verdict) if r.kernels != "-" or r.ops != "-"]
+    if not rows:
+        return []
+    lines = ["Kernels (heavy operators) and batch-1 operations per second against the machine's peak:"]
+    lines += [f"- {escape(r.variant)}: {escape(r.kernels)}; {escape(r.ops)}" for r in rows]
+    return [*lines, ""]
 
 
 def comparison_section(comparison: Comparison | None) -> list[str]:

@@ -26,6 +26,18 @@ def table(verdict: Verdict) -> list[str]:
     return lines
 
 
+def kernel_table(verdict: Verdict) -> list[str]:
+    """Which kernels each variant's heavy operators ran with, and its operations per second
+    at batch 1 against the machine's peak for that precision; nothing when not measured."""
+    rows = [[row.variant, row.kernels, row.ops] for row in view.variant_rows(verdict)
+            if row.kernels != "-" or row.ops != "-"]
+    if not rows:
+        return []
+    rows.insert(0, ["variant", "kernels (heavy operators)", "batch-1 ops/s of peak"])
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return ["  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip() for r in rows]
+
+
 def summary_lines(verdict: Verdict, json_path: str | None) -> list[str]:
     lines = table(verdict)
     lines.append("")
@@ -33,6 +45,7 @@ def summary_lines(verdict: Verdict, json_path: str | None) -> list[str]:
                 if v.speedup_vs_reference is not None and v.variant != verdict.reference]
     if speedups:
         lines.append(f"batch-1 median speed-up vs {verdict.reference} (same run): " + ", ".join(speedups))
+    lines += kernel_table(verdict)
     if verdict.recommended:
         lines.append(f"recommended variant: {verdict.recommended} (score {verdict.recommended_score:.0f})")
     else:

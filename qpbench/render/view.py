@@ -67,6 +67,17 @@ class VariantRow:
     score: str
     ready: bool
     reasons: tuple[str, ...]
+    kernels: str = "-"  # what the heavy operators ran in, e.g. "int8 53/53 conv (avx512_core_vnni)"
+    ops: str = "-"  # achieved operations per second against the machine's peak
+
+
+def ops_text(achieved: float | None, peak: float | None) -> str:
+    """E.g. "61 of 358 GOP/s (17%)": the model's operations per image over the batch-1 median."""
+    if not achieved:
+        return "-"
+    if not peak:
+        return f"{achieved / 1e9:.0f} GOP/s"
+    return f"{achieved / 1e9:.0f} of {peak / 1e9:.0f} GOP/s ({achieved / peak:.0%})"
 
 
 def variant_rows(verdict: Verdict) -> list[VariantRow]:
@@ -80,6 +91,8 @@ def variant_rows(verdict: Verdict) -> list[VariantRow]:
         score=f"{v.score:.0f}",
         ready=v.ready,
         reasons=v.reasons,
+        kernels=v.kernels or "-",
+        ops=ops_text(v.achieved_ops_per_s, v.peak_ops_per_s),
     ) for v in verdict.variants]
 
 

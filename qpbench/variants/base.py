@@ -71,6 +71,8 @@ class Variant:
     artifact_files: dict[str, dict[str, Any]] = field(default_factory=dict)  # path -> sha256, bytes
 
     def __call__(self, image: Any, params: Any) -> Any:
+        if getattr(self.module, "serves_numpy", False):  # a torch-free runtime: (N,) out, no autograd
+            return self.module(image, params)
         import torch
 
         with torch.inference_mode():

@@ -36,16 +36,28 @@ from qpbench.variants.base import BuildContext, Variant, given_artifact
 
 class RunnerModule:
     """Adapts a torch-free backend (the one deployment packages use, ``qpbench.runtime.backends``)
-    to the variant interface: torch tensors in, a torch tensor out."""
+    to the variant interface: torch tensors in, a torch tensor out.
+
+    Every call is timed as the model's, so it adds no work of its own: a tensor that needs no
+    grad shares its memory with the array handed to the runtime (no copy), and the runtime's
+    (N,) float32 output is wrapped, not converted (``Variant`` skips inference_mode for it)."""
+
+    serves_numpy = True  # Variant.__call__ calls it directly: no autograd state to switch off
 
     def __init__(self, runner: Any) -> None:
         self.runner = runner
 
+    @staticmethod
+    def _array(tensor: Any) -> np.ndarray:
+        if isinstance(tensor, np.ndarray):
+            return tensor
+        return tensor.detach().numpy() if tensor.requires_grad else tensor.numpy()
+
     def __call__(self, image: Any, params: Any) -> Any:
         import torch
 
-        out = self.runner.run(image.detach().cpu().numpy(), params.detach().cpu().numpy())
-        return torch.from_numpy(np.asarray(out, dtype=np.float32))
+        out = self.runner.run(self._array(image), self._array(params))
+        return torch.from_numpy(out if out.dtype == np.float32 else out.astype(np.float32))
 
 
 def require_onnx() -> None:

@@ -83,7 +83,7 @@ def quantize_ir(ctx: BuildContext, model: Any, meta: dict[str, Any]) -> Any:
         raise VariantUnavailable(f"nncf.quantize failed on the model: {first_line(exc)}") from exc
 
 
-def _build(ctx: BuildContext, name: str, hint: str, int8: bool) -> Variant:
+def _build(ctx: BuildContext, name: str, hint: str, int8: bool, precision: str = "f32") -> Variant:
     ov = require_openvino(with_nncf=int8 and given_artifact(ctx) is None)
     meta: dict[str, Any] = {"runtime": "openvino", "openvino": runtime_version("openvino"), "hint": hint, "legacy": False,
                             "converter": "openvino.convert_model(ExportedProgram)"}
@@ -100,15 +100,16 @@ def _build(ctx: BuildContext, name: str, hint: str, int8: bool) -> Variant:
     if hint == "THROUGHPUT":
         # Streams split the cores: give OpenVINO all of them (a batch-1 sweep would pick for the wrong goal).
         threads = ctx.options.threads
-        runner = OpenVINOBackend.load(artifact, threads, hint)
+        runner = OpenVINOBackend.load(artifact, threads, hint, precision)
         threads = runner.inference_threads
     else:
-        runner, threads = sweep_runner_threads(lambda n: OpenVINOBackend.load(artifact, n, hint), numpy_example(ctx), ctx, meta)
+        runner, threads = sweep_runner_threads(lambda n: OpenVINOBackend.load(artifact, n, hint, precision),
+                                               numpy_example(ctx), ctx, meta)
     meta.update(artifact=str(artifact), inference_threads=runner.inference_threads, streams=runner.streams,
                 precision=runner.precision,
                 infer_requests=runner.optimal_requests)
-    precision = "int8 (NNCF, calibrated)" if int8 else "fp32"
-    return Variant(name=name, module=RunnerModule(runner), description=f"OpenVINO {precision}, {hint.lower()} hint",
+    what = "int8 (NNCF, calibrated)" if int8 else ("bf16 inference precision" if precision == "bf16" else "fp32")
+    return Variant(name=name, module=RunnerModule(runner), description=f"OpenVINO {what}, {hint.lower()} hint",
                    threads=threads, meta=meta, artifact_bytes=ir_size(artifact))
 
 
@@ -122,3 +123,8 @@ def build_openvino_fp32_tput(ctx: BuildContext) -> Variant:
 
 def build_openvino_int8(ctx: BuildContext) -> Variant:
     return _build(ctx, "openvino-int8", "LATENCY", int8=True)
+
+
+def build_openvino_bf16_ir(ctx: BuildContext) -> Variant:
+    """The fp32 IR compiled with bf16 inference precision (no check of the CPU: see variants.bf16)."""
+    return _build(ctx, "openvino-bf16", "LATENCY", int8=False, precision="bf16")

@@ -42,6 +42,10 @@ BUILTIN_VARIANTS = (
                 "qpbench.variants.openvino:build_openvino_fp32_tput"),
     VariantSpec("openvino-int8", "OpenVINO int8 through nncf.quantize (calibrated), CPU, latency hint",
                 "qpbench.variants.openvino:build_openvino_int8", quantized=True),
+    VariantSpec("openvino-bf16", "OpenVINO IR, CPU, bf16 inference precision, latency hint (native bf16 CPUs only)",
+                "qpbench.variants.bf16:build_openvino_bf16"),
+    VariantSpec("aoti-bf16", "bf16 weights and activations, torch.export + AOTInductor (native bf16 CPUs only)",
+                "qpbench.variants.bf16:build_aoti_bf16"),
 )
 
 
