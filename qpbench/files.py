@@ -40,6 +40,17 @@ def json_text(data: dict[str, Any], default: Callable[[Any], Any] | None = None)
 def write_text(text: str, path: Path) -> Path:
     """Atomically: a temporary file beside ``path`` (UTF-8), flushed to disk, then renamed over it."""
     path = Path(path)
+    tmp = _synced_temp(text, path)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _synced_temp(text: str, path: Path) -> Path:
+    """``text`` in a temporary file beside ``path`` (UTF-8), on disk before it is returned."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -47,25 +58,19 @@ def write_text(text: str, path: Path) -> Path:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+    return Path(tmp)
 
 
 def write_new_text(text: str, path: Path) -> Path:
     """Like ``write_text``, but never replaces a file: the complete temporary file is hard-linked
     to ``path``, which fails with FileExistsError when ``path`` exists (atomic and exclusive)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = _synced_temp(text, path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.link(tmp, path)
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
     return path

@@ -14,12 +14,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from qpbench.record import RunRecord
 from tests.planted import write_planted
+from tests.test_isolation import alive
 from tests.test_plugin import LONG_RUN, TINY, suite  # noqa: F401  (the bench suite and the tiny model)
 
 
@@ -112,7 +112,7 @@ def test_a_killed_run_leaves_a_journal_that_report_renders_as_partial(suite, tin
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     time.sleep(1)
-    assert workers and not [pid for pid in workers if _alive(pid)], "a worker outlived the killed run"
+    assert workers and not [pid for pid in workers if alive(pid)], "a worker outlived the killed run"
 
     out = suite.path / "partial"
     report = subprocess.run([sys.executable, "-m", "qpbench", "report", str(journal), "--out", str(out)],
@@ -137,12 +137,3 @@ def _children(pid: int) -> list[int]:
         frontier = {c for c, p in parents.items() if p in frontier}
         found += sorted(frontier)
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/stat")
-    return not (status.exists() and status.read_text().split(")")[-1].split()[0] == "Z")

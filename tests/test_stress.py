@@ -35,8 +35,8 @@ class FakeClock:
         return self.now
 
 
-def fake_run(latency_at, rss_at, iterations=1000, warmup=0):
-    """stress_loop over a fake inference whose latency and RSS are functions of the call number."""
+def fake_inference(latency_at, rss_at):
+    """(call, clock, RSS reader) of a fake inference whose latency and RSS are functions of the call number."""
     clock, calls, rss = FakeClock(), [0], [0.0]
 
     def call():
@@ -45,7 +45,13 @@ def fake_run(latency_at, rss_at, iterations=1000, warmup=0):
         clock.now += latency_at(i)
         rss[0] = rss_at(i)
 
-    latencies, rss_mb = stress_loop(call, iterations, warmup, timer=clock, rss=lambda: rss[0])
+    return call, clock, lambda: rss[0]
+
+
+def fake_run(latency_at, rss_at, iterations=1000, warmup=0):
+    """stress_loop over a fake inference."""
+    call, clock, rss = fake_inference(latency_at, rss_at)
+    latencies, rss_mb = stress_loop(call, iterations, warmup, timer=clock, rss=rss)
     return StressResult("fake", 1, warmup, 100.0, 200.0, tuple(latencies), tuple(rss_mb))
 
 
@@ -91,15 +97,8 @@ def test_growth_that_stops_after_warm_up_is_not_a_leak():
 
 def confirmed_run(latency_at, rss_at, iterations=800):
     """confirmed_stress_loop over a fake inference: extended once when a trend appears."""
-    clock, calls, rss = FakeClock(), [0], [0.0]
-
-    def call():
-        i = calls[0]
-        calls[0] += 1
-        clock.now += latency_at(i)
-        rss[0] = rss_at(i)
-
-    latencies, rss_mb, extended = confirmed_stress_loop(call, iterations, 0, timer=clock, rss=lambda: rss[0])
+    call, clock, rss = fake_inference(latency_at, rss_at)
+    latencies, rss_mb, extended = confirmed_stress_loop(call, iterations, 0, timer=clock, rss=rss)
     return StressResult("fake", 1, 0, 100.0, 200.0, tuple(latencies), tuple(rss_mb), extended=extended)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import os
 import re
 import shutil
@@ -25,6 +24,7 @@ from typing import Any
 
 from qpbench.config import ARTIFACT_RUN_IN_USE_S, ARTIFACT_RUNS_KEPT
 from qpbench.errors import VariantError
+from qpbench.runtime.manifest import sha256_file
 
 RUN_DIR = re.compile(r"[0-9]{8}-[0-9]{6}-[A-Za-z0-9_]+")  # what run_artifact_dir makes: nothing else is removed
 
@@ -91,14 +91,6 @@ def rebase(value: Any, old: Path, new: Path) -> Any:
     if isinstance(value, list):
         return [rebase(v, old, new) for v in value]
     return value
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_records(paths: list[Path]) -> dict[str, dict[str, Any]]:
