@@ -65,8 +65,9 @@ def result_problems(r: dict, pearson_floor: float, fidelity_floor: float) -> lis
     elif kind == "concurrency":
         checks.append((positive(r["latencies_s"]) and r["errors"] == 0,
                        f"{r['errors']} errors, {len(r['latencies_s'])} latencies: {list(r['error_messages'])[:2]}"))
-    elif kind == "loadgen":
-        checks.append((positive([r["samples_per_s"], *r["latency_ms"].values()]) and r["queries"] > 0,
+    elif kind == "loadgen":  # SingleStream's metric is its latency: no samples per second
+        rates = [r["samples_per_s"]] if r["scenario"] != "SingleStream" else []
+        checks.append((positive([*rates, *r["latency_ms"].values()]) and r["queries"] > 0,
                        f"{r['scenario']}: {r['samples_per_s']} samples/s, latencies {r['latency_ms']}"))
     elif kind == "server_search":
         qps = r["max_valid_qps"]

@@ -63,7 +63,8 @@ def change(kind: str, key: str, value, variant: str = "fx-int8"):
     (change("memory", "peak_rss_mb", 100.0), "fx-int8: memory: RSS baseline 300.0 MiB, peak 100.0 MiB"),
     (change("fidelity", "correlation", 0.2), "fx-int8: fidelity: correlation with eager 0.2"),
     (change("concurrency", "errors", 3), "fx-int8: concurrency: 3 errors"),
-    (change("loadgen", "samples_per_s", 0.0), "fx-int8: loadgen: "),
+    (change("loadgen", "samples_per_s", 0.0), "fx-int8: loadgen: Offline: 0.0 samples/s"),
+    (change("loadgen", "latency_ms", {"p50": 1.0, "p99": float("nan")}), "fx-int8: loadgen: SingleStream: "),
     (lambda r: r["results"].append({"kind": "worker_failure", "variant": "eager", "measurement": "stress",
                                     "failure": "signal"}), "eager: a stress worker failed: signal"),
 ])
@@ -72,6 +73,13 @@ def test_each_planted_fault_is_named(record, plant, expect):
     plant(faulty)
     found = problems(faulty, VARIANTS, pearson_floor=0.85)
     assert any(p.startswith(expect) for p in found), found
+
+
+def test_single_stream_has_no_rate_to_check(record):
+    for r in record["results"]:
+        if r["kind"] == "loadgen" and r["scenario"] == "SingleStream":
+            r["samples_per_s"] = 0.0  # what LoadGen's SingleStream summary gives
+    assert problems(record, VARIANTS, pearson_floor=0.85) == []
 
 
 def test_without_long_runs_only_the_short_kinds_are_required(record):
