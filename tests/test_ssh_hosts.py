@@ -138,3 +138,12 @@ def test_dist_each_over_two_ssh_gateways_gives_one_matrix_and_per_host_records(s
     matrix = record["matrix"]
     assert matrix["hosts"] == list(hosts) and matrix["variants"] == ["eager"]
     assert set(matrix["cells"]["eager"]) == set(hosts)
+
+
+def test_without_sshd_the_test_skips_with_the_install_hint_except_under_ci(monkeypatch):
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="make sshd"):
+        require(None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="under CI=true the ssh hosts test must run"):
+        require(None)
