@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup bench test browser clean
+.PHONY: setup bench test browser sshd clean
 
 setup: $(VENV)/.installed
 
@@ -19,8 +19,10 @@ $(VENV)/.installed: pyproject.toml requirements/ci.txt
 bench: setup
 	$(VENV)/bin/pytest bench/ $(PYTEST_ARGS)
 
-test: setup browser
-	$(VENV)/bin/pytest tests/ $(PYTEST_ARGS)
+# -rs lists every skipped test with its reason; under CI=true a skip that hides a whole
+# test module fails the run (tests/ci_skips.py).
+test: setup browser sshd
+	$(VENV)/bin/pytest tests/ -rs $(PYTEST_ARGS)
 
 # The HTML report test renders the page in headless Chromium (Debian's package).
 # Installed when missing and apt-get can run as root; otherwise that one test skips,
@@ -31,6 +33,15 @@ browser:
 	    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
 	      { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; }; } || \
 	  echo "chromium is not installed: the HTML screenshot test will skip (apt-get install chromium)"
+
+# The several-hosts test runs `--dist each` over ssh gateways to an sshd it starts on 127.0.0.1
+# (Debian's openssh-server). Installed as chromium is; without it that test skips, except under CI=true.
+sshd:
+	@test -x /usr/sbin/sshd || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null 2>&1 || \
+	      { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null; }; }; } || \
+	  echo "openssh-server is not installed: the ssh several-hosts test will skip (apt-get install openssh-server)"
 
 
 clean:

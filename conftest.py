@@ -1,9 +1,12 @@
 """Fixtures for qpbench's own tests: a tiny model, its checkpoint and labelled data.
 
-The tiny model's prediction is an exact function of the parameter vector, and
-the labels are made with that same function, so a correct harness measures a
-Pearson of 1 on it, while its Conv+BN path still gives the optimizations
-something to fold.
+The tiny model's prediction depends on its image (through Conv+BN, which the
+optimizations fold) as much as on its parameter vector. The labels are the
+model's own predictions on images preprocessed by an independent reference
+(``reference_inputs``: /255, NCHW, ImageNet normalisation, written here, not
+taken from qpbench), so a correct harness measures a Pearson of 1 on it, and a
+fault anywhere on the image path (preprocessing, layout, folding) moves the
+predictions away from the labels.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ TINY_MODEL_SRC = textwrap.dedent(
 
         def forward(self, image, params):
             feat = torch.relu(self.bn(self.conv(image))).mean(dim=(2, 3))
-            return torch.sigmoid(self.param_head(params) + 0.0 * self.img_head(feat)).squeeze(1)
+            return torch.sigmoid(self.param_head(params) + self.img_head(feat)).squeeze(1)
 
 
     def build():
@@ -57,6 +60,31 @@ TINY_MODEL_SRC = textwrap.dedent(
 )
 
 PARAM_WEIGHTS = np.linspace(-2.0, 2.0, 13).astype(np.float32)
+# the reference preprocessing's constants, written out rather than imported from qpbench
+REFERENCE_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+REFERENCE_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+def reference_inputs(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, S, S, 3) -> float32 (N, 3, S, S): /255, ImageNet-normalised; no resize (the tiny
+    workload's input size is its images' size)."""
+    return np.ascontiguousarray(((images.astype(np.float32) / 255.0 - REFERENCE_MEAN) / REFERENCE_STD).transpose(0, 3, 1, 2))
+
+
+def tiny_images(rng: np.random.Generator, n_images: int, size: int) -> np.ndarray:
+    """Images that differ as wholes (a colour per image plus noise), so the model's spatially
+    averaged features, and with them its image term, differ from image to image."""
+    colours = rng.integers(0, 256, (n_images, 1, 1, 3))
+    noise = rng.integers(-40, 41, (n_images, size, size, 3))
+    return np.clip(colours + noise, 0, 255).astype(np.uint8)
+
+
+def tiny_predictions(model, images: np.ndarray, img_idx: np.ndarray, params: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        image = torch.from_numpy(reference_inputs(images)[img_idx])
+        return model(image, torch.from_numpy(params)).numpy()
 
 
 def write_tiny_files(root: Path, n_images: int = 6, per_image: int = 4, size: int = 16) -> dict[str, Path]:
@@ -68,23 +96,30 @@ def write_tiny_files(root: Path, n_images: int = 6, per_image: int = 4, size: in
     namespace: dict = {}
     exec(compile(TINY_MODEL_SRC, "tinymodel", "exec"), namespace)
     torch.manual_seed(0)
-    model = namespace["build"]()
+    model = namespace["build"]().eval()
+    rng = np.random.default_rng(0)
+    n = n_images * per_image
+    params = rng.random((n, 13), dtype=np.float32)
+    images = tiny_images(rng, n_images, size)
+    img_idx = np.repeat(np.arange(n_images), per_image).astype(np.int32)
     with torch.no_grad():
         model.param_head.weight.copy_(torch.from_numpy(PARAM_WEIGHTS).view(1, -1))
         model.param_head.bias.zero_()
         model.bn.running_mean.uniform_(-0.5, 0.5)
         model.bn.running_var.uniform_(0.5, 2.0)
+        # scale the image term to a spread like the parameter term's (std about 1.4), centred on 0
+        feat = torch.relu(model.bn(model.conv(torch.from_numpy(reference_inputs(images))))).mean(dim=(2, 3))
+        term = model.img_head(feat).squeeze(1)
+        scale = 1.5 / float(term.std())
+        model.img_head.weight.mul_(scale)
+        model.img_head.bias.copy_(model.img_head.bias * scale - float(term.mean()) * scale)
     torch.save(model.state_dict(), root / "tiny.pt")
-    rng = np.random.default_rng(0)
-    n = n_images * per_image
-    params = rng.random((n, 13), dtype=np.float32)
-    ssim = 1.0 / (1.0 + np.exp(-(params @ PARAM_WEIGHTS)))
     np.savez_compressed(
         root / "tiny.npz",
-        images=rng.integers(0, 256, (n_images, size, size, 3), dtype=np.uint8),
-        img_idx=np.repeat(np.arange(n_images), per_image).astype(np.int32),
+        images=images,
+        img_idx=img_idx,
         params_vec=params,
-        ssim=ssim.astype(np.float32),
+        ssim=tiny_predictions(model, images, img_idx, params).astype(np.float32),
     )
     return {"module": root / "tinymodel.py", "checkpoint": root / "tiny.pt", "dataset": root / "tiny.npz"}
 

@@ -148,14 +148,24 @@ def test_loadgen_single_stream_and_offline_write_logs_only_where_told(tmp_path, 
     assert list(elsewhere.iterdir()) == []
 
 
-def test_loadgen_server_meets_a_loose_bound_and_misses_a_tight_one(tmp_path, elsewhere):
+def test_loadgen_server_misses_a_bound_below_the_sut_s_own_time_and_meets_one_far_above_it(tmp_path, elsewhere):
+    """Bounds relative to the SUT's own service time (a sleep), never to the machine's speed: a
+    bound shorter than the sleep cannot be met however fast the machine; one 100 times the
+    sleep, at a query rate a tenth of what the sleep allows, is met unless the machine stalls
+    for a large multiple of it."""
     run = LoadGenRun(min_duration_s=0.3, min_query_count=64)
-    fast = run_scenario(lambda idx: None, 8, "Server", "v", tmp_path / "fast", run, 0.001,
-                        target_qps=200, latency_bound_ms=50)
-    assert fast.constraints_met and fast.target_qps == 200
-    slow = run_scenario(lambda idx: time.sleep(0.02), 8, "Server", "v", tmp_path / "slow", run, 0.02,
-                        target_qps=100, latency_bound_ms=10)
-    assert not slow.constraints_met and not slow.valid
+    sleep_s = 0.002
+
+    def sut(idx):
+        time.sleep(sleep_s)
+
+    tight = run_scenario(sut, 8, "Server", "v", tmp_path / "tight", run, sleep_s,
+                         target_qps=0.1 / sleep_s, latency_bound_ms=sleep_s * 1e3 / 2)
+    assert not tight.constraints_met and not tight.valid
+    loose = run_scenario(sut, 8, "Server", "v", tmp_path / "loose", run, sleep_s,
+                         target_qps=0.1 / sleep_s, latency_bound_ms=sleep_s * 1e3 * 100)
+    assert loose.constraints_met and loose.target_qps == pytest.approx(0.1 / sleep_s)
+    assert loose.latency_ms["p99"] >= sleep_s * 1e3  # LoadGen's latencies include the SUT's time
 
 
 def test_a_sut_that_raises_is_reported(tmp_path):

@@ -19,44 +19,44 @@ def worker_config(uid: str) -> SimpleNamespace:
                            getoption=lambda name, default=None: default)
 
 
-def hold(uid: str, exclusive: bool, seconds: float, log, start) -> None:
+def hold(uid: str, exclusive: bool, state, start, overlap) -> None:
+    """Hold the lock and record who else is inside; no clock is read. ``overlap`` (a barrier of
+    the shared holders) only passes when all of them are inside at once."""
     start.wait()
     with timing_lock.held(worker_config(uid), exclusive):
-        log.put(("in", exclusive, time.monotonic()))
-        time.sleep(seconds)
-        log.put(("out", exclusive, time.monotonic()))
+        with state.get_lock():
+            state[0] += 1  # holders inside
+            state[1] += exclusive  # exclusive holders inside
+            if state[0] > 1 and state[1] > 0:
+                state[2] += 1  # somebody shared the lock with an exclusive holder
+        if overlap is not None and not exclusive:
+            overlap.wait(timeout=60)  # raises (non-zero exit) if the others cannot get in
+        else:
+            time.sleep(0.05)  # a chance for others to get in wrongly: nothing is timed
+        with state.get_lock():
+            state[0] -= 1
+            state[1] -= exclusive
 
 
-def intervals(log, n):
-    events = [log.get(timeout=20) for _ in range(2 * n)]
-    ins = [e for e in events if e[0] == "in"]
-    outs = [e for e in events if e[0] == "out"]
-    return [(i[1], i[2], o[2]) for i, o in zip(sorted(ins, key=lambda e: e[2]), sorted(outs, key=lambda e: e[2]))]
-
-
-def run(uid: str, kinds: list[bool], seconds: float = 0.3):
+def run(uid: str, kinds: list[bool], overlap: bool) -> list[int]:
+    """Start one holder per kind (True: exclusive) at once; the exit codes and the violations."""
     ctx = mp.get_context("fork")
-    log, start = ctx.Queue(), ctx.Event()
-    procs = [ctx.Process(target=hold, args=(uid, k, seconds, log, start)) for k in kinds]
+    state, start = ctx.Array("i", 3), ctx.Event()
+    barrier = ctx.Barrier(kinds.count(False)) if overlap else None
+    procs = [ctx.Process(target=hold, args=(uid, k, state, start, barrier)) for k in kinds]
     for p in procs:
         p.start()
     start.set()
-    out = intervals(log, len(kinds))
     for p in procs:
-        p.join(10)
-    return out
+        p.join(120)
+    return [p.exitcode for p in procs] + [state[2]]
 
 
 def test_shared_holders_overlap_and_an_exclusive_one_runs_alone(tmp_path):
     uid = f"test-{time.monotonic_ns()}"
-    shared = run(uid, [False, False])
-    assert shared[1][1] < shared[0][2]  # the second shared holder entered before the first left
-    mixed = run(uid, [True, False, False])
-    spans = sorted(mixed, key=lambda s: s[1])
-    for excl, start, end in spans:
-        if excl:
-            others = [s for s in spans if not s[0]]
-            assert all(o[2] <= start or o[1] >= end for o in others)  # nobody inside the exclusive span
+    assert run(uid, [False, False], overlap=True) == [0, 0, 0]  # both shared holders were inside at once
+    for _ in range(3):
+        assert run(uid, [True, False, False, True], overlap=False) == [0, 0, 0, 0, 0]  # nobody beside an exclusive
 
 
 def test_outside_xdist_there_is_no_lock():
