@@ -132,6 +132,8 @@ def tool_agreement(variant: Any, image: Any, params: Any) -> ToolAgreementResult
     Raises ``NotApplicable`` where no comparison applies."""
     import torch
 
+    from qpbench.measure.kernels import artifact_of
+
     runtime = variant.meta.get("runtime")
     runner = getattr(variant.module, "runner", None)
     call = lambda: variant(image, params)  # noqa: E731  (what the latency measurement times)
@@ -141,7 +143,8 @@ def tool_agreement(variant: Any, image: Any, params: Any) -> ToolAgreementResult
                 raise NotApplicable("benchmark_app is compared at batch 1 with the latency hint only")
             if benchmark_app_path() is None:
                 raise NotApplicable("benchmark_app is not installed (pip install openvino)")
-            return versus_benchmark_app(variant.name, call, str(runner.path), runner.threads, runner.precision,
+            return versus_benchmark_app(variant.name, call, str(artifact_of(variant, runner)), runner.threads,
+                                        runner.precision,
                                         tuple(image.shape), int(params.shape[1]))
         if runtime == "onnxruntime" and runner is not None:
             feeds = {"image": image.numpy(), "params": params.numpy()}

@@ -286,6 +286,12 @@ def torch_tally(variant: Any, call: Callable[[], Any]) -> tuple[KernelTally, str
     return module_weights_tally(module, capability), "module_weights", f"torch {torch.__version__} (ATen {capability})"
 
 
+def artifact_of(variant: Any, runner: Any) -> Path:
+    """The variant's artifact file where the run published it (``meta["artifact"]``; the runner may
+    still name the staging folder it was built in)."""
+    return Path(variant.meta.get("artifact") or runner.path)
+
+
 def collect_tally(variant: Any, example: tuple[Any, Any]) -> tuple[KernelTally, str, str]:
     """The tally, its source and the runtime that ran it, for a built variant after warm-up."""
     runtime = variant.meta.get("runtime")
@@ -299,7 +305,8 @@ def collect_tally(variant: Any, example: tuple[Any, Any]) -> tuple[KernelTally, 
         import onnxruntime
 
         image, params = (t.detach().cpu().numpy() for t in example)
-        tally, providers = parse_ort_profile(ort_profile(runner.path, runner.threads, {"image": image, "params": params}))
+        tally, providers = parse_ort_profile(ort_profile(artifact_of(variant, runner), runner.threads,
+                                                         {"image": image, "params": params}))
         return tally, "onnxruntime_profile", f"onnxruntime {onnxruntime.__version__} {'+'.join(sorted(providers))}"
     return torch_tally(variant, lambda: variant(*example))
 
