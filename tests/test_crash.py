@@ -90,8 +90,9 @@ def test_a_builder_that_aborts_fails_its_variant_and_the_others_are_judged(suite
     assert any(f.measurement == "build" for f in failures(record))
 
 
-def test_a_killed_run_leaves_a_journal_that_report_renders_as_partial(suite, tiny_files):
-    """kill -9 of pytest mid-run: the results so far are on disk, and no worker outlives it."""
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+def test_a_killed_run_leaves_a_journal_that_report_renders_as_partial(suite, tiny_files, stop):
+    """kill -9 (or Ctrl-C) of pytest mid-run: the results so far are on disk, and no worker outlives it."""
     write_planted(suite.path)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(suite.path), *sys.path])}
     proc = subprocess.Popen(
@@ -109,8 +110,8 @@ def test_a_killed_run_leaves_a_journal_that_report_renders_as_partial(suite, tin
     assert journal is not None, "the run journaled no accuracy result"
     time.sleep(2)  # the latency worker is now hanging
     workers = _children(proc.pid)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    os.kill(proc.pid, stop)
+    proc.wait(timeout=120)
     time.sleep(1)
     assert workers and not [pid for pid in workers if alive(pid)], "a worker outlived the killed run"
 
