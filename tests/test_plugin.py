@@ -45,7 +45,7 @@ def latest(pytester: pytest.Pytester) -> dict:
 def test_user_model_via_options_measures_every_variant_and_writes_json(suite):
     # a latency target no busy machine misses: this test is about the plumbing, never about speed
     result = run(suite, "-k", f"not ({LONG_RUN})", "--qp-target", "latency_p95_ms=100000")
-    result.assert_outcomes(passed=12, skipped=2)  # fidelity and speed ratio of the reference with itself are skipped
+    result.assert_outcomes(passed=16, skipped=2)  # fidelity and speed ratio of the reference with itself are skipped
     result.stdout.fnmatch_lines([
         "*qpbench deployment readiness*",
         "variant*p95 b1 ms/img*img/s*peak RSS MiB*Pearson*fidelity loss*score*ready*",
@@ -64,7 +64,8 @@ def test_user_model_via_options_measures_every_variant_and_writes_json(suite):
     assert {(r["variant"], r["batch_size"]) for r in lat} == {(v, b) for v in ("eager", "optimized") for b in (1, 4)}
     assert all(len(r["samples_s"]) >= 5 and "p95" in r["summary"]["per_image_ms"] for r in lat)
     kinds = {r["kind"] for r in record["results"]}
-    assert kinds == {"variant", "latency", "throughput", "memory", "batch_size", "accuracy", "fidelity", "paired"}
+    assert kinds == {"variant", "latency", "throughput", "memory", "batch_size", "accuracy", "fidelity", "paired",
+                     "kernels", "tool_agreement"}
     paired = next(r for r in record["results"] if r["kind"] == "paired")
     assert paired["variant"] == "optimized" and paired["reference"] == "eager"
     assert len(paired["variant_s"]) == len(paired["reference_s"]) >= 5

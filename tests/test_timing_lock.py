@@ -75,8 +75,8 @@ def test_an_explicit_benchmark_disable_is_respected():
 def test_the_lock_file_is_gone_after_its_holders_leave():
     uid = f"gone-{time.monotonic_ns()}"
     path = timing_lock.lock_path(worker_config(uid))
-    run(uid, [False, False], seconds=0.1)
-    run(uid, [True, False], seconds=0.1)
+    run(uid, [False, False], overlap=True)
+    run(uid, [True, False], overlap=False)
     assert not path.exists()
     assert path.parent.stat().st_mode & 0o777 == 0o700
 
