@@ -58,7 +58,8 @@ class Bf16Model(torch.nn.Module):
 def build_aoti_bf16_package(ctx: BuildContext) -> Variant:
     """bf16 weights and activations through torch.export + AOTInductor (no check of the CPU)."""
     from qpbench.optimize.compile import first_line, recorded_warnings
-    from qpbench.optimize.export import export_model, load_aoti, package_aoti
+    from qpbench.optimize.export import export_model, package_aoti
+    from qpbench.variants.compiled import load_warm_aoti
     from qpbench.optimize.threads import thread_settings
 
     threads = ctx.options.threads
@@ -77,11 +78,7 @@ def build_aoti_bf16_package(ctx: BuildContext) -> Variant:
             meta["compile_time_s"] = time.perf_counter() - start
         else:
             artifact = loaded
-        module = load_aoti(artifact)
-        with torch.inference_mode():
-            for _ in range(2):
-                module(*ctx.workload.example_batch(1))
-    meta.update(artifact=str(artifact), loaded_from_artifact=loaded is not None)
+        module = load_warm_aoti(ctx, artifact, loaded, meta)
     return Variant(name="aoti-bf16", module=module, threads=threads, meta=meta, artifact_bytes=os.path.getsize(artifact),
                    description="bf16 weights and activations, torch.export (strict, dynamic batch) -> AOTInductor .pt2")
 

@@ -81,11 +81,7 @@ def build_aoti(ctx: BuildContext) -> Variant:
             meta["aoti_ops"] = aoti_ops(artifact)
         else:
             artifact = loaded
-        module = load_aoti(artifact)
-        with torch.inference_mode():
-            for _ in range(2):
-                module(*ctx.workload.example_batch(1))
-    meta.update(artifact=str(artifact), loaded_from_artifact=loaded is not None)
+        module = load_warm_aoti(ctx, artifact, loaded, meta)
     return Variant(
         name=name,
         module=module,
@@ -94,3 +90,13 @@ def build_aoti(ctx: BuildContext) -> Variant:
         meta=meta,
         artifact_bytes=os.path.getsize(artifact),
     )
+
+
+def load_warm_aoti(ctx: BuildContext, artifact: Any, loaded: Any, meta: dict[str, Any]) -> Any:
+    """The .pt2 loaded and called twice (the first calls pick kernels); ``meta`` records where it is."""
+    module = load_aoti(artifact)
+    with torch.inference_mode():
+        for _ in range(2):
+            module(*ctx.workload.example_batch(1))
+    meta.update(artifact=str(artifact), loaded_from_artifact=loaded is not None)
+    return module
