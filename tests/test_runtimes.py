@@ -213,7 +213,8 @@ def test_stress_and_concurrency_of_a_runtime_variant_run_without_torch(tiny_file
     stress = measure_stress(workload, variant.name, path, options, batch_size=1, iterations=50, warmup=5)
     torch_stress = measure_stress(workload, "eager", "qpbench.variants:build_eager", {"threads": 1}, batch_size=1,
                                   iterations=50, warmup=5)
-    assert len(stress.latencies_s) == 50 and stress.peak_rss_mb < 0.6 * torch_stress.baseline_rss_mb
+    assert len(stress.latencies_s) == 50 + stress.extended  # twice as many when a trend had to be confirmed
+    assert stress.peak_rss_mb < 0.6 * torch_stress.baseline_rss_mb
     runs = measure_concurrency(workload, variant.name, path, options, batch_size=1, thread_counts=(1, 2),
                                processes=(), duration_s=0.2)
     assert [r.threads for r in runs] == [1, 2] and all(r.latencies_s and not r.errors and not r.mismatches
