@@ -64,6 +64,7 @@ class QPSession:
         self.run_id: str = workerinput.get("qp_run_id") or journal.new_run_id()
         self._journal_name = self.run_id + (f".{workerinput['workerid']}" if "workerid" in workerinput else "")
         self._predictions: dict[str, np.ndarray] = {}
+        self._fingerprint: dict[str, Any] | None = None
         self._worker_infos: list[Result] = []
         self.hosts: dict[str, HostRecords] = {}  # --dist each: every host's records apart
         # What finishing produced:
@@ -201,10 +202,13 @@ class QPSession:
                     or (self._cache and self._cache.infos()))
 
     def fingerprint(self) -> dict[str, Any]:
-        """This machine's fingerprint, as the generate hook makes it and the update hooks extend it."""
-        fingerprint = self.config.hook.pytest_qpbench_generate_fingerprint(config=self.config)
-        self.config.hook.pytest_qpbench_update_fingerprint(config=self.config, fingerprint=fingerprint)
-        return fingerprint
+        """This machine's fingerprint, as the generate hook makes it and the update hooks extend it
+        (made once: the journal's header and the record carry the same one)."""
+        if self._fingerprint is None:
+            fingerprint = self.config.hook.pytest_qpbench_generate_fingerprint(config=self.config)
+            self.config.hook.pytest_qpbench_update_fingerprint(config=self.config, fingerprint=fingerprint)
+            self._fingerprint = fingerprint
+        return self._fingerprint
 
     # pytest-xdist -----------------------------------------------------------
 

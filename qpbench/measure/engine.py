@@ -124,9 +124,12 @@ class MeasuredVariant:
             return
         ref = self.engine.variant(self.engine.settings.reference)
         options = ref.rebuild_options  # the reference's own build, done (or failed) first
-        self._call({"op": "reference", "spec": spec_dict(ref.spec) if self.isolated else None,
-                    "options": options, "calibration_batches": self.engine.settings.profile.calibration_batches},
-                   "build", self.engine.settings.profile.worker_timeout_s, reference=ref.spec)
+        batches = self.engine.settings.profile.calibration_batches
+        if isinstance(self._worker, Worker):  # in this process: the spec's builder may be a callable
+            self._worker.add_reference(ref.spec, options, batches)
+        else:
+            self._call({"op": "reference", "spec": spec_dict(ref.spec), "options": options,
+                        "calibration_batches": batches}, "build", self.engine.settings.profile.worker_timeout_s)
         self._has_reference = True
 
     # Measuring ----------------------------------------------------------------
@@ -140,14 +143,9 @@ class MeasuredVariant:
         return self._call({"op": op, "profile": self.engine.settings.profile.name, **fields}, measurement or op,
                           self.engine.settings.profile.worker_timeout_s)
 
-    def _call(self, request: dict[str, Any], measurement: str, timeout_s: float,
-              reference: VariantSpec | None = None) -> Any:
+    def _call(self, request: dict[str, Any], measurement: str, timeout_s: float) -> Any:
         worker = self._worker
         if isinstance(worker, Worker):  # in this process: the handlers' own exceptions propagate
-            if request["op"] == "reference" and worker.loaded is not None:
-                worker.loaded.reference = handlers.build(reference, worker.loaded.workload, request["options"], 1,
-                                                         request["calibration_batches"], None)
-                return {}
             return worker.handle(request)
         assert worker is not None
         try:

@@ -35,6 +35,13 @@ class Worker:
         self.loaded = handlers.Loaded(workload, variant)
         return build_reply(variant)
 
+    def add_reference(self, spec: VariantSpec, options: dict[str, Any], calibration_batches: int) -> dict[str, Any]:
+        """Rebuild the reference beside the variant (from its own build's options) for paired timing."""
+        if self.loaded is None:
+            raise RuntimeError("the reference is added to a built variant")
+        self.loaded.reference = handlers.build(spec, self.loaded.workload, options, 1, calibration_batches, None)
+        return {}
+
     def handle(self, request: dict[str, Any]) -> Any:
         op = request.get("op")
         if op == "build":
@@ -46,9 +53,7 @@ class Worker:
         if loaded is None:
             raise RuntimeError(f"request {op!r} before the variant was built")
         if op == "reference":
-            loaded.reference = handlers.build(spec_from_dict(request["spec"]), loaded.workload, request["options"],
-                                              1, request["calibration_batches"], None)
-            return {}
+            return self.add_reference(spec_from_dict(request["spec"]), request["options"], request["calibration_batches"])
         if op == "latency":
             return to_dict(handlers.latency(loaded, request["profile"], request["batch_size"]))
         if op == "paired":
