@@ -142,11 +142,13 @@ class Profile:
 
     name: str
     batch_sizes: tuple[int, ...]
-    latency_budget_s: float  # time spent per batch size after warm-up
-    min_rounds: int
-    max_rounds: int
+    # Timings stop once precise enough (measure/stopping.py): when the 95% interval of their
+    # statistic is narrower than ``precision`` times the estimate, between a floor and a ceiling.
+    latency_budget_s: float  # ceiling: seconds per batch size after warm-up (the floor of rounds still holds)
+    min_rounds: int  # floor of timed calls (pairs: at least MEASURE.min_pairs)
+    max_rounds: int  # ceiling of timed calls
     warmup_rounds: int
-    throughput_s: float
+    throughput_s: float  # ceiling: seconds of back-to-back batches
     throughput_batch: int
     memory_iterations: int
     eval_images: int | None  # accuracy uses the samples of the first N images (None: all)
@@ -162,6 +164,9 @@ class Profile:
     loadgen_min_queries: int = 64  # SingleStream's early-stopping rule needs 64
     server_search_steps: int = 3  # bisection steps for the highest valid Server QPS
     worker_timeout_s: float = WORKER_TIMEOUT_S  # a fresh measuring process that runs longer is killed
+    precision: float = 0.05  # the relative width of a timing's 95% interval that is precise enough
+    latency_min_s: float = 0.5  # floor: seconds per batch size (and of paired calls)
+    throughput_min_s: float = 2.0  # floor: seconds of back-to-back batches
 
 
 PROFILES: dict[str, Profile] = {
@@ -170,15 +175,16 @@ PROFILES: dict[str, Profile] = {
         Profile(name="quick", batch_sizes=(1, 4), latency_budget_s=0.5, min_rounds=5, max_rounds=200,
                 warmup_rounds=1, throughput_s=1.0, throughput_batch=4, memory_iterations=3, eval_images=25,
                 sweep_rounds=3, calibration_batches=2, stress_iterations=800, stress_warmup=200,
-                concurrency_s=0.5, loadgen_min_duration_s=0.5, server_search_steps=2, worker_timeout_s=180.0),
-        Profile(name="default", batch_sizes=(1, 4, 8, 16), latency_budget_s=3.0, min_rounds=10, max_rounds=1000,
+                concurrency_s=0.5, loadgen_min_duration_s=0.5, server_search_steps=2, worker_timeout_s=180.0,
+                precision=0.10, latency_min_s=0.2, throughput_min_s=0.3),
+        Profile(name="default", batch_sizes=(1, 4, 8, 16), latency_budget_s=3.0, min_rounds=5, max_rounds=1000,
                 warmup_rounds=2, throughput_s=10.0, throughput_batch=8, memory_iterations=10, eval_images=200,
                 sweep_rounds=5, calibration_batches=16),
         Profile(name="full", batch_sizes=(1, 4, 8, 16), latency_budget_s=15.0, min_rounds=30, max_rounds=5000,
                 warmup_rounds=5, throughput_s=60.0, throughput_batch=8, memory_iterations=50, eval_images=None,
                 sweep_rounds=15, calibration_batches=50, stress_iterations=5000, stress_warmup=200,
                 concurrency_s=10.0, loadgen_min_duration_s=10.0, loadgen_min_queries=500, server_search_steps=5,
-                worker_timeout_s=1800.0),
+                worker_timeout_s=1800.0, precision=0.02, latency_min_s=3.0, throughput_min_s=10.0),
     )
 }
 

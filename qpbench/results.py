@@ -25,6 +25,7 @@ class LatencyResult:
     batch_size: int
     samples_s: tuple[float, ...]  # one wall time per call (a whole batch)
     load: dict[str, float] | None = None  # the noise guard: CPUs others used, % stolen (measure/load_watch.py)
+    precision: dict[str, Any] | None = None  # what the stopping rule reached (measure/stopping.py)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -50,7 +51,7 @@ class LatencyResult:
 
 @dataclass(frozen=True)
 class ThroughputResult:
-    """Images processed back to back over a fixed duration."""
+    """Images processed back to back until the mean batch time was precise (or the ceiling)."""
 
     kind: ClassVar[str] = "throughput"
     variant: str
@@ -58,6 +59,7 @@ class ThroughputResult:
     images: int
     duration_s: float
     load: dict[str, float] | None = None  # the noise guard: CPUs others used, % stolen (measure/load_watch.py)
+    precision: dict[str, Any] | None = None  # of the mean batch time (measure/stopping.py)
 
     @property
     def images_per_s(self) -> float:
@@ -152,6 +154,7 @@ class PairedResult:
     variant_s: tuple[float, ...]  # one wall time per call (a whole batch)
     reference_s: tuple[float, ...]  # the reference's call paired with each
     load: dict[str, float] | None = None  # the noise guard: CPUs others used, % stolen (measure/load_watch.py)
+    precision: dict[str, Any] | None = None  # of the median ratio, when the stopping rule ended it
 
     def __post_init__(self) -> None:
         if len(self.variant_s) != len(self.reference_s) or not self.variant_s:

@@ -7,9 +7,9 @@ import torch
 from qpbench.config import get_profile
 from qpbench.data.dataset import LabelledSet
 from qpbench.measure.accuracy import accuracy, fidelity, predict
-from qpbench.measure.latency import rounds_for
 from qpbench.timing import time_calls
-from qpbench.measure.throughput import measure_throughput
+from qpbench.measure.stopping import StopRule
+from qpbench.measure.throughput import throughput_until
 from qpbench.results import LatencyResult, result_from_dict, to_dict
 from qpbench import stats
 
@@ -33,25 +33,20 @@ def test_time_calls_uses_the_injected_timer():
     assert time_calls(clock.work, 4, timer=clock) == pytest.approx([0.02] * 4)
 
 
-def test_throughput_counts_completed_batches_over_the_duration():
+def test_throughput_counts_completed_batches_over_at_least_the_floor():
     clock = FakeClock(0.25)
-    result = measure_throughput(clock.work, "v", batch_size=8, duration_s=2.0, clock=clock)
+    rule = StopRule("mean", 0.05, 2, 10**6, 2.0, 10.0)  # precise at once, but not before 2 s
+    result = throughput_until(clock.work, "v", batch_size=8, rule=rule, call_s=0.25, clock=clock)
     assert result.images == 8 * 8 and result.duration_s == pytest.approx(2.0)
-    assert result.images_per_s == pytest.approx(32.0)
+    assert result.images_per_s == pytest.approx(32.0) and result.precision["stopped"] == "precise"
 
 
-def test_throughput_runs_one_batch_even_when_slower_than_the_duration():
-    clock = FakeClock(5.0)
-    result = measure_throughput(clock.work, "v", batch_size=4, duration_s=1.0, clock=clock)
-    assert result.images == 4 and result.images_per_s == pytest.approx(0.8)
-
-
-def test_rounds_fill_the_budget_within_bounds():
-    p = get_profile("default")
-    assert rounds_for(1.0, p) == p.min_rounds
-    assert rounds_for(1e-6, p) == p.max_rounds
-    assert rounds_for(3.0 / 50, p) == 50
-    assert rounds_for(0.0, p) == p.max_rounds
+def test_throughput_stops_early_once_the_mean_batch_time_is_precise():
+    clock = FakeClock(0.25)  # every batch takes the same time: precise at once
+    rule = StopRule("mean", 0.05, 2, 10**6, 0.5, 60.0)
+    result = throughput_until(clock.work, "v", batch_size=4, rule=rule, call_s=0.25, clock=clock)
+    assert result.duration_s < 60.0 and result.precision["stopped"] == "precise"
+    assert result.images_per_s == pytest.approx(16.0)
 
 
 def test_latency_percentiles_per_image_and_per_batch():

@@ -6,7 +6,8 @@ import contextlib
 
 import pytest
 
-from qpbench.measure.paired import abba, measure_paired, time_paired
+from qpbench.measure.paired import abba, paired_until, time_paired
+from qpbench.measure.stopping import StopRule
 from qpbench.results import PairedResult, result_from_dict, to_dict
 
 
@@ -46,7 +47,7 @@ def test_drift_hits_both_sides_of_a_pair_so_the_ratio_stays_near_the_truth():
     assert ratios[len(ratios) // 2] == pytest.approx(0.5, rel=0.05)  # the paired ratio barely moves
 
 
-def test_measure_paired_warms_up_and_returns_a_typed_result_that_round_trips():
+def test_paired_timing_warms_up_and_returns_a_typed_result_that_round_trips():
     clock = FakeClock()
     entered = []
 
@@ -55,8 +56,9 @@ def test_measure_paired_warms_up_and_returns_a_typed_result_that_round_trips():
         entered.append(1)
         yield
 
-    result = measure_paired("fast", clock.work("v", 1.0), runtime, "eager", clock.work("r", 4.0), runtime,
-                            batch_size=1, pairs=5, warmup=2, timer=clock)
+    rule = StopRule("median", 0.05, 5, 5, 0.0, 1e9)  # exactly 5 pairs
+    result = paired_until("fast", clock.work("v", 1.0), runtime, "eager", clock.work("r", 4.0), runtime,
+                          batch_size=1, rule=rule, pair_s=5.0, warmup=2, timer=clock)
     assert isinstance(result, PairedResult) and len(result.variant_s) == 5
     assert result.ratios == (0.25,) * 5 and result.summary()["median_ratio"] == 0.25
     assert len(entered) == 2 * (5 + 2)  # each timed call under its own runtime

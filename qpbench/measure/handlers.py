@@ -18,11 +18,11 @@ import numpy as np
 from qpbench.config import MEASURE, get_profile
 from qpbench.measure.accuracy import predict
 from qpbench.measure.isolation import MeasurementError, NotApplicable
-from qpbench.measure.latency import rounds_for
 from qpbench.measure.load_watch import measured_quietly
-from qpbench.measure.paired import measure_paired
+from qpbench.measure.paired import paired_until
 from qpbench.measure.server import LoadGenRun, find_max_server_qps, run_scenario
-from qpbench.measure.throughput import measure_throughput
+from qpbench.measure.stopping import measure_until, rule_for
+from qpbench.measure.throughput import throughput_until
 from qpbench.results import LatencyResult, Result
 from qpbench.timing import time_calls
 from qpbench.variants import BuildContext, Variant, VariantSpec, build_variant
@@ -65,39 +65,41 @@ def check_output(out: Any, batch_size: int) -> None:
         raise CheckFailed("predicted SSIM outside [0, 1] (or NaN)")
 
 
-def latency(loaded: Loaded, profile: str, batch_size: int) -> LatencyResult:
-    """Per-call times at one batch size, rounds sized to the profile's budget."""
+def latency(loaded: Loaded, profile: str, batch_size: int, p95_target_s: float | None = None) -> LatencyResult:
+    """Per-call times at one batch size, until the median is precise (and, given the per-call
+    ``p95_target_s``, the p95 is clear of it): the profile's stopping rule (stopping.py)."""
     p = get_profile(profile)
     variant = loaded.variant
     image, params = loaded.batch(batch_size)
+    rule = rule_for("latency", p, p95_target_s)
     with variant.runtime():
-        # The fastest of three warm calls estimates the call time, which sets how many rounds
-        # fit the budget: interference only adds time, and one stalled call must not cut the
-        # rounds to the profile's minimum.
+        # The fastest of three warm calls estimates the call time, which sizes the blocks between
+        # two checks of the rule: interference only adds time.
         estimate = min(time_calls(lambda: variant(image, params), 3))
-        samples, load = measured_quietly(
-            lambda: time_calls(lambda: variant(image, params), rounds_for(estimate, p), warmup=p.warmup_rounds))
+        (samples, reached), load = measured_quietly(
+            lambda: measure_until(lambda: variant(image, params), rule, estimate, warmup=p.warmup_rounds))
         check_output(variant(image, params), batch_size)
-    return LatencyResult(variant=variant.name, batch_size=batch_size, samples_s=tuple(samples), load=load)
+    return LatencyResult(variant=variant.name, batch_size=batch_size, samples_s=tuple(samples), load=load,
+                         precision=reached.to_dict())
 
 
 def paired(loaded: Loaded, profile: str) -> Result:
-    """Batch-1 calls of the variant and the reference, interleaved (ABBA)."""
+    """Batch-1 calls of the variant and the reference, interleaved (ABBA), until the median
+    ratio is precise (the profile's stopping rule)."""
     p = get_profile(profile)
     variant, ref = loaded.variant, loaded.reference
     if ref is None:
         raise RuntimeError("paired timing needs the reference: send a 'reference' request first")
     image, params = loaded.batch(1)
-    # The fastest of three calls estimates the cost: interference only ever adds time, and
-    # one stalled call must not shrink the number of pairs to the profile's minimum.
+    # The fastest of three calls estimates the cost of a pair: interference only ever adds time.
     with variant.runtime():
         estimate = min(time_calls(lambda: variant(image, params), 3))
     with ref.runtime():
         estimate += min(time_calls(lambda: ref(image, params), 3))
-    result, load = measured_quietly(lambda: measure_paired(
+    result, load = measured_quietly(lambda: paired_until(
         variant.name, lambda: variant(image, params), variant.runtime,
         ref.name, lambda: ref(image, params), ref.runtime,
-        batch_size=1, pairs=max(MEASURE.min_pairs, rounds_for(estimate, p)), warmup=p.warmup_rounds,
+        batch_size=1, rule=rule_for("paired", p), pair_s=estimate, warmup=p.warmup_rounds,
     ))
     return replace(result, load=load)
 
@@ -107,9 +109,9 @@ def throughput(loaded: Loaded, profile: str) -> Result:
     variant = loaded.variant
     image, params = loaded.batch(p.throughput_batch)
     with variant.runtime():
-        variant(image, params)  # warm-up outside the timed window
-        result, load = measured_quietly(
-            lambda: measure_throughput(lambda: variant(image, params), variant.name, p.throughput_batch, p.throughput_s))
+        estimate = min(time_calls(lambda: variant(image, params), 2))  # warm-up outside the timed window too
+        result, load = measured_quietly(lambda: throughput_until(
+            lambda: variant(image, params), variant.name, p.throughput_batch, rule_for("throughput", p), estimate))
     if result.images < p.throughput_batch:
         raise CheckFailed("no batch completed")
     return replace(result, load=load)

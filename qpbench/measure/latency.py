@@ -1,18 +1,8 @@
-"""Latency: how many rounds to time, and pytest-benchmark fed with samples timed in a worker."""
+"""Latency: pytest-benchmark fed with samples timed in a worker (how long a latency runs: stopping.py)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-
-from qpbench.config import Profile
-
-
-def rounds_for(call_s: float, profile: Profile) -> int:
-    """Rounds that fill the profile's time budget, within its min/max."""
-    if call_s <= 0 or not math.isfinite(call_s):
-        return profile.max_rounds
-    return int(min(profile.max_rounds, max(profile.min_rounds, profile.latency_budget_s // call_s)))
 
 
 class ReplayClock:

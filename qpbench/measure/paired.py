@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
+from qpbench.measure.stopping import StopRule, check, precision_of
 from qpbench.results import PairedResult
 
 Call = Callable[[], object]
@@ -44,12 +46,27 @@ def time_paired(
     return v_s, r_s
 
 
-def measure_paired(
+def paired_until(
     variant_name: str, variant: Call, variant_runtime: Runtime,
     reference_name: str, reference: Call, reference_runtime: Runtime,
-    batch_size: int, pairs: int, warmup: int = 1, timer: Callable[[], float] = time.perf_counter,
+    batch_size: int, rule: StopRule, pair_s: float, warmup: int = 1, timer: Callable[[], float] = time.perf_counter,
 ) -> PairedResult:
+    """Pairs in ABBA blocks (an even number each) until ``rule``, on the median ratio, says stop."""
     if warmup:
         time_paired(variant, variant_runtime, reference, reference_runtime, warmup, timer)
-    v_s, r_s = time_paired(variant, variant_runtime, reference, reference_runtime, pairs, timer)
-    return PairedResult(variant_name, reference_name, batch_size, tuple(v_s), tuple(r_s))
+    block = max(2, 2 * int(0.125 // pair_s)) if pair_s > 0 else 2
+    v_s: list[float] = []
+    r_s: list[float] = []
+    start = timer()
+    while True:
+        v, r = time_paired(variant, variant_runtime, reference, reference_runtime,
+                           min(block, rule.max_samples - len(v_s)), timer)
+        v_s += v
+        r_s += r
+        ratios = [a / b for a, b in zip(v_s, r_s) if a > 0 and b > 0] or [math.nan]
+        reached = check(ratios, rule, timer() - start)
+        if reached is None and len(v_s) >= rule.max_samples:
+            reached = precision_of(ratios, rule, timer() - start, "max_samples")
+        if reached is not None:
+            return PairedResult(variant_name, reference_name, batch_size, tuple(v_s), tuple(r_s),
+                                precision=reached.to_dict())

@@ -1,32 +1,19 @@
-"""Sustained throughput: whole batches back to back for a fixed duration."""
+"""Sustained throughput: whole batches back to back, for a fixed duration or until the mean
+batch time is precise (a stopping rule, measure/stopping.py)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
+from qpbench.measure.stopping import StopRule, measure_until
 from qpbench.results import ThroughputResult
 
 
-def measure_throughput(
-    run_batch: Callable[[], object],
-    variant: str,
-    batch_size: int,
-    duration_s: float,
-    clock: Callable[[], float] = time.perf_counter,
-) -> ThroughputResult:
-    """Run batches until ``duration_s`` has passed; count only completed batches.
-
-    At least one batch always runs, so a batch slower than the duration still
-    yields a (low) figure rather than nothing.
-    """
-    if duration_s <= 0:
-        raise ValueError(f"duration_s must be > 0, got {duration_s}")
-    start = clock()
-    batches = 0
-    elapsed = 0.0
-    while batches == 0 or elapsed < duration_s:
-        run_batch()
-        batches += 1
-        elapsed = clock() - start
-    return ThroughputResult(variant=variant, batch_size=batch_size, images=batches * batch_size, duration_s=elapsed)
+def throughput_until(run_batch: Callable[[], object], variant: str, batch_size: int, rule: StopRule,
+                     call_s: float, clock: Callable[[], float] = time.perf_counter) -> ThroughputResult:
+    """Batches back to back until ``rule`` (on the mean batch time) says stop; images over the
+    sum of the batches' times."""
+    times, reached = measure_until(run_batch, rule, call_s, timer=clock)
+    return ThroughputResult(variant=variant, batch_size=batch_size, images=len(times) * batch_size,
+                            duration_s=sum(times), precision=reached.to_dict())

@@ -55,7 +55,8 @@ class Worker:
         if op == "reference":
             return self.add_reference(spec_from_dict(request["spec"]), request["options"], request["calibration_batches"])
         if op == "latency":
-            return to_dict(handlers.latency(loaded, request["profile"], request["batch_size"]))
+            return to_dict(handlers.latency(loaded, request["profile"], request["batch_size"],
+                                            request.get("p95_target_s")))
         if op == "paired":
             return to_dict(handlers.paired(loaded, request["profile"]))
         if op == "throughput":

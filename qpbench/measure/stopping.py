@@ -1,0 +1,184 @@
+"""When a timing measurement stops: once its statistic is known well enough for the decision
+it feeds, between a floor and a ceiling (docs/engine.md, "How long").
+
+A ``StopRule`` names the statistic (the median per call, the mean per batch, the median of
+paired ratios), the relative width of its 95% interval that is precise enough, and the
+floor and ceiling of samples and seconds. A latency at batch 1 feeds the p95 target too: it
+also needs the p95's interval on one side of the target ("decided"). The worker checks the
+rule between blocks of calls (``measure_until``), as MLPerf LoadGen's early stopping checks
+its percentile between queries; what the measurement reached is kept with the figure
+(``Precision``).
+
+Intervals: a quantile's is distribution-free, between order statistics whose ranks come
+from the binomial distribution (scipy.stats.binom); a mean's is Student's t. Where too few
+samples exist for an order statistic, that end of the interval is infinite.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats as sps
+
+from qpbench.config import MEASURE, Profile
+from qpbench.timing import time_calls
+
+CONFIDENCE = 0.95
+STATISTICS = ("median", "mean")
+
+
+@dataclass(frozen=True)
+class StopRule:
+    statistic: str  # "median" (of per-call times or of paired ratios) or "mean" (per batch, for throughput)
+    rel_width: float  # precise enough: the interval's full width over the estimate
+    min_samples: int
+    max_samples: int
+    min_s: float
+    max_s: float
+    p95_target: float | None = None  # per-call seconds the p95 is judged against: decided when clear of it
+
+    def __post_init__(self) -> None:
+        if self.statistic not in STATISTICS:
+            raise ValueError(f"statistic must be one of {STATISTICS}, got {self.statistic!r}")
+        if not (self.rel_width > 0 and 1 <= self.min_samples <= self.max_samples and 0 <= self.min_s <= self.max_s):
+            raise ValueError(f"inconsistent stopping rule {self}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StopRule:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """What a measurement reached when it stopped."""
+
+    statistic: str
+    estimate: float
+    low: float
+    high: float
+    rel_width: float  # inf when the interval is open at one end
+    wanted_rel_width: float
+    n: int
+    elapsed_s: float
+    stopped: str  # "precise", or the ceiling that stopped it: "max_samples", "max_s"
+    p95_decided: bool | None = None  # None: no p95 target
+
+    @property
+    def precise(self) -> bool:
+        return self.rel_width <= self.wanted_rel_width
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else
+                    (round(v, 6) if isinstance(v, float) else v)) for k, v in asdict(self).items()}
+
+
+def quantile_interval(samples: Sequence[float], q: float, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The distribution-free interval of the ``q`` quantile: order statistics X(r) <= X(s) with
+    P(r <= B < s) >= confidence for B ~ Binomial(n, q); an end without such a rank is infinite."""
+    x = np.sort(np.asarray(samples, dtype=np.float64))
+    n = len(x)
+    if n == 0:
+        return -math.inf, math.inf
+    alpha = 1.0 - confidence
+    r = int(sps.binom.ppf(alpha / 2, n, q))  # 1-based rank of the lower end (0: none)
+    if r >= 1 and sps.binom.cdf(r - 1, n, q) > alpha / 2:
+        r -= 1
+    s = int(sps.binom.ppf(1 - alpha / 2, n, q)) + 1  # 1-based rank of the upper end (> n: none)
+    low = float(x[r - 1]) if r >= 1 else -math.inf
+    high = float(x[s - 1]) if s <= n else math.inf
+    return low, high
+
+
+def mean_interval(samples: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
+    x = np.asarray(samples, dtype=np.float64)
+    if len(x) < 2:
+        return -math.inf, math.inf
+    half = float(sps.t.ppf(0.5 + confidence / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    return float(x.mean()) - half, float(x.mean()) + half
+
+
+def precision_of(samples: Sequence[float], rule: StopRule, elapsed_s: float, stopped: str = "") -> Precision:
+    if rule.statistic == "median":
+        estimate = float(np.median(samples))
+        low, high = quantile_interval(samples, 0.5)
+    else:
+        estimate = float(np.mean(samples))
+        low, high = mean_interval(samples)
+    width = (high - low) / estimate if estimate > 0 and math.isfinite(high - low) else math.inf
+    decided = None if rule.p95_target is None else p95_decided(samples, rule.p95_target)
+    return Precision(rule.statistic, estimate, low, high, width, rule.rel_width, len(samples), elapsed_s, stopped,
+                     decided)
+
+
+def p95_decided(samples: Sequence[float], target: float) -> bool:
+    """Whether the p95's interval lies wholly on one side of ``target`` (clearly met or clearly missed)."""
+    low, high = quantile_interval(samples, 0.95)
+    return high <= target or low > target
+
+
+def check(samples: Sequence[float], rule: StopRule, elapsed_s: float) -> Precision | None:
+    """The precision reached when the rule says stop now; None to go on."""
+    n = len(samples)
+    if n >= rule.max_samples:
+        return precision_of(samples, rule, elapsed_s, "max_samples")
+    if n < rule.min_samples:  # the floor of samples holds even past the time ceiling
+        return None
+    if elapsed_s >= rule.max_s:
+        return precision_of(samples, rule, elapsed_s, "max_s")
+    if elapsed_s < rule.min_s:
+        return None
+    reached = precision_of(samples, rule, elapsed_s, "precise")
+    if reached.precise and reached.p95_decided is not False:
+        return reached
+    return None
+
+
+def rule_for(kind: str, profile: Profile, p95_target_s: float | None = None) -> StopRule:
+    """The profile's rule for a ``kind`` of timing: "latency" (per batch size; with the per-call
+    p95 target at batch 1), "paired" (ratios, at least ``MEASURE.min_pairs``) or "throughput"."""
+    if kind == "throughput":
+        return StopRule("mean", profile.precision, 2, 10**6, profile.throughput_min_s, profile.throughput_s)
+    floor = max(MEASURE.min_pairs, profile.min_rounds) if kind == "paired" else profile.min_rounds
+    return StopRule("median", profile.precision, floor, max(floor, profile.max_rounds), profile.latency_min_s,
+                    profile.latency_budget_s, p95_target_s if kind == "latency" else None)
+
+
+def block_size(call_s: float, rule: StopRule, block_s: float = 0.25) -> int:
+    """Calls between two checks: about ``block_s`` of them, never past the sample ceiling."""
+    per_block = int(block_s // call_s) if call_s > 0 and math.isfinite(call_s) else rule.max_samples
+    return max(1, min(rule.max_samples, per_block))
+
+
+def measure_until(fn: Callable[[], object], rule: StopRule, call_s: float, warmup: int = 0,
+                  timer: Callable[[], float] = time.perf_counter) -> tuple[list[float], Precision]:
+    """Per-call times of ``fn`` (through ``qpbench.timing``) in blocks until ``rule`` says stop."""
+    block = block_size(call_s, rule)
+    samples = time_calls(fn, 0, timer, warmup)
+    start = timer()
+    while True:
+        samples += time_calls(fn, min(block, rule.max_samples - len(samples)), timer)
+        reached = check(samples, rule, timer() - start)
+        if reached is not None:
+            return samples, reached
+
+
+def samples_until(next_sample: Callable[[], float], rule: StopRule, call_s: float,
+                  timer: Callable[[], float] = time.perf_counter) -> tuple[list[float], Precision]:
+    """Like ``measure_until`` for a measurement that makes its own samples (a pair's ratio)."""
+    block = block_size(call_s, rule)
+    samples: list[float] = []
+    start = timer()
+    while True:
+        for _ in range(min(block, rule.max_samples - len(samples))):
+            samples.append(next_sample())
+        reached = check(samples, rule, timer() - start)
+        if reached is not None:
+            return samples, reached
