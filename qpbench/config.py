@@ -258,6 +258,10 @@ class WorkloadChoice:
     input_size: int | None = None
 
 
+# Which variants get the measurements after the screen: those that can still be recommended.
+DEFAULT_LONG_RUN: tuple[str, ...] = ("ready",)
+
+
 @dataclass(frozen=True)
 class Settings:
     workload: WorkloadChoice
@@ -268,6 +272,7 @@ class Settings:
     results_dir: str
     eval_images: int | None  # overrides the profile's when set
     report_dir: str | None = None  # report.html and summary.md; None: the results folder
+    long_run: tuple[str, ...] = ("ready",)  # DEFAULT_LONG_RUN: the variants measured after the screen (screening.py)
 
 
 # What `pytest bench/` measures unless --qp-variants says otherwise ("all": every registered one).
@@ -386,6 +391,13 @@ class MeasureDefaults:
     latency_story_tolerance: float = 0.10
     # RSS growth that stopped during a stress run is named in the verdict from this size up.
     warmup_growth_note_mb: float = 0.5
+    # The screen (screening.py): with no variant left in the running, those scoring within this many
+    # points of the best screen score are measured in full; a screened-out variant that ends within
+    # this many points of the recommended one is named in the verdict.
+    screen_margin_points: float = 10.0
+    # Variant workers alive at once are also bounded by memory: each is counted at this many MiB
+    # (torch's CUDA build and a ResNet-50), and at most half the available memory is used by them.
+    variant_worker_mb: float = 1500.0
 
 
 MEASURE = MeasureDefaults()

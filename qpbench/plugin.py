@@ -18,6 +18,7 @@ from qpbench import hookspec, timing_lock
 from qpbench.config import (
     DEFAULT_GATE_ON,
     DEFAULT_HARD_GATES,
+    DEFAULT_LONG_RUN,
     DEFAULT_THRESHOLDS,
     DEFAULT_VARIANTS,
     DEFAULT_WEIGHTS,
@@ -48,6 +49,7 @@ from qpbench.session import QPSession
 SESSION_KEY = pytest.StashKey[QPSession]()
 BENCHMARK_DEFAULT_STORAGE = "file://./.benchmarks"  # pytest-benchmark's default --benchmark-storage
 VARIANT_FIXTURE = "qp_variant_name"
+AFTER_SCREEN = "qp_after_screen"
 BATCH_FIXTURE = "qp_batch_size"
 
 
@@ -70,6 +72,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--qp-variants", metavar="NAME,...", help=_help("variants to measure, or 'all'", show_default(DEFAULT_VARIANTS), "qp_variants"))
     group.addoption("--qp-profile", metavar="NAME", choices=list(PROFILES), help=_help(f"measurement length: {', '.join(PROFILES)}", RUN.profile, "qp_profile"))
     group.addoption("--qp-worker-timeout", metavar="SECONDS", type=positive_int_arg("--qp-worker-timeout"), help=_help("seconds after which a worker's build or measurement is killed; it fails that test only", show_default(get_profile(RUN.profile).worker_timeout_s), "qp_worker_timeout", "the default profile's; each profile has its own"))
+    group.addoption("--qp-long-run", metavar="all|ready|NAME,...", help=_help("which variants get the measurements after the screen (larger batches, throughput, memory, stress, concurrency, LoadGen): 'ready' those that can still be recommended, 'all' every variant, NAMEs those besides the screen's choice", show_default(DEFAULT_LONG_RUN), "qp_long_run", "every variant under pytest-xdist"))
     group.addoption("--qp-eval-images", metavar="N", type=positive_int_arg("--qp-eval-images"), help=_help("judge accuracy on the samples of the first N images", "the profile's", "qp_eval_images"))
     group.addoption("--qp-fail-under", metavar="SCORE", type=argtype(parse_fail_under, "parse_fail_under"), help=_help("fail the run when the recommended variant scores below SCORE (0-100) or no variant is ready", "no gate", "qp_fail_under"))
     group.addoption("--qp-target", metavar="NAME=VALUE", action="append", default=[], help=_help("override a target, e.g. latency_p95_ms=100 (repeatable; memory in MiB)", show_default(pairs_of(Targets())), "qp_targets"))
@@ -99,6 +102,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("qp_variants", "variants to measure", type="args", default=[])
     parser.addini("qp_profile", "measurement profile", default="")
     parser.addini("qp_eval_images", "images used for accuracy", default="")
+    parser.addini("qp_long_run", "variants measured after the screen: all, ready or names", type="args", default=[])
     parser.addini("qp_worker_timeout", "seconds before a worker's build or measurement is killed", default="")
     parser.addini("qp_fail_under", "score gate 0-100", default="")
     parser.addini("qp_targets", "NAME=VALUE targets", type="linelist", default=[])
@@ -157,6 +161,7 @@ def read_settings(config: pytest.Config) -> Settings:
         results_dir=_opt(config, "results_dir") or str(config.rootpath / RUN.results_dir),
         eval_images=positive_int(_opt(config, "eval_images"), "qp_eval_images"),
         report_dir=_path_opt(config, "report_dir"),
+        long_run=parse_names(_opt(config, "long_run")) or DEFAULT_LONG_RUN,
     )
 
 
@@ -188,6 +193,9 @@ def pytest_configure(config: pytest.Config) -> None:
                             "e.g. latency=0.25 (for the test's variant, or all variants when not parametrized)")
     config.addinivalue_line("markers", "qp_timing: a timing measurement; never runs beside another qpbench test on "
                             "the same machine under pytest-xdist")
+    config.addinivalue_line("markers", f"{AFTER_SCREEN}(screen_batch_size=None): measured after the screen, for the "
+                            "variants that can still be recommended (--qp-long-run); with screen_batch_size, that "
+                            "batch size's test is part of the screen")
     try:
         settings = read_settings(config)
         is_worker = hasattr(config, "workerinput")
@@ -223,6 +231,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     qp = qp_session_of(config)
     regression = qp.regression
     group_by_variant(items, [qp.reference, *qp.selected_variants()])
+    screen_first(items)
     for item in items:
         if VARIANT_FIXTURE in getattr(item, "fixturenames", ()):
             item.add_marker("qpbench")
@@ -248,6 +257,37 @@ def group_by_variant(items: list[pytest.Item], order: list[str]) -> None:
     grouped = sorted((items[i] for i in slots), key=lambda item: rank.get(variant_of(item), len(rank)))
     for slot, item in zip(slots, grouped):
         items[slot] = item
+
+
+def after_screen(item: pytest.Item) -> bool:
+    """Whether ``item`` is measured after the screen (for the variants still in the running)."""
+    marker = item.get_closest_marker(AFTER_SCREEN)
+    if marker is None or variant_of(item) is None:
+        return False
+    screen_batch = marker.kwargs.get("screen_batch_size")
+    callspec = getattr(item, "callspec", None)
+    return screen_batch is None or callspec is None or callspec.params.get(BATCH_FIXTURE) != screen_batch
+
+
+def screen_first(items: list[pytest.Item]) -> None:
+    """Every variant's screen before any measurement after it (in place, stable: the variants
+    keep their order within each part), so the screen decides with every variant's figures."""
+    slots = [i for i, item in enumerate(items) if variant_of(item) is not None]
+    ordered = sorted((items[i] for i in slots), key=after_screen)
+    for slot, item in zip(slots, ordered):
+        items[slot] = item
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A measurement after the screen of a variant the screen left out is skipped with why,
+    before its worker is started."""
+    if not after_screen(item):
+        return
+    variant = variant_of(item)
+    reason = qp_session_of(item.config).screen().out.get(variant)
+    if reason is not None:
+        pytest.skip(f"screened out: {reason} (--qp-long-run={variant} measures it)")
 
 
 @pytest.hookimpl(optionalhook=True)

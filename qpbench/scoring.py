@@ -104,6 +104,7 @@ class Verdict:
     skipped: tuple[tuple[str, str], ...] = ()  # (variant, why the technique does not apply)
     quantization: tuple[QuantCandidate, ...] = ()
     best_quantization: str | None = None  # the fastest accepted quantization method
+    screened_out: tuple[tuple[str, str], ...] = ()  # (variant, why it was not measured after the screen)
 
     @property
     def recommended_score(self) -> float | None:
@@ -127,6 +128,7 @@ class Verdict:
                 "skipped": [{"variant": n, "reason": r} for n, r in self.skipped],
                 "quantization": [asdict(q) for q in self.quantization],
                 "best_quantization": self.best_quantization,
+                "screened_out": [{"variant": n, "reason": r} for n, r in self.screened_out],
                 "quant_thresholds": asdict(self.config.quant),
             }
         )
@@ -147,6 +149,7 @@ class Verdict:
             skipped=tuple((s["variant"], s["reason"]) for s in data["skipped"]),
             quantization=tuple(QuantCandidate.from_dict(q) for q in data["quantization"]),
             best_quantization=data["best_quantization"],
+            screened_out=tuple((s["variant"], s["reason"]) for s in data.get("screened_out", ())),
         )
 
 
@@ -247,8 +250,10 @@ def score(
     config: ScoringConfig,
     reference: str = REFERENCE,
     errors: Mapping[str, list[str]] | None = None,
+    screened_out: Mapping[str, str] | None = None,
 ) -> Verdict:
-    """Results + targets -> verdict. ``errors``: per variant, measurements that crashed."""
+    """Results + targets -> verdict. ``errors``: per variant, measurements that crashed;
+    ``screened_out``: variants measured no further than the screen, and why (screening.py)."""
     results = list(results)
     errors = {k: list(v) for k, v in (errors or {}).items()}
     for r in results:
@@ -297,12 +302,13 @@ def score(
         variants=tuple(verdicts),
         recommended=recommended,
         critical_issues=tuple(critical_issues(verdicts, errors)),
-        recommendations=tuple(recommendations(verdicts, results, config)),
+        recommendations=tuple(recommendations(verdicts, results, config, screened_out)),
         reference=reference,
         config=config,
         skipped=tuple((r.variant, r.skipped) for r in results if isinstance(r, VariantInfo) and r.skipped),
         quantization=tuple(quant),
         best_quantization=best_quant,
+        screened_out=tuple((screened_out or {}).items()),
     )
 
 
@@ -402,7 +408,8 @@ def critical_issues(verdicts: list[VariantVerdict], errors: Mapping[str, list[st
     return issues
 
 
-def recommendations(verdicts: list[VariantVerdict], results: list[Result], config: ScoringConfig) -> list[str]:
+def recommendations(verdicts: list[VariantVerdict], results: list[Result], config: ScoringConfig,
+                    screened_out: Mapping[str, str] | None = None) -> list[str]:
     out: list[str] = []
     best = {name: min((v.criterion(name).value for v in verdicts if v.criterion(name).value is not None),
                       default=None) for name in ("latency_p95_ms", "peak_rss_mb")}
@@ -428,12 +435,25 @@ def recommendations(verdicts: list[VariantVerdict], results: list[Result], confi
             out.append(f"{v.variant} is not faster than the reference at batch 1 ({sp:.2f}x in this run): "
                        "its optimizations do not pay off on this model and machine.")
     out += long_run_advice(verdicts, config)
+    out += screen_advice(verdicts, screened_out or {})
     out += under_load_advice(results)
     out += latency_story(results)
     out += warmup_growth_advice(results, config.targets)
     if not out and any(v.ready for v in verdicts):
         out.append("All hard gates pass; save this run as a baseline and gate CI on its score.")
     return out
+
+
+def screen_advice(verdicts: list[VariantVerdict], screened_out: Mapping[str, str]) -> list[str]:
+    """A variant the screen left out that ends close to the best ready score: measure it in full."""
+    ready = [v.score for v in verdicts if v.ready]
+    if not ready or not screened_out:
+        return []
+    best = max(ready)
+    return [f"{v.variant} was measured only in the screen ({screened_out[v.variant]}) yet scores {v.score:.0f}, "
+            f"within {MEASURE.screen_margin_points:g} points of the best ready variant's {best:.0f}: "
+            f"--qp-long-run={v.variant} measures it in full."
+            for v in verdicts if v.variant in screened_out and v.score >= best - MEASURE.screen_margin_points]
 
 
 def under_load_advice(results: list[Result]) -> list[str]:

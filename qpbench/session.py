@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 
-from qpbench import __version__, journal, scoring, xdist_transport
+from qpbench import __version__, journal, scoring, screening, xdist_transport
 from qpbench.config import ScoringConfig, Settings
-from qpbench.errors import WorkloadError
+from qpbench.errors import ConfigError, WorkloadError
 from qpbench.gate import GateResult, GateSummary, hosts_score_gate, score_gate
 from qpbench.hosts import HostRecords, matrix_lines, readiness_matrix, score_hosts
-from qpbench.measure.engine import Engine, EngineSettings
+from qpbench.measure.engine import Engine, EngineSettings, live_workers
 from qpbench.regression import RegressionSettings, RegressionStep
 from qpbench.record import HostRun, RunRecord
 from qpbench.render.terminal import summary_lines
@@ -66,6 +67,7 @@ class QPSession:
         self._predictions: dict[str, np.ndarray] = {}
         self._fingerprint: dict[str, Any] | None = None
         self._worker_infos: list[Result] = []
+        self._screen: screening.Screen | None = None
         self.hosts: dict[str, HostRecords] = {}  # --dist each: every host's records apart
         # What finishing produced:
         self.verdict: scoring.Verdict | None = None
@@ -101,8 +103,9 @@ class QPSession:
     def engine(self) -> Engine:
         """Where the measurements run: a worker process per variant (see docs/engine.md)."""
         if self._engine is None:
+            live = live_workers(len(self.selected_variants()), psutil.virtual_memory().available / 2**20)
             self._engine = Engine(self.registry, self.workload, EngineSettings(
-                self.settings.profile, Path(self.settings.results_dir) / "artifacts", REFERENCE), self.record)
+                self.settings.profile, Path(self.settings.results_dir) / "artifacts", REFERENCE), self.record, live)
         return self._engine
 
     def close_workers(self) -> None:
@@ -132,6 +135,11 @@ class QPSession:
         options name, not a user's ``qp_workload`` fixture), on an unusable workload."""
         for name in self.selected_variants():
             self.registry.get(name)
+        unknown = [n for n in self.settings.long_run
+                   if n not in (screening.ALL, screening.READY, *self.selected_variants())]
+        if unknown:
+            raise ConfigError(f"--qp-long-run names {unknown}, which are not selected: choose 'all', 'ready' or "
+                              f"from {', '.join(self.selected_variants())}")
         if check_workload:
             self.workload().check_model()
 
@@ -156,6 +164,22 @@ class QPSession:
     @property
     def reference(self) -> str:
         return REFERENCE
+
+    # The screen -------------------------------------------------------------
+
+    def screen(self) -> screening.Screen:
+        """Which variants get the measurements after the screen, decided once, at the first of
+        them, from the screen's results (screening.py). Under pytest-xdist a process sees only its
+        own share of the results, so every variant is measured in full there."""
+        if self._screen is None:
+            policy = (screening.ALL,) if self.is_worker else self.settings.long_run
+            self._screen = screening.decide(self.all_results(), selected_errors(self.errors, self.selected_variants()),
+                                            self.settings.scoring, REFERENCE, self.selected_variants(), policy)
+        return self._screen
+
+    @property
+    def screened_out(self) -> dict[str, str]:
+        return dict(self._screen.out) if self._screen is not None else {}
 
     # Records --------------------------------------------------------------
 
@@ -275,7 +299,8 @@ class QPSession:
     def score_here(self, config: ScoringConfig) -> tuple[list[Result], dict[str, Any], dict[str, list[str]]]:
         """The verdict on every worker's (or this process's) records: (results, fingerprint, errors)."""
         results = self.all_results()
-        self.verdict = scoring.score(results, config, REFERENCE, selected_errors(self.errors, self.selected_variants()))
+        self.verdict = scoring.score(results, config, REFERENCE, selected_errors(self.errors, self.selected_variants()),
+                                     screened_out=self.screened_out)
         return results, self.fingerprint(), dict(self.errors)
 
     def score_hosts(self, config: ScoringConfig) -> tuple[list[Result], dict[str, Any], dict[str, list[str]]]:

@@ -35,6 +35,7 @@ def test_every_pytest_option_help_shows_the_default_a_run_uses(pytester: pytest.
         "--qp-regression-threshold": dict(make_thresholds(regression.thresholds).default),
         "--qp-regression-gate-on": regression.gate_on,
         "--qp-worker-timeout": settings.profile.worker_timeout_s,
+        "--qp-long-run": settings.long_run,
     }
     # No value when unset: the help says in words what happens then.
     unset = {

@@ -257,3 +257,48 @@ def test_runtime_variants_run_in_the_suite_and_a_missing_runtime_is_a_skip_with_
     info = {r["variant"]: r for r in record["results"] if r["kind"] == "variant"}
     assert info["onnx-fp32"]["meta"]["runtime"] == "onnxruntime" and info["onnx-fp32"]["artifact_bytes"] > 0
     assert record["fingerprint"]["runtimes"]["onnxruntime"]
+
+
+def test_a_variant_that_cannot_be_recommended_is_measured_in_the_screen_only(suite):
+    """A variant whose predictions are constant misses the accuracy gates in the screen: its
+    measurements after the screen are skipped with why, the others' are made, and the verdict
+    lists it as screened out; --qp-long-run=NAME measures it in full."""
+    suite.makepyfile(constmodel="""
+        import torch
+
+        from qpbench.variants import Variant
+
+
+        class Constant(torch.nn.Module):
+            def forward(self, image, params):
+                return torch.full((image.shape[0],), 0.5)
+
+
+        def build(ctx):
+            return Variant("constant", Constant(), "always 0.5")
+    """)
+    suite.makeconftest("""
+        from qpbench.variants import VariantSpec
+
+        def pytest_qpbench_register_variants(registry):
+            registry.register(VariantSpec("constant", "always 0.5", "constmodel:build"))
+    """)
+    picked = ["-k", "accuracy or fidelity or latency or throughput", *UNTIMED, "--qp-hard-gates=fidelity_loss",
+              "--qp-variants=eager,constant"]
+    result = run(suite, *picked)
+    result.assert_outcomes(passed=7, skipped=3)  # eager's fidelity, constant's batch-4 latency and throughput
+    result.stdout.fnmatch_lines(["*screened out constant (measured in the screen only): fidelity_loss*"])
+    verdict = latest(suite)["verdict"]
+    assert [s["variant"] for s in verdict["screened_out"]] == ["constant"]
+    measured = {(r["variant"], r["kind"], r.get("batch_size")) for r in latest(suite)["results"]}
+    assert ("constant", "latency", 1) in measured and ("constant", "throughput", 4) not in measured
+    assert ("eager", "latency", 4) in measured and ("eager", "throughput", 4) in measured
+    result = run(suite, *picked, "--qp-long-run=constant")
+    result.assert_outcomes(passed=9, skipped=1)
+    assert latest(suite)["verdict"]["screened_out"] == []
+
+
+def test_long_run_names_must_be_selected_variants(suite):
+    result = run(suite, "--qp-long-run=nosuch")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--qp-long-run names ['nosuch'], which are not selected" in result.stderr.str()

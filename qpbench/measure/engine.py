@@ -207,5 +207,14 @@ class Engine:
             v.close()
 
 
+def live_workers(variants: int, available_mb: float) -> int:
+    """How many variant workers may stay alive: every variant's and the reference's, so none is
+    restarted between the screen and the measurements after it, as far as half the available
+    memory holds them (``MEASURE.variant_worker_mb`` each); never fewer than
+    ``MEASURE.live_variant_workers``."""
+    fit = int(0.5 * available_mb // MEASURE.variant_worker_mb)
+    return max(MEASURE.live_variant_workers, min(variants + 1, fit))
+
+
 def _text(path: Path | None) -> str | None:
     return None if path is None else str(path)

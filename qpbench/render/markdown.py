@@ -63,6 +63,10 @@ def render_markdown(record: RunRecord | Mapping[str, Any], report_path: str | No
     if verdict.skipped:
         lines.append("Skipped: " + "; ".join(f"{escape(name)} ({escape(reason)})" for name, reason in verdict.skipped))
         lines.append("")
+    if verdict.screened_out:
+        lines.append("Screened out (measured in the screen only): "
+                     + "; ".join(f"{escape(name)} ({escape(reason)})" for name, reason in verdict.screened_out))
+        lines.append("")
     lines += comparison_section(record.comparison)
     if report_path:
         lines += [f"Full report: {escape(report_path)}", ""]

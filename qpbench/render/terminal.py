@@ -65,6 +65,8 @@ def summary_lines(verdict: Verdict, json_path: str | None) -> list[str]:
     lines += [f"  {row.state.upper():12s} {row.criterion}: {row.detail}" for row in view.plan_rows(verdict)]
     for name, reason in verdict.skipped:
         lines.append(f"skipped variant {name}: {reason}")
+    for name, reason in verdict.screened_out:
+        lines.append(f"screened out {name} (measured in the screen only): {reason}")
     if verdict.critical_issues:
         lines.append("critical issues:")
         lines += [f"  - {msg}" for msg in verdict.critical_issues]

@@ -8,6 +8,7 @@ from qpbench.suite.isolated import builder_or_skip, in_worker
 
 
 @pytest.mark.qp_timing
+@pytest.mark.qp_after_screen
 def test_concurrency(qp_measured, qp_session, qp_workload, qp_profile, qp_record):
     builder = builder_or_skip(qp_session, qp_measured)
     results = in_worker(lambda: measure_concurrency(

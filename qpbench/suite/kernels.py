@@ -21,6 +21,7 @@ def test_kernels(qp_measured, qp_record):
         f"in a variant that claims {result.expected}")
 
 
+@pytest.mark.qp_after_screen
 def test_tool_agreement(qp_measured, qp_record):
     """OpenVINO variants beside benchmark_app, ONNX Runtime ones beside a bare session loop,
     PyTorch ones beside their module called bare: the harness must add nothing to a call."""

@@ -14,6 +14,7 @@ from qpbench.timing_lock import times_itself
 
 
 @pytest.mark.qp_timing
+@pytest.mark.qp_after_screen(screen_batch_size=1)  # batch 1 is in the screen
 def test_latency(benchmark, qp_measured, qp_batch_size, qp_record, qp_session):
     own_timer = benchmark.disabled and times_itself(qp_session.config)
     if benchmark.disabled and not own_timer:

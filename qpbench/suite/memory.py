@@ -2,6 +2,7 @@
 batch; the two give the variant's per-sample memory and a batch size that fits."""
 
 import psutil
+import pytest
 
 from qpbench.config import MEASURE
 from qpbench.measure.memory import measure_memory
@@ -9,6 +10,7 @@ from qpbench.measure.batching import suggest_batch_size
 from qpbench.suite.isolated import builder_or_skip, in_worker
 
 
+@pytest.mark.qp_after_screen
 def test_peak_memory(qp_measured, qp_session, qp_workload, qp_profile, qp_record):
     builder = builder_or_skip(qp_session, qp_measured)
     results = [

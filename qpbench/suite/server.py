@@ -12,6 +12,7 @@ from qpbench.suite.isolated import in_worker
 
 
 @pytest.mark.qp_timing
+@pytest.mark.qp_after_screen
 def test_loadgen_scenarios(qp_measured, qp_session, qp_record):
     try:
         import_loadgen()

@@ -1,0 +1,87 @@
+"""Which variants the run keeps measuring after the screen (docs/engine.md, "How long").
+
+The run measures every variant's screen first: its build, accuracy and fidelity, batch-1
+latency, paired speed against the reference and kernels. Those hold every hard gate and the
+figures the recommendation is made from (the fastest ready variant, ``scoring.py``). The
+other measurements (the larger batch sizes, throughput, memory, agreement with the runtime's
+tool, and the long runs: stress, concurrency, LoadGen) then go to the variants that can still
+be recommended: those not clearly out of the running. A variant is clearly out when it failed
+while being built or measured, or missed a hard gate or the quantization rule by a figure that
+is not in doubt (a batch-1 p95 whose interval still holds the target is in doubt, so the
+variant is measured further). When no variant is left, the ones whose screen score is within
+``MEASURE.screen_margin_points`` of the best are kept, so the closest calls are measured in
+full.
+
+``--qp-long-run``: ``ready`` (the default) keeps what the screen keeps, ``all`` keeps every
+variant, and names add those variants to the screen's choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from qpbench.config import MEASURE, ScoringConfig
+from qpbench.results import LatencyResult, Result
+from qpbench.scoring import VariantVerdict, score
+
+ALL = "all"
+READY = "ready"
+
+
+@dataclass(frozen=True)
+class Screen:
+    """The screen's decision: the variants measured further, and why the others are not."""
+
+    policy: tuple[str, ...]  # the --qp-long-run value
+    kept: tuple[str, ...]
+    out: dict[str, str] = field(default_factory=dict)  # variant -> why it is not measured further
+
+    def keeps(self, variant: str) -> bool:
+        return variant not in self.out
+
+    def to_dict(self) -> dict[str, object]:
+        return {"policy": list(self.policy), "kept": list(self.kept),
+                "screened_out": [{"variant": k, "reason": v} for k, v in self.out.items()]}
+
+
+def p95_in_doubt(results: Iterable[Result]) -> set[str]:
+    """Variants whose batch-1 p95 interval still held the target when its timing stopped."""
+    return {r.variant for r in results if isinstance(r, LatencyResult) and r.batch_size == 1
+            and r.precision is not None and r.precision.get("p95_decided") is False}
+
+
+def out_reasons(v: VariantVerdict, in_doubt: set[str]) -> list[str]:
+    """Why ``v`` cannot be recommended whatever is measured next (empty: it still can)."""
+    if v.ready:
+        return []
+    reasons = [r for r in v.reasons if not r.endswith("not measured")]
+    if v.variant in in_doubt:  # too close to call: the p95 alone does not rule it out
+        reasons = [r for r in reasons if not r.startswith("latency_p95_ms ")]
+    return reasons
+
+
+def decide(results: Sequence[Result], errors: Mapping[str, list[str]], config: ScoringConfig, reference: str,
+           variants: Sequence[str], policy: Sequence[str] = (READY,)) -> Screen:
+    """The variants (of ``variants``) measured after the screen, from the screen's results."""
+    policy = tuple(policy) or (READY,)
+    if ALL in policy:
+        return Screen(policy, tuple(variants))
+    verdict = score(results, config, reference, errors)
+    by_name = {v.variant: v for v in verdict.variants}
+    in_doubt = p95_in_doubt(results)
+    out: dict[str, str] = {}
+    for name in variants:
+        v = by_name.get(name)
+        reasons = ["no screen result"] if v is None else out_reasons(v, in_doubt)
+        if reasons:
+            out[name] = "; ".join(reasons)
+    if len(out) == len(variants):  # nothing can be ready: measure the closest in full
+        best = max((v.score for v in verdict.variants if v.variant in out), default=0.0)
+        for name in variants:
+            if name in by_name and by_name[name].score >= best - MEASURE.screen_margin_points:
+                del out[name]
+    named = [n for n in policy if n != READY]
+    for name in named:
+        out.pop(name, None)
+    return Screen(policy, tuple(n for n in variants if n not in out), out)
