@@ -189,11 +189,33 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-def get_profile(name: str) -> Profile:
+def get_profile(name: str | Mapping[str, Any]) -> Profile:
+    """A profile by name, or from its fields (a profile scaled to a budget travels to workers so)."""
+    if isinstance(name, Mapping):
+        return Profile(**{k: tuple(v) if isinstance(v, list) else v for k, v in name.items()})
     try:
         return PROFILES[name]
     except KeyError:
         raise ConfigError(f"unknown profile {name!r}: choose one of {list(PROFILES)}") from None
+
+
+def scaled(profile: Profile, share: float) -> Profile:
+    """``profile`` with its time ceilings and floors, and its stress run, cut to ``share`` (a time
+    budget's, run_clock.budget_scale); counts of samples and the plan's batch sizes stay."""
+    if share >= 1.0:
+        return profile
+    return replace(
+        profile,
+        latency_budget_s=profile.latency_budget_s * share, latency_min_s=profile.latency_min_s * share,
+        throughput_s=profile.throughput_s * share, throughput_min_s=profile.throughput_min_s * share,
+        concurrency_s=profile.concurrency_s * share, loadgen_min_duration_s=profile.loadgen_min_duration_s * share,
+        stress_iterations=max(MIN_STRESS_ITERATIONS, int(profile.stress_iterations * share)),
+    )
+
+
+# A stress run scaled to a budget keeps at least this many inferences: fewer cannot tell a leak
+# from warm-up growth.
+MIN_STRESS_ITERATIONS = 300
 
 
 def parse_pairs(items: list[str], what: str) -> dict[str, float]:
@@ -235,6 +257,19 @@ def make_scoring(
     return ScoringConfig(targets=targets, weights=weights, hard_gates=gates, quant=quant)
 
 
+def parse_budget(value: Any) -> float | None:
+    """--qp-budget / qp_budget: minutes, a number > 0 (None: no budget)."""
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"budget must be a number of minutes > 0, got {value!r}") from None
+    if not (math.isfinite(number) and number > 0):
+        raise ConfigError(f"budget must be a number of minutes > 0, got {number}")
+    return number
+
+
 def parse_fail_under(value: Any) -> float | None:
     if value in (None, ""):
         return None
@@ -272,6 +307,7 @@ class Settings:
     results_dir: str
     eval_images: int | None  # overrides the profile's when set
     report_dir: str | None = None  # report.html and summary.md; None: the results folder
+    budget_min: float | None = None  # --qp-budget: minutes the run should fit in (run_clock.py)
     long_run: tuple[str, ...] = ("ready",)  # DEFAULT_LONG_RUN: the variants measured after the screen (screening.py)
 
 

@@ -7,6 +7,7 @@ entry point.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from qpbench import hookspec, timing_lock
+from qpbench import hookspec, progress, timing_lock
 from qpbench.config import (
     DEFAULT_GATE_ON,
     DEFAULT_HARD_GATES,
@@ -33,6 +34,7 @@ from qpbench.config import (
     get_profile,
     make_scoring,
     pairs_of,
+    parse_budget,
     parse_fail_under,
     parse_names,
     parse_pairs,
@@ -73,6 +75,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--qp-profile", metavar="NAME", choices=list(PROFILES), help=_help(f"measurement length: {', '.join(PROFILES)}", RUN.profile, "qp_profile"))
     group.addoption("--qp-worker-timeout", metavar="SECONDS", type=positive_int_arg("--qp-worker-timeout"), help=_help("seconds after which a worker's build or measurement is killed; it fails that test only", show_default(get_profile(RUN.profile).worker_timeout_s), "qp_worker_timeout", "the default profile's; each profile has its own"))
     group.addoption("--qp-long-run", metavar="all|ready|NAME,...", help=_help("which variants get the measurements after the screen (larger batches, throughput, memory, stress, concurrency, LoadGen): 'ready' those that can still be recommended, 'all' every variant, NAMEs those besides the screen's choice", show_default(DEFAULT_LONG_RUN), "qp_long_run", "every variant under pytest-xdist"))
+    group.addoption("--qp-budget", metavar="MINUTES", type=argtype(parse_budget, "parse_budget"), help=_help("fit the run to MINUTES: with the last run's times on this machine the profile's time ceilings are scaled to fit, and measurements after the screen that would end past it are skipped (the screen always runs)", "no budget", "qp_budget"))
     group.addoption("--qp-eval-images", metavar="N", type=positive_int_arg("--qp-eval-images"), help=_help("judge accuracy on the samples of the first N images", "the profile's", "qp_eval_images"))
     group.addoption("--qp-fail-under", metavar="SCORE", type=argtype(parse_fail_under, "parse_fail_under"), help=_help("fail the run when the recommended variant scores below SCORE (0-100) or no variant is ready", "no gate", "qp_fail_under"))
     group.addoption("--qp-target", metavar="NAME=VALUE", action="append", default=[], help=_help("override a target, e.g. latency_p95_ms=100 (repeatable; memory in MiB)", show_default(pairs_of(Targets())), "qp_targets"))
@@ -102,6 +105,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("qp_variants", "variants to measure", type="args", default=[])
     parser.addini("qp_profile", "measurement profile", default="")
     parser.addini("qp_eval_images", "images used for accuracy", default="")
+    parser.addini("qp_budget", "minutes the run should fit in", default="")
     parser.addini("qp_long_run", "variants measured after the screen: all, ready or names", type="args", default=[])
     parser.addini("qp_worker_timeout", "seconds before a worker's build or measurement is killed", default="")
     parser.addini("qp_fail_under", "score gate 0-100", default="")
@@ -162,6 +166,7 @@ def read_settings(config: pytest.Config) -> Settings:
         eval_images=positive_int(_opt(config, "eval_images"), "qp_eval_images"),
         report_dir=_path_opt(config, "report_dir"),
         long_run=parse_names(_opt(config, "long_run")) or DEFAULT_LONG_RUN,
+        budget_min=parse_budget(_opt(config, "budget")),
     )
 
 
@@ -285,9 +290,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if not after_screen(item):
         return
     variant = variant_of(item)
-    reason = qp_session_of(item.config).screen().out.get(variant)
+    qp = qp_session_of(item.config)
+    reason = qp.screen().out.get(variant)
     if reason is not None:
         pytest.skip(f"screened out: {reason} (--qp-long-run={variant} measures it)")
+    over = qp.over_budget(variant, item.name)
+    if over is not None:
+        pytest.skip(over)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -312,6 +321,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         qp.prepare(check_workload=not _overrides_fixture(items[0], "qp_workload"))
     except QPBenchError as exc:
         raise pytest.UsageError(f"qpbench: {exc}") from None
+    lines = qp.plan([(variant_of(i), i.name) for i in items])
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and not qp.is_worker:
+        reporter.ensure_newline()
+        for line in lines:
+            reporter.write_line(line)
 
 
 def _overrides_fixture(item: pytest.Item, name: str) -> bool:
@@ -341,11 +356,36 @@ def _defines_fixture(namespace: Any, name: str) -> bool:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
-    """Under pytest-xdist: a timing test runs alone on its machine, the others side by side."""
+    """Under pytest-xdist: a timing test runs alone on its machine, the others side by side.
+    Each qpbench test's time is booked to its stage (run_clock.py); where a person watches, a
+    line with the elapsed time and the ETA follows each variant's part of the run."""
     if not item.get_closest_marker("qpbench"):
         return (yield)
-    with timing_lock.held(item.config, exclusive=item.get_closest_marker(timing_lock.TIMING_MARKER) is not None):
-        return (yield)
+    qp = qp_session_of(item.config)
+    started, built = time.monotonic(), qp.build_seconds()
+    try:
+        with timing_lock.held(item.config, exclusive=item.get_closest_marker(timing_lock.TIMING_MARKER) is not None):
+            return (yield)
+    finally:
+        qp.book(variant_of(item) or "", item.name, time.monotonic() - started, qp.build_seconds() - built)
+        if progress.enabled() and not qp.is_worker and _part(item) != _part(nextitem):
+            _say_progress(item, qp)
+
+
+def _part(item: pytest.Item | None) -> tuple[str | None, bool] | None:
+    """A variant's screen, or its measurements after the screen: the run's progress steps."""
+    return None if item is None else (variant_of(item), after_screen(item))
+
+
+def _say_progress(item: pytest.Item, qp: QPSession) -> None:
+    items = item.session.items
+    remaining = items[items.index(item) + 1:] if item in items else []
+    line = (f"qpbench: {variant_of(item)} {'measured' if after_screen(item) else 'screened'}; "
+            + qp.eta([(variant_of(i) or "", i.name) for i in remaining if i.get_closest_marker("qpbench")]))
+    reporter = item.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_line(line)
 
 
 @pytest.hookimpl(wrapper=True)

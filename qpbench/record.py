@@ -69,6 +69,8 @@ class RunRecord:
     comparison: Comparison | None = None  # --qp-compare: this run against a baseline
     baseline: Mapping[str, Any] | None = None  # a saved baseline's name, save time, git commit
     extra: dict[str, Any] = field(default_factory=dict)  # what pytest_qpbench_update_record added (JSON values)
+    # Where the run's time went (run_clock.py): wall time, seconds per stage, the budget and its share.
+    timing: Mapping[str, Any] | None = None
     source: str | None = field(default=None, compare=False)  # the file it was loaded from
 
     # Reading ---------------------------------------------------------------------
@@ -96,6 +98,7 @@ class RunRecord:
             comparison=Comparison.from_dict(data["comparison"]) if data.get("comparison") else None,
             baseline=data.get("baseline"),
             extra=dict(data.get("extra") or {}),
+            timing=data.get("timing"),
             source=source,
         )
 
@@ -138,6 +141,8 @@ class RunRecord:
             data["comparison"] = self.comparison.to_dict()
         if self.baseline is not None:
             data["baseline"] = self.baseline
+        if self.timing is not None:
+            data["timing"] = dict(self.timing)
         if self.extra:
             data["extra"] = self.extra
         return json.loads(json.dumps(data, allow_nan=False))  # plain JSON types, as the file holds them

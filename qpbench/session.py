@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import psutil
 
-from qpbench import __version__, journal, scoring, screening, xdist_transport
-from qpbench.config import ScoringConfig, Settings
+from qpbench import __version__, journal, run_clock, scoring, screening, xdist_transport
+from qpbench.config import ScoringConfig, Settings, scaled
 from qpbench.errors import ConfigError, WorkloadError
 from qpbench.gate import GateResult, GateSummary, hosts_score_gate, score_gate
 from qpbench.hosts import HostRecords, matrix_lines, readiness_matrix, score_hosts
@@ -68,6 +68,9 @@ class QPSession:
         self._fingerprint: dict[str, Any] | None = None
         self._worker_infos: list[Result] = []
         self._screen: screening.Screen | None = None
+        self.clock = run_clock.RunClock()
+        self.budget_share = 1.0  # of the profile's time ceilings, to fit --qp-budget (run_clock.py)
+        self._history: dict[str, float] | None = None
         self.hosts: dict[str, HostRecords] = {}  # --dist each: every host's records apart
         # What finishing produced:
         self.verdict: scoring.Verdict | None = None
@@ -164,6 +167,81 @@ class QPSession:
     @property
     def reference(self) -> str:
         return REFERENCE
+
+    # The plan, the clock and the budget ----------------------------------------
+
+    def history_path(self) -> Path:
+        cpu = str((self.fingerprint().get("cpu") or {}).get("brand", ""))
+        key = run_clock.history_key(resolve_spec(self.settings.workload).to_dict(), self.settings.profile.name, cpu)
+        return run_clock.history_dir() / f"{key}.json"
+
+    def history(self) -> dict[str, float]:
+        """Per-test seconds of the last run of this workload and profile on this CPU ({} if none)."""
+        if self._history is None:
+            self._history = run_clock.load_history(self.history_path())
+        return self._history
+
+    def plan(self, tests: list[tuple[str, str]]) -> list[str]:
+        """The run's plan, from its (variant, test name) pairs and the last run's times; with a
+        budget, the profile's time ceilings are scaled to fit it (before any worker starts)."""
+        variants = list(dict.fromkeys(v for v, _ in tests))
+        names = {n.split("[")[0] for _, n in tests}
+        known, unknown = run_clock.expected((run_clock.measurement_id(v, n) for v, n in tests), self.history())
+        builds = run_clock.builds_expected([self.reference, *variants], self.history())
+        line = (f"qpbench plan: {len(variants)} variants x {len(names)} measurements ({len(tests)} tests), "
+                f"profile {self.settings.profile.name}")
+        if unknown:
+            line += f"; no estimate yet ({unknown} of them not timed on this machine before)"
+        else:
+            line += f"; expected {run_clock.fmt_s(builds + known)} from the last run here (builds {run_clock.fmt_s(builds)})"
+        lines = [line]
+        if self.settings.budget_min is not None:
+            budget_s = 60.0 * self.settings.budget_min
+            if not unknown:
+                self.budget_share = run_clock.budget_scale(budget_s, builds, known)
+                self.settings = replace(self.settings, profile=scaled(self.settings.profile, self.budget_share))
+            lines.append(f"qpbench budget: {run_clock.fmt_s(budget_s)}; "
+                         + (f"time ceilings at {self.budget_share:.0%} of the profile's; " if self.budget_share < 1 else "")
+                         + "measurements after the screen that would end past it are skipped")
+        return lines
+
+    def over_budget(self, variant: str, test_name: str) -> str | None:
+        """Why a measurement after the screen is skipped for the budget (None: it fits)."""
+        if self.settings.budget_min is None:
+            return None
+        budget_s = 60.0 * self.settings.budget_min
+        ends = self.clock.elapsed() + self.history().get(run_clock.measurement_id(variant, test_name), 0.0)
+        if ends <= budget_s:
+            return None
+        return f"over the --qp-budget of {self.settings.budget_min:g} min ({run_clock.fmt_s(self.clock.elapsed())} spent)"
+
+    def build_seconds(self) -> float:
+        """Seconds spent building variants so far (the engine times its builds)."""
+        return self._engine.build_s if self._engine is not None else 0.0
+
+    def book(self, variant: str, test_name: str, seconds: float, build_s: float) -> None:
+        self.clock.book(variant, test_name, seconds, build_s)
+
+    def eta(self, remaining: list[tuple[str, str]]) -> str:
+        """Elapsed time and the expected time of the ``remaining`` tests (from the last run here)."""
+        left, unknown = run_clock.expected((run_clock.measurement_id(v, n) for v, n in remaining), self.history())
+        eta = "ETA unknown (not timed here before)" if unknown else f"ETA {run_clock.fmt_s(left * self._pace())}"
+        return f"elapsed {run_clock.fmt_s(self.clock.elapsed())}, {eta}"
+
+    def _pace(self) -> float:
+        """How this run's tests compare with the last run's so far (1: as fast)."""
+        past = sum(self.history().get(k, 0.0) for k in self.clock.tests if not k.startswith("build:"))
+        now = sum(v for k, v in self.clock.tests.items() if not k.startswith("build:"))
+        return now / past if past > 1.0 and now > 1.0 else 1.0
+
+    def save_history(self) -> None:
+        """This run's per-test times over the last run's (a -k run updates only what it ran)."""
+        if not self.clock.tests:
+            return
+        try:
+            run_clock.save_history(self.history_path(), {**self.history(), **self.clock.tests})
+        except OSError:
+            pass  # a read-only cache costs the next run its estimate, nothing else
 
     # The screen -------------------------------------------------------------
 
@@ -287,6 +365,7 @@ class QPSession:
         self.written_record = record
         self.write_reports(record)
         self.regression.after_write(record)
+        self.save_history()
         self.end_journal()
         self.config.hook.pytest_qpbench_verdict(config=self.config, verdict=self.verdict, record=record)
 
@@ -331,6 +410,8 @@ class QPSession:
             qpbench_version=__version__,
             hosts=dict(self.host_verdicts) if self.host_verdicts else None,
             matrix=self.matrix if self.host_verdicts else None,
+            timing=self.clock.to_dict(None if self.settings.budget_min is None else 60.0 * self.settings.budget_min,
+                                      self.budget_share),
         )
 
     def write_reports(self, record: RunRecord) -> None:

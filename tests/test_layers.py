@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qpbench.variants",),
     ("qpbench.measure",),
     ("qpbench.scoring", "qpbench.screening", "qpbench.selection", "qpbench.gate", "qpbench.comparison", "qpbench.compare", "qpbench.hosts", "qpbench.baseline",
-     "qpbench.record", "qpbench.xdist_transport", "qpbench.journal"),
+     "qpbench.record", "qpbench.xdist_transport", "qpbench.journal", "qpbench.run_clock"),
     ("qpbench.render",),
     ("qpbench.regression", "qpbench.deploy", "qpbench.train", "qpbench.timing_lock", "qpbench.run_output"),
     ("qpbench.suite", "qpbench.session"),

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 
-from qpbench.config import get_profile
 from qpbench.data.dataset import LabelledSet
 from qpbench.measure.accuracy import accuracy, fidelity, predict
 from qpbench.timing import time_calls

@@ -44,6 +44,7 @@ def test_every_pytest_option_help_shows_the_default_a_run_uses(pytester: pytest.
         "--qp-dataset": settings.workload.dataset,
         "--qp-eval-images": settings.eval_images,
         "--qp-fail-under": settings.fail_under,
+        "--qp-budget": settings.budget_min,
         "--qp-report-dir": settings.report_dir,
         "--qp-save-baseline": regression.save_as,
         "--qp-compare": regression.compare_with,

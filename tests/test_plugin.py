@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -302,3 +303,30 @@ def test_long_run_names_must_be_selected_variants(suite):
     result = run(suite, "--qp-long-run=nosuch")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "--qp-long-run names ['nosuch'], which are not selected" in result.stderr.str()
+
+
+def test_the_run_prints_its_plan_keeps_its_timing_and_fits_a_budget(suite):
+    """The first run has no estimate and records where its time went; the second plans from it,
+    and with a budget scales its time ceilings and skips what would end past it."""
+    picked = ["-k", f"not ({LONG_RUN}) and not test_peak_memory", *UNTIMED]
+    result = run(suite, *picked)
+    result.stdout.fnmatch_lines(["qpbench plan: 2 variants x * measurements (* tests), profile quick; no estimate yet*"])
+    timing = latest(suite)["timing"]
+    assert timing["budget_s"] is None and timing["scale"] == 1.0
+    assert {"builds", "accuracy", "latency/throughput"} <= set(timing["stages_s"])
+    assert sum(timing["stages_s"].values()) <= timing["wall_s"]
+    budget_min = 0.8 * timing["wall_s"] / 60
+    result = run(suite, *picked, f"--qp-budget={budget_min:.4f}")
+    result.stdout.fnmatch_lines(["qpbench plan: *; expected * from the last run here (builds *)",
+                                 "qpbench budget: *time ceilings at *% of the profile's*"])
+    timing = latest(suite)["timing"]
+    assert timing["budget_s"] == pytest.approx(60 * budget_min, rel=1e-3) and timing["scale"] < 1.0
+    # Judged on the record's own clock; a test that starts within the budget may end a little past it.
+    assert timing["wall_s"] <= 1.25 * timing["budget_s"], timing
+    # A budget the screen alone exceeds: the screen runs, every measurement after it is skipped with why.
+    result = run(suite, *picked, "--qp-budget=0.001", "-rs")
+    # The screen: accuracy, kernels and batch-1 latency of both, fidelity and speed of optimized (eager's
+    # own are skipped); after it, batch-4 latency, throughput and tool agreement of both are skipped.
+    result.assert_outcomes(passed=8, skipped=8)
+    over = re.findall(r"SKIPPED \[(\d+)\].*over the --qp-budget of 0\.001 min", result.stdout.str())
+    assert sum(int(n) for n in over) == 6

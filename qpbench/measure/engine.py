@@ -11,6 +11,7 @@ remembered: every later request of that variant raises the same error at once.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,12 +77,15 @@ class MeasuredVariant:
         if self._worker is not None and (not isinstance(self._worker, ServingWorker) or self._worker.alive):
             return
         self.engine.make_room(self)
+        started = time.monotonic()
         try:
             reply = self._start()
         except Exception as exc:
             self.failure = self._build_failed(exc)
             self.close()
             raise self.failure from None
+        finally:
+            self.engine.build_s += time.monotonic() - started
         if self.built is None:
             self.built = reply
             self.engine.record(result_from_dict(reply["info"]))
@@ -125,11 +129,13 @@ class MeasuredVariant:
         ref = self.engine.variant(self.engine.settings.reference)
         options = ref.rebuild_options  # the reference's own build, done (or failed) first
         batches = self.engine.settings.profile.calibration_batches
+        started = time.monotonic()
         if isinstance(self._worker, Worker):  # in this process: the spec's builder may be a callable
             self._worker.add_reference(ref.spec, options, batches)
         else:
             self._call({"op": "reference", "spec": spec_dict(ref.spec), "options": options,
                         "calibration_batches": batches}, "build", self.engine.settings.profile.worker_timeout_s)
+        self.engine.build_s += time.monotonic() - started
         self._has_reference = True
 
     # Measuring ----------------------------------------------------------------
@@ -140,7 +146,7 @@ class MeasuredVariant:
         self.ensure()
         if op == "paired":
             self._ensure_reference()
-        return self._call({"op": op, "profile": self.engine.settings.profile.name, **fields}, measurement or op,
+        return self._call({"op": op, "profile": dict(vars(self.engine.settings.profile)), **fields}, measurement or op,
                           self.engine.settings.profile.worker_timeout_s)
 
     def _call(self, request: dict[str, Any], measurement: str, timeout_s: float) -> Any:
@@ -183,6 +189,7 @@ class Engine:
         self.live = live
         self._variants: OrderedDict[str, MeasuredVariant] = OrderedDict()
         self._artifact_dir: Path | None = None
+        self.build_s = 0.0  # seconds spent building variants (and references) in workers, all told
 
     def artifact_dir(self) -> Path | None:
         """This run's own artifact directory, made at the first build."""

@@ -65,7 +65,7 @@ def check_output(out: Any, batch_size: int) -> None:
         raise CheckFailed("predicted SSIM outside [0, 1] (or NaN)")
 
 
-def latency(loaded: Loaded, profile: str, batch_size: int, p95_target_s: float | None = None) -> LatencyResult:
+def latency(loaded: Loaded, profile: str | dict[str, Any], batch_size: int, p95_target_s: float | None = None) -> LatencyResult:
     """Per-call times at one batch size, until the median is precise (and, given the per-call
     ``p95_target_s``, the p95 is clear of it): the profile's stopping rule (stopping.py)."""
     p = get_profile(profile)
@@ -83,7 +83,7 @@ def latency(loaded: Loaded, profile: str, batch_size: int, p95_target_s: float |
                          precision=reached.to_dict())
 
 
-def paired(loaded: Loaded, profile: str) -> Result:
+def paired(loaded: Loaded, profile: str | dict[str, Any]) -> Result:
     """Batch-1 calls of the variant and the reference, interleaved (ABBA), until the median
     ratio is precise (the profile's stopping rule)."""
     p = get_profile(profile)
@@ -104,7 +104,7 @@ def paired(loaded: Loaded, profile: str) -> Result:
     return replace(result, load=load)
 
 
-def throughput(loaded: Loaded, profile: str) -> Result:
+def throughput(loaded: Loaded, profile: str | dict[str, Any]) -> Result:
     p = get_profile(profile)
     variant = loaded.variant
     image, params = loaded.batch(p.throughput_batch)
@@ -128,7 +128,7 @@ def predictions(loaded: Loaded, eval_images: int | None, batch_size: int = 16) -
     return pred.tolist()
 
 
-def loadgen(loaded: Loaded, profile: str, log_dir: str, bound_ms: float) -> list[Result]:
+def loadgen(loaded: Loaded, profile: str | dict[str, Any], log_dir: str, bound_ms: float) -> list[Result]:
     """SingleStream, Offline and the Server QPS search, in this process with the variant's threads."""
     p = get_profile(profile)
     variant, workload = loaded.variant, loaded.workload

@@ -1,0 +1,139 @@
+"""Where a run's time goes, what the next run should expect, and the time budget
+(docs/engine.md, "How long").
+
+Every qpbench test's wall time is booked to a stage (builds are booked apart: the engine
+times them), and the run record keeps the breakdown (``timing``). The per-test times are kept
+between runs in a small history file per workload, profile and CPU, under the cache directory;
+the next run's plan and its ETA come from it. Without a history there is no estimate, and the
+run says so rather than guess.
+
+``--qp-budget`` fits a run to a number of minutes: with a history, the profile's time
+ceilings for the measurements after the screen are scaled down by the share that fits
+(``budget_scale``); whatever the estimate, a measurement after the screen that would start
+once the budget is spent is skipped with that reason. The screen itself always runs: the
+verdict needs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qpbench.files import write_json
+
+# The stage each suite test's time is booked to, by test function name.
+STAGES: dict[str, str] = {
+    "test_accuracy": "accuracy", "test_fidelity": "accuracy",
+    "test_latency": "latency/throughput", "test_speed_ratio": "latency/throughput",
+    "test_throughput": "latency/throughput",
+    "test_peak_memory": "memory",
+    "test_stress": "long runs", "test_concurrency": "long runs", "test_loadgen_scenarios": "long runs",
+    "test_kernels": "kernels", "test_tool_agreement": "kernels",
+}
+BUILDS = "builds"
+OTHER = "other"
+HISTORY_VERSION = 1
+# The time ceilings of the measurements after the screen are never scaled below this share:
+# under it a figure is no longer worth its time (the budget's deadline skips instead).
+MIN_SCALE = 0.2
+
+
+def measurement_id(variant: str, test_name: str) -> str:
+    return f"{variant}::{test_name}"
+
+
+def build_id(variant: str) -> str:
+    return f"build:{variant}"
+
+
+def stage_of(test_name: str) -> str:
+    return STAGES.get(test_name.split("[")[0], OTHER)
+
+
+def history_dir() -> Path:
+    """``$QPBENCH_CACHE_DIR/history`` if set, else ``~/.cache/qpbench/history``."""
+    env = os.environ.get("QPBENCH_CACHE_DIR")
+    return (Path(env).expanduser() if env else Path.home() / ".cache" / "qpbench") / "history"
+
+
+def history_key(workload: Mapping[str, Any], profile: str, cpu: str) -> str:
+    """The file a run's times are kept in: one per workload, profile and CPU model."""
+    text = json.dumps({"workload": dict(workload), "profile": profile, "cpu": cpu}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_history(path: Path) -> dict[str, float]:
+    """{test id: seconds} of the last run, or {} when there is none (or it cannot be read)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != HISTORY_VERSION:
+        return {}
+    times = data.get("seconds", {})
+    return {str(k): float(v) for k, v in times.items() if isinstance(v, (int, float)) and v >= 0}
+
+
+def save_history(path: Path, seconds: Mapping[str, float]) -> None:
+    write_json({"version": HISTORY_VERSION, "seconds": {k: round(v, 3) for k, v in seconds.items()}}, path)
+
+
+def fmt_s(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+@dataclass
+class RunClock:
+    """The run's wall time, booked by stage, and the per-test times for the next run's plan."""
+
+    start: float = field(default_factory=time.monotonic)
+    stages: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    tests: dict[str, float] = field(default_factory=dict)  # test id -> seconds (builds apart)
+
+    def book(self, variant: str, test_name: str, seconds: float, build_s: float) -> None:
+        """One test's wall time, of which ``build_s`` went to building variants."""
+        measured = max(0.0, seconds - build_s)
+        self.stages[BUILDS] += build_s
+        self.stages[stage_of(test_name)] += measured
+        self.tests[measurement_id(variant, test_name)] = measured
+        if build_s:
+            self.tests[build_id(variant)] = self.tests.get(build_id(variant), 0.0) + build_s
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def to_dict(self, budget_s: float | None = None, scale: float = 1.0) -> dict[str, Any]:
+        return {"wall_s": round(self.elapsed(), 1),
+                "stages_s": {k: round(v, 1) for k, v in sorted(self.stages.items(), key=lambda kv: -kv[1])},
+                "budget_s": budget_s, "scale": round(scale, 3)}
+
+
+def expected(test_ids: Iterable[str], history: Mapping[str, float]) -> tuple[float, int]:
+    """(seconds the tests took last time, how many of them have no past time)."""
+    total, unknown = 0.0, 0
+    for test_id in test_ids:
+        if test_id in history:
+            total += history[test_id]
+        else:
+            unknown += 1
+    return total, unknown
+
+
+def builds_expected(variants: Iterable[str], history: Mapping[str, float]) -> float:
+    return sum(history.get(build_id(v), 0.0) for v in variants)
+
+
+def budget_scale(budget_s: float, fixed_s: float, scalable_s: float) -> float:
+    """The share of the profile's time ceilings that fits ``budget_s``: the screen and the builds
+    (``fixed_s``) are not scaled, the measurements after the screen (``scalable_s``) are."""
+    if scalable_s <= 0 or fixed_s + scalable_s <= budget_s:
+        return 1.0
+    return max(MIN_SCALE, min(1.0, (budget_s - fixed_s) / scalable_s))
