@@ -34,6 +34,7 @@ from qpbench.run_output import write_record
 from qpbench.run_output import write_reports as write_report_files
 from qpbench.selection import selected_errors, selected_results
 from qpbench.variants import REFERENCE, Variant, VariantCache, VariantRegistry
+from qpbench.variants.build_cache import build_cache_dir
 from qpbench.workload import Workload, load_workload, resolve_spec
 
 
@@ -102,7 +103,8 @@ class QPSession:
         """Where the measurements run: a worker process per variant (see docs/engine.md)."""
         if self._engine is None:
             self._engine = Engine(self.registry, self.workload, EngineSettings(
-                self.settings.profile, Path(self.settings.results_dir) / "artifacts", REFERENCE), self.record)
+                self.settings.profile, Path(self.settings.results_dir) / "artifacts", REFERENCE,
+                build_cache=build_cache_dir(self.settings.build_cache), rebuild=self.settings.rebuild), self.record)
         return self._engine
 
     def close_workers(self) -> None:
