@@ -22,6 +22,7 @@ from qpbench.variants.build_cache import (
     key_inputs,
 )
 from qpbench.workload import WorkloadSpec
+from tests.test_plugin import TINY, suite  # noqa: F401  (the bench suite and the tiny model)
 
 # Fake builders in a module of their own (a fresh process could import them by path): one writes
 # an artifact and loads it when given one, one writes outside its run directory. Each call is
@@ -303,3 +304,30 @@ def test_where_the_cache_lives(monkeypatch, tmp_path):
     monkeypatch.delenv("QPBENCH_BUILD_CACHE_DIR")
     monkeypatch.delenv("QPBENCH_CACHE_DIR")
     assert build_cache.build_cache_dir() == Path.home() / ".cache" / "qpbench" / "builds"
+
+
+def test_a_second_run_takes_its_builds_from_the_cache(suite, tmp_path, monkeypatch):  # noqa: F811
+    """Two runs of the bench suite on the tiny model: the second one's builds are cache hits (an
+    artifact-writing int8 variant among them) and the run passes as the first did."""
+    monkeypatch.setenv("QPBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("QPBENCH_BUILD_CACHE_DIR")
+    args = [*TINY, "--qp-variants=eager,fx-int8", "-k", "test_accuracy"]
+
+    def builds() -> dict[str, dict[str, Any]]:
+        record = json.loads((suite.path / "results" / "latest.json").read_text())
+        return {r["variant"]: r for r in record["results"] if r["kind"] == "variant"}
+
+    first = suite.runpytest(*args)
+    assert first.ret == 0
+    cold = builds()
+    assert {v: r["meta"]["build_cache"]["stored"] for v, r in cold.items()} == {"eager": True, "fx-int8": True}
+    second = suite.runpytest(*args)
+    assert second.ret == 0 and second.parseoutcomes() == first.parseoutcomes()
+    warm = builds()
+    assert {v: r["meta"]["build_cache"]["hit"] for v, r in warm.items()} == {"eager": True, "fx-int8": True}
+    int8 = warm["fx-int8"]
+    assert Path(int8["meta"]["artifact"]).is_file() and int8["meta"]["artifact"] != cold["fx-int8"]["meta"]["artifact"]
+    assert int8["meta"]["build_cache"]["built_s"] == cold["fx-int8"]["build_time_s"]
+    assert sorted(r["sha256"] for r in int8["artifact_files"].values()) == \
+        sorted(r["sha256"] for r in cold["fx-int8"]["artifact_files"].values())
+    assert (tmp_path / "cache" / "builds").is_dir()
