@@ -331,3 +331,11 @@ def test_a_second_run_takes_its_builds_from_the_cache(suite, tmp_path, monkeypat
     assert sorted(r["sha256"] for r in int8["artifact_files"].values()) == \
         sorted(r["sha256"] for r in cold["fx-int8"]["artifact_files"].values())
     assert (tmp_path / "cache" / "builds").is_dir()
+
+
+def test_qpbench_info_shows_the_cache(project, monkeypatch):
+    from qpbench.cli import build_cache_line
+
+    monkeypatch.setenv("QPBENCH_BUILD_CACHE_DIR", str(project["root"]))
+    build(project)
+    assert build_cache_line().startswith(f"{project['root'].resolve()}: 1 entries, ")
