@@ -134,6 +134,15 @@ def test_the_key_is_the_same_for_the_same_inputs(project):
     assert one["checkpoint_sha256"] and one["dataset_sha256"] and one["cpu"]["isa"]
 
 
+def test_the_cpu_in_the_key_is_the_one_the_fingerprint_names():
+    from qpbench.system import cpu_info
+
+    cpu = cpu_info()
+    model, isa = build_cache.cpu_model_and_isa()
+    same = lambda flags: {f.replace("_", "") for f in flags}  # py-cpuinfo adds its own spellings
+    assert model == cpu["brand"] and same(isa) == same(f for f, on in cpu["isa"].items() if on)
+
+
 def changed_copy(path: Path, to: Path) -> str:
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 1
@@ -142,13 +151,9 @@ def changed_copy(path: Path, to: Path) -> str:
 
 
 def with_changed_isa(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = build_cache.cpu_info
-
-    def other_cpu() -> dict[str, Any]:
-        cpu = real()
-        return {**cpu, "isa": {**cpu["isa"], "amx_int8": not cpu["isa"].get("amx_int8")}}
-
-    monkeypatch.setattr(build_cache, "cpu_info", other_cpu)
+    model, isa = build_cache.cpu_model_and_isa()
+    other = sorted(set(isa) ^ {"amx_int8"})
+    monkeypatch.setattr(build_cache, "cpu_model_and_isa", lambda: (model, other))
 
 
 _real_library_versions = build_cache.library_versions
