@@ -32,12 +32,22 @@ def cmd_info(args: argparse.Namespace) -> int:
     ]
     lines += peak_lines(cpu["isa"], len(fp["cpu_affinity"] or []) or fp["cores_logical"])
     lines += achieved_lines(args.record)
+    lines.append(("build cache", build_cache_line()))
     problem = torch_version_problem(fp["torch"])
     if problem:
         lines.append(("WARNING", problem))
     width = max(len(k) for k, _ in lines)
     print("\n".join(f"{k.ljust(width)}  {v}" for k, v in lines))
     return 0
+
+
+def build_cache_line() -> str:
+    from qpbench.variants.build_cache import cache_summary
+
+    cache = cache_summary()
+    if cache["location"] is None:
+        return "off"
+    return f"{cache['location']}: {cache['entries']} entries, {cache['bytes'] / 2**20:.1f} MiB"
 
 
 def peak_lines(isa: dict[str, bool], cores: int) -> list[tuple[str, str]]:

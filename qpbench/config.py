@@ -309,6 +309,8 @@ class Settings:
     report_dir: str | None = None  # report.html and summary.md; None: the results folder
     budget_min: float | None = None  # --qp-budget: minutes the run should fit in (run_clock.py)
     long_run: tuple[str, ...] = ("ready",)  # DEFAULT_LONG_RUN: the variants measured after the screen (screening.py)
+    build_cache: str | None = None  # --qp-build-cache: a folder or 'off'; None: the default (BUILD_CACHE_DEFAULT)
+    rebuild: bool = False  # --qp-rebuild: cached builds are not used, and this run's replace them
 
 
 # What `pytest bench/` measures unless --qp-variants says otherwise ("all": every registered one).
@@ -346,6 +348,8 @@ class RunDefaults:
 
 
 RUN = RunDefaults()
+# Built variants are kept across runs here (qpbench/variants/build_cache.py decides it).
+BUILD_CACHE_DEFAULT = "$QPBENCH_BUILD_CACHE_DIR, else $QPBENCH_CACHE_DIR/builds, else ~/.cache/qpbench/builds"
 # results/artifacts/ holds one directory per run: the newest ones are kept, and an older one only
 # while it may still be in use (changed within the last hour: a concurrent run's worker).
 ARTIFACT_RUNS_KEPT = 5

@@ -17,6 +17,7 @@ import pytest
 
 from qpbench import hookspec, progress, timing_lock
 from qpbench.config import (
+    BUILD_CACHE_DEFAULT,
     DEFAULT_GATE_ON,
     DEFAULT_HARD_GATES,
     DEFAULT_LONG_RUN,
@@ -91,6 +92,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--qp-compare-any-machine", action="store_true", default=None, help=_help("compare absolute figures (latency, memory) even when the machines' fingerprints differ", "only same-run ratios and accuracy are compared then", "qp_compare_any_machine"))
     group.addoption("--qp-compare-markdown", metavar="PATH", help=_help("write the comparison and gate result as Markdown to PATH (for a CI job to publish)", "none", "qp_compare_markdown"))
     group.addoption("--qp-regression-gate-on", metavar="FAMILY,...", help=_help(f"metric families whose regression fails the gate: {', '.join(DEFAULT_THRESHOLDS)}, or all", show_default(DEFAULT_GATE_ON), "qp_regression_gate_on", "absolute latency is compared and reported, gated only when named: on a shared machine every absolute time can move together"))
+    group.addoption("--qp-build-cache", metavar="DIR|off", help=_help("where built variants are kept across runs and reused when nothing that changes them changed; 'off' builds every variant afresh", BUILD_CACHE_DEFAULT, "qp_build_cache"))
+    group.addoption("--qp-rebuild", action="store_true", default=None, help=_help("build every variant afresh and replace its cached build", "cached builds are reused", "qp_rebuild"))
+    parser.addini("qp_build_cache", "build cache folder, or off", default="")
+    parser.addini("qp_rebuild", "ignore cached builds (this run's replace them)", type="bool", default=False)
     parser.addini("qp_regression_gate_on", "metric families the regression gate fails on", type="args", default=[])
     parser.addini("qp_compare", "baseline name (or latest) to compare with", default="")
     parser.addini("qp_fail_on_regression", "fail on a significant regression", type="bool", default=False)
@@ -167,6 +172,8 @@ def read_settings(config: pytest.Config) -> Settings:
         report_dir=_path_opt(config, "report_dir"),
         long_run=parse_names(_opt(config, "long_run")) or DEFAULT_LONG_RUN,
         budget_min=parse_budget(_opt(config, "budget")),
+        build_cache="off" if _opt(config, "build_cache") == "off" else _path_opt(config, "build_cache"),
+        rebuild=bool(config.getoption("--qp-rebuild") or config.getini("qp_rebuild")),
     )
 
 

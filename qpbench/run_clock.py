@@ -3,22 +3,22 @@
 
 Every qpbench test's wall time is booked to a stage (builds are booked apart: the engine
 times them), and the run record keeps the breakdown (``timing``). The per-test times are kept
-between runs in a small history file per workload, profile and CPU, under the cache directory;
+between runs in a small history file per workload, profile and CPU, in the build cache's
+``history/`` folder (variants/build_cache.py: ``$QPBENCH_CACHE_DIR/builds`` by default);
 the next run's plan and its ETA come from it. Without a history there is no estimate, and the
 run says so rather than guess.
 
 ``--qp-budget`` fits a run to a number of minutes: with a history, the profile's time
-ceilings for the measurements after the screen are scaled down by the share that fits
-(``budget_scale``); whatever the estimate, a measurement after the screen that would start
-once the budget is spent is skipped with that reason. The screen itself always runs: the
-verdict needs it.
+ceilings (and its stress run) are scaled down by the share of the measuring time that fits
+beside the builds (``budget_scale``); whatever the estimate, a measurement after the screen
+that would end past the budget is skipped with that reason. The screen itself always runs:
+the verdict needs it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -55,12 +55,6 @@ def build_id(variant: str) -> str:
 
 def stage_of(test_name: str) -> str:
     return STAGES.get(test_name.split("[")[0], OTHER)
-
-
-def history_dir() -> Path:
-    """``$QPBENCH_CACHE_DIR/history`` if set, else ``~/.cache/qpbench/history``."""
-    env = os.environ.get("QPBENCH_CACHE_DIR")
-    return (Path(env).expanduser() if env else Path.home() / ".cache" / "qpbench") / "history"
 
 
 def history_key(workload: Mapping[str, Any], profile: str, cpu: str) -> str:

@@ -35,6 +35,7 @@ from qpbench.run_output import write_record
 from qpbench.run_output import write_reports as write_report_files
 from qpbench.selection import selected_errors, selected_results
 from qpbench.variants import REFERENCE, Variant, VariantCache, VariantRegistry
+from qpbench.variants.build_cache import build_cache_dir
 from qpbench.workload import Workload, load_workload, resolve_spec
 
 
@@ -108,7 +109,8 @@ class QPSession:
         if self._engine is None:
             live = live_workers(len(self.selected_variants()), psutil.virtual_memory().available / 2**20)
             self._engine = Engine(self.registry, self.workload, EngineSettings(
-                self.settings.profile, Path(self.settings.results_dir) / "artifacts", REFERENCE), self.record, live)
+                self.settings.profile, Path(self.settings.results_dir) / "artifacts", REFERENCE,
+                build_cache=build_cache_dir(self.settings.build_cache), rebuild=self.settings.rebuild), self.record, live)
         return self._engine
 
     def close_workers(self) -> None:
@@ -173,7 +175,8 @@ class QPSession:
     def history_path(self) -> Path:
         cpu = str((self.fingerprint().get("cpu") or {}).get("brand", ""))
         key = run_clock.history_key(resolve_spec(self.settings.workload).to_dict(), self.settings.profile.name, cpu)
-        return run_clock.history_dir() / f"{key}.json"
+        cache = build_cache_dir(self.settings.build_cache) or build_cache_dir()  # kept even with the cache off
+        return cache / "history" / f"{key}.json"
 
     def history(self) -> dict[str, float]:
         """Per-test seconds of the last run of this workload and profile on this CPU ({} if none)."""

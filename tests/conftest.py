@@ -1,3 +1,12 @@
 """Hooks for qpbench's own test run (the fixtures live in the repository's conftest.py)."""
 
+import pytest
+
 from tests.ci_skips import pytest_configure  # noqa: F401  (skip report; module-wide skips fail under CI)
+
+
+@pytest.fixture(autouse=True)
+def _own_build_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test (and the workers it starts) keeps built variants in a fresh folder of its own:
+    never the user's ~/.cache/qpbench/builds, never another test's builds."""
+    monkeypatch.setenv("QPBENCH_BUILD_CACHE_DIR", str(tmp_path_factory.mktemp("builds")))

@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qpbench.models", "qpbench.data"),
     ("qpbench.workload",),
     ("qpbench.optimize",),
-    ("qpbench.variants",),
+    ("qpbench.variants",),  # variants.build_cache too
     ("qpbench.measure",),
     ("qpbench.scoring", "qpbench.screening", "qpbench.selection", "qpbench.gate", "qpbench.comparison", "qpbench.compare", "qpbench.hosts", "qpbench.baseline",
      "qpbench.record", "qpbench.xdist_transport", "qpbench.journal", "qpbench.run_clock"),

@@ -51,6 +51,8 @@ def test_every_pytest_option_help_shows_the_default_a_run_uses(pytester: pytest.
         "--qp-compare-markdown": regression.markdown_path,
         "--qp-fail-on-regression": regression.fail_on_regression,
         "--qp-compare-any-machine": regression.any_machine,
+        "--qp-build-cache": settings.build_cache,
+        "--qp-rebuild": settings.rebuild,
     }
     options = {opt.names()[0]: opt.attrs()["help"] for opt in options_doc.pytest_options()}
     assert set(options) == set(used) | set(unset)

@@ -36,6 +36,8 @@ class EngineSettings:
     profile: Profile
     artifact_root: Path | None  # the run's artifacts go into a new directory under it (variants/artifacts.py)
     reference: str
+    build_cache: Path | None = None  # where first builds are cached across runs (variants/build_cache.py); None: off
+    rebuild: bool = False  # ignore cached builds (this run's replace them)
 
 
 def spec_dict(spec: VariantSpec) -> dict[str, Any]:
@@ -106,6 +108,7 @@ class MeasuredVariant:
             "options": options, "sweep_rounds": settings.profile.sweep_rounds,
             "calibration_batches": settings.profile.calibration_batches,
             "artifact_dir": artifact_dir,
+            "cache": {"root": str(settings.build_cache), "rebuild": settings.rebuild} if settings.build_cache else None,
         }, "build", settings.profile.worker_timeout_s)
 
     def _build_failed(self, exc: Exception) -> Exception:

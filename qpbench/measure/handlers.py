@@ -49,9 +49,15 @@ class Loaded:
 
 
 def build(spec: VariantSpec, workload: Workload, options: dict[str, Any] | None, sweep_rounds: int,
-          calibration_batches: int, artifact_dir: str | None) -> Variant:
+          calibration_batches: int, artifact_dir: str | None, cache: dict[str, Any] | None = None) -> Variant:
     """Build the variant into ``artifact_dir`` (the run's); with ``options`` (a first build's
-    ``rebuild_options``) nothing is re-measured and its artifact is loaded, not written again."""
+    ``rebuild_options``) nothing is re-measured and its artifact is loaded, not written again.
+    A first build with ``cache`` ({"root", "rebuild"}) goes through the build cache."""
+    if cache and not options and artifact_dir:
+        from qpbench.variants.build_cache import BuildCache, cached_build
+
+        return cached_build(spec, workload, sweep_rounds, calibration_batches, Path(artifact_dir),
+                            BuildCache(Path(cache["root"])), rebuild=bool(cache.get("rebuild")))
     ctx = BuildContext(workload, options=options or {}, sweep_rounds=1 if options else sweep_rounds,
                        artifact_dir=Path(artifact_dir) if artifact_dir and not options else None,
                        calibration_batches=calibration_batches)

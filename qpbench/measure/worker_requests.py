@@ -47,7 +47,8 @@ class Worker:
         if op == "build":
             workload = load_workload(WorkloadSpec.from_dict(request["workload"]))
             variant = handlers.build(spec_from_dict(request["spec"]), workload, request.get("options"),
-                                     request["sweep_rounds"], request["calibration_batches"], request.get("artifact_dir"))
+                                     request["sweep_rounds"], request["calibration_batches"], request.get("artifact_dir"),
+                                     request.get("cache"))
             return self.adopt(workload, variant)
         loaded = self.loaded
         if loaded is None:
