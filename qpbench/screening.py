@@ -8,7 +8,8 @@ tool, and the long runs: stress, concurrency, LoadGen) then go to the variants t
 be recommended: those not clearly out of the running. A variant is clearly out when it failed
 while being built or measured, or missed a hard gate or the quantization rule by a figure that
 is not in doubt (a batch-1 p95 whose interval still holds the target is in doubt, so the
-variant is measured further). When no variant is left, the ones whose screen score is within
+variant is measured further). A variant whose screen did not run (``-k`` deselected it) is
+kept: nothing is known against it. When no variant is left, the ones whose screen score is within
 ``MEASURE.screen_margin_points`` of the best are kept, so the closest calls are measured in
 full.
 
@@ -73,10 +74,10 @@ def decide(results: Sequence[Result], errors: Mapping[str, list[str]], config: S
     out: dict[str, str] = {}
     for name in variants:
         v = by_name.get(name)
-        reasons = ["no screen result"] if v is None else out_reasons(v, in_doubt)
+        reasons = [] if v is None else out_reasons(v, in_doubt)  # no screen (deselected): nothing against it
         if reasons:
             out[name] = "; ".join(reasons)
-    if len(out) == len(variants):  # nothing can be ready: measure the closest in full
+    if out and len(out) == len(variants):  # nothing can be ready: measure the closest in full
         best = max((v.score for v in verdict.variants if v.variant in out), default=0.0)
         for name in variants:
             if name in by_name and by_name[name].score >= best - MEASURE.screen_margin_points:

@@ -180,7 +180,7 @@ def test_smoke_real_bench_suite_on_the_compact_workload(pytester, tmp_path):
     in a fresh interpreter, on the shipped compact workload: every selected variant has every
     result, and each is sane (tests/sane_results.py), accuracy of the int8 variants included."""
     result = pytester.runpytest_subprocess(
-        str(BENCH), "--qp-workload=compact", "--qp-profile=quick", f"--qp-results-dir={tmp_path}",
+        str(BENCH), "--qp-workload=compact", "--qp-profile=quick", "--qp-long-run=all", f"--qp-results-dir={tmp_path}",
         "-p", "no:cacheprovider", f"--rootdir={REPO}", "-c", str(REPO / "pyproject.toml"), timeout=2400,
     )
     assert result.ret == 0, result.stdout.str()
