@@ -125,6 +125,7 @@ class AccuracyResult:
     within_010: float
     pearson_by_group: dict[str, float] = field(default_factory=dict)
     dataset: str = ""
+    predictions_from: str | None = None  # "build cache": the same build's predictions of the same samples, reused
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,13 @@ class RunClock:
                 "budget_s": budget_s, "scale": round(scale, 3)}
 
 
+def timing_line(timing: Mapping[str, Any]) -> str:
+    """'run time 9 min 41 s: builds 1 min 40 s, accuracy 2 min 10 s, ...' from a record's timing."""
+    stages = ", ".join(f"{name} {fmt_s(s)}" for name, s in timing["stages_s"].items() if s >= 0.5)
+    budget = f" (budget {fmt_s(timing['budget_s'])}, time ceilings at {timing['scale']:.0%})" if timing.get("budget_s") else ""
+    return f"run time {fmt_s(timing['wall_s'])}{budget}: {stages}"
+
+
 def expected(test_ids: Iterable[str], history: Mapping[str, float]) -> tuple[float, int]:
     """(seconds the tests took last time, how many of them have no past time)."""
     total, unknown = 0.0, 0

@@ -66,6 +66,7 @@ class QPSession:
         self.run_id: str = workerinput.get("qp_run_id") or journal.new_run_id()
         self._journal_name = self.run_id + (f".{workerinput['workerid']}" if "workerid" in workerinput else "")
         self._predictions: dict[str, np.ndarray] = {}
+        self._predictions_cached: set[str] = set()
         self._fingerprint: dict[str, Any] | None = None
         self._worker_infos: list[Result] = []
         self._screen: screening.Screen | None = None
@@ -159,12 +160,18 @@ class QPSession:
     def eval_data(self) -> Any:
         return self.workload().data.first_images(self.eval_images())
 
-    def predictions(self, name: str, batch_size: int = 16) -> np.ndarray:
-        """The variant's predictions on the evaluation samples (computed once, in its worker)."""
+    def predictions(self, name: str) -> np.ndarray:
+        """The variant's predictions on the evaluation samples (computed once, in its worker, or
+        reused from the build cache for the same build and samples: ``predictions_cached``)."""
         if name not in self._predictions:
             answer = self.engine.variant(name).request("predict", "accuracy", eval_images=self.eval_images())
-            self._predictions[name] = np.asarray(answer, dtype=np.float64)
+            self._predictions[name] = np.asarray(answer["values"], dtype=np.float64)
+            if answer.get("cached"):
+                self._predictions_cached.add(name)
         return self._predictions[name]
+
+    def predictions_cached(self, name: str) -> bool:
+        return name in self._predictions_cached
 
     @property
     def reference(self) -> str:
@@ -436,6 +443,9 @@ class QPSession:
     def readiness_lines(self) -> list[str]:
         assert self.verdict is not None
         lines = summary_lines(self.verdict, None)
+        timing = self.written_record.timing if self.written_record is not None else None
+        if timing:
+            lines.append(run_clock.timing_line(timing))
         if self.json_path:
             lines.append(f"results: {self.json_path}")
         lines += [f"report: {path}" for path in self.report_paths.values()]

@@ -322,10 +322,15 @@ def test_a_second_run_takes_its_builds_from_the_cache(suite, tmp_path, monkeypat
         record = json.loads((suite.path / "results" / "latest.json").read_text())
         return {r["variant"]: r for r in record["results"] if r["kind"] == "variant"}
 
+    def accuracy() -> dict[str, dict[str, Any]]:
+        record = json.loads((suite.path / "results" / "latest.json").read_text())
+        return {r["variant"]: r for r in record["results"] if r["kind"] == "accuracy"}
+
     first = suite.runpytest(*args)
     assert first.ret == 0
-    cold = builds()
+    cold, cold_accuracy = builds(), accuracy()
     assert {v: r["meta"]["build_cache"]["stored"] for v, r in cold.items()} == {"eager": True, "fx-int8": True}
+    assert {v: r["predictions_from"] for v, r in cold_accuracy.items()} == {"eager": None, "fx-int8": None}
     second = suite.runpytest(*args)
     assert second.ret == 0 and second.parseoutcomes() == first.parseoutcomes()
     warm = builds()
@@ -336,6 +341,26 @@ def test_a_second_run_takes_its_builds_from_the_cache(suite, tmp_path, monkeypat
     assert sorted(r["sha256"] for r in int8["artifact_files"].values()) == \
         sorted(r["sha256"] for r in cold["fx-int8"]["artifact_files"].values())
     assert (tmp_path / "cache" / "builds").is_dir()
+    # The same builds' predictions of the same samples are reused, and give the same figures.
+    warm_accuracy = accuracy()
+    assert {v: r["predictions_from"] for v, r in warm_accuracy.items()} == {"eager": "build cache",
+                                                                            "fx-int8": "build cache"}
+    assert {v: r["pearson"] for v, r in warm_accuracy.items()} == {v: r["pearson"] for v, r in cold_accuracy.items()}
+    # --qp-rebuild computes them again.
+    assert suite.runpytest(*args, "--qp-rebuild").ret == 0
+    assert {r["predictions_from"] for r in accuracy().values()} == {None}
+
+
+def test_cached_predictions_are_checked_before_use(tmp_path):
+    build_cache.store_predictions(tmp_path, "ab" * 32, "set:10:40", [0.25, 0.5])
+    assert build_cache.load_predictions(tmp_path, "ab" * 32, "set:10:40") == [0.25, 0.5]
+    assert build_cache.load_predictions(tmp_path, "ab" * 32, "set:20:80") is None  # other samples: a miss
+    path = build_cache.predictions_path(tmp_path, "ab" * 32, "set:10:40")
+    path.write_text(path.read_text().replace("0.25", "0.75"))  # tampered values fail their digest
+    assert build_cache.load_predictions(tmp_path, "ab" * 32, "set:10:40") is None and not path.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{truncated")
+    assert build_cache.load_predictions(tmp_path, "ab" * 32, "set:10:40") is None
 
 
 def test_qpbench_info_shows_the_cache(project, monkeypatch):

@@ -15,9 +15,10 @@ from qpbench.run_clock import (
     expected,
     history_key,
     load_history,
+    measurement_id,
     save_history,
     stage_of,
-    measurement_id,
+    timing_line,
 )
 
 
@@ -32,6 +33,8 @@ def test_tests_are_booked_to_their_stage_with_builds_apart():
     timing = clock.to_dict(budget_s=600.0, scale=0.5)
     assert list(timing["stages_s"]) == [BUILDS, "long runs", "accuracy", "other"]  # largest first
     assert timing["budget_s"] == 600.0 and timing["scale"] == 0.5
+    assert timing_line({"wall_s": 95.0, "stages_s": {"builds": 61.0, "accuracy": 30.2, "other": 0.1},
+                        "budget_s": None, "scale": 1.0}) == "run time 1 min 35 s: builds 1 min 01 s, accuracy 30 s"
 
 
 def test_stage_of_ignores_parameters():

@@ -41,6 +41,7 @@ class Loaded:
     variant: Variant
     reference: Variant | None = None
     examples: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+    cache: dict[str, Any] | None = None  # the build request's cache settings ({"root", "rebuild"})
 
     def batch(self, batch_size: int) -> tuple[Any, Any]:
         if batch_size not in self.examples:
@@ -132,6 +133,28 @@ def predictions(loaded: Loaded, eval_images: int | None, batch_size: int = 16) -
     if not ((pred >= 0) & (pred <= 1)).all():
         raise CheckFailed("predicted SSIM outside [0, 1]")
     return pred.tolist()
+
+
+def cached_predictions(loaded: Loaded, eval_images: int | None) -> dict[str, Any]:
+    """``predictions``, reused from the build cache when this build came from (or went to) it and
+    the same samples were predicted before; stored there otherwise. {"values", "cached"}."""
+    from qpbench.variants.build_cache import load_predictions, store_predictions
+
+    key = (loaded.variant.meta.get("build_cache") or {}).get("key")
+    root = Path(loaded.cache["root"]) if loaded.cache and key else None
+    data = loaded.workload.data
+    samples = f"{data.source}:{eval_images}:{data.first_images(eval_images).n_samples}"
+    if root is not None and not loaded.cache.get("rebuild"):
+        values = load_predictions(root, key, samples)
+        if values is not None:
+            return {"values": values, "cached": True}
+    values = predictions(loaded, eval_images)
+    if root is not None:
+        try:
+            store_predictions(root, key, samples, values)
+        except OSError:
+            pass  # a cache that cannot be written costs the next run its reuse, nothing else
+    return {"values": values, "cached": False}
 
 
 def loadgen(loaded: Loaded, profile: str | dict[str, Any], log_dir: str, bound_ms: float) -> list[Result]:

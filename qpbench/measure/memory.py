@@ -19,6 +19,7 @@ from qpbench.measure.isolation import (
     MeasurementError,
     WorkerFailed,
     run_worker,
+    run_workers,
     serve_without_torch,
     variant_request,
     worker_env,
@@ -26,7 +27,7 @@ from qpbench.measure.isolation import (
 from qpbench.results import MemoryResult
 from qpbench.workload import Workload
 
-__all__ = ["MeasurementError", "WorkerFailed", "measure_memory", "worker_env"]
+__all__ = ["MeasurementError", "WorkerFailed", "measure_memories", "measure_memory", "worker_env"]
 
 
 def measure_memory(
@@ -48,3 +49,28 @@ def measure_memory(
         serve_without_torch(request, workload, Path(tmp), options, batch_size)
         report = run_worker("qpbench.measure.memory_worker", request, "memory", variant, timeout_s)
     return MemoryResult(variant=variant, **report)
+
+
+def measure_memories(
+    workload: Workload,
+    variant: str,
+    builder_path: str,
+    options: dict[str, Any],
+    batch_sizes: tuple[int, ...],
+    iterations: int,
+    timeout_s: float = WORKER_TIMEOUT_S,
+) -> list[MemoryResult]:
+    """``measure_memory`` at each batch size, the fresh processes run side by side: a process's
+    high-water mark is its own, so running beside another changes when it is reached, not what
+    it is (they share the CPUs, not their memory)."""
+    with tempfile.TemporaryDirectory(prefix="qpbench-mem-") as tmp:
+        requests = []
+        for batch in batch_sizes:
+            folder = Path(tmp) / f"b{batch}"
+            folder.mkdir()
+            request = variant_request(workload, str(folder), variant, builder_path, options, batch)
+            request["iterations"] = iterations
+            serve_without_torch(request, workload, folder, options, batch)
+            requests.append(request)
+        reports = run_workers("qpbench.measure.memory_worker", requests, "memory", variant, timeout_s)
+    return [MemoryResult(variant=variant, **report) for report in reports]

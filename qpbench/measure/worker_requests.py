@@ -30,9 +30,9 @@ class Worker:
         self.workload: Workload | None = None
         self.loaded: handlers.Loaded | None = None
 
-    def adopt(self, workload: Workload, variant: Variant) -> dict[str, Any]:
+    def adopt(self, workload: Workload, variant: Variant, cache: dict[str, Any] | None = None) -> dict[str, Any]:
         self.workload = workload
-        self.loaded = handlers.Loaded(workload, variant)
+        self.loaded = handlers.Loaded(workload, variant, cache=cache)
         return build_reply(variant)
 
     def add_reference(self, spec: VariantSpec, options: dict[str, Any], calibration_batches: int) -> dict[str, Any]:
@@ -49,7 +49,7 @@ class Worker:
             variant = handlers.build(spec_from_dict(request["spec"]), workload, request.get("options"),
                                      request["sweep_rounds"], request["calibration_batches"], request.get("artifact_dir"),
                                      request.get("cache"))
-            return self.adopt(workload, variant)
+            return self.adopt(workload, variant, request.get("cache"))
         loaded = self.loaded
         if loaded is None:
             raise RuntimeError(f"request {op!r} before the variant was built")
@@ -63,7 +63,7 @@ class Worker:
         if op == "throughput":
             return to_dict(handlers.throughput(loaded, request["profile"]))
         if op == "predict":
-            return handlers.predictions(loaded, request.get("eval_images"))
+            return handlers.cached_predictions(loaded, request.get("eval_images"))
         if op == "kernels":
             return to_dict(handlers.kernels(loaded))
         if op == "tool_agreement":

@@ -1,6 +1,8 @@
 """Accuracy against the labels, and fidelity against the fp32 reference, from predictions
 made in each variant's worker."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,10 @@ from qpbench.suite.isolated import in_worker
 
 def test_accuracy(qp_measured, qp_session, qp_record):
     pred = in_worker(lambda: qp_session.predictions(qp_measured.name), qp_record)
-    qp_record(accuracy(qp_measured.name, pred, qp_session.eval_data()))
+    result = accuracy(qp_measured.name, pred, qp_session.eval_data())
+    if qp_session.predictions_cached(qp_measured.name):
+        result = replace(result, predictions_from="build cache")
+    qp_record(result)
 
 
 def test_fidelity(qp_measured, qp_session, qp_record):

@@ -380,6 +380,40 @@ def _load_cached(spec: VariantSpec, workload: Workload, calibration_batches: int
     return variant
 
 
+# Predictions of a cached build ------------------------------------------------------------------
+# A build's predictions on the evaluation samples are a function of what its key holds (artifact,
+# libraries, CPU, dataset) and of which samples: kept beside the entry, they spare a warm run the
+# accuracy pass. Each file carries the sha256 of its values; one that fails the check is a miss.
+
+def predictions_path(root: Path, key: str, samples: str) -> Path:
+    return Path(root) / "predictions" / key[:2] / f"{key}-{hashlib.sha256(samples.encode()).hexdigest()[:16]}.json"
+
+
+def load_predictions(root: Path, key: str, samples: str) -> list[float] | None:
+    """The cached predictions of build ``key`` on ``samples`` (a description of the samples), or None."""
+    path = predictions_path(root, key, samples)
+    try:
+        data = json.loads(path.read_text())
+        values = [float(x) for x in data["values"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if data.get("samples") != samples or data.get("sha256") != _values_digest(values):
+        path.unlink(missing_ok=True)  # corrupt or foreign: computed again, never used
+        return None
+    return values
+
+
+def store_predictions(root: Path, key: str, samples: str, values: list[float]) -> None:
+    from qpbench.files import write_json
+
+    write_json({"samples": samples, "sha256": _values_digest(values), "values": values},
+               predictions_path(root, key, samples))
+
+
+def _values_digest(values: list[float]) -> str:
+    return hashlib.sha256(json.dumps([float(v) for v in values]).encode()).hexdigest()
+
+
 def cache_summary(root: Path | None = None) -> dict[str, Any]:
     """Where the build cache is, how many entries it holds and their size on disk."""
     root = build_cache_dir() if root is None else root
