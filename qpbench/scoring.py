@@ -302,7 +302,7 @@ def score(
         variants=tuple(verdicts),
         recommended=recommended,
         critical_issues=tuple(critical_issues(verdicts, errors)),
-        recommendations=tuple(recommendations(verdicts, results, config, screened_out)),
+        recommendations=tuple(recommendations(verdicts, results, config, screened_out, recommended)),
         reference=reference,
         config=config,
         skipped=tuple((r.variant, r.skipped) for r in results if isinstance(r, VariantInfo) and r.skipped),
@@ -409,7 +409,7 @@ def critical_issues(verdicts: list[VariantVerdict], errors: Mapping[str, list[st
 
 
 def recommendations(verdicts: list[VariantVerdict], results: list[Result], config: ScoringConfig,
-                    screened_out: Mapping[str, str] | None = None) -> list[str]:
+                    screened_out: Mapping[str, str] | None = None, recommended: str | None = None) -> list[str]:
     out: list[str] = []
     best = {name: min((v.criterion(name).value for v in verdicts if v.criterion(name).value is not None),
                       default=None) for name in ("latency_p95_ms", "peak_rss_mb")}
@@ -435,7 +435,7 @@ def recommendations(verdicts: list[VariantVerdict], results: list[Result], confi
             out.append(f"{v.variant} is not faster than the reference at batch 1 ({sp:.2f}x in this run): "
                        "its optimizations do not pay off on this model and machine.")
     out += long_run_advice(verdicts, config)
-    out += screen_advice(verdicts, screened_out or {})
+    out += screen_advice(verdicts, screened_out or {}, recommended)
     out += under_load_advice(results)
     out += latency_story(results)
     out += warmup_growth_advice(results, config.targets)
@@ -444,16 +444,17 @@ def recommendations(verdicts: list[VariantVerdict], results: list[Result], confi
     return out
 
 
-def screen_advice(verdicts: list[VariantVerdict], screened_out: Mapping[str, str]) -> list[str]:
-    """A variant the screen left out that ends close to the best ready score: measure it in full."""
-    ready = [v.score for v in verdicts if v.ready]
-    if not ready or not screened_out:
+def screen_advice(verdicts: list[VariantVerdict], screened_out: Mapping[str, str],
+                  recommended: str | None) -> list[str]:
+    """A variant the screen left out that ends within the margin of the recommended one's score:
+    it was not measured in full, so say so and how to measure it."""
+    rec = next((v for v in verdicts if v.variant == recommended), None)
+    if rec is None or not screened_out:
         return []
-    best = max(ready)
     return [f"{v.variant} was measured only in the screen ({screened_out[v.variant]}) yet scores {v.score:.0f}, "
-            f"within {MEASURE.screen_margin_points:g} points of the best ready variant's {best:.0f}: "
+            f"within {MEASURE.screen_margin_points:g} points of the recommended {rec.variant}'s {rec.score:.0f}: "
             f"--qp-long-run={v.variant} measures it in full."
-            for v in verdicts if v.variant in screened_out and v.score >= best - MEASURE.screen_margin_points]
+            for v in verdicts if v.variant in screened_out and v.score >= rec.score - MEASURE.screen_margin_points]
 
 
 def under_load_advice(results: list[Result]) -> list[str]:

@@ -8,10 +8,11 @@ tool, and the long runs: stress, concurrency, LoadGen) then go to the variants t
 be recommended: those not clearly out of the running. A variant is clearly out when it failed
 while being built or measured, or missed a hard gate or the quantization rule by a figure that
 is not in doubt (a batch-1 p95 whose interval still holds the target is in doubt, so the
-variant is measured further). A variant whose screen did not run (``-k`` deselected it) is
-kept: nothing is known against it. When no variant is left, the ones whose screen score is within
-``MEASURE.screen_margin_points`` of the best are kept, so the closest calls are measured in
-full.
+variant is measured further). A failure always screens out. A variant whose screen did not run (``-k`` deselected it) is
+kept: nothing is known against it. A variant whose screen score is within
+``MEASURE.screen_margin_points`` of the best kept one's (of every variant's, when none is
+left) is kept too, so every variant that may end within that many points of the recommended
+one is measured in full.
 
 ``--qp-long-run``: ``ready`` (the default) keeps what the screen keeps, ``all`` keeps every
 variant, and names add those variants to the screen's choice.
@@ -22,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from qpbench.config import MEASURE, ScoringConfig
+from qpbench.config import CRITERIA, MEASURE, ScoringConfig
 from qpbench.results import LatencyResult, Result
 from qpbench.scoring import VariantVerdict, score
 
@@ -62,6 +63,13 @@ def out_reasons(v: VariantVerdict, in_doubt: set[str]) -> list[str]:
     return reasons
 
 
+def failed(reasons: Sequence[str]) -> bool:
+    """Whether a variant's reasons include a failure (a build or measurement that crashed, a
+    silent fallback), not only targets or rules it missed."""
+    misses = tuple(f"{name} " for name in CRITERIA) + ("quantization rule:", "bf16 rule:")
+    return any(not r.startswith(misses) for r in reasons)
+
+
 def decide(results: Sequence[Result], errors: Mapping[str, list[str]], config: ScoringConfig, reference: str,
            variants: Sequence[str], policy: Sequence[str] = (READY,)) -> Screen:
     """The variants (of ``variants``) measured after the screen, from the screen's results."""
@@ -77,11 +85,14 @@ def decide(results: Sequence[Result], errors: Mapping[str, list[str]], config: S
         reasons = [] if v is None else out_reasons(v, in_doubt)  # no screen (deselected): nothing against it
         if reasons:
             out[name] = "; ".join(reasons)
-    if out and len(out) == len(variants):  # nothing can be ready: measure the closest in full
-        best = max((v.score for v in verdict.variants if v.variant in out), default=0.0)
-        for name in variants:
-            if name in by_name and by_name[name].score >= best - MEASURE.screen_margin_points:
-                del out[name]
+    # Every variant within the margin of the best screen score is measured in full too: of the
+    # ready ones when there are any (the recommendation is among them), else of all.
+    kept = [by_name[n].score for n in variants if n in by_name and n not in out]
+    best = max(kept or [by_name[n].score for n in out if n in by_name] or [0.0])
+    for name in list(out):
+        v = by_name.get(name)
+        if v is not None and not failed(v.reasons) and v.score >= best - MEASURE.screen_margin_points:
+            del out[name]
     named = [n for n in policy if n != READY]
     for name in named:
         out.pop(name, None)
