@@ -257,29 +257,26 @@ def make_scoring(
     return ScoringConfig(targets=targets, weights=weights, hard_gates=gates, quant=quant)
 
 
-def parse_budget(value: Any) -> float | None:
-    """--qp-budget / qp_budget: minutes, a number > 0 (None: no budget)."""
+def _number(value: Any, ok: Callable[[float], bool], must: str) -> float | None:
+    """``value`` as a number that passes ``ok``, None when unset; ConfigError saying what it ``must`` be."""
     if value in (None, ""):
         return None
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"budget must be a number of minutes > 0, got {value!r}") from None
-    if not (math.isfinite(number) and number > 0):
-        raise ConfigError(f"budget must be a number of minutes > 0, got {number}")
+        raise ConfigError(f"{must}, got {value!r}") from None
+    if not (math.isfinite(number) and ok(number)):
+        raise ConfigError(f"{must}, got {number}")
     return number
+
+
+def parse_budget(value: Any) -> float | None:
+    """--qp-budget / qp_budget: minutes, a number > 0 (None: no budget)."""
+    return _number(value, lambda n: n > 0, "budget must be a number of minutes > 0")
 
 
 def parse_fail_under(value: Any) -> float | None:
-    if value in (None, ""):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"fail-under must be a number between 0 and 100, got {value!r}") from None
-    if not 0 <= number <= 100:
-        raise ConfigError(f"fail-under must be between 0 and 100, got {number}")
-    return number
+    return _number(value, lambda n: 0 <= n <= 100, "fail-under must be a number between 0 and 100")
 
 
 @dataclass(frozen=True)

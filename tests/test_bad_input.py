@@ -156,7 +156,7 @@ def test_nonsensical_targets(suite, option, expect):
     "option, expect",
     [
         ("--qp-fail-under=lots", "fail-under must be a number between 0 and 100, got 'lots'"),
-        ("--qp-fail-under=120", "fail-under must be between 0 and 100, got 120"),
+        ("--qp-fail-under=120", "fail-under must be a number between 0 and 100, got 120"),
         ("--qp-input-size=-3", "--qp-input-size must be a positive integer, got -3"),
         ("--qp-profile=forever", "invalid choice: 'forever'"),
     ],

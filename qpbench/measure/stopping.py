@@ -48,13 +48,6 @@ class StopRule:
         if not (self.rel_width > 0 and 1 <= self.min_samples <= self.max_samples and 0 <= self.min_s <= self.max_s):
             raise ValueError(f"inconsistent stopping rule {self}")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> StopRule:
-        return cls(**data)
-
 
 @dataclass(frozen=True)
 class Precision:
