@@ -24,8 +24,11 @@ from tests.test_plugin import LONG_RUN, TINY, suite  # noqa: F401  (the bench su
 
 
 def planted_run(suite: pytest.Pytester, factory: str, *args: str) -> pytest.RunResult:
+    """A bench run of a planted model; every measurement is asked for (--qp-long-run=all), since
+    what is tested is that a crash costs one measurement, not the screen (a crashed variant is
+    screened out of the rest otherwise)."""
     write_planted(suite.path)
-    return suite.runpytest(*TINY, f"--qp-model-factory=plantedmodels:{factory}", *args)
+    return suite.runpytest(*TINY, f"--qp-model-factory=plantedmodels:{factory}", "--qp-long-run=all", *args)
 
 
 def failures(record: RunRecord) -> list:
