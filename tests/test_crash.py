@@ -19,7 +19,7 @@ import pytest
 
 from qpbench.record import RunRecord
 from tests.planted import write_planted
-from tests.test_isolation import alive
+from tests.test_isolation import alive, interruptible
 from tests.test_plugin import LONG_RUN, TINY, suite  # noqa: F401  (the bench suite and the tiny model)
 
 
@@ -101,7 +101,8 @@ def test_a_killed_run_leaves_a_journal_that_report_renders_as_partial(suite, tin
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", *TINY, "--qp-model-factory=plantedmodels:hangs_in_latency", "--qp-variants=eager",
          "-k", "test_accuracy or test_latency", "--qp-worker-timeout=600"],
-        cwd=suite.path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        cwd=suite.path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        preexec_fn=interruptible)
     journal_dir = suite.path / "results" / "journal"
     deadline = time.monotonic() + 240
     journal = None

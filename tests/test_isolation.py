@@ -130,6 +130,13 @@ def test_a_serving_worker_that_dies_or_hangs_fails_that_request(workers, op, fai
         worker.close()
 
 
+def interruptible() -> None:
+    """In the child before exec: Ctrl-C's default back, which a harness that started this run in
+    the background (SIGINT ignored, and inherited) took away; Python then turns it into
+    KeyboardInterrupt as it does for a person's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_an_interrupted_run_leaves_no_worker(workers, tmp_path):
     """Ctrl-C of the process that started a worker: the worker (in its own session, so the
     interrupt never reaches it) is killed with it."""
@@ -141,7 +148,7 @@ def test_an_interrupted_run_leaves_no_worker(workers, tmp_path):
         from qpbench.measure.isolation import run_worker
         run_worker("measure_hang_worker", {{"pidfile": {str(pidfile)!r}}}, "stress", "v", timeout_s=3600)
     """))
-    caller = subprocess.Popen([sys.executable, str(script)], stderr=subprocess.PIPE)
+    caller = subprocess.Popen([sys.executable, str(script)], stderr=subprocess.PIPE, preexec_fn=interruptible)
     deadline = time.monotonic() + 60
     while not pidfile.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
