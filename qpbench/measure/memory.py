@@ -18,7 +18,6 @@ from qpbench.config import WORKER_TIMEOUT_S
 from qpbench.measure.isolation import (
     MeasurementError,
     WorkerFailed,
-    run_worker,
     run_workers,
     serve_without_torch,
     variant_request,
@@ -43,12 +42,8 @@ def measure_memory(
 
     Raises ``WorkerFailed`` (a ``MeasurementError``) when the worker crashes or hangs.
     """
-    with tempfile.TemporaryDirectory(prefix="qpbench-mem-") as tmp:
-        request = variant_request(workload, tmp, variant, builder_path, options, batch_size)
-        request["iterations"] = iterations
-        serve_without_torch(request, workload, Path(tmp), options, batch_size)
-        report = run_worker("qpbench.measure.memory_worker", request, "memory", variant, timeout_s)
-    return MemoryResult(variant=variant, **report)
+    (result,) = measure_memories(workload, variant, builder_path, options, (batch_size,), iterations, timeout_s)
+    return result
 
 
 def measure_memories(

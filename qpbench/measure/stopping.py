@@ -162,16 +162,3 @@ def measure_until(fn: Callable[[], object], rule: StopRule, call_s: float, warmu
         if reached is not None:
             return samples, reached
 
-
-def samples_until(next_sample: Callable[[], float], rule: StopRule, call_s: float,
-                  timer: Callable[[], float] = time.perf_counter) -> tuple[list[float], Precision]:
-    """Like ``measure_until`` for a measurement that makes its own samples (a pair's ratio)."""
-    block = block_size(call_s, rule)
-    samples: list[float] = []
-    start = timer()
-    while True:
-        for _ in range(min(block, rule.max_samples - len(samples))):
-            samples.append(next_sample())
-        reached = check(samples, rule, timer() - start)
-        if reached is not None:
-            return samples, reached
