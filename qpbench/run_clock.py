@@ -91,6 +91,7 @@ class RunClock:
     start: float = field(default_factory=time.monotonic)
     stages: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     tests: dict[str, float] = field(default_factory=dict)  # test id -> seconds (builds apart)
+    screen_s: float | None = None  # when the screen ended (None: nothing after it ran)
 
     def book(self, variant: str, test_name: str, seconds: float, build_s: float) -> None:
         """One test's wall time, of which ``build_s`` went to building variants."""
@@ -104,10 +105,15 @@ class RunClock:
     def elapsed(self) -> float:
         return time.monotonic() - self.start
 
+    def screen_ended(self) -> None:
+        if self.screen_s is None:
+            self.screen_s = self.elapsed()
+
     def to_dict(self, budget_s: float | None = None, scale: float = 1.0) -> dict[str, Any]:
         return {"wall_s": round(self.elapsed(), 1),
                 "stages_s": {k: round(v, 1) for k, v in sorted(self.stages.items(), key=lambda kv: -kv[1])},
-                "budget_s": budget_s, "scale": round(scale, 3)}
+                "budget_s": budget_s, "scale": round(scale, 3),
+                "screen_s": None if self.screen_s is None else round(self.screen_s, 1)}
 
 
 def timing_line(timing: Mapping[str, Any]) -> str:

@@ -260,6 +260,7 @@ class QPSession:
         them, from the screen's results (screening.py). Under pytest-xdist a process sees only its
         own share of the results, so every variant is measured in full there."""
         if self._screen is None:
+            self.clock.screen_ended()
             policy = (screening.ALL,) if self.is_worker else self.settings.long_run
             self._screen = screening.decide(self.all_results(), selected_errors(self.errors, self.selected_variants()),
                                             self.settings.scoring, REFERENCE, self.selected_variants(), policy)
