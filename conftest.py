@@ -47,6 +47,20 @@ TINY_MODEL_SRC = textwrap.dedent(
         return TinyModel()
 
 
+    class Sleepy(TinyModel):
+        """The tiny model, slowed on request by QP_TEST_MODEL_SLEEP_S per call: a whole-model slowdown."""
+
+        def forward(self, image, params):
+            import os, time
+
+            time.sleep(float(os.environ.get("QP_TEST_MODEL_SLEEP_S", "0")))
+            return super().forward(image, params)
+
+
+    def sleepy():
+        return Sleepy()
+
+
     def broken():
         raise RuntimeError("factory exploded")
 

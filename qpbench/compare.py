@@ -6,8 +6,9 @@ Pure: two run records (``RunRecord``) in, a ``Comparison`` out.
 Noise on a shared machine is handled three ways:
 
 - speed is judged first on ratios measured in the same run (each variant
-  against the eager reference, interleaved A/B: ``PairedResult``), so drift of
-  the machine between runs cancels;
+  against the eager reference, and the reference against the machine-speed
+  probe, interleaved A/B: ``PairedResult``), so drift of the machine between
+  runs cancels and a whole-model slowdown still shows;
 - absolute times are compared only when the machines' fingerprints match
   (or when asked), and the reasons are given when they do not;
 - a metric with raw samples is judged by a bootstrap interval of the change
@@ -137,9 +138,15 @@ def finite_or_none(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def speed_samples(record: RunRecord) -> dict[tuple[str, int], list[float]]:
-    """(variant, batch) -> per-pair time ratios variant/reference from the interleaved A/B test."""
-    return {(r.variant, r.batch_size): list(r.ratios) for r in record.results_of(PairedResult)}
+def speed_samples(record: RunRecord) -> dict[tuple[str, str], tuple[str, list[float]]]:
+    """(variant, metric) -> (what it was timed against, per-pair time ratios) from the interleaved
+    A/B tests: ``speed_ratio_b1`` of a variant against the reference, ``time_vs_probe_b1`` of the
+    reference against the machine-speed probe (measure/probe.py)."""
+    out = {}
+    for r in record.results_of(PairedResult):
+        metric = f"time_vs_probe_b{r.batch_size}" if r.reference.startswith("probe") else f"speed_ratio_b{r.batch_size}"
+        out[(r.variant, metric)] = (r.reference, list(r.ratios))
+    return out
 
 
 def latency_samples(record: RunRecord) -> dict[tuple[str, int], list[float]]:
@@ -198,7 +205,8 @@ def compare_runs(
     runs.latencies()
     runs.peak_memory()
     runs.accuracy()
-    changes = [c for c in runs.changes if not (c.family == "speed_ratio" and c.variant == reference)]
+    # A record may hold the reference timed against itself (a ratio of 1 by construction).
+    changes = [c for c in runs.changes if not (c.metric.startswith("speed_ratio") and c.variant == reference)]
     return Comparison(baseline_label, current_label, runs.same_machine, tuple(runs.machine),
                       any_machine and not runs.same_machine, tuple(changes), tuple(runs.notes))
 
@@ -253,15 +261,17 @@ class _Pair:
         return self.absolute_why if absolute and not self.absolute_ok else None
 
     def speed_ratios(self) -> None:
-        """Ratios from the interleaved A/B test: comparable across machines with the same CPU and ISA."""
+        """Ratios from the interleaved A/B tests: comparable across machines with the same CPU and
+        ISA. The reference's time against the probe sees a whole-model slowdown, which moves the
+        reference and every variant together, and not a machine slower as a whole."""
         sb, sc = speed_samples(self.baseline), speed_samples(self.current)
         for key in sorted(set(sb) | set(sc)):
-            variant, batch = key
-            metric = f"speed_ratio_b{batch}"
-            a, b = sb.get(key), sc.get(key)
+            variant, metric = key
+            (ref_a, a), (ref_b, b) = sb.get(key, (None, [])), sc.get(key, (None, []))
             base = float(np.median(a)) if a else None
             cur = float(np.median(b)) if b else None
-            why = self.why_not(bool(a), bool(b), speed=True)
+            timed_against = [f"timed against {ref_a} in the baseline, {ref_b} now"] if a and b and ref_a != ref_b else []
+            why = self.why_not(bool(a), bool(b), extra=timed_against, speed=True)
             if why is None and (len(a) < 2 or len(b) < 2):
                 why = "fewer than two paired samples"
             if why:

@@ -359,14 +359,14 @@ ARTIFACT_RUN_IN_USE_S = 3600.0
 # --qp-regression-threshold, marker qp_regression). Relative ones are fractions
 # of the baseline; absolute ones are in the metric's own unit.
 DEFAULT_THRESHOLDS: dict[str, float] = {
-    "speed_ratio": 0.10,  # variant/eager time ratio (same run, interleaved), relative
+    "speed_ratio": 0.10,  # variant/eager and eager/probe time ratios (same run, interleaved), relative
     "latency": 0.10,  # low quantile (p10) of the latency per batch size, relative; same machine only
     "peak_rss": 0.10,  # peak RSS of a fresh process at batch 1, relative; same machine only
     "pearson": 0.01,  # Pearson vs labels, absolute drop
     "fidelity_loss": 0.01,  # relative Pearson loss vs the reference, absolute rise
 }
 FAMILY_HELP = {
-    "speed_ratio": "relative change of the variant/eager batch-1 time ratio",
+    "speed_ratio": "relative change of the variant/eager batch-1 time ratio, and of eager's against the machine-speed probe",
     "latency": "relative change of the p10 latency",
     "peak_rss": "relative change of the peak RSS",
     "pearson": "absolute drop of Pearson",
@@ -518,6 +518,9 @@ REPORT_FORMATS: dict[str, str] = {"html": "report.html", "md": "summary.md"}
 
 # The fp32 variant every other is compared with (speed ratios, fidelity, the quantization rule).
 REFERENCE = "eager"
+# The machine-speed probe the reference is timed against (measure/probe.py). Its version is in
+# the name: a baseline timed against another probe is not compared with this one.
+PROBE = "probe-v1"
 
 
 @dataclass(frozen=True)

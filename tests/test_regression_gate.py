@@ -115,6 +115,25 @@ def test_save_then_compare_clean_rerun_passes_and_planted_slowdown_fails(suite, 
     assert "FAIL qpbench regression gate" in report_md
 
 
+def test_a_whole_model_slowdown_fails_the_default_gate_through_the_probe(suite, monkeypatch):
+    """The user's model slower in every call (its factory, as a code change would do): every
+    variant slows with it, so the variant/eager ratios stay put, and the reference's time
+    against the machine-speed probe is what catches it."""
+    model = ["--qp-model-factory=tinymodel:sleepy", *SPEED]
+    assert run(suite, *model, "--qp-save-baseline=main").ret == 0
+    base = json.loads((suite.path / "results" / "baselines" / "main.json").read_text())
+    probe = next(r for r in base["results"] if r["kind"] == "paired" and r["variant"] == "eager")
+    assert probe["reference"] == "probe-v1" and min(probe["reference_s"]) > 0  # the probe's own figure
+
+    monkeypatch.setenv("QP_TEST_MODEL_SLEEP_S", "0.02")
+    slow = run(suite, *model, "--qp-compare=main", "--qp-fail-on-regression")
+    assert slow.ret == 1, slow.stdout.str()
+    slow.stdout.fnmatch_lines(["FAIL qpbench regression gate: *", "  - eager time_vs_probe_b1: *interval beyond*"])
+    changes = {(c["variant"], c["metric"]): c for c in latest(suite)["comparison"]["changes"]}
+    assert changes[("eager", "time_vs_probe_b1")]["verdict"] == "regressed"
+    assert changes[("planted", "speed_ratio_b1")]["verdict"] != "regressed"  # the ratio alone cannot see it
+
+
 def test_without_the_flag_a_regression_is_reported_not_gated(suite, monkeypatch):
     assert run(suite, *SPEED, "--qp-save-baseline=main").ret == 0
     monkeypatch.setenv("QP_TEST_SLEEP_S", "0.05")
@@ -177,7 +196,7 @@ def test_xdist_gives_one_verdict_with_timing_measured_alone(suite):
     record = latest(suite)
     kinds = sorted({(r["kind"], r["variant"]) for r in record["results"] if r["kind"] != "variant"})
     assert kinds == [("accuracy", "eager"), ("accuracy", "planted"), ("fidelity", "planted"), ("latency", "eager"),
-                     ("latency", "planted"), ("paired", "planted")]
+                     ("latency", "planted"), ("paired", "eager"), ("paired", "planted")]  # eager against the probe
     lat = [r for r in record["results"] if r["kind"] == "latency"]
     assert len(lat) == 4 and all(len(r["samples_s"]) >= 5 for r in lat)  # timed by qpbench under the lock
     assert len(list((suite.path / "results" / "runs").glob("*.json"))) == 1

@@ -1,37 +1,56 @@
 #!/bin/bash
-# Rerun evidence for the regression gate on this machine: one baseline, N unchanged
-# reruns, one rerun with a planted 20% slowdown of one variant ("planted", eager plus
-# busy work of 20% of its own call time). Each rerun is gated by qpbench and, on the
-# same run, by pytest-benchmark's --benchmark-compare-fail=median:5%.
+# Rerun evidence for the default regression gate on this machine, on the compact model given as a
+# user model (examples/regression_evidence/planted.py:slowed_compact, the shipped compact CNN and
+# checkpoint). One baseline, then candidate runs, each gated by qpbench's default gate and, on the
+# same run, by pytest-benchmark's --benchmark-compare-fail=median:5%:
+#   clean   N unchanged reruns                                   (a flag is a false alarm)
+#   model   M runs with the whole model 20% slower (QP_PLANT_MODEL_SLOWDOWN=0.2: eager and
+#           every variant slow together, as a code change in the model would do)
+#   variant M runs with one variant 20% slower (QP_PLANT_SLOWDOWN=0.2: "planted", eager plus
+#           busy work of 20% of its own call time)
+#   hog     K unchanged reruns with a busy loop on one vCPU during the run (a flag is a false alarm)
 #
-#   examples/regression_evidence/run.sh [OUT_DIR]     (N=5 by default; about 20 s a run)
+#   examples/regression_evidence/run.sh [OUT_DIR]     (N=5 M=3 K=2 by default; about 25 s a run)
 set -u
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$REPO/examples/regression_evidence"
 OUT=$(mkdir -p "${1:-/tmp/qp-evidence}" && cd "${1:-/tmp/qp-evidence}" && pwd)
-N=${N:-5}
+N=${N:-5}; M=${M:-3}; K=${K:-2}
 PY=${PY:-$REPO/.venv/bin/python}
 cd "$REPO"
 export PYTHONPATH="$REPO:$HERE"
-COMMON=(bench/test_latency.py bench/test_speed.py --qp-workload=compact --qp-profile=quick
+COMMON=(bench/test_latency.py bench/test_speed.py --qp-model-factory=planted:slowed_compact
+        --qp-checkpoint=qpbench/models/weights/qp_compact.pt --qp-input-size=64 --qp-profile=quick
         --qp-variants=eager,planted -p planted --qp-results-dir="$OUT/results"
         --benchmark-storage="file://$OUT/bm" -p no:cacheprovider -q)
 GATES=(--qp-compare=base --qp-fail-on-regression --benchmark-compare=0001 --benchmark-compare-fail=median:5%)
 rm -rf "$OUT/results" "$OUT/bm" "$OUT/logs"; mkdir -p "$OUT/logs"
 "$PY" -m pytest "${COMMON[@]}" --qp-save-baseline=base > "$OUT/logs/base.txt" 2>&1
-for i in $(seq 1 "$N"); do
-  "$PY" -m pytest "${COMMON[@]}" "${GATES[@]}" --qp-compare-markdown="$OUT/logs/rerun$i.md" > "$OUT/logs/rerun$i.txt" 2>&1
+candidate() {  # NAME: one gated run
+  "$PY" -m pytest "${COMMON[@]}" "${GATES[@]}" --qp-compare-markdown="$OUT/logs/$1.md" > "$OUT/logs/$1.txt" 2>&1
+}
+for i in $(seq 1 "$N"); do candidate "clean$i"; done
+for i in $(seq 1 "$M"); do QP_PLANT_MODEL_SLOWDOWN=0.2 candidate "model$i"; done
+for i in $(seq 1 "$M"); do QP_PLANT_SLOWDOWN=0.2 candidate "variant$i"; done
+for i in $(seq 1 "$K"); do
+  "$PY" -c "while True: pass" & HOG=$!
+  candidate "hog$i"
+  kill "$HOG"
 done
-QP_PLANT_SLOWDOWN=0.2 "$PY" -m pytest "${COMMON[@]}" "${GATES[@]}" --qp-compare-markdown="$OUT/logs/planted.md" \
-    > "$OUT/logs/planted.txt" 2>&1
 cd "$OUT/logs"
 # qpbench's verdict from the Markdown each run wrote; pytest-benchmark's from its terminal output.
-for f in rerun*.txt planted.txt; do
+for f in clean*.txt model*.txt variant*.txt hog*.txt; do
+  [ -e "$f" ] || continue
   md="${f%.txt}.md"
   qp=$(grep "^- .*: .*interval" "$md" | grep -v "not gated" | sed 's/^- \([^:]*\):.*/\1/' | paste -sd ';')
-  ng=$(grep -c "not gated" "$md")
   pb=$(grep "PercentageRegressionCheck" "$f" | sed 's/.*test_latency\[\([^]]*\)\].*Check: \([0-9.]*\).*/\1 +\2%/' | paste -sd ';')
-  printf '%-12s qpbench gate: %-4s [%s] (+%s reported, not gated)   pytest-benchmark median:5%%: %-4s [%s]\n' "$f" \
-    "$(grep -q 'FAIL qpbench regression gate' "$md" && echo FAIL || echo pass)" "$qp" "$ng" \
+  printf '%-11s qpbench gate: %-4s [%s]   pytest-benchmark median:5%%: %-4s [%s]\n' "$f" \
+    "$(grep -q 'FAIL qpbench regression gate' "$md" && echo FAIL || echo pass)" "$qp" \
     "$(grep -q 'Performance has regressed' "$f" && echo FAIL || echo pass)" "$pb"
-done
+done | tee summary.txt
+echo
+for kind in clean model variant hog; do
+  n=$(grep -c "^$kind" summary.txt); qf=$(grep "^$kind" summary.txt | grep -c "qpbench gate: FAIL"); \
+  pf=$(grep "^$kind" summary.txt | grep -c "median:5%: FAIL")
+  printf '%-8s runs %3d   qpbench gate failed %3d   pytest-benchmark failed %3d\n' "$kind" "$n" "$qf" "$pf"
+done | tee -a summary.txt

@@ -60,6 +60,8 @@ class Worker:
                                             request.get("p95_target_s")))
         if op == "paired":
             return to_dict(handlers.paired(loaded, request["profile"]))
+        if op == "probe":
+            return to_dict(handlers.probe(loaded, request["profile"]))
         if op == "throughput":
             return to_dict(handlers.throughput(loaded, request["profile"]))
         if op == "predict":
