@@ -29,6 +29,7 @@ import scipy.stats
 from qpbench.config import COMPARISON, DEFAULT_GATE_ON, DEFAULT_THRESHOLDS, REFERENCE
 from qpbench.comparison import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison, MetricChange
 from qpbench.errors import ConfigError
+from qpbench.measure.load_watch import under_load
 from qpbench.record import RunRecord
 from qpbench.results import (
     AccuracyResult,
@@ -138,19 +139,29 @@ def finite_or_none(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def speed_samples(record: RunRecord) -> dict[tuple[str, str], tuple[str, list[float]]]:
-    """(variant, metric) -> (what it was timed against, per-pair time ratios) from the interleaved
-    A/B tests: ``speed_ratio_b1`` of a variant against the reference, ``time_vs_probe_b1`` of the
-    reference against the machine-speed probe (measure/probe.py)."""
+def speed_samples(record: RunRecord) -> dict[tuple[str, str], PairedResult]:
+    """(variant, metric) -> the interleaved A/B result: ``speed_ratio_b1`` of a variant against the
+    reference, ``time_vs_probe_b1`` of the reference against the machine-speed probe (measure/probe.py).
+    Its ``ratios`` are the per-pair time ratios compared."""
     out = {}
     for r in record.results_of(PairedResult):
         metric = f"time_vs_probe_b{r.batch_size}" if r.reference.startswith("probe") else f"speed_ratio_b{r.batch_size}"
-        out[(r.variant, metric)] = (r.reference, list(r.ratios))
+        out[(r.variant, metric)] = r
     return out
 
 
-def latency_samples(record: RunRecord) -> dict[tuple[str, int], list[float]]:
-    return {(r.variant, r.batch_size): list(r.samples_s) for r in record.results_of(LatencyResult)}
+def latency_samples(record: RunRecord) -> dict[tuple[str, int], LatencyResult]:
+    return {(r.variant, r.batch_size): r for r in record.results_of(LatencyResult)}
+
+
+def taken_under_load(baseline: Any, current: Any) -> str | None:
+    """Why a timing is not judged: the noise guard found other processes (or the hypervisor) taking
+    the CPU while it was measured, in the baseline or in this run (measure/load_watch.py)."""
+    loaded = [f"{side} (others {r.load['others_cpu']:.2f} CPU, steal {r.load['steal_pct']:.0f}%)"
+              for side, r in (("the baseline", baseline), ("this run", current)) if r is not None and under_load(r.load)]
+    if not loaded:
+        return None
+    return "taken under load in " + " and ".join(loaded) + ": not judged; rerun on a quiet machine"
 
 
 def fingerprint_differences(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> list[str]:
@@ -267,11 +278,13 @@ class _Pair:
         sb, sc = speed_samples(self.baseline), speed_samples(self.current)
         for key in sorted(set(sb) | set(sc)):
             variant, metric = key
-            (ref_a, a), (ref_b, b) = sb.get(key, (None, [])), sc.get(key, (None, []))
+            ra, rb = sb.get(key), sc.get(key)
+            a, b = (list(r.ratios) if r else [] for r in (ra, rb))
             base = float(np.median(a)) if a else None
             cur = float(np.median(b)) if b else None
-            timed_against = [f"timed against {ref_a} in the baseline, {ref_b} now"] if a and b and ref_a != ref_b else []
-            why = self.why_not(bool(a), bool(b), extra=timed_against, speed=True)
+            against = ([f"timed against {ra.reference} in the baseline, {rb.reference} now"]
+                       if ra and rb and ra.reference != rb.reference else [])
+            why = self.why_not(bool(a), bool(b), extra=against, speed=True) or taken_under_load(ra, rb)
             if why is None and (len(a) < 2 or len(b) < 2):
                 why = "fewer than two paired samples"
             if why:
@@ -288,10 +301,11 @@ class _Pair:
         for key in sorted(set(lb) | set(lc)):
             variant, batch = key
             metric = f"latency_b{batch}_p{q * 100:.0f}_ms"
-            a, b = lb.get(key), lc.get(key)
+            ra, rb = lb.get(key), lc.get(key)
+            a, b = (list(r.samples_s) if r else [] for r in (ra, rb))
             base = float(np.quantile(a, q)) * 1e3 if a else None
             cur = float(np.quantile(b, q)) * 1e3 if b else None
-            why = self.why_not(bool(a), bool(b), absolute=True, speed=True)
+            why = self.why_not(bool(a), bool(b), absolute=True, speed=True) or taken_under_load(ra, rb)
             if why is None and min(len(a), len(b)) < COMPARISON.min_latency_samples:
                 why = (f"too few samples ({len(a)} vs {len(b)}; {COMPARISON.min_latency_samples} needed to judge "
                        "a p10): a longer profile gives more")
@@ -373,5 +387,7 @@ def regression_gate(comparison: Comparison, gate_on: Sequence[str] | None = None
         return True, [f"FAIL qpbench regression gate: nothing could be compared with {comparison.baseline_label}"
                       + (f" ({comparison.notes[0]})" if comparison.notes else "")]
     n = len([c for c in comparison.comparable if c.family in families])
+    loaded = [c for c in comparison.changes if c.family in families and c.reason.startswith("taken under load")]
+    unjudged = f"; {len(loaded)} gated metric(s) taken under load, not judged (listed above)" if loaded else ""
     return False, [f"PASS qpbench regression gate: no significant regression in {n} gated metric(s) "
-                   f"against {comparison.baseline_label}", *extra]
+                   f"against {comparison.baseline_label}{unjudged}", *extra]

@@ -210,3 +210,45 @@ def test_a_latency_with_too_few_samples_is_reported_not_judged():
     lat = next(c for c in compare_runs(base, cur).changes if c.metric == "latency_b1_p10_ms" and c.variant == "fast")
     assert lat.verdict == NOT_COMPARABLE and lat.reason.startswith("too few samples (60 vs 5; 20 needed")
     assert lat.current is not None  # still reported
+
+
+def probe_pairs(rng: np.random.Generator, model_slow: float = 1.0, machine_slow: float = 1.0, load=None) -> PairedResult:
+    """Eager against the machine-speed probe: the machine's speed hits both sides of every pair."""
+    drift = machine_slow * np.exp(rng.normal(0, 0.05, 60))
+    model = np.asarray(noisy(rng, 2e-3 * model_slow, spread=0.02)) * drift
+    probe = np.asarray(noisy(rng, 3e-3, spread=0.02)) * drift
+    return PairedResult("eager", "probe-v1", 1, tuple(model.tolist()), tuple(probe.tolist()), load=load)
+
+
+def with_probe(record: RunRecord, pairs: PairedResult) -> RunRecord:
+    return replace(record, results=(*record.results, pairs))
+
+
+def test_a_whole_model_slowdown_is_caught_by_the_probe_and_a_slower_machine_is_not():
+    rng = np.random.default_rng(11)
+    base = with_probe(run_record(rng), probe_pairs(rng))
+    # The model 20% slower everywhere: eager and every variant together, so the variant/eager ratio holds.
+    slower_model = with_probe(run_record(rng, slow=1.0, ref_ms=2.4), probe_pairs(rng, model_slow=1.2))
+    got = verdicts(compare_runs(base, slower_model))
+    assert got[("eager", "time_vs_probe_b1")] == REGRESSED and got[("fast", "speed_ratio_b1")] == UNCHANGED
+    assert regression_gate(compare_runs(base, slower_model))[0] is True
+    # The whole machine 60% slower: both sides of every probe pair, so nothing regressed.
+    slower_machine = with_probe(run_record(rng), probe_pairs(rng, machine_slow=1.6))
+    got = verdicts(compare_runs(base, slower_machine))
+    assert got[("eager", "time_vs_probe_b1")] == UNCHANGED
+    assert regression_gate(compare_runs(base, slower_machine))[0] is False
+
+
+def test_a_timing_taken_under_load_is_reported_not_judged():
+    rng = np.random.default_rng(12)
+    base = with_probe(run_record(rng), probe_pairs(rng))
+    hog = {"others_cpu": 0.98, "steal_pct": 0.0}
+    loaded = with_probe(run_record(rng), probe_pairs(rng, model_slow=3.0, load=hog))  # a hog distorts it
+    change = next(c for c in compare_runs(base, loaded).changes if c.metric == "time_vs_probe_b1")
+    assert change.verdict == NOT_COMPARABLE
+    assert change.reason.startswith("taken under load in this run (others 0.98 CPU, steal 0%)")
+    failed, lines = regression_gate(compare_runs(base, loaded))
+    assert failed is False and "1 gated metric(s) taken under load, not judged" in lines[0]
+    # The same slowdown on a quiet machine is judged, and fails the gate.
+    quiet = with_probe(run_record(rng), probe_pairs(rng, model_slow=3.0, load={"others_cpu": 0.02, "steal_pct": 0.0}))
+    assert regression_gate(compare_runs(base, quiet))[0] is True
