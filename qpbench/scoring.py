@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from qpbench import criterion_calls
 from qpbench.config import CRITERIA, MEASURE, REFERENCE, QuantThresholds, ScoringConfig, Targets
 from qpbench.measure.load_watch import under_load
 from qpbench.results import (
@@ -46,10 +47,21 @@ class CriterionVerdict:
     weight: float
     passed: bool | None  # None: not measured
     score: float | None  # in [0, 1]
+    # The figure's 95% interval where its samples give one, and the call it supports against the
+    # target: "met", "missed" or "inconclusive" (criterion_calls.py); None: not measured.
+    interval: tuple[float, float] | None = None
+    call: str | None = None
+
+    @property
+    def inconclusive(self) -> bool:
+        return self.call == criterion_calls.INCONCLUSIVE
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CriterionVerdict:
-        return cls(**data)
+        interval = data.get("interval")  # an open end was written as null
+        if interval is not None:
+            interval = (-math.inf if interval[0] is None else interval[0], math.inf if interval[1] is None else interval[1])
+        return cls(**{**data, "interval": interval})
 
 
 @dataclass(frozen=True)
@@ -213,7 +225,10 @@ def judge_variant(
     errors: list[str],
     p50: float | None,
     reference_p50: float | None,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
 ) -> VariantVerdict:
+    """``bounds``: the 95% intervals of the criteria that have one (criterion_calls.py)."""
+    bounds = bounds or {}
     criteria = []
     reasons = list(errors)
     for crit in CRITERIA.values():
@@ -227,9 +242,11 @@ def judge_variant(
                 reasons.append(f"{crit.name} not measured")
             continue
         ok = passes(value, target, crit.higher_is_better)
+        interval = bounds.get(crit.name)
         criteria.append(
             CriterionVerdict(crit.name, value, target, crit.unit, crit.higher_is_better, hard, weight, ok,
-                             criterion_score(value, target, crit.higher_is_better))
+                             criterion_score(value, target, crit.higher_is_better), interval,
+                             criterion_calls.call(value, interval, target, crit.higher_is_better))
         )
         if hard and not ok:
             sign = ">=" if crit.higher_is_better else "<="
@@ -268,9 +285,10 @@ def score(
         if isinstance(r, KernelsResult) and r.fallback_convs:
             errors.setdefault(r.variant, []).append(fallback_message(r))
     metrics, p50 = collect_metrics(results, reference)
+    bounds = criterion_calls.intervals(results)
     names = list(dict.fromkeys([*metrics, *errors]))
     verdicts = [
-        judge_variant(n, metrics.get(n, {}), config, errors.get(n, []), p50.get(n), p50.get(reference))
+        judge_variant(n, metrics.get(n, {}), config, errors.get(n, []), p50.get(n), p50.get(reference), bounds.get(n))
         for n in names
     ]
     infos = {r.variant: r for r in results if isinstance(r, VariantInfo)}
@@ -437,6 +455,7 @@ def recommendations(verdicts: list[VariantVerdict], results: list[Result], confi
     out += long_run_advice(verdicts, config)
     out += screen_advice(verdicts, screened_out or {}, recommended)
     out += under_load_advice(results)
+    out += too_close_to_call(verdicts)
     out += latency_story(results)
     out += warmup_growth_advice(results, config.targets)
     if not out and any(v.ready for v in verdicts):
@@ -455,6 +474,18 @@ def screen_advice(verdicts: list[VariantVerdict], screened_out: Mapping[str, str
             f"within {MEASURE.screen_margin_points:g} points of the recommended {rec.variant}'s {rec.score:.0f}: "
             f"--qp-long-run={v.variant} measures it in full."
             for v in verdicts if v.variant in screened_out and v.score >= rec.score - MEASURE.screen_margin_points]
+
+
+def too_close_to_call(verdicts: list[VariantVerdict]) -> list[str]:
+    """Hard gates whose 95% interval contains the target: called on the point estimate, which
+    another run could put on the other side."""
+    close = [f"{v.variant} {c.name} {_fmt(c.value)} [{_fmt(c.interval[0])}, {_fmt(c.interval[1])}] against "
+             f"{_fmt(c.target)}{c.unit and ' ' + c.unit} ({'met' if c.passed else 'missed'} on the estimate)"
+             for v in verdicts for c in v.criteria if c.hard_gate and c.inconclusive and c.interval is not None]
+    if not close:
+        return []
+    return [f"Too close to call (the 95% interval contains the target): {'; '.join(close)}. The verdict uses the "
+            "estimate; --qp-profile=full measures longer and may decide it."]
 
 
 def under_load_advice(results: list[Result]) -> list[str]:

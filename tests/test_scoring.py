@@ -13,8 +13,9 @@ from qpbench.scoring import criterion_score, score
 
 def results_for(name, *, p95_ms=10.0, ips=100.0, rss=300.0, pearson=0.95, loss=0.0, with_fidelity=True):
     out = [
-        # Constant samples: p50 == p95 == the value, so the test controls the metric exactly.
-        LatencyResult(name, 1, tuple([p95_ms / 1e3] * 5)),
+        # Constant samples: p50 == p95 == the value, so the test controls the metric exactly; 100 of
+        # them, so the p95's interval is closed (five would leave its upper end open: inconclusive).
+        LatencyResult(name, 1, tuple([p95_ms / 1e3] * 100)),
         ThroughputResult(name, 8, images=int(ips * 10), duration_s=10.0),
         MemoryResult(name, baseline_rss_mb=rss / 2, peak_rss_mb=rss, batch_size=1, iterations=3, torch_build="x"),
         AccuracyResult(name, 100, pearson, pearson, 0.05, 0.07, 0.7, 0.9),

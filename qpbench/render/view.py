@@ -50,7 +50,8 @@ def criterion_cell(c: CriterionVerdict) -> Cell:
     if c.passed is None:
         return Cell("-", "none")
     status = "ok" if c.passed else ("fail" if c.hard_gate else "miss")
-    return Cell(number(c.name, c.value), status)
+    # "?": the 95% interval contains the target, so another run could call it the other way.
+    return Cell(number(c.name, c.value) + ("?" if c.inconclusive else ""), status)
 
 
 def ratio(value: float | None, spec: str = ".2f") -> str:
@@ -145,7 +146,7 @@ class PlanRow:
     """One of the deployment plan's own success criteria, said plainly."""
 
     criterion: str
-    state: str  # "met", "missed" or "not measured"
+    state: str  # "met", "missed", "inconclusive" (the interval contains the target) or "not measured"
     detail: str
 
 
@@ -158,7 +159,7 @@ PLAN_TARGETS = (  # criterion name, what the plan asks, in words
 
 
 def plan_rows(verdict: Verdict) -> list[PlanRow]:
-    """The plan's success criteria, each met / missed / not measured with the variants that meet it."""
+    """The plan's success criteria, each met / missed / inconclusive / not measured with the variants that meet it."""
     rows = [_target_plan_row(verdict, name, words) for name, words in PLAN_TARGETS]
     return [*rows, _size_plan_row(verdict), _tuning_plan_row(verdict)]
 
@@ -170,9 +171,15 @@ def _target_plan_row(verdict: Verdict, name: str, words: str) -> PlanRow:
     measured = [(v.variant, v.criterion(name)) for v in verdict.variants if v.criterion(name).value is not None]
     if not measured:
         return PlanRow(f"{words} {target}", "not measured", "no variant measured it")
-    meeting = [f"{n} {number(name, c.value)}" for n, c in measured if c.passed]
+    # Met: by a variant whose interval is clear of the target (an estimate that passes within the
+    # noise is too close to call); inconclusive: no clear one, but one whose interval holds the target.
+    meeting = [f"{n} {number(name, c.value)}" for n, c in measured if c.passed and not c.inconclusive]
     if meeting:
         return PlanRow(f"{words} {target}", "met", "by " + ", ".join(meeting))
+    close = [f"{n} {number(name, c.value)} [{number(name, c.interval[0])}, {number(name, c.interval[1])}]"
+             for n, c in measured if c.inconclusive and c.interval is not None]
+    if close:
+        return PlanRow(f"{words} {target}", "inconclusive", "the 95% interval contains the target: " + ", ".join(close))
     best = (max if crit.higher_is_better else min)(measured, key=lambda m: m[1].value)
     return PlanRow(f"{words} {target}", "missed", f"best {best[0]} {number(name, best[1].value)}")
 

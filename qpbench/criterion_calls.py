@@ -1,0 +1,88 @@
+"""Met, missed or too close to call: each criterion's 95% interval against its target.
+
+A figure judged against a target is itself an estimate. Where its samples give an interval,
+the call compares the whole interval with the target:
+
+- ``met``: the interval lies on the passing side (the target is met beyond the noise);
+- ``missed``: it lies on the failing side;
+- ``inconclusive``: it contains the target, so another run could call it either way.
+
+Intervals: the batch-1 p95 from its calls (distribution-free, order statistics: the same
+interval the stopping rule keeps measuring on while it contains the target); throughput from
+the precision its stopping rule recorded (mean batch time, Student's t); Pearson from its
+samples (Fisher's z). Criteria with one value per run (peak memory) or with their own
+confirmation (leak, slowdown: the stress run is extended when a trend appears; concurrency
+faults) have no interval and are met or missed.
+
+How the verdict treats an inconclusive criterion (documented in docs/measurement.md): the score,
+``passed`` and readiness use the estimate, as before, so a gate on the score does not flip on
+noise it cannot see; the record keeps every criterion's interval and call, the tables mark an
+inconclusive figure with "?", and a recommendation line names each inconclusive hard gate with
+its interval, so a reader knows which calls another run could reverse.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+
+import scipy.stats
+
+from qpbench.measure.stopping import CONFIDENCE, quantile_interval
+from qpbench.results import AccuracyResult, LatencyResult, Result, ThroughputResult
+
+MET, MISSED, INCONCLUSIVE = "met", "missed", "inconclusive"
+Interval = tuple[float, float]
+
+
+def pearson_interval(r: float, n: int, confidence: float = CONFIDENCE) -> Interval | None:
+    """Fisher's z interval of a Pearson correlation from ``n`` pairs."""
+    if n < 4 or not math.isfinite(r) or abs(r) >= 1.0:
+        return None
+    half = float(scipy.stats.norm.ppf(0.5 + confidence / 2)) / math.sqrt(n - 3)
+    z = math.atanh(r)
+    return math.tanh(z - half), math.tanh(z + half)
+
+
+def throughput_interval(r: ThroughputResult) -> Interval | None:
+    """Images per second from the interval of the mean batch time its stopping rule recorded."""
+    p = r.precision or {}
+    low, high = p.get("low"), p.get("high")
+    if not low or not high or low <= 0:
+        return None
+    return r.batch_size / high, r.batch_size / low
+
+
+def p95_interval(r: LatencyResult) -> Interval | None:
+    """Per-image ms of the p95 of batch-1 calls."""
+    low, high = quantile_interval(r.samples_s, 0.95)
+    return (low * 1e3 / r.batch_size, high * 1e3 / r.batch_size) if len(r.samples_s) >= 2 else None
+
+
+def intervals(results: Iterable[Result]) -> dict[str, dict[str, Interval]]:
+    """Per variant, the 95% interval of each criterion whose samples give one."""
+    out: dict[str, dict[str, Interval]] = defaultdict(dict)
+    best_ips: dict[str, float] = {}
+    for r in results:
+        found: tuple[str, Interval | None] | None = None
+        if isinstance(r, LatencyResult) and r.batch_size == 1:
+            found = "latency_p95_ms", p95_interval(r)
+        elif isinstance(r, ThroughputResult) and r.images_per_s >= best_ips.get(r.variant, 0.0):
+            best_ips[r.variant] = r.images_per_s  # the criterion takes the best throughput: its interval too
+            found = "throughput_ips", throughput_interval(r)
+        elif isinstance(r, AccuracyResult):
+            found = "pearson", pearson_interval(r.pearson, r.n_samples)
+        if found is not None and found[1] is not None:
+            out[r.variant][found[0]] = found[1]
+    return dict(out)
+
+
+def call(value: float, interval: Interval | None, target: float, higher_is_better: bool) -> str:
+    """met, missed or inconclusive (the interval contains the target); met or missed without one."""
+    if not math.isfinite(value):
+        return MISSED
+    low, high = interval if interval is not None else (value, value)  # an open end (inf) decides nothing
+    if higher_is_better:
+        return MET if low >= target else MISSED if high < target else INCONCLUSIVE
+    return MET if high <= target else MISSED if low > target else INCONCLUSIVE

@@ -1,0 +1,74 @@
+"""Met, missed or too close to call: each criterion's interval against its target (pure functions)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from qpbench.config import ScoringConfig
+from qpbench.criterion_calls import INCONCLUSIVE, MET, MISSED, call, intervals, pearson_interval, throughput_interval
+from qpbench.render import view
+from qpbench.results import AccuracyResult, LatencyResult, ThroughputResult
+from qpbench.scoring import score
+
+
+def latency(name: str, ms: np.ndarray) -> LatencyResult:
+    return LatencyResult(name, 1, tuple((ms / 1e3).tolist()))
+
+
+def test_an_interval_on_one_side_is_met_or_missed_and_one_across_the_target_is_inconclusive():
+    assert call(40.0, (38.0, 42.0), 50.0, higher_is_better=False) == MET
+    assert call(60.0, (55.0, 65.0), 50.0, higher_is_better=False) == MISSED
+    assert call(49.0, (47.0, 52.0), 50.0, higher_is_better=False) == INCONCLUSIVE
+    assert call(0.95, (0.93, 0.96), 0.90, higher_is_better=True) == MET
+    assert call(0.91, (0.89, 0.93), 0.90, higher_is_better=True) == INCONCLUSIVE
+    # An open end decides nothing on its side; no interval: the value alone; NaN: missed.
+    assert call(40.0, (38.0, math.inf), 50.0, higher_is_better=False) == INCONCLUSIVE
+    assert call(60.0, (55.0, math.inf), 50.0, higher_is_better=False) == MISSED
+    assert call(40.0, None, 50.0, higher_is_better=False) == MET
+    assert call(math.nan, None, 50.0, higher_is_better=False) == MISSED
+
+
+def test_the_intervals_come_from_the_samples():
+    rng = np.random.default_rng(3)
+    lat = latency("v", rng.normal(40.0, 4.0, 400))
+    got = intervals([lat, AccuracyResult("v", 800, 0.95, 0.95, 0.05, 0.07, 0.7, 0.9)])["v"]
+    low, high = got["latency_p95_ms"]
+    assert low < lat.per_image_ms["p95"] < high and high - low < 5.0
+    low, high = got["pearson"]
+    assert low < 0.95 < high
+    # More samples, a narrower Pearson interval; too few, none.
+    assert np.diff(pearson_interval(0.95, 8000)) < np.diff(pearson_interval(0.95, 800))
+    assert pearson_interval(0.95, 3) is None
+    # Throughput: images per second from the mean batch time's interval its stopping rule kept.
+    ips = throughput_interval(ThroughputResult("v", 8, 800, 10.0, precision={"low": 0.09, "high": 0.11}))
+    assert ips == pytest.approx((8 / 0.11, 8 / 0.09))
+    assert throughput_interval(ThroughputResult("v", 8, 800, 10.0)) is None
+
+
+def test_a_p95_within_the_noise_of_its_target_is_called_inconclusive_and_said_so():
+    rng = np.random.default_rng(4)
+    close = latency("close", rng.normal(45.0, 3.0, 60))  # p95 about 50 ms, the target, from 60 calls
+    clear = latency("clear", rng.normal(10.0, 0.5, 400))
+    verdict = score([close, clear], ScoringConfig())
+    calls = {v.variant: v.criterion("latency_p95_ms") for v in verdict.variants}
+    assert calls["close"].call == INCONCLUSIVE and calls["close"].interval[0] < 50.0 < calls["close"].interval[1]
+    assert calls["clear"].call == MET
+    assert view.criterion_cell(calls["close"]).text.endswith("?")
+    assert not view.criterion_cell(calls["clear"]).text.endswith("?")
+    line = next(r for r in verdict.recommendations if r.startswith("Too close to call"))
+    assert "close latency_p95_ms" in line and "clear" not in line
+    # The verdict uses the estimate: readiness and score are what they were.
+    assert calls["close"].passed == (calls["close"].value <= 50.0)
+    # The plan's criterion is met by the clear one; with the close one alone it is too close to call.
+    assert view.plan_rows(verdict)[0].state == "met" and "clear" in view.plan_rows(verdict)[0].detail
+    alone = view.plan_rows(score([close], ScoringConfig()))[0]
+    assert alone.state == "inconclusive" and alone.detail.startswith("the 95% interval contains the target: close ")
+
+
+def test_a_clean_verdict_has_nothing_too_close_to_call():
+    rng = np.random.default_rng(5)
+    verdict = score([latency("a", rng.normal(10.0, 0.5, 400)), latency("b", rng.normal(200.0, 5.0, 400))],
+                    ScoringConfig())
+    assert {v.criterion("latency_p95_ms").call for v in verdict.variants} == {MET, MISSED}
+    assert not any(r.startswith("Too close to call") for r in verdict.recommendations)
