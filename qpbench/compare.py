@@ -107,6 +107,35 @@ def bootstrap_median_ratio(
     return float(change(a, b)), float(interval.low), float(interval.high)
 
 
+def bootstrap_probe_change(
+    baseline: PairedResult, current: PairedResult, quantile: float = COMPARISON.latency_quantile,
+    resamples: int = COMPARISON.bootstrap_resamples, confidence: float = COMPARISON.confidence, seed: int = 0,
+) -> tuple[float, float, float]:
+    """How the reference's time against the probe changed: the ratio of the two sides' low
+    quantiles (p10) in each run, current over baseline, minus 1, with a percentile bootstrap
+    interval that resamples the four samples independently (``scipy.stats.bootstrap``)."""
+    samples = [np.asarray(x, dtype=float) for x in (baseline.variant_s, baseline.reference_s,
+                                                    current.variant_s, current.reference_s)]
+    if min(x.size for x in samples) < 2:
+        raise ValueError("a bootstrap interval needs at least two samples on each side")
+
+    def change(av: np.ndarray, ar: np.ndarray, bv: np.ndarray, br: np.ndarray, axis: int = -1) -> np.ndarray:
+        def q(x: np.ndarray) -> np.ndarray:
+            return np.quantile(x, quantile, axis=axis)
+
+        return (q(bv) / q(br)) / (q(av) / q(ar)) - 1.0
+
+    interval = scipy.stats.bootstrap(samples, change, n_resamples=resamples, confidence_level=confidence,
+                                     method="percentile", vectorized=True, rng=np.random.default_rng(seed)
+                                     ).confidence_interval
+    return float(change(*samples)), float(interval.low), float(interval.high)
+
+
+def probe_ratio(r: PairedResult, quantile: float = COMPARISON.latency_quantile) -> float:
+    """The reference's low-quantile time over the probe's."""
+    return float(np.quantile(r.variant_s, quantile) / np.quantile(r.reference_s, quantile))
+
+
 def judge_relative(change: float, low: float | None, high: float | None, threshold: float,
                    higher_is_worse: bool = True) -> tuple[str, str]:
     """Verdict for a relative change: a regression only when the whole confidence interval lies
@@ -280,8 +309,12 @@ class _Pair:
             variant, metric = key
             ra, rb = sb.get(key), sc.get(key)
             a, b = (list(r.ratios) if r else [] for r in (ra, rb))
-            base = float(np.median(a)) if a else None
-            cur = float(np.median(b)) if b else None
+            against_probe = metric.startswith("time_vs_probe")
+            if against_probe:  # the low quantiles' ratio: other processes only ever add time
+                base, cur = (probe_ratio(r) if r else None for r in (ra, rb))
+            else:
+                base = float(np.median(a)) if a else None
+                cur = float(np.median(b)) if b else None
             against = ([f"timed against {ra.reference} in the baseline, {rb.reference} now"]
                        if ra and rb and ra.reference != rb.reference else [])
             why = self.why_not(bool(a), bool(b), extra=against, speed=True) or taken_under_load(ra, rb)
@@ -290,7 +323,7 @@ class _Pair:
             if why:
                 self.not_comparable(variant, metric, "speed_ratio", base, cur, True, why)
                 continue
-            change, low, high = bootstrap_median_ratio(a, b)
+            change, low, high = bootstrap_probe_change(ra, rb) if against_probe else bootstrap_median_ratio(a, b)
             self.add(variant, metric, "speed_ratio", base, cur, True,
                      judge_relative(change, low, high, self.th.get("speed_ratio", variant)), change, (low, high))
 

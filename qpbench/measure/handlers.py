@@ -20,7 +20,7 @@ from qpbench.measure.accuracy import predict
 from qpbench.measure.isolation import MeasurementError, NotApplicable
 from qpbench.measure.load_watch import measured_quietly
 from qpbench.measure.paired import paired_until
-from qpbench.measure.probe import probe_call
+from qpbench.measure.probe import one_thread, probe_call
 from qpbench.measure.server import LoadGenRun, find_max_server_qps, run_scenario
 from qpbench.measure.stopping import measure_until, rule_for
 from qpbench.measure.throughput import throughput_until
@@ -103,22 +103,24 @@ def paired(loaded: Loaded, profile: str | dict[str, Any]) -> Result:
 
 def probe(loaded: Loaded, profile: str | dict[str, Any]) -> Result:
     """Batch-1 calls of the variant (the reference) and of the machine-speed probe, interleaved
-    (ABBA) under the variant's thread settings: the model's speed against the machine's (probe.py)."""
+    (ABBA), both at one thread: the model's speed against the machine's (probe.py)."""
     name, call = probe_call()
-    return _paired_with(loaded, profile, name, call, loaded.variant.runtime)
+    return _paired_with(loaded, profile, name, call, one_thread, one_thread)
 
 
-def _paired_with(loaded: Loaded, profile: str | dict[str, Any], ref_name: str, ref_call: Any, ref_runtime: Any) -> Result:
+def _paired_with(loaded: Loaded, profile: str | dict[str, Any], ref_name: str, ref_call: Any, ref_runtime: Any,
+                 runtime: Any = None) -> Result:
     p = get_profile(profile)
     variant = loaded.variant
+    runtime = runtime or variant.runtime
     image, params = loaded.batch(1)
     # The fastest of three calls estimates the cost of a pair: interference only ever adds time.
-    with variant.runtime():
+    with runtime():
         estimate = min(time_calls(lambda: variant(image, params), 3))
     with ref_runtime():
         estimate += min(time_calls(ref_call, 3))
     result, load = measured_quietly(lambda: paired_until(
-        variant.name, lambda: variant(image, params), variant.runtime, ref_name, ref_call, ref_runtime,
+        variant.name, lambda: variant(image, params), runtime, ref_name, ref_call, ref_runtime,
         batch_size=1, rule=rule_for("paired", p), pair_s=estimate, warmup=p.warmup_rounds,
     ))
     return replace(result, load=load)

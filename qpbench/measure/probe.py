@@ -1,7 +1,8 @@
 """The machine-speed probe: a small frozen network that qpbench ships, never the user's model.
 
 The reference's batch-1 calls are timed interleaved (ABBA) with the probe's in the same worker,
-under the same thread settings. Their ratio, reference time / probe time, moves when the user's
+both at one thread (``one_thread``), and compared on the ratio of their low quantiles (p10: other
+processes only ever add time). Their ratio, reference time / probe time, moves when the user's
 model gets slower or faster and stays put when the whole machine does (another tenant, a slower
 host, a lower clock): both sides of every pair see the same machine at the same moment. That
 makes a whole-model slowdown, which moves every variant and the reference together and so
@@ -15,10 +16,12 @@ every run and every machine times the same computation. Changing it changes ``co
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import torch
 
 from qpbench.config import PROBE
+from qpbench.optimize.threads import thread_settings
 
 SEED = 20261128
 INPUT_SIZE = 128
@@ -43,6 +46,14 @@ def probe_network() -> tuple[torch.nn.Module, torch.Tensor]:
     for param in net.parameters():
         param.requires_grad_(False)
     return net, torch.randn(1, 3, INPUT_SIZE, INPUT_SIZE, generator=gen)
+
+
+def one_thread() -> AbstractContextManager[None]:
+    """torch at one intra-op thread, restored after. The probe and the reference are timed at one
+    thread: two-thread timings on a shared 2-vCPU machine depend on where the second thread lands
+    and how busy its vCPU is, which moved the reference/probe ratio by up to 25% from one process
+    to the next; at one thread its low quantile moved by about 3%."""
+    return thread_settings(1)
 
 
 def probe_call() -> tuple[str, Callable[[], object]]:
