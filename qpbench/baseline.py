@@ -67,6 +67,18 @@ def save_baseline(record: RunRecord, results_dir: str | Path, name: str, repo_di
     return replace(record, baseline=block).write(baselines_dir(results_dir) / f"{name}.json")
 
 
+def add_run(target: Loaded, statistics: dict[str, float], repo_dir: str | Path) -> Path:
+    """Add one more independent run's statistics to a saved baseline (``runs`` in its block): the
+    comparison judges later runs against the spread of all of them. Written atomically."""
+    block = dict(target.record.baseline or {})
+    if not block:
+        raise BaselineError(f"{target.path} is a run record, not a baseline: save one with --qp-save-baseline")
+    run = {"saved": dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"), "git": git_info(repo_dir),
+           "statistics": statistics}
+    block["runs"] = [*block.get("runs", []), run]
+    return replace(target.record, baseline=block).write(target.path)
+
+
 def read_record(path: str | Path) -> RunRecord:
     """The run record or baseline at ``path``; a bad one is a BaselineError that says what to do."""
     try:

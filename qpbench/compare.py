@@ -179,6 +179,36 @@ def speed_samples(record: RunRecord) -> dict[tuple[str, str], PairedResult]:
     return out
 
 
+def run_statistics(record: RunRecord) -> dict[str, float]:
+    """'VARIANT METRIC' -> the statistic the speed comparison judges, for one run: the median
+    per-pair ratio, or the reference's p10 time over the probe's."""
+    return {f"{v} {m}": probe_ratio(r) if m.startswith("time_vs_probe") else float(np.median(r.ratios))
+            for (v, m), r in speed_samples(record).items() if len(r.variant_s) >= 2}
+
+
+def baseline_runs(record: RunRecord) -> dict[str, list[float]]:
+    """Per 'VARIANT METRIC', the statistic of every run a baseline holds: its own, then the runs
+    added to it (--qp-add-to-baseline)."""
+    out = {key: [value] for key, value in run_statistics(record).items()}
+    for run in (record.baseline or {}).get("runs", []):
+        for key, value in run["statistics"].items():
+            out.setdefault(key, []).append(float(value))
+    return out
+
+
+def over_runs(runs: Sequence[float], current: float, confidence: float = COMPARISON.confidence) -> tuple[float, float, float]:
+    """The current run's statistic against the spread of independent baseline runs: its change from
+    their geometric mean, and the prediction interval a new unchanged run falls in (Student's t on
+    the logs, R-1 degrees of freedom, widened by sqrt(1 + 1/R)), moved to the current value."""
+    logs = np.log(np.asarray(runs, dtype=float))
+    n = len(logs)
+    if n < 2 or current <= 0 or not np.isfinite(logs).all():
+        raise ValueError("a spread over runs needs at least two positive baseline runs")
+    shift = math.log(current) - float(logs.mean())
+    half = float(scipy.stats.t.ppf(0.5 + confidence / 2, n - 1)) * float(logs.std(ddof=1)) * math.sqrt(1 + 1 / n)
+    return math.expm1(shift), math.expm1(shift - half), math.expm1(shift + half)
+
+
 def latency_samples(record: RunRecord) -> dict[tuple[str, int], LatencyResult]:
     return {(r.variant, r.batch_size): r for r in record.results_of(LatencyResult)}
 
@@ -268,6 +298,7 @@ class _Pair:
         self.cpu_why = ("another CPU (" + "; ".join(self.cpu) + "): speed figures from another processor are "
                         "no baseline; save a baseline on this CPU") if self.cpu else None
         self.workload = workload_differences(baseline, current)
+        self.runs = baseline_runs(baseline)
         self.changes: list[MetricChange] = []
         self.notes: list[str] = []
         if self.workload:
@@ -324,8 +355,15 @@ class _Pair:
                 self.not_comparable(variant, metric, "speed_ratio", base, cur, True, why)
                 continue
             change, low, high = bootstrap_probe_change(ra, rb) if against_probe else bootstrap_median_ratio(a, b)
-            self.add(variant, metric, "speed_ratio", base, cur, True,
-                     judge_relative(change, low, high, self.th.get("speed_ratio", variant)), change, (low, high))
+            runs = self.runs.get(f"{variant} {metric}", [])
+            if len(runs) >= 2:  # the baseline's runs give the rerun-to-rerun spread: the interval holds both
+                change, spread_low, spread_high = over_runs(runs, cur)
+                base = float(np.exp(np.mean(np.log(runs))))  # what the change is from
+                low, high = min(low, spread_low), max(high, spread_high)
+            verdict, reason = judge_relative(change, low, high, self.th.get("speed_ratio", variant))
+            if len(runs) >= 2:
+                reason += f" (over {len(runs)} baseline runs and this run's own)"
+            self.add(variant, metric, "speed_ratio", base, cur, True, (verdict, reason), change, (low, high))
 
     def latencies(self) -> None:
         """Absolute latency: same machine only."""

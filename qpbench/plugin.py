@@ -86,6 +86,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--qp-results-dir", metavar="DIR", help=_help("where the run's JSON goes", RUN.results_dir, "qp_results_dir", "under the rootdir; git-ignored"))
     group.addoption("--qp-report-dir", metavar="DIR", help=_help("where report.html and summary.md go", "the results folder", "qp_report_dir"))
     group.addoption("--qp-save-baseline", metavar="NAME", help=_help("save this run as baseline NAME under <results>/baselines/ (pytest-benchmark saves its part under NAME too)", "not saved", None))
+    group.addoption("--qp-add-to-baseline", metavar="NAME", help=_help("add this run to the saved baseline NAME as one more independent run (same workload and CPU): comparisons then judge speed against the spread of its runs", "not added", None))
     group.addoption("--qp-compare", metavar="NAME|latest", help=_help("compare this run with a saved baseline (or the newest one): per variant and metric, change, 95%% CI, verdict", "none", "qp_compare"))
     group.addoption("--qp-fail-on-regression", action="store_true", default=None, help=_help("fail the run (exit 1) on a significant regression against --qp-compare's baseline", "report only", "qp_fail_on_regression"))
     group.addoption("--qp-regression-threshold", metavar="NAME=VALUE", action="append", default=[], help=_help("minimum effect that counts as a regression, relative for speed_ratio, latency, peak_rss, absolute for pearson, fidelity_loss (repeatable)", show_default(DEFAULT_THRESHOLDS), "qp_regression_thresholds"))
@@ -188,6 +189,7 @@ def read_regression_settings(config: pytest.Config) -> RegressionSettings:
 
     return RegressionSettings(
         save_as=config.getoption("--qp-save-baseline"),
+        add_to=config.getoption("--qp-add-to-baseline"),
         compare_with=_opt(config, "compare"),
         fail_on_regression=flag("fail_on_regression"),
         thresholds=parse_pairs(list(config.getini("qp_regression_thresholds"))

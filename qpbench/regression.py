@@ -16,7 +16,10 @@ from typing import Any
 
 from qpbench import baseline as baselines
 from qpbench.comparison import Comparison
-from qpbench.compare import ALL_VARIANTS, check_families, check_threshold, compare_runs, make_thresholds, regression_gate
+from qpbench.compare import (
+    ALL_VARIANTS, check_families, check_threshold, compare_runs, fingerprint_differences, make_thresholds, regression_gate,
+    run_statistics, workload_differences,
+)
 from qpbench.config import DEFAULT_GATE_ON
 from qpbench.errors import ConfigError
 from qpbench.gate import GateResult
@@ -28,6 +31,7 @@ MARKER = "qp_regression"
 @dataclass(frozen=True)
 class RegressionSettings:
     save_as: str | None = None  # --qp-save-baseline
+    add_to: str | None = None  # --qp-add-to-baseline: this run joins that baseline as another run
     compare_with: str | None = None  # --qp-compare: a name or 'latest'
     fail_on_regression: bool = False
     thresholds: dict[str, float] = field(default_factory=dict)  # family -> value, over the defaults
@@ -39,6 +43,11 @@ class RegressionSettings:
         check_families(self.gate_on)
         if self.save_as is not None:
             baselines.check_name(self.save_as)
+        if self.add_to is not None:
+            baselines.check_name(self.add_to)
+            if self.save_as is not None:
+                raise ConfigError("--qp-save-baseline starts a baseline and --qp-add-to-baseline adds a run to one: "
+                                  "give one of them")
         for name, value in self.thresholds.items():
             check_threshold(name, value)
         if self.fail_on_regression and not self.compare_with:
@@ -64,12 +73,16 @@ class RegressionStep:
         self.saved_path: Path | None = None
         self.markdown_written: Path | None = None
         self.benchmark_storage: str | None = None
+        self.added: tuple[str, Path | None] | None = None  # (what was done, the baseline written)
+        self.add_target: baselines.Loaded | None = None
         if settings.compare_with and not is_worker:
             self.baseline = baselines.load_baseline(results_dir, settings.compare_with)
+        if settings.add_to and not is_worker:  # missing or corrupt: a usage error before anything is measured
+            self.add_target = baselines.load_baseline(results_dir, settings.add_to)
 
     @property
     def active(self) -> bool:
-        return bool(self.settings.save_as or self.settings.compare_with)
+        return bool(self.settings.save_as or self.settings.compare_with or self.settings.add_to)
 
     # Per-test overrides (collected wherever collection runs, sent from xdist workers) ---
 
@@ -112,9 +125,25 @@ class RegressionStep:
         if self.settings.save_as:
             self.saved_path = baselines.save_baseline(record, self.results_dir, self.settings.save_as, self.repo_dir,
                                                       self.benchmark_storage)
+        if self.add_target is not None:
+            self.added = self.add_run(record)
         if self.comparison is not None and self.settings.markdown_path:
             self.markdown_written = write_text(comparison_markdown(self.comparison, list(self.gate.lines)),
                                                Path(self.settings.markdown_path))
+
+    def add_run(self, record: RunRecord) -> tuple[str, Path | None]:
+        """Add this run to the baseline it names, if it is a rerun of the same workload on the same CPU."""
+        target = self.add_target
+        assert target is not None
+        why = workload_differences(target.record, record) + [
+            d for d in fingerprint_differences(target.record.fingerprint, record.fingerprint)
+            if d.startswith(("CPU:", "ISA:", "a fingerprint"))]
+        if why:
+            return f"NOT added to baseline {target.name}: " + "; ".join(why), None
+        statistics = run_statistics(record)
+        path = baselines.add_run(target, statistics, self.repo_dir)
+        runs = 1 + len((baselines.read_record(path).baseline or {}).get("runs", []))
+        return f"added this run to baseline {target.name} ({runs} runs now, {len(statistics)} speed statistics)", path
 
     def report_lines(self) -> list[str]:
         """The comparison and what was written; the gate's lines are the gate summary's."""
@@ -127,4 +156,6 @@ class RegressionStep:
             lines.append(f"comparison summary (Markdown): {self.markdown_written}")
         if self.saved_path:
             lines.append(f"saved baseline {self.settings.save_as}: {self.saved_path}")
+        if self.added is not None:
+            lines.append(self.added[0] + (f": {self.added[1]}" if self.added[1] else ""))
         return lines

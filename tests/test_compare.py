@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from qpbench.compare import (
     Thresholds, bootstrap_median_ratio, compare_runs, fingerprint_differences, judge_relative, make_thresholds,
-    regression_gate,
+    over_runs, regression_gate,
 )
 from qpbench.comparison import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED
 from qpbench.errors import ConfigError
@@ -252,3 +252,30 @@ def test_a_timing_taken_under_load_is_reported_not_judged():
     # The same slowdown on a quiet machine is judged, and fails the gate.
     quiet = with_probe(run_record(rng), probe_pairs(rng, model_slow=3.0, load={"others_cpu": 0.02, "steal_pct": 0.0}))
     assert regression_gate(compare_runs(base, quiet))[0] is True
+
+
+def test_a_baseline_of_several_runs_puts_the_rerun_to_rerun_spread_in_the_interval():
+    """One run's pairs give a tight interval that a rerun in another process falls outside of
+    (+16% with an interval of [+14%, +18%] was seen); runs added to the baseline widen it to the
+    spread between runs, while a slowdown beyond that spread still fails."""
+    rng = np.random.default_rng(21)
+    base = run_record(rng)
+    shifted = run_record(rng, slow=1.16)  # an unchanged rerun that landed 16% apart
+    assert verdicts(compare_runs(base, shifted))[("fast", "speed_ratio_b1")] == REGRESSED  # one run: a false alarm
+    own = float(np.median(next(r for r in base.results if isinstance(r, PairedResult)).ratios))
+    spread = [own * f for f in (0.92, 1.10, 1.04, 0.95)]  # the baseline's other runs, as reruns moved them
+    several = replace(base, baseline={"name": "b", "saved": "", "git": None, "pytest_benchmark": None,
+                                      "runs": [{"saved": "", "git": None, "statistics": {"fast speed_ratio_b1": v}}
+                                               for v in spread]})
+    change = next(c for c in compare_runs(several, shifted).changes if c.metric == "speed_ratio_b1")
+    assert change.verdict == UNCHANGED and "over 5 baseline runs" in change.reason
+    slower = run_record(rng, slow=1.6)
+    assert verdicts(compare_runs(several, slower))[("fast", "speed_ratio_b1")] == REGRESSED
+
+
+def test_over_runs_is_a_prediction_interval_on_the_logs():
+    change, low, high = over_runs([1.0, 1.1, 0.9, 1.0], 1.0)
+    assert low < change < high and low < 0 < high
+    assert over_runs([1.0, 1.0001, 0.9999], 2.0)[1] > 0.9  # tight runs, a doubled figure: clearly beyond
+    with pytest.raises(ValueError, match="at least two"):
+        over_runs([1.0], 1.0)

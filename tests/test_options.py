@@ -47,6 +47,7 @@ def test_every_pytest_option_help_shows_the_default_a_run_uses(pytester: pytest.
         "--qp-budget": settings.budget_min,
         "--qp-report-dir": settings.report_dir,
         "--qp-save-baseline": regression.save_as,
+        "--qp-add-to-baseline": regression.add_to,
         "--qp-compare": regression.compare_with,
         "--qp-compare-markdown": regression.markdown_path,
         "--qp-fail-on-regression": regression.fail_on_regression,

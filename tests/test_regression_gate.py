@@ -65,6 +65,14 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture(autouse=True)
+def judged_under_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These runs check what the gate does with a change, so it judges every timing even when the
+    machine running the tests is busy (steal above 5% is common on a shared host); leaving out
+    timings taken under load has its own tests, on records with a planted load (test_compare.py)."""
+    monkeypatch.setattr("qpbench.compare.under_load", lambda load: False)
+
+
 @pytest.fixture
 def suite(pytester: pytest.Pytester, tiny_files: dict[str, Path], one_thread: None) -> pytest.Pytester:
     for src in BENCH.glob("test_*.py"):
@@ -132,6 +140,26 @@ def test_a_whole_model_slowdown_fails_the_default_gate_through_the_probe(suite, 
     changes = {(c["variant"], c["metric"]): c for c in latest(suite)["comparison"]["changes"]}
     assert changes[("eager", "time_vs_probe_b1")]["verdict"] == "regressed"
     assert changes[("planted", "speed_ratio_b1")]["verdict"] != "regressed"  # the ratio alone cannot see it
+
+
+def test_runs_added_to_a_baseline_put_their_spread_into_the_comparison(suite):
+    assert run(suite, *SPEED, "--qp-save-baseline=main").ret == 0
+    for runs in (2, 3):
+        added = run(suite, *SPEED, "--qp-add-to-baseline=main")
+        assert added.ret == 0, added.stdout.str()
+        added.stdout.fnmatch_lines([f"added this run to baseline main ({runs} runs now, 2 speed statistics): *main.json"])
+    base = json.loads((suite.path / "results" / "baselines" / "main.json").read_text())
+    assert len(base["baseline"]["runs"]) == 2 and validation_errors(base) == []
+    assert set(base["baseline"]["runs"][0]["statistics"]) == {"eager time_vs_probe_b1", "planted speed_ratio_b1"}
+    assert run(suite, *SPEED, "--qp-compare=main").ret == 0
+    changes = {c["metric"]: c for c in latest(suite)["comparison"]["changes"]}
+    assert "over 3 baseline runs" in changes["speed_ratio_b1"]["reason"]
+    assert "over 3 baseline runs" in changes["time_vs_probe_b1"]["reason"]
+    # A name that is not saved, or starting and adding at once: usage errors before anything is measured.
+    missing = run(suite, *SPEED, "--qp-add-to-baseline=nosuch")
+    assert missing.ret == pytest.ExitCode.USAGE_ERROR and "no baseline named 'nosuch'" in missing.stderr.str()
+    both = run(suite, *SPEED, "--qp-add-to-baseline=main", "--qp-save-baseline=other")
+    assert both.ret == pytest.ExitCode.USAGE_ERROR and "give one of them" in both.stderr.str()
 
 
 def test_without_the_flag_a_regression_is_reported_not_gated(suite, monkeypatch):
