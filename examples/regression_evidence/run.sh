@@ -1,8 +1,12 @@
 #!/bin/bash
 # Rerun evidence for the default regression gate on this machine, on the compact model given as a
 # user model (examples/regression_evidence/planted.py:slowed_compact, the shipped compact CNN and
-# checkpoint). One baseline, then candidate runs, each gated by qpbench's default gate and, on the
-# same run, by pytest-benchmark's --benchmark-compare-fail=median:5%:
+# checkpoint; bench/test_latency.py and bench/test_speed.py, quick profile, eager + planted).
+#
+# Baselines: "base", R unchanged runs (--qp-save-baseline, then --qp-add-to-baseline), and
+# "single", the first of them alone. Then candidate runs, each gated against "base" by the run
+# itself (--qp-compare=base --qp-fail-on-regression), against "single" by `qpbench compare`, and,
+# on the same run, by pytest-benchmark's --benchmark-compare-fail=median:5% (against run 1):
 #   clean   N unchanged reruns                                   (a flag is a false alarm)
 #   model   M runs with the whole model 20% slower (QP_PLANT_MODEL_SLOWDOWN=0.2: eager and
 #           every variant slow together, as a code change in the model would do)
@@ -10,12 +14,13 @@
 #           busy work of 20% of its own call time)
 #   hog     K unchanged reruns with a busy loop on one vCPU during the run (a flag is a false alarm)
 #
-#   examples/regression_evidence/run.sh [OUT_DIR]     (N=5 M=3 K=2 by default; about 25 s a run)
+#   examples/regression_evidence/run.sh [OUT_DIR]     (R=5 N=5 M=3 K=2 by default; about 15 s a run,
+#                                                       a few minutes a hog run)
 set -u
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$REPO/examples/regression_evidence"
 OUT=$(mkdir -p "${1:-/tmp/qp-evidence}" && cd "${1:-/tmp/qp-evidence}" && pwd)
-N=${N:-5}; M=${M:-3}; K=${K:-2}
+R=${R:-5}; N=${N:-5}; M=${M:-3}; K=${K:-2}
 PY=${PY:-$REPO/.venv/bin/python}
 cd "$REPO"
 export PYTHONPATH="$REPO:$HERE"
@@ -25,9 +30,15 @@ COMMON=(bench/test_latency.py bench/test_speed.py --qp-model-factory=planted:slo
         --benchmark-storage="file://$OUT/bm" -p no:cacheprovider -q)
 GATES=(--qp-compare=base --qp-fail-on-regression --benchmark-compare=0001 --benchmark-compare-fail=median:5%)
 rm -rf "$OUT/results" "$OUT/bm" "$OUT/logs"; mkdir -p "$OUT/logs"
-"$PY" -m pytest "${COMMON[@]}" --qp-save-baseline=base > "$OUT/logs/base.txt" 2>&1
-candidate() {  # NAME: one gated run
+"$PY" -m pytest "${COMMON[@]}" --qp-save-baseline=base > "$OUT/logs/base1.txt" 2>&1
+cp "$OUT/results/baselines/base.json" "$OUT/single.json"
+for i in $(seq 2 "$R"); do
+  "$PY" -m pytest "${COMMON[@]}" --qp-add-to-baseline=base > "$OUT/logs/base$i.txt" 2>&1
+done
+candidate() {  # NAME: one gated run, then the same record against the single-run baseline
   "$PY" -m pytest "${COMMON[@]}" "${GATES[@]}" --qp-compare-markdown="$OUT/logs/$1.md" > "$OUT/logs/$1.txt" 2>&1
+  "$PY" -m qpbench compare "$OUT/single.json" "$OUT/results/latest.json" --fail-on-regression \
+      --markdown "$OUT/logs/$1.single.md" > /dev/null 2>&1
 }
 for i in $(seq 1 "$N"); do candidate "clean$i"; done
 for i in $(seq 1 "$M"); do QP_PLANT_MODEL_SLOWDOWN=0.2 candidate "model$i"; done
@@ -38,19 +49,24 @@ for i in $(seq 1 "$K"); do
   kill "$HOG"
 done
 cd "$OUT/logs"
-# qpbench's verdict from the Markdown each run wrote; pytest-benchmark's from its terminal output.
+flagged() {  # MARKDOWN: the gated metrics it flags
+  grep "^- .*: .*interval" "$1" | grep -v "not gated" | sed 's/^- \([^:]*\):.*/\1/; s/\\//g' | paste -sd ';'
+}
+verdict() { grep -q 'FAIL qpbench regression gate' "$1" && echo FAIL || echo pass; }
 for f in clean*.txt model*.txt variant*.txt hog*.txt; do
   [ -e "$f" ] || continue
-  md="${f%.txt}.md"
-  qp=$(grep "^- .*: .*interval" "$md" | grep -v "not gated" | sed 's/^- \([^:]*\):.*/\1/' | paste -sd ';')
+  run="${f%.txt}"
   pb=$(grep "PercentageRegressionCheck" "$f" | sed 's/.*test_latency\[\([^]]*\)\].*Check: \([0-9.]*\).*/\1 +\2%/' | paste -sd ';')
-  printf '%-11s qpbench gate: %-4s [%s]   pytest-benchmark median:5%%: %-4s [%s]\n' "$f" \
-    "$(grep -q 'FAIL qpbench regression gate' "$md" && echo FAIL || echo pass)" "$qp" \
+  printf '%-9s %s-run baseline: %-4s [%s]   single-run baseline: %-4s [%s]   pytest-benchmark median:5%%: %-4s [%s]\n' \
+    "$run" "$R" "$(verdict "$run.md")" "$(flagged "$run.md")" "$(verdict "$run.single.md")" "$(flagged "$run.single.md")" \
     "$(grep -q 'Performance has regressed' "$f" && echo FAIL || echo pass)" "$pb"
 done | tee summary.txt
 echo
 for kind in clean model variant hog; do
-  n=$(grep -c "^$kind" summary.txt); qf=$(grep "^$kind" summary.txt | grep -c "qpbench gate: FAIL"); \
-  pf=$(grep "^$kind" summary.txt | grep -c "median:5%: FAIL")
-  printf '%-8s runs %3d   qpbench gate failed %3d   pytest-benchmark failed %3d\n' "$kind" "$n" "$qf" "$pf"
+  n=$(grep -c "^$kind" summary.txt)
+  a=$(grep -cE "^$kind[0-9]+ +$R-run baseline: FAIL" summary.txt)
+  s=$(grep "^$kind" summary.txt | grep -c "single-run baseline: FAIL")
+  p=$(grep "^$kind" summary.txt | grep -c "median:5%: FAIL")
+  printf '%-8s runs %3d   gate failed: %s-run baseline %3d, single-run baseline %3d, pytest-benchmark %3d\n' \
+    "$kind" "$n" "$R" "$a" "$s" "$p"
 done | tee -a summary.txt
