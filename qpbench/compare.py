@@ -181,19 +181,54 @@ def speed_samples(record: RunRecord) -> dict[tuple[str, str], PairedResult]:
 
 def run_statistics(record: RunRecord) -> dict[str, float]:
     """'VARIANT METRIC' -> the statistic the speed comparison judges, for one run: the median
-    per-pair ratio, or the reference's p10 time over the probe's."""
-    return {f"{v} {m}": probe_ratio(r) if m.startswith("time_vs_probe") else float(np.median(r.ratios))
-            for (v, m), r in speed_samples(record).items() if len(r.variant_s) >= 2}
-
-
-def baseline_runs(record: RunRecord) -> dict[str, list[float]]:
-    """Per 'VARIANT METRIC', the statistic of every run a baseline holds: its own, then the runs
-    added to it (--qp-add-to-baseline)."""
-    out = {key: [value] for key, value in run_statistics(record).items()}
-    for run in (record.baseline or {}).get("runs", []):
-        for key, value in run["statistics"].items():
-            out.setdefault(key, []).append(float(value))
+    per-pair ratio, or the reference's p10 time over the probe's; and 'probe-vN p10_s', the
+    machine's speed in that run (the probe's own p10)."""
+    out = {}
+    for (variant, metric), r in speed_samples(record).items():
+        if len(r.variant_s) < 2:
+            continue
+        if metric.startswith("time_vs_probe"):
+            out[f"{variant} {metric}"] = probe_ratio(r)
+            out[f"{r.reference} p10_s"] = probe_speed(r)
+        else:
+            out[f"{variant} {metric}"] = float(np.median(r.ratios))
     return out
+
+
+def probe_speed(r: PairedResult, quantile: float = COMPARISON.latency_quantile) -> float:
+    """The probe's own p10 in seconds: how fast the machine ran while the pair was timed."""
+    return float(np.quantile(r.reference_s, quantile))
+
+
+def machine_speed_apart(speeds: Sequence[float], current: float,
+                        tolerance: float = COMPARISON.probe_speed_tolerance) -> str | None:
+    """Why the reference/probe ratio is not compared: the machine ran at another speed than it
+    usually did in the baseline's runs (the median of their probe p10s), beyond ``tolerance``."""
+    if not speeds:
+        return None
+    usual = float(np.median(speeds))
+    if abs(math.log(current / usual)) <= math.log1p(tolerance):
+        return None
+    return (f"the machine ran {abs(current / usual - 1):.0%} {'slower' if current > usual else 'faster'} than in the "
+            f"baseline (probe p10 {current * 1e3:.2f} vs {usual * 1e3:.2f} ms): in such spells the model and the "
+            "probe do not change speed alike, so their ratio is not compared; rerun")
+
+
+def usual_runs(runs: Sequence[float], speeds: Sequence[float | None],
+               tolerance: float = COMPARISON.probe_speed_tolerance) -> list[float]:
+    """The baseline runs taken at the machine's usual speed (those without a speed are kept)."""
+    known = [s for s in speeds if s]
+    if not known:
+        return list(runs)
+    usual = float(np.median(known))
+    return [r for r, s in zip(runs, speeds) if not s or abs(math.log(s / usual)) <= math.log1p(tolerance)]
+
+
+def baseline_runs(record: RunRecord) -> list[dict[str, float]]:
+    """The statistics of every run a baseline holds: its own, then the runs added to it
+    (--qp-add-to-baseline)."""
+    return [run_statistics(record), *({k: float(v) for k, v in run["statistics"].items()}
+                                      for run in (record.baseline or {}).get("runs", []))]
 
 
 def over_runs(runs: Sequence[float], current: float, confidence: float = COMPARISON.confidence) -> tuple[float, float, float]:
@@ -349,13 +384,17 @@ class _Pair:
             against = ([f"timed against {ra.reference} in the baseline, {rb.reference} now"]
                        if ra and rb and ra.reference != rb.reference else [])
             why = self.why_not(bool(a), bool(b), extra=against, speed=True) or taken_under_load(ra, rb)
+            runs = [run[f"{variant} {metric}"] for run in self.runs if f"{variant} {metric}" in run]
+            if against_probe and why is None:  # the ratio holds only while the machine runs at its usual speed
+                speeds = [run.get(f"{ra.reference} p10_s") for run in self.runs if f"{variant} {metric}" in run]
+                why = machine_speed_apart([s for s in speeds if s], probe_speed(rb))
+                runs = usual_runs(runs, speeds)
             if why is None and (len(a) < 2 or len(b) < 2):
                 why = "fewer than two paired samples"
             if why:
                 self.not_comparable(variant, metric, "speed_ratio", base, cur, True, why)
                 continue
             change, low, high = bootstrap_probe_change(ra, rb) if against_probe else bootstrap_median_ratio(a, b)
-            runs = self.runs.get(f"{variant} {metric}", [])
             if len(runs) >= 2:  # the baseline's runs give the rerun-to-rerun spread: the interval holds both
                 change, spread_low, spread_high = over_runs(runs, cur)
                 base = float(np.exp(np.mean(np.log(runs))))  # what the change is from

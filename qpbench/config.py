@@ -393,6 +393,10 @@ class ComparisonStats:
     # such a latency is reported, not judged.
     min_latency_samples: int = 20
     bootstrap_resamples: int = 2000
+    # The machine's speed, read from the probe's own p10, may differ this much (relative) between a
+    # run and the baseline's usual before the reference/probe ratio is no longer compared: in the
+    # host's slow spells (probe 30-40% slower) a 1-ms model slowed twice as much as the probe.
+    probe_speed_tolerance: float = 0.15
 
 
 COMPARISON = ComparisonStats()

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from qpbench.compare import (
     Thresholds, bootstrap_median_ratio, compare_runs, fingerprint_differences, judge_relative, make_thresholds,
-    over_runs, regression_gate,
+    over_runs, regression_gate, run_statistics,
 )
 from qpbench.comparison import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED
 from qpbench.errors import ConfigError
@@ -232,11 +232,15 @@ def test_a_whole_model_slowdown_is_caught_by_the_probe_and_a_slower_machine_is_n
     got = verdicts(compare_runs(base, slower_model))
     assert got[("eager", "time_vs_probe_b1")] == REGRESSED and got[("fast", "speed_ratio_b1")] == UNCHANGED
     assert regression_gate(compare_runs(base, slower_model))[0] is True
-    # The whole machine 60% slower: both sides of every probe pair, so nothing regressed.
-    slower_machine = with_probe(run_record(rng), probe_pairs(rng, machine_slow=1.6))
-    got = verdicts(compare_runs(base, slower_machine))
-    assert got[("eager", "time_vs_probe_b1")] == UNCHANGED
-    assert regression_gate(compare_runs(base, slower_machine))[0] is False
+    # The machine 10% slower: both sides of every probe pair, so nothing regressed.
+    slower_machine = with_probe(run_record(rng), probe_pairs(rng, machine_slow=1.1))
+    assert verdicts(compare_runs(base, slower_machine))[("eager", "time_vs_probe_b1")] == UNCHANGED
+    # 60% slower: a spell in which a small model and the probe do not slow alike; not compared, said why.
+    slow_spell = with_probe(run_record(rng), probe_pairs(rng, model_slow=1.3, machine_slow=1.6))
+    change = next(c for c in compare_runs(base, slow_spell).changes if c.metric == "time_vs_probe_b1")
+    assert change.verdict == NOT_COMPARABLE and change.reason.startswith("the machine ran ")
+    assert "% slower than in the baseline (probe p10" in change.reason
+    assert regression_gate(compare_runs(base, slow_spell))[0] is False
 
 
 def test_a_timing_taken_under_load_is_reported_not_judged():
@@ -279,3 +283,17 @@ def test_over_runs_is_a_prediction_interval_on_the_logs():
     assert over_runs([1.0, 1.0001, 0.9999], 2.0)[1] > 0.9  # tight runs, a doubled figure: clearly beyond
     with pytest.raises(ValueError, match="at least two"):
         over_runs([1.0], 1.0)
+
+
+def test_baseline_runs_taken_in_a_slow_spell_are_left_out_of_the_spread():
+    rng = np.random.default_rng(22)
+    base = with_probe(run_record(rng), probe_pairs(rng))
+    own = run_statistics(base)
+    usual, slow = own["eager time_vs_probe_b1"], own["probe-v1 p10_s"]
+    runs = [{"eager time_vs_probe_b1": usual * f, "probe-v1 p10_s": slow * g}
+            for f, g in ((1.01, 1.0), (0.99, 1.02), (1.0, 0.99), (1.45, 1.4))]  # the last: a slow spell
+    several = replace(base, baseline={"name": "b", "saved": "", "git": None, "pytest_benchmark": None,
+                                      "runs": [{"saved": "", "git": None, "statistics": r} for r in runs]})
+    slower_model = with_probe(run_record(rng), probe_pairs(rng, model_slow=1.25))
+    change = next(c for c in compare_runs(several, slower_model).changes if c.metric == "time_vs_probe_b1")
+    assert change.verdict == REGRESSED and "over 4 baseline runs" in change.reason  # 5 runs, the slow one left out

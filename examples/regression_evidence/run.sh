@@ -5,8 +5,9 @@
 #
 # Baselines: "base", R unchanged runs (--qp-save-baseline, then --qp-add-to-baseline), and
 # "single", the first of them alone. Then candidate runs, each gated against "base" by the run
-# itself (--qp-compare=base --qp-fail-on-regression), against "single" by `qpbench compare`, and,
-# on the same run, by pytest-benchmark's --benchmark-compare-fail=median:5% (against run 1):
+# itself (--qp-compare=base --qp-fail-on-regression) and by pytest-benchmark's
+# --benchmark-compare-fail=median:5% (against run 1); judge.py then judges every candidate's record
+# against both baselines and counts:
 #   clean   N unchanged reruns                                   (a flag is a false alarm)
 #   model   M runs with the whole model 20% slower (QP_PLANT_MODEL_SLOWDOWN=0.2: eager and
 #           every variant slow together, as a code change in the model would do)
@@ -31,14 +32,11 @@ COMMON=(bench/test_latency.py bench/test_speed.py --qp-model-factory=planted:slo
 GATES=(--qp-compare=base --qp-fail-on-regression --benchmark-compare=0001 --benchmark-compare-fail=median:5%)
 rm -rf "$OUT/results" "$OUT/bm" "$OUT/logs"; mkdir -p "$OUT/logs"
 "$PY" -m pytest "${COMMON[@]}" --qp-save-baseline=base > "$OUT/logs/base1.txt" 2>&1
-cp "$OUT/results/baselines/base.json" "$OUT/single.json"
 for i in $(seq 2 "$R"); do
   "$PY" -m pytest "${COMMON[@]}" --qp-add-to-baseline=base > "$OUT/logs/base$i.txt" 2>&1
 done
-candidate() {  # NAME: one gated run, then the same record against the single-run baseline
+candidate() {  # NAME: one gated run (judge.py judges its record against both baselines again)
   "$PY" -m pytest "${COMMON[@]}" "${GATES[@]}" --qp-compare-markdown="$OUT/logs/$1.md" > "$OUT/logs/$1.txt" 2>&1
-  "$PY" -m qpbench compare "$OUT/single.json" "$OUT/results/latest.json" --fail-on-regression \
-      --markdown "$OUT/logs/$1.single.md" > /dev/null 2>&1
 }
 for i in $(seq 1 "$N"); do candidate "clean$i"; done
 for i in $(seq 1 "$M"); do QP_PLANT_MODEL_SLOWDOWN=0.2 candidate "model$i"; done
@@ -48,25 +46,4 @@ for i in $(seq 1 "$K"); do
   candidate "hog$i"
   kill "$HOG"
 done
-cd "$OUT/logs"
-flagged() {  # MARKDOWN: the gated metrics it flags
-  grep "^- .*: .*interval" "$1" | grep -v "not gated" | sed 's/^- \([^:]*\):.*/\1/; s/\\//g' | paste -sd ';'
-}
-verdict() { grep -q 'FAIL qpbench regression gate' "$1" && echo FAIL || echo pass; }
-for f in clean*.txt model*.txt variant*.txt hog*.txt; do
-  [ -e "$f" ] || continue
-  run="${f%.txt}"
-  pb=$(grep "PercentageRegressionCheck" "$f" | sed 's/.*test_latency\[\([^]]*\)\].*Check: \([0-9.]*\).*/\1 +\2%/' | paste -sd ';')
-  printf '%-9s %s-run baseline: %-4s [%s]   single-run baseline: %-4s [%s]   pytest-benchmark median:5%%: %-4s [%s]\n' \
-    "$run" "$R" "$(verdict "$run.md")" "$(flagged "$run.md")" "$(verdict "$run.single.md")" "$(flagged "$run.single.md")" \
-    "$(grep -q 'Performance has regressed' "$f" && echo FAIL || echo pass)" "$pb"
-done | tee summary.txt
-echo
-for kind in clean model variant hog; do
-  n=$(grep -c "^$kind" summary.txt)
-  a=$(grep -cE "^$kind[0-9]+ +$R-run baseline: FAIL" summary.txt)
-  s=$(grep "^$kind" summary.txt | grep -c "single-run baseline: FAIL")
-  p=$(grep "^$kind" summary.txt | grep -c "median:5%: FAIL")
-  printf '%-8s runs %3d   gate failed: %s-run baseline %3d, single-run baseline %3d, pytest-benchmark %3d\n' \
-    "$kind" "$n" "$R" "$a" "$s" "$p"
-done | tee -a summary.txt
+"$PY" "$HERE/judge.py" "$OUT" | tee "$OUT/logs/summary.txt"
