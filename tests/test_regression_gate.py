@@ -73,6 +73,7 @@ def judged_under_load(monkeypatch: pytest.MonkeyPatch) -> None:
     with a planted load or a planted slow spell (test_compare.py)."""
     monkeypatch.setattr("qpbench.compare.under_load", lambda load: False)
     monkeypatch.setattr("qpbench.compare.machine_speed_apart", lambda speeds, current: None)
+    monkeypatch.setattr("qpbench.compare.usual_runs", lambda runs, speeds: list(runs))
 
 
 @pytest.fixture
