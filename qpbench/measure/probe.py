@@ -10,7 +10,8 @@ leaves the variant/reference ratios alone, visible to the default regression gat
 
 The network is five 3x3 convolutions (oneDNN's kernels, like most CNN inference) on one
 128x128 input, about 4 ms a call at one thread on a 2.8 GHz Ice Lake Xeon; weights and input
-come from a fixed seed, so every run and every machine times the same computation. Changing it changes ``config.PROBE``.
+come from a fixed seed, so every run and every machine times the same computation. Changing it
+changes ``config.PROBE``.
 """
 
 from __future__ import annotations
