@@ -133,7 +133,7 @@ def bootstrap_probe_change(
 
 def probe_ratio(r: PairedResult, quantile: float = COMPARISON.latency_quantile) -> float:
     """The reference's low-quantile time over the probe's."""
-    return float(np.quantile(r.variant_s, quantile) / np.quantile(r.reference_s, quantile))
+    return float(np.quantile(r.variant_s, quantile)) / probe_speed(r, quantile)
 
 
 def judge_relative(change: float, low: float | None, high: float | None, threshold: float,
@@ -200,28 +200,30 @@ def probe_speed(r: PairedResult, quantile: float = COMPARISON.latency_quantile) 
     return float(np.quantile(r.reference_s, quantile))
 
 
-def machine_speed_apart(speeds: Sequence[float], current: float,
-                        tolerance: float = COMPARISON.probe_speed_tolerance) -> str | None:
+def at_usual_speed(speed: float, usual: float, tolerance: float = COMPARISON.probe_speed_tolerance) -> bool:
+    return abs(math.log(speed / usual)) <= math.log1p(tolerance)
+
+
+def machine_speed_apart(speeds: Sequence[float], current: float) -> str | None:
     """Why the reference/probe ratio is not compared: the machine ran at another speed than it
-    usually did in the baseline's runs (the median of their probe p10s), beyond ``tolerance``."""
+    usually did in the baseline's runs (the median of their probe p10s), beyond the tolerance."""
     if not speeds:
         return None
     usual = float(np.median(speeds))
-    if abs(math.log(current / usual)) <= math.log1p(tolerance):
+    if at_usual_speed(current, usual):
         return None
     return (f"the machine ran {abs(current / usual - 1):.0%} {'slower' if current > usual else 'faster'} than in the "
             f"baseline (probe p10 {current * 1e3:.2f} vs {usual * 1e3:.2f} ms): in such spells the model and the "
             "probe do not change speed alike, so their ratio is not compared; rerun")
 
 
-def usual_runs(runs: Sequence[float], speeds: Sequence[float | None],
-               tolerance: float = COMPARISON.probe_speed_tolerance) -> list[float]:
+def usual_runs(runs: Sequence[float], speeds: Sequence[float | None]) -> list[float]:
     """The baseline runs taken at the machine's usual speed (those without a speed are kept)."""
     known = [s for s in speeds if s]
     if not known:
         return list(runs)
     usual = float(np.median(known))
-    return [r for r, s in zip(runs, speeds) if not s or abs(math.log(s / usual)) <= math.log1p(tolerance)]
+    return [r for r, s in zip(runs, speeds) if not s or at_usual_speed(s, usual)]
 
 
 def baseline_runs(record: RunRecord) -> list[dict[str, float]]:

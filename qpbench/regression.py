@@ -142,7 +142,7 @@ class RegressionStep:
             return f"NOT added to baseline {target.name}: " + "; ".join(why), None
         statistics = run_statistics(record)
         path = baselines.add_run(target, statistics, self.repo_dir)
-        runs = 1 + len((baselines.read_record(path).baseline or {}).get("runs", []))
+        runs = 2 + len((target.record.baseline or {}).get("runs", []))  # its own, those added before, this one
         return f"added this run to baseline {target.name} ({runs} runs now, {len(statistics)} speed statistics)", path
 
     def report_lines(self) -> list[str]:
