@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -187,6 +188,19 @@ class VariantInfo:
     artifact_files: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+def latency_trend(latencies: Sequence[float], probe_s: Sequence[float | None] | None, start: int, n_blocks: int,
+                  confidence: float = 0.95) -> stats.Trend:
+    """The latency trend from ``start`` on, in s per inference (block medians). With the probe's
+    times, twice the blocks and the probe's block medians fitted beside the call number: a trend
+    of the machine's speed is then not the model's."""
+    x = range(start, len(latencies))
+    if probe_s and any(v is not None for v in probe_s[start:]):
+        covariate = [np.nan if v is None else v for v in probe_s[start:]]
+        return stats.block_trend(x, latencies[start:], 2 * n_blocks, confidence, "median", covariate)
+    return stats.block_trend(x, latencies[start:], n_blocks, confidence, "median")
+
+
+
 @dataclass(frozen=True)
 class StressResult:
     """One extended run in a fresh process: per-inference latency and RSS after warm-up.
@@ -214,8 +228,13 @@ class StressResult:
     # and the slowdown are then confirmed on this extension, and RSS growth before it that stopped
     # is warm-up growth, not a leak.
     extended: int = 0
+    # The machine-speed probe's time after every few inferences (None between: measure/stress.py),
+    # aligned with latencies_s; empty where none ran (the torch-free runtime workers).
+    probe_s: tuple[float | None, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.probe_s and len(self.probe_s) != len(self.latencies_s):
+            raise ValueError(f"{len(self.latencies_s)} latencies but {len(self.probe_s)} probe slots")
         if len(self.latencies_s) != len(self.rss_mb):
             raise ValueError(f"{len(self.latencies_s)} latencies but {len(self.rss_mb)} RSS samples")
         if not 0 <= self.settle_fraction < 1:
@@ -249,8 +268,9 @@ class StressResult:
 
     @cached_property
     def latency_trend(self) -> stats.Trend:
-        """Latency change in seconds per inference (block medians: robust to outliers)."""
-        return stats.block_trend(range(self.iterations), self.latencies_s, self.n_blocks, self.confidence, "median")
+        """Latency change in seconds per inference (block medians: robust to outliers), with the
+        machine-speed probe's times held fixed when the run has them."""
+        return latency_trend(self.latencies_s, self.probe_s, 0, self.n_blocks, self.confidence)
 
     @property
     def leak_mb_per_1k(self) -> float:
@@ -267,8 +287,7 @@ class StressResult:
             return 0.0
         if self.extended:  # confirmed only if the extension goes on slowing down
             start = self.settled_from
-            tail = stats.block_trend(range(start, self.iterations), self.latencies_s[start:], self.n_blocks,
-                                     self.confidence, "median")
+            tail = latency_trend(self.latencies_s, self.probe_s, start, self.n_blocks, self.confidence)
             if tail.slope <= 0:
                 return 0.0
         return 100.0 * t.slope * self.iterations / median
@@ -479,7 +498,7 @@ def result_from_dict(data: dict[str, Any]) -> Result:
     for key in ("pearson", "spearman", "correlation", "pearson_loss_rel", "max_abs_diff", "mean_abs_diff"):
         if key in kwargs and kwargs[key] is None:
             kwargs[key] = float("nan")
-    for key in ("samples_s", "measured_batch_sizes", "variant_s", "reference_s", "latencies_s", "rss_mb", "error_messages",
+    for key in ("samples_s", "measured_batch_sizes", "variant_s", "reference_s", "latencies_s", "rss_mb", "probe_s", "error_messages",
                 "invalid_reasons", "tried_qps", "tried_valid", "implementations"):
         if key in kwargs:
             kwargs[key] = tuple(kwargs[key])

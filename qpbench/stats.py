@@ -66,7 +66,8 @@ class Trend:
 
 
 def block_trend(
-    x: Sequence[float], y: Sequence[float], n_blocks: int = 10, confidence: float = 0.95, center: str = "mean"
+    x: Sequence[float], y: Sequence[float], n_blocks: int = 10, confidence: float = 0.95, center: str = "mean",
+    covariate: Sequence[float] | None = None,
 ) -> Trend:
     """Slope of ``y`` over ``x`` with a confidence interval, from block summaries.
 
@@ -76,6 +77,12 @@ def block_trend(
     latencies with outliers) is a nearly independent observation, and the OLS
     slope over those, with a t interval on n_blocks - 2 degrees of freedom, is
     the trend.
+
+    ``covariate``, aligned with ``y`` (NaN where it was not sampled), is summarised
+    per block the same way and fitted beside ``x``: the slope is then the trend
+    with the covariate held fixed (n_blocks - 3 degrees of freedom). The stress run
+    passes the machine-speed probe's times here, so the machine slowing down or
+    speeding up during the run is not read as the model's trend.
     """
     xs = np.asarray(x, dtype=float)
     ys = np.asarray(y, dtype=float)
@@ -87,16 +94,33 @@ def block_trend(
         raise ValueError(f"{len(xs)} samples cannot make {n_blocks} blocks")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    summarize = np.median if center == "median" else np.mean
+    summarize = np.nanmedian if center == "median" else np.nanmean
     parts = np.array_split(np.arange(len(xs)), n_blocks)
     bx = np.array([xs[p].mean() for p in parts])
     by = np.array([summarize(ys[p]) for p in parts])
-    dx = bx - bx.mean()
-    sxx = float((dx**2).sum())
-    if sxx == 0:
+    columns = [np.ones(n_blocks), bx - bx.mean()]
+    if float((columns[1] ** 2).sum()) == 0:
         raise ValueError("x does not vary: no trend can be fitted")
-    slope = float((dx * (by - by.mean())).sum() / sxx)
-    resid = by - by.mean() - slope * dx
-    se = math.sqrt(float((resid**2).sum()) / (n_blocks - 2) / sxx)
-    half = t_quantile(0.5 + confidence / 2, n_blocks - 2) * se
+    if covariate is not None:
+        cs = np.asarray(covariate, dtype=float)
+        if cs.shape != ys.shape:
+            raise ValueError(f"the covariate must be aligned with y, got {cs.shape} and {ys.shape}")
+        if any(np.isnan(cs[p]).all() for p in parts):
+            raise ValueError(f"the covariate has no sample in some of the {n_blocks} blocks")
+        bc = np.array([summarize(cs[p]) for p in parts])
+        if n_blocks > 3 and bc.std() > 0:  # a covariate that never moved explains nothing
+            columns.append(bc - bc.mean())
+    design = np.column_stack(columns)
+    dof = n_blocks - design.shape[1]
+    if design.shape[1] == 2:  # x alone: the closed form (centred x is orthogonal to the intercept)
+        dx = columns[1]
+        slope = float((dx * (by - by.mean())).sum() / (dx**2).sum())
+        resid = by - by.mean() - slope * dx
+        se = math.sqrt(float((resid**2).sum()) / dof / float((dx**2).sum()))
+    else:
+        coef, *_ = np.linalg.lstsq(design, by, rcond=None)
+        resid = by - design @ coef
+        slope = float(coef[1])
+        se = math.sqrt(float((resid**2).sum()) / dof * float(np.linalg.inv(design.T @ design)[1, 1]))
+    half = t_quantile(0.5 + confidence / 2, dof) * se
     return Trend(slope, slope - half, slope + half, confidence, n_blocks)

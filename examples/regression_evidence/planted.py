@@ -58,3 +58,101 @@ class SlowedCompact(CompactQualityModel):
 
 def slowed_compact():
     return SlowedCompact()
+
+
+# Long-run faults for detectors.py: a leak and a slowdown that goes on, planted in a model as mixins
+# (the model's own state_dict keys stay as they are, so the compact checkpoint still loads).
+class Leaks(torch.nn.Module):
+    """Keeps QP_PLANT_LEAK_BYTES (default 524: 0.5 MiB per 1000 calls) of every call: a leak."""
+
+    def __init__(self):
+        super().__init__()
+        self.kept = []
+        self.size = int(os.environ.get("QP_PLANT_LEAK_BYTES", "524"))
+
+    def forward(self, image, params):
+        self.kept.append(bytes(max(0, self.size - 33)))  # a bytes object carries 33 bytes of header
+        return super().forward(image, params)
+
+
+class SlowsDown(torch.nn.Module):
+    """Each call slower than the last, by QP_PLANT_SLOWING (default 0.15) of the usual call time per
+    1000 calls: a 1000-call stress run ends about 15% slower than it began, and it goes on. The
+    usual call time is the median time between the starts of the first 100 calls (the stress run's
+    warm-up: the whole call, with what the harness adds around forward), so the busy work added is
+    a share of what the stress run times."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+        self.rate = float(os.environ.get("QP_PLANT_SLOWING", "0.15")) / 1000
+        self.last = None
+        self.periods = []
+
+    def forward(self, image, params):
+        now = time.perf_counter()
+        self.calls += 1
+        if self.calls <= 100:
+            if self.last is not None:
+                self.periods.append(now - self.last)
+            self.last = now
+        out = super().forward(image, params)
+        if self.calls > 100:
+            usual = sorted(self.periods)[len(self.periods) // 2]
+            until = time.perf_counter() + usual * self.rate * (self.calls - 100)
+            while time.perf_counter() < until:
+                pass
+        return out
+
+
+class TorchvisionQuality(torch.nn.Module):
+    """An untrained torchvision mobilenet_v3_small given as a user model: image features plus the
+    conversion parameters to one score per image."""
+
+    def __init__(self):
+        super().__init__()
+        from torchvision.models import mobilenet_v3_small
+
+        torch.manual_seed(0)
+        self.backbone = mobilenet_v3_small(num_classes=32)
+        self.head = torch.nn.Linear(32 + 13, 1)
+
+    def forward(self, image, params):
+        features = torch.cat([self.backbone(image), params], dim=1)
+        return torch.sigmoid(self.head(features)).squeeze(1)
+
+
+class LeakyCompact(Leaks, CompactQualityModel):
+    pass
+
+
+class SlowingCompact(SlowsDown, CompactQualityModel):
+    pass
+
+
+class LeakyTorchvision(Leaks, TorchvisionQuality):
+    pass
+
+
+class SlowingTorchvision(SlowsDown, TorchvisionQuality):
+    pass
+
+
+def leaky_compact():
+    return LeakyCompact()
+
+
+def slowing_compact():
+    return SlowingCompact()
+
+
+def torchvision_model():
+    return TorchvisionQuality()
+
+
+def leaky_torchvision():
+    return LeakyTorchvision()
+
+
+def slowing_torchvision():
+    return SlowingTorchvision()

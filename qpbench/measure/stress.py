@@ -21,8 +21,28 @@ import numpy as np
 from qpbench.config import WORKER_TIMEOUT_S
 from qpbench.measure.isolation import run_worker, serve_without_torch, variant_request
 from qpbench.runtime.rss import current_rss_mb
-from qpbench.results import StressResult
+from qpbench.results import StressResult, latency_trend
 from qpbench.workload import Workload
+
+
+EXTEND_CONFIDENCE = 0.8  # the test that extends a stress run; the judgement after is at 95%
+PROBE_EVERY = 5  # the probe is timed after every 5th inference: about 10 times in each of 20 blocks of 1000
+PROBE_VALUES = 100_000
+
+
+def machine_probe() -> Callable[[], object]:
+    """The stress run's machine-speed probe: a square root over 100,000 fixed doubles into a buffer
+    made once, then their sum (about 0.3 ms). It allocates nothing, so it can neither hide a leak
+    (a network's freed activations leave heap holes that a small leak fills without growing RSS)
+    nor fake one, and it needs only numpy, so the torch-free runtime workers run it too."""
+    values = np.random.default_rng(20261128).random(PROBE_VALUES)
+    out = np.empty_like(values)
+
+    def probe() -> object:
+        np.sqrt(values, out=out)
+        return out.sum()
+
+    return probe
 
 
 def stress_loop(
@@ -31,47 +51,65 @@ def stress_loop(
     warmup: int,
     timer: Callable[[], float] = time.perf_counter,
     rss: Callable[[], float] = current_rss_mb,
-) -> tuple[list[float], list[float]]:
-    """(latency per call in s, RSS after each call in MiB) over ``iterations`` calls after ``warmup``."""
+    probe: Callable[[], object] | None = None,
+) -> tuple[list[float], list[float], list[float | None]]:
+    """(latency per call in s, RSS after each call in MiB, the probe's time after it or None) over
+    ``iterations`` calls after ``warmup``. With a ``probe`` (the machine-speed probe, at the
+    variant's threads), it is timed after every ``PROBE_EVERY``-th call: the machine's speed
+    through the run, so the slowdown is judged with it held fixed."""
     if iterations < 1 or warmup < 0:
         raise ValueError(f"iterations must be >= 1 and warmup >= 0, got {iterations} and {warmup}")
-    for _ in range(warmup):
+    for i in range(warmup):
         call()
+        if probe is not None and i % PROBE_EVERY == 0:
+            probe()  # the probe's own buffers and kernel caches fill here, not in the measured RSS
     # Preallocated arrays: growing lists of floats would be a leak of our own (about 64 KB per 1000 calls).
     latencies = np.zeros(iterations)
     rss_mb = np.zeros(iterations)
+    probe_s = np.full(iterations, np.nan)
     for i in range(iterations):
         start = timer()
         call()
         latencies[i] = timer() - start
         rss_mb[i] = rss()
-    return latencies.tolist(), rss_mb.tolist()
+        if probe is not None and i % PROBE_EVERY == 0:
+            start = timer()
+            probe()
+            probe_s[i] = timer() - start
+    return latencies.tolist(), rss_mb.tolist(), [None if np.isnan(v) else float(v) for v in probe_s]
 
 
-def trend_appears(latencies: list[float], rss_mb: list[float], n_blocks: int = 10) -> bool:
-    """Whether RSS (over the second half) or latency (over the run) rises significantly: the run is
-    then extended once, and the leak is judged on the extension alone (see StressResult)."""
+def trend_appears(latencies: list[float], rss_mb: list[float], probe_s: list[float | None] | None = None,
+                  n_blocks: int = 10) -> bool:
+    """Whether RSS (over the second half) or latency (over the run, with the probe's times held
+    fixed when there are any) rises at ``EXTEND_CONFIDENCE``: the run is then extended once, and
+    the leak is judged on the extension alone, the slowdown on the whole run (see StressResult),
+    both at 95%. The looser test here costs time, not false alarms, and catches more of what is
+    there: over a 500-call half a leak of 0.5 MB/1k is only 0.25 MB, a few hundred pages."""
     from qpbench import stats
 
     half = len(rss_mb) // 2
     if len(rss_mb) - half < 2 * n_blocks:
         return False
-    rss = stats.block_trend(range(half, len(rss_mb)), rss_mb[half:], n_blocks)
-    latency = stats.block_trend(range(len(latencies)), latencies, n_blocks, center="median")
+    rss = stats.block_trend(range(half, len(rss_mb)), rss_mb[half:], n_blocks, EXTEND_CONFIDENCE)
+    latency = latency_trend(latencies, probe_s, 0, n_blocks, EXTEND_CONFIDENCE)
     return rss.significant_increase or latency.significant_increase
 
 
 def confirmed_stress_loop(call: Callable[[], object], iterations: int, warmup: int, extend: bool = True,
-                          timer: Callable[[], float] = time.perf_counter,
-                          rss: Callable[[], float] = current_rss_mb) -> tuple[list[float], list[float], int]:
+                          timer: Callable[[], float] = time.perf_counter, rss: Callable[[], float] = current_rss_mb,
+                          probe: Callable[[], object] | None = None,
+                          ) -> tuple[list[float], list[float], list[float | None], int]:
     """``stress_loop``, extended by as many inferences again when a trend appears: growth that
     stops (allocator and runtime arenas filling) is then seen to stop, and only growth that goes
-    on is a leak. Returns (latencies, RSS, inferences added)."""
-    latencies, rss_mb = stress_loop(call, iterations, warmup, timer, rss)
-    if not (extend and trend_appears(latencies, rss_mb)):
-        return latencies, rss_mb, 0
-    more_latencies, more_rss = stress_loop(call, iterations, 0, timer, rss)
-    return latencies + more_latencies, rss_mb + more_rss, iterations
+    on is a leak. Returns (latencies, RSS, probe times, inferences added)."""
+    if extend:  # scipy and LAPACK load, and allocate, on the first fit: here, not between RSS samples
+        trend_appears([1.0] * 40, [1.0] * 40, [1.0 + (i % 3) for i in range(40)], n_blocks=10)
+    latencies, rss_mb, probe_s = stress_loop(call, iterations, warmup, timer, rss, probe)
+    if not (extend and trend_appears(latencies, rss_mb, probe_s)):
+        return latencies, rss_mb, probe_s, 0
+    more_latencies, more_rss, more_probe = stress_loop(call, iterations, 0, timer, rss, probe)
+    return latencies + more_latencies, rss_mb + more_rss, probe_s + more_probe, iterations
 
 
 def measure_stress(
@@ -94,4 +132,5 @@ def measure_stress(
         variant=variant, batch_size=batch_size, warmup=warmup,
         baseline_rss_mb=report["baseline_rss_mb"], peak_rss_mb=report["peak_rss_mb"],
         latencies_s=tuple(report["latencies_s"]), rss_mb=tuple(report["rss_mb"]), extended=report.get("extended", 0),
+        probe_s=tuple(report.get("probe_s", ())),
     )

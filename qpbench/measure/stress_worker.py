@@ -15,15 +15,16 @@ from qpbench.runtime.rss import max_rss_mb
 def main() -> int:
     die_with_parent()
     request = json.loads(sys.stdin.read())
-    from qpbench.measure.stress import confirmed_stress_loop
+    from qpbench.measure.stress import confirmed_stress_loop, machine_probe
 
     if request.get("runtime"):  # an ONNX Runtime / OpenVINO artifact: served without torch, as deployed
         from qpbench.measure.runtime_worker import check_no_torch, load_backend, load_inputs
 
         backend, baseline = load_backend(request)
         (image, params), *_ = load_inputs(request)
-        latencies, rss, extended = confirmed_stress_loop(lambda: backend.run(image, params), request["iterations"],
-                                                         request["warmup"])
+        latencies, rss, probe, extended = confirmed_stress_loop(lambda: backend.run(image, params),
+                                                                request["iterations"], request["warmup"],
+                                                                probe=machine_probe())
         check_no_torch(request["runtime"])
     else:
         from qpbench.measure.worker_variant import load_variant
@@ -31,10 +32,11 @@ def main() -> int:
         workload, variant, baseline = load_variant(request)
         image, params = workload.example_batch(request["batch_size"])
         with variant.runtime():
-            latencies, rss, extended = confirmed_stress_loop(lambda: variant(image, params), request["iterations"],
-                                                             request["warmup"])
+            latencies, rss, probe, extended = confirmed_stress_loop(lambda: variant(image, params),
+                                                                    request["iterations"], request["warmup"],
+                                                                    probe=machine_probe())
     print(json.dumps({"baseline_rss_mb": baseline, "peak_rss_mb": max_rss_mb(), "latencies_s": latencies, "rss_mb": rss,
-                      "extended": extended}))
+                      "probe_s": probe, "extended": extended}))
     return 0
 
 
