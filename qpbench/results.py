@@ -231,10 +231,15 @@ class StressResult:
     # The machine-speed probe's time after every few inferences (None between: measure/stress.py),
     # aligned with latencies_s; empty where none ran (the torch-free runtime workers).
     probe_s: tuple[float | None, ...] = ()
+    # The memory malloc had handed out after each inference (runtime/rss.heap_in_use_mb), aligned
+    # with latencies_s; empty without glibc. A leak of malloc'd memory grows it at once, while RSS
+    # lags as long as the leak fills heap holes that freed temporaries left.
+    heap_mb: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.probe_s and len(self.probe_s) != len(self.latencies_s):
-            raise ValueError(f"{len(self.latencies_s)} latencies but {len(self.probe_s)} probe slots")
+        for name, series in (("probe slots", self.probe_s), ("heap samples", self.heap_mb)):
+            if series and len(series) != len(self.latencies_s):
+                raise ValueError(f"{len(self.latencies_s)} latencies but {len(series)} {name}")
         if len(self.latencies_s) != len(self.rss_mb):
             raise ValueError(f"{len(self.latencies_s)} latencies but {len(self.rss_mb)} RSS samples")
         if not 0 <= self.settle_fraction < 1:
@@ -267,6 +272,15 @@ class StressResult:
         return stats.block_trend(range(start, self.iterations), self.rss_mb[start:], self.n_blocks, self.confidence)
 
     @cached_property
+    def heap_trend(self) -> stats.Trend | None:
+        """Growth of the malloc'd memory in use in MB per inference, over the settled part of the
+        run; None without heap samples."""
+        if not self.heap_mb:
+            return None
+        start = self.settled_from
+        return stats.block_trend(range(start, self.iterations), self.heap_mb[start:], self.n_blocks, self.confidence)
+
+    @cached_property
     def latency_trend(self) -> stats.Trend:
         """Latency change in seconds per inference (block medians: robust to outliers), with the
         machine-speed probe's times held fixed when the run has them."""
@@ -274,9 +288,10 @@ class StressResult:
 
     @property
     def leak_mb_per_1k(self) -> float:
-        """RSS growth per 1000 inferences when it is significant, else 0."""
-        t = self.rss_trend
-        return t.slope * 1000 if t.significant_increase else 0.0
+        """Growth per 1000 inferences of RSS or of the heap in use, whichever is larger among those
+        that are significant, else 0."""
+        grew = [t.slope * 1000 for t in (self.rss_trend, self.heap_trend) if t is not None and t.significant_increase]
+        return max(grew, default=0.0)
 
     @property
     def slowdown_pct(self) -> float:
@@ -297,6 +312,8 @@ class StressResult:
         return {
             "iterations": self.iterations,
             "rss_mb_per_1k": {"slope": r.slope * 1000, "low": r.low * 1000, "high": r.high * 1000},
+            **({"heap_mb_per_1k": {"slope": h.slope * 1000, "low": h.low * 1000, "high": h.high * 1000}}
+               if (h := self.heap_trend) is not None else {}),
             "leak_mb_per_1k": self.leak_mb_per_1k,
             "latency_ms_per_1k": {"slope": lat.slope * 1e6, "low": lat.low * 1e6, "high": lat.high * 1e6},
             "slowdown_pct": self.slowdown_pct,
@@ -498,7 +515,8 @@ def result_from_dict(data: dict[str, Any]) -> Result:
     for key in ("pearson", "spearman", "correlation", "pearson_loss_rel", "max_abs_diff", "mean_abs_diff"):
         if key in kwargs and kwargs[key] is None:
             kwargs[key] = float("nan")
-    for key in ("samples_s", "measured_batch_sizes", "variant_s", "reference_s", "latencies_s", "rss_mb", "probe_s", "error_messages",
+    for key in ("samples_s", "measured_batch_sizes", "variant_s", "reference_s", "latencies_s", "rss_mb", "probe_s",
+                "heap_mb", "error_messages",
                 "invalid_reasons", "tried_qps", "tried_valid", "implementations"):
         if key in kwargs:
             kwargs[key] = tuple(kwargs[key])

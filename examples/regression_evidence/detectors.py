@@ -78,19 +78,24 @@ def main(runs: int, out: Path) -> None:
                 rows.append({"case": name, "run": i + 1, "failed": str(exc)})
                 print(f"{name} {i + 1}: failed: {exc}", flush=True)
                 continue
+            heap = r.heap_trend
             row = {"case": name, "run": i + 1, "expected": expected, "leak_mb_per_1k": r.leak_mb_per_1k,
+                   "rss_mb_per_1k": r.rss_trend.slope * 1000,
+                   "heap_mb_per_1k": None if heap is None else heap.slope * 1000,
                    "slowdown_pct": r.slowdown_pct, "warmup_growth_mb": r.warmup_growth_mb, "extended": r.extended,
                    "leak_flag": r.leak_mb_per_1k > targets.leak_mb_per_1k,
                    "slowdown_flag": r.slowdown_pct > targets.slowdown_pct,
                    "median_ms": 1e3 * sorted(r.latencies_s)[len(r.latencies_s) // 2], "wall_s": time.monotonic() - start}
             rows.append(row)
             series[f"{name}-{i + 1}"] = np.array([r.latencies_s, [np.nan if v is None else v for v in r.probe_s]
-                                                  or [np.nan] * r.iterations, r.rss_mb])
-            print(f"{name} {i + 1}: leak {row['leak_mb_per_1k']:.2f} MB/1k, slowdown {row['slowdown_pct']:.1f}%, "
+                                                  or [np.nan] * r.iterations, r.rss_mb,
+                                                  r.heap_mb or [np.nan] * r.iterations])
+            print(f"{name} {i + 1}: leak {row['leak_mb_per_1k']:.2f} MB/1k (RSS {row['rss_mb_per_1k']:.2f}, "
+                  f"heap {row['heap_mb_per_1k'] or 0:.2f}), slowdown {row['slowdown_pct']:.1f}%, "
                   f"warm-up growth {row['warmup_growth_mb']:.2f} MB, extended {row['extended']}, "
                   f"median {row['median_ms']:.2f} ms", flush=True)
     (out / "detectors.json").write_text(json.dumps(rows, indent=1))
-    np.savez_compressed(out / "series.npz", **series)  # per run: latencies, probe times, RSS
+    np.savez_compressed(out / "series.npz", **series)  # per run: latencies, probe times, RSS, heap
     print("\ncase             runs  leak flags  slowdown flags  leak MB/1k (min-max)  slowdown % (min-max)")
     for name in chosen:
         done = [r for r in rows if r["case"] == name and "failed" not in r]

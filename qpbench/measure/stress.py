@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -45,6 +45,20 @@ def machine_probe() -> Callable[[], object]:
     return probe
 
 
+class StressSeries(NamedTuple):
+    """What a stress run records per inference after warm-up: its latency (s), the RSS after it
+    (MiB), the probe's time after it (s, None between probes) and the malloc'd memory in use after
+    it (MiB; empty without a heap reader)."""
+
+    latencies_s: list[float]
+    rss_mb: list[float]
+    probe_s: list[float | None]
+    heap_mb: list[float]
+
+    def then(self, more: StressSeries) -> StressSeries:
+        return StressSeries(*(a + b for a, b in zip(self, more)))
+
+
 def stress_loop(
     call: Callable[[], object],
     iterations: int,
@@ -52,64 +66,72 @@ def stress_loop(
     timer: Callable[[], float] = time.perf_counter,
     rss: Callable[[], float] = current_rss_mb,
     probe: Callable[[], object] | None = None,
-) -> tuple[list[float], list[float], list[float | None]]:
-    """(latency per call in s, RSS after each call in MiB, the probe's time after it or None) over
-    ``iterations`` calls after ``warmup``. With a ``probe`` (the machine-speed probe, at the
-    variant's threads), it is timed after every ``PROBE_EVERY``-th call: the machine's speed
-    through the run, so the slowdown is judged with it held fixed."""
+    heap: Callable[[], float | None] | None = None,
+) -> StressSeries:
+    """``iterations`` calls after ``warmup``, each timed, with the RSS read after it. With a
+    ``probe`` (the machine-speed probe), it is timed after every ``PROBE_EVERY``-th call: the
+    machine's speed through the run, so the slowdown is judged with it held fixed. With a ``heap``
+    reader (``heap_in_use_mb``), the malloc'd memory in use is read after every call too."""
     if iterations < 1 or warmup < 0:
         raise ValueError(f"iterations must be >= 1 and warmup >= 0, got {iterations} and {warmup}")
     for i in range(warmup):
         call()
         if probe is not None and i % PROBE_EVERY == 0:
             probe()  # the probe's own buffers and kernel caches fill here, not in the measured RSS
+    if heap is not None and heap() is None:
+        heap = None  # no glibc: RSS alone
     # Preallocated arrays: growing lists of floats would be a leak of our own (about 64 KB per 1000 calls).
     latencies = np.zeros(iterations)
     rss_mb = np.zeros(iterations)
     probe_s = np.full(iterations, np.nan)
+    heap_mb = np.zeros(iterations)
     for i in range(iterations):
         start = timer()
         call()
         latencies[i] = timer() - start
         rss_mb[i] = rss()
+        if heap is not None:
+            heap_mb[i] = heap()
         if probe is not None and i % PROBE_EVERY == 0:
             start = timer()
             probe()
             probe_s[i] = timer() - start
-    return latencies.tolist(), rss_mb.tolist(), [None if np.isnan(v) else float(v) for v in probe_s]
+    return StressSeries(latencies.tolist(), rss_mb.tolist(), [None if np.isnan(v) else float(v) for v in probe_s],
+                        heap_mb.tolist() if heap is not None else [])
 
 
-def trend_appears(latencies: list[float], rss_mb: list[float], probe_s: list[float | None] | None = None,
-                  n_blocks: int = 10) -> bool:
-    """Whether RSS (over the second half) or latency (over the run, with the probe's times held
-    fixed when there are any) rises at ``EXTEND_CONFIDENCE``: the run is then extended once, and
-    the leak is judged on the extension alone, the slowdown on the whole run (see StressResult),
-    both at 95%. The looser test here costs time, not false alarms, and catches more of what is
-    there: over a 500-call half a leak of 0.5 MB/1k is only 0.25 MB, a few hundred pages."""
+def trend_appears(series: StressSeries, n_blocks: int = 10) -> bool:
+    """Whether RSS or the heap in use (over the second half) or latency (over the run, with the
+    probe's times held fixed when there are any) rises at ``EXTEND_CONFIDENCE``: the run is then
+    extended once, and the leak is judged on the extension alone, the slowdown on the whole run
+    (see StressResult), both at 95%. The looser test here costs time, not false alarms, and
+    catches more of what is there: over a 500-call half a leak of 0.5 MB/1k is only 0.25 MB."""
     from qpbench import stats
 
-    half = len(rss_mb) // 2
-    if len(rss_mb) - half < 2 * n_blocks:
+    half = len(series.rss_mb) // 2
+    if len(series.rss_mb) - half < 2 * n_blocks:
         return False
-    rss = stats.block_trend(range(half, len(rss_mb)), rss_mb[half:], n_blocks, EXTEND_CONFIDENCE)
-    latency = latency_trend(latencies, probe_s, 0, n_blocks, EXTEND_CONFIDENCE)
-    return rss.significant_increase or latency.significant_increase
+    memory = [m for m in (series.rss_mb, series.heap_mb) if m]
+    if any(stats.block_trend(range(half, len(m)), m[half:], n_blocks, EXTEND_CONFIDENCE).significant_increase
+           for m in memory):
+        return True
+    return latency_trend(series.latencies_s, series.probe_s, 0, n_blocks, EXTEND_CONFIDENCE).significant_increase
 
 
 def confirmed_stress_loop(call: Callable[[], object], iterations: int, warmup: int, extend: bool = True,
                           timer: Callable[[], float] = time.perf_counter, rss: Callable[[], float] = current_rss_mb,
                           probe: Callable[[], object] | None = None,
-                          ) -> tuple[list[float], list[float], list[float | None], int]:
+                          heap: Callable[[], float | None] | None = None) -> tuple[StressSeries, int]:
     """``stress_loop``, extended by as many inferences again when a trend appears: growth that
     stops (allocator and runtime arenas filling) is then seen to stop, and only growth that goes
-    on is a leak. Returns (latencies, RSS, probe times, inferences added)."""
+    on is a leak. Returns (the series, inferences added)."""
     if extend:  # scipy and LAPACK load, and allocate, on the first fit: here, not between RSS samples
-        trend_appears([1.0] * 40, [1.0] * 40, [1.0 + (i % 3) for i in range(40)], n_blocks=10)
-    latencies, rss_mb, probe_s = stress_loop(call, iterations, warmup, timer, rss, probe)
-    if not (extend and trend_appears(latencies, rss_mb, probe_s)):
-        return latencies, rss_mb, probe_s, 0
-    more_latencies, more_rss, more_probe = stress_loop(call, iterations, 0, timer, rss, probe)
-    return latencies + more_latencies, rss_mb + more_rss, probe_s + more_probe, iterations
+        warm = [1.0] * 40
+        trend_appears(StressSeries(warm, warm, [1.0 + (i % 3) for i in range(40)], warm), n_blocks=10)
+    series = stress_loop(call, iterations, warmup, timer, rss, probe, heap)
+    if not (extend and trend_appears(series)):
+        return series, 0
+    return series.then(stress_loop(call, iterations, 0, timer, rss, probe, heap)), iterations
 
 
 def measure_stress(
@@ -132,5 +154,5 @@ def measure_stress(
         variant=variant, batch_size=batch_size, warmup=warmup,
         baseline_rss_mb=report["baseline_rss_mb"], peak_rss_mb=report["peak_rss_mb"],
         latencies_s=tuple(report["latencies_s"]), rss_mb=tuple(report["rss_mb"]), extended=report.get("extended", 0),
-        probe_s=tuple(report.get("probe_s", ())),
+        probe_s=tuple(report.get("probe_s", ())), heap_mb=tuple(report.get("heap_mb", ())),
     )

@@ -16,15 +16,15 @@ def main() -> int:
     die_with_parent()
     request = json.loads(sys.stdin.read())
     from qpbench.measure.stress import confirmed_stress_loop, machine_probe
+    from qpbench.runtime.rss import heap_in_use_mb
 
     if request.get("runtime"):  # an ONNX Runtime / OpenVINO artifact: served without torch, as deployed
         from qpbench.measure.runtime_worker import check_no_torch, load_backend, load_inputs
 
         backend, baseline = load_backend(request)
         (image, params), *_ = load_inputs(request)
-        latencies, rss, probe, extended = confirmed_stress_loop(lambda: backend.run(image, params),
-                                                                request["iterations"], request["warmup"],
-                                                                probe=machine_probe())
+        series, extended = confirmed_stress_loop(lambda: backend.run(image, params), request["iterations"],
+                                                 request["warmup"], probe=machine_probe(), heap=heap_in_use_mb)
         check_no_torch(request["runtime"])
     else:
         from qpbench.measure.worker_variant import load_variant
@@ -32,11 +32,10 @@ def main() -> int:
         workload, variant, baseline = load_variant(request)
         image, params = workload.example_batch(request["batch_size"])
         with variant.runtime():
-            latencies, rss, probe, extended = confirmed_stress_loop(lambda: variant(image, params),
-                                                                    request["iterations"], request["warmup"],
-                                                                    probe=machine_probe())
-    print(json.dumps({"baseline_rss_mb": baseline, "peak_rss_mb": max_rss_mb(), "latencies_s": latencies, "rss_mb": rss,
-                      "probe_s": probe, "extended": extended}))
+            series, extended = confirmed_stress_loop(lambda: variant(image, params), request["iterations"],
+                                                     request["warmup"], probe=machine_probe(), heap=heap_in_use_mb)
+    print(json.dumps({"baseline_rss_mb": baseline, "peak_rss_mb": max_rss_mb(), **series._asdict(),
+                      "extended": extended}))
     return 0
 
 

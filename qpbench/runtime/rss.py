@@ -9,9 +9,11 @@ that cannot be read is None, never a guess.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import sys
+from typing import Any
 
 try:
     import resource
@@ -89,3 +91,37 @@ def current_rss_mb() -> float | None:
 @functools.cache
 def _page_size() -> int:
     return os.sysconf("SC_PAGE_SIZE")
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+@functools.cache
+def _mallinfo2() -> Any:
+    """glibc's mallinfo2 (2.33 and later), or None (musl, macOS, Windows, older glibc)."""
+    try:
+        libc = ctypes.CDLL(None)
+        fn = libc.mallinfo2
+    except (OSError, AttributeError):
+        return None
+    fn.restype = _MallInfo2
+    fn.argtypes = []
+    return fn
+
+
+def heap_in_use_mb() -> float | None:
+    """The memory malloc has handed out and not had back, in MiB (glibc's mallinfo2: ``uordblks``
+    of every arena plus ``hblkhd``, its mmapped blocks); None without glibc.
+
+    A leak of malloc'd memory (tensors, a runtime's buffers, C++ objects) grows it at once, by the
+    leak's size. RSS can lag for a long time: a small leak first fills the holes that freed
+    temporaries (activations) left in the heap, so RSS stays flat while the leak goes on. Python's
+    small objects live in pymalloc arenas outside malloc: RSS still sees those.
+    """
+    fn = _mallinfo2()
+    if fn is None:
+        return None
+    info = fn()
+    return (info.uordblks + info.hblkhd) / 2**20
