@@ -194,8 +194,9 @@ def latency_trend(latencies: Sequence[float], probe_s: Sequence[float | None] | 
     times, twice the blocks and the probe's block medians fitted beside the call number: a trend
     of the machine's speed is then not the model's."""
     x = range(start, len(latencies))
-    if probe_s and any(v is not None for v in probe_s[start:]):
-        covariate = [np.nan if v is None else v for v in probe_s[start:]]
+    covariate = np.array([np.nan if v is None else v for v in probe_s[start:]], dtype=float) if probe_s else None
+    if covariate is not None and len(covariate) >= 2 * n_blocks and all(
+            (~np.isnan(part)).any() for part in np.array_split(covariate, 2 * n_blocks)):
         return stats.block_trend(x, latencies[start:], 2 * n_blocks, confidence, "median", covariate)
     return stats.block_trend(x, latencies[start:], n_blocks, confidence, "median")
 
