@@ -148,6 +148,20 @@ def test_loadgen_single_stream_and_offline_write_logs_only_where_told(tmp_path, 
     assert list(elsewhere.iterdir()) == []
 
 
+def test_loadgen_calls_the_model_on_the_calling_thread_as_the_latency_test_does(tmp_path, elsewhere):
+    """A torch model called from a second thread runs under another OpenMP team (35-50% slower
+    on a ResNet-50): LoadGen's queries are served on the thread that asked for the test."""
+    import threading
+
+    callers = set()
+    run = LoadGenRun(min_duration_s=0.1, min_query_count=16)
+    for scenario, extra in (("SingleStream", {}), ("Offline", {"max_batch": 4}),
+                            ("Server", {"target_qps": 200.0, "latency_bound_ms": 1000.0})):
+        run_scenario(lambda idx: callers.add(threading.get_ident()), 8, scenario, "v", tmp_path / scenario, run,
+                     0.001, **extra)
+    assert callers == {threading.get_ident()}
+
+
 def test_loadgen_server_misses_a_bound_below_the_sut_s_own_time_and_meets_one_far_above_it(tmp_path, elsewhere):
     """Bounds relative to the SUT's own service time (a sleep), never to the machine's speed: a
     bound shorter than the sleep cannot be met however fast the machine; one 100 times the
