@@ -157,6 +157,9 @@ class Profile:
     # Stress, concurrency and LoadGen (defaults: the 'default' profile's values).
     stress_iterations: int = 1000  # timed batch-1 inferences in the extended run (the plan's 1000+)
     stress_warmup: int = 100  # kernel and allocator caches fill for a few hundred calls (fx-int8 on the compact model)
+    # The stress run may end from here on, once it has shown no trend and 99% bounds on its leak and
+    # slowdown below their targets (measure/stress.shown_flat); a run with any trend goes on.
+    stress_min_iterations: int = 400
     concurrency_threads: tuple[int, ...] = (1, 2, 4)
     concurrency_processes: tuple[int, ...] = (2,)  # the largest thread count split over this many processes
     concurrency_s: float = 1.0  # per thread count
@@ -175,7 +178,7 @@ PROFILES: dict[str, Profile] = {
         Profile(name="quick", batch_sizes=(1, 4), latency_budget_s=0.5, min_rounds=5, max_rounds=200,
                 warmup_rounds=1, throughput_s=1.0, throughput_batch=4, memory_iterations=3, eval_images=25,
                 sweep_rounds=3, calibration_batches=2, stress_iterations=800, stress_warmup=200,
-                concurrency_s=0.5, loadgen_min_duration_s=0.5, server_search_steps=2, worker_timeout_s=180.0,
+                stress_min_iterations=400, concurrency_s=0.5, loadgen_min_duration_s=0.5, server_search_steps=2, worker_timeout_s=180.0,
                 precision=0.10, latency_min_s=0.2, throughput_min_s=0.3),
         Profile(name="default", batch_sizes=(1, 4, 8, 16), latency_budget_s=3.0, min_rounds=5, max_rounds=1000,
                 warmup_rounds=2, throughput_s=10.0, throughput_batch=8, memory_iterations=10, eval_images=200,
@@ -183,7 +186,7 @@ PROFILES: dict[str, Profile] = {
         Profile(name="full", batch_sizes=(1, 4, 8, 16), latency_budget_s=15.0, min_rounds=30, max_rounds=5000,
                 warmup_rounds=5, throughput_s=60.0, throughput_batch=8, memory_iterations=50, eval_images=None,
                 sweep_rounds=15, calibration_batches=50, stress_iterations=5000, stress_warmup=200,
-                concurrency_s=10.0, loadgen_min_duration_s=10.0, loadgen_min_queries=500, server_search_steps=5,
+                stress_min_iterations=1000, concurrency_s=10.0, loadgen_min_duration_s=10.0, loadgen_min_queries=500, server_search_steps=5,
                 worker_timeout_s=1800.0, precision=0.02, latency_min_s=3.0, throughput_min_s=10.0),
     )
 }
@@ -210,6 +213,7 @@ def scaled(profile: Profile, share: float) -> Profile:
         throughput_s=profile.throughput_s * share, throughput_min_s=profile.throughput_min_s * share,
         concurrency_s=profile.concurrency_s * share, loadgen_min_duration_s=profile.loadgen_min_duration_s * share,
         stress_iterations=max(MIN_STRESS_ITERATIONS, int(profile.stress_iterations * share)),
+        stress_min_iterations=max(MIN_STRESS_ITERATIONS, int(profile.stress_min_iterations * share)),
     )
 
 

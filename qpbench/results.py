@@ -236,6 +236,9 @@ class StressResult:
     # with latencies_s; empty without glibc. A leak of malloc'd memory grows it at once, while RSS
     # lags as long as the leak fills heap holes that freed temporaries left.
     heap_mb: tuple[float, ...] = ()
+    # The inferences the run was allowed before any extension (the profile's stress_iterations);
+    # a run that showed no trend ends earlier (measure/stress.shown_flat). 0: not recorded.
+    planned: int = 0
 
     def __post_init__(self) -> None:
         for name, series in (("probe slots", self.probe_s), ("heap samples", self.heap_mb)):
@@ -312,6 +315,7 @@ class StressResult:
         r, lat = self.rss_trend, self.latency_trend
         return {
             "iterations": self.iterations,
+            "planned": self.planned,
             "rss_mb_per_1k": {"slope": r.slope * 1000, "low": r.low * 1000, "high": r.high * 1000},
             **({"heap_mb_per_1k": {"slope": h.slope * 1000, "low": h.low * 1000, "high": h.high * 1000}}
                if (h := self.heap_trend) is not None else {}),

@@ -10,7 +10,7 @@ import pytest
 
 from qpbench.config import ScoringConfig, Targets
 from qpbench.measure.isolation import WorkerFailed
-from qpbench.measure.stress import confirmed_stress_loop, measure_stress, stress_loop
+from qpbench.measure.stress import confirmed_stress_loop, measure_stress, shown_flat, stress_loop
 from qpbench.results import StressResult
 from qpbench.scoring import score
 
@@ -100,14 +100,18 @@ def test_growth_that_stops_after_warm_up_is_not_a_leak():
     assert r.leak_mb_per_1k == 0.0
 
 
-def confirmed_run(latency_at, rss_at, iterations=800, probe_at=None, heap_at=None):
-    """confirmed_stress_loop over a fake inference: extended once when a trend appears."""
+def confirmed_run(latency_at, rss_at, iterations=800, probe_at=None, heap_at=None, floor=None):
+    """confirmed_stress_loop over a fake inference: extended once when a trend appears; with a
+    ``floor``, it may end from there on by the default targets' stopping rule."""
     call, clock, rss, probe = fake_inference(latency_at, rss_at, probe_at)
     calls = iter(range(10**6))
     heap = (lambda: heap_at(next(calls))) if heap_at else None
-    series, extended = confirmed_stress_loop(call, iterations, 0, timer=clock, rss=rss, probe=probe, heap=heap)
+    early = {"stop": shown_flat(TARGETS, iterations), "floor": floor} if floor else {}
+    series, extended = confirmed_stress_loop(call, iterations, 0, timer=clock, rss=rss, probe=probe, heap=heap,
+                                             **early)
     return StressResult("fake", 1, 0, 100.0, 200.0, tuple(series.latencies_s), tuple(series.rss_mb),
-                        extended=extended, probe_s=tuple(series.probe_s), heap_mb=tuple(series.heap_mb))
+                        extended=extended, probe_s=tuple(series.probe_s), heap_mb=tuple(series.heap_mb),
+                        planned=iterations)
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -233,6 +237,47 @@ def test_the_heap_in_use_grows_with_what_is_kept():
     kept = [bytearray(1000) for _ in range(2000)]  # about 2 MB through malloc
     assert heap_in_use_mb() - before == pytest.approx(2000 * 1000 / 2**20, rel=0.25)
     del kept
+
+
+def steady_jitter(seed):
+    """Per-call spread of a quantized ResNet-50 on the 2-vCPU Ice Lake Xeon (log sd 0.12)."""
+    return np.random.default_rng(seed).lognormal(0.0, 0.12, 20_000)
+
+
+def test_a_flat_run_ends_once_it_has_shown_no_trend_of_the_targets_size():
+    """The stopping rule, over 10 seeded clean runs with a ResNet's spread: most stop between the
+    floor and the ceiling (at a look, every 100 calls) and are not extended; a run where a trend
+    appears by chance goes on and is extended as before; none is flagged, and each keeps what it
+    planned."""
+    runs = []
+    for seed in range(10):
+        noise, _ = page_noise(seed)
+        steady = steady_jitter(seed)
+        runs.append(confirmed_run(lambda i: 0.02 * steady[i], lambda i: 500.0 + noise[i], iterations=1000,
+                                  heap_at=lambda i: 40.0, floor=400))
+    early = [r for r in runs if r.iterations < 1000]
+    assert len(early) >= 7
+    assert all(r.iterations >= 400 and r.iterations % 100 == 0 and not r.extended for r in early)
+    assert all(r.iterations in (1000, 2000) for r in runs if r not in early)
+    assert all(r.planned == 1000 and r.leak_mb_per_1k == 0.0 and r.slowdown_pct == 0.0 for r in runs)
+
+
+def test_leaks_and_slowdowns_of_the_targets_size_never_end_a_run_early():
+    """Over 10 seeded runs each, a 0.5 MB/1k leak (in RSS, or only in the heap) and a 15% slowdown
+    over the run go to their ceiling and on through the extension, and are flagged as they are
+    without the rule."""
+    for seed in range(10):
+        noise, _ = page_noise(seed)
+        steady = steady_jitter(seed)
+        leaky = confirmed_run(lambda i: 0.02 * steady[i], lambda i: 500.0 + 0.0005 * i + noise[i], iterations=1000,
+                              floor=400)
+        hidden = confirmed_run(lambda i: 0.02 * steady[i], lambda i: 500.0 + noise[i], iterations=1000,
+                               heap_at=lambda i: 40.0 + 0.0005 * i, floor=400)
+        slowing = confirmed_run(lambda i: 0.02 * (1 + 0.15 * i / 1000) * steady[i], lambda i: 500.0 + noise[i],
+                                iterations=1000, floor=400)
+        assert [r.iterations for r in (leaky, hidden, slowing)] == [2000] * 3
+        assert leaky.leak_mb_per_1k > TARGETS.leak_mb_per_1k and hidden.leak_mb_per_1k > TARGETS.leak_mb_per_1k
+        assert slowing.slowdown_pct > TARGETS.slowdown_pct
 
 
 def test_a_faster_run_is_not_a_slowdown():

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from qpbench.config import WORKER_TIMEOUT_S
+from qpbench.config import WORKER_TIMEOUT_S, Targets
 from qpbench.measure.isolation import run_worker, serve_without_torch, variant_request
 from qpbench.runtime.rss import current_rss_mb
 from qpbench.results import StressResult, latency_trend
@@ -26,6 +26,8 @@ from qpbench.workload import Workload
 
 
 EXTEND_CONFIDENCE = 0.8  # the test that extends a stress run; the judgement after is at 95%
+EARLY_CONFIDENCE = 0.99  # the bounds a run must show below the targets to end before its ceiling
+CHECK_EVERY = 100  # inferences between two looks of the stopping rule, from the floor on
 PROBE_EVERY = 5  # the probe is timed after every 5th inference: about 10 times in each of 20 blocks of 1000
 PROBE_VALUES = 100_000
 
@@ -67,13 +69,18 @@ def stress_loop(
     rss: Callable[[], float] = current_rss_mb,
     probe: Callable[[], object] | None = None,
     heap: Callable[[], float | None] | None = None,
+    stop: Callable[[StressSeries], bool] | None = None,
+    floor: int | None = None,
 ) -> StressSeries:
     """``iterations`` calls after ``warmup``, each timed, with the RSS read after it. With a
     ``probe`` (the machine-speed probe), it is timed after every ``PROBE_EVERY``-th call: the
     machine's speed through the run, so the slowdown is judged with it held fixed. With a ``heap``
-    reader (``heap_in_use_mb``), the malloc'd memory in use is read after every call too."""
+    reader (``heap_in_use_mb``), the malloc'd memory in use is read after every call too. With a
+    ``stop`` rule (``shown_flat``), the run ends early, at a multiple of ``CHECK_EVERY`` calls from
+    ``floor`` on, once the rule holds on the series so far."""
     if iterations < 1 or warmup < 0:
         raise ValueError(f"iterations must be >= 1 and warmup >= 0, got {iterations} and {warmup}")
+    floor = iterations if floor is None else max(1, min(floor, iterations))
     for i in range(warmup):
         call()
         if probe is not None and i % PROBE_EVERY == 0:
@@ -96,8 +103,45 @@ def stress_loop(
             start = timer()
             probe()
             probe_s[i] = timer() - start
-    return StressSeries(latencies.tolist(), rss_mb.tolist(), [None if np.isnan(v) else float(v) for v in probe_s],
-                        heap_mb.tolist() if heap is not None else [])
+        done = i + 1
+        if stop is not None and done >= floor and done < iterations and (done - floor) % CHECK_EVERY == 0:
+            if stop(as_series(done, latencies, rss_mb, probe_s, heap_mb if heap is not None else None)):
+                return as_series(done, latencies, rss_mb, probe_s, heap_mb if heap is not None else None)
+    return as_series(iterations, latencies, rss_mb, probe_s, heap_mb if heap is not None else None)
+
+
+def as_series(n: int, latencies: np.ndarray, rss_mb: np.ndarray, probe_s: np.ndarray,
+              heap_mb: np.ndarray | None) -> StressSeries:
+    """The first ``n`` samples of the loop's arrays (NaN probe slots: None)."""
+    return StressSeries(latencies[:n].tolist(), rss_mb[:n].tolist(),
+                        [None if np.isnan(v) else float(v) for v in probe_s[:n]],
+                        heap_mb[:n].tolist() if heap_mb is not None else [])
+
+
+def shown_flat(targets: Targets, planned: int, n_blocks: int = 10) -> Callable[[StressSeries], bool]:
+    """The stress run's stopping rule: the run has shown enough once no trend appears (at
+    ``EXTEND_CONFIDENCE``, the test that would extend it) and the ``EARLY_CONFIDENCE`` upper bounds
+    of the leak (RSS and heap, per 1000 inferences over the second half) and of the slowdown (its
+    rate carried over the ``planned`` run, in % of the median) are below their targets: whatever
+    the rest of the run could show, it would not be a flag. A run with any trend goes on to its
+    full length (and its extension)."""
+    from qpbench import stats
+
+    def flat(series: StressSeries) -> bool:
+        if trend_appears(series, n_blocks):
+            return False
+        half = len(series.rss_mb) // 2
+        if len(series.rss_mb) - half < 2 * n_blocks:
+            return False
+        for memory in (series.rss_mb, series.heap_mb):
+            if memory and stats.block_trend(range(half, len(memory)), memory[half:], n_blocks,
+                                            EARLY_CONFIDENCE).high * 1000 >= targets.leak_mb_per_1k:
+                return False
+        median = float(np.median(series.latencies_s))
+        lat = latency_trend(series.latencies_s, series.probe_s, 0, n_blocks, EARLY_CONFIDENCE)
+        return median > 0 and 100.0 * lat.high * planned / median < targets.slowdown_pct
+
+    return flat
 
 
 def trend_appears(series: StressSeries, n_blocks: int = 10) -> bool:
@@ -121,17 +165,20 @@ def trend_appears(series: StressSeries, n_blocks: int = 10) -> bool:
 def confirmed_stress_loop(call: Callable[[], object], iterations: int, warmup: int, extend: bool = True,
                           timer: Callable[[], float] = time.perf_counter, rss: Callable[[], float] = current_rss_mb,
                           probe: Callable[[], object] | None = None,
-                          heap: Callable[[], float | None] | None = None) -> tuple[StressSeries, int]:
-    """``stress_loop``, extended by as many inferences again when a trend appears: growth that
-    stops (allocator and runtime arenas filling) is then seen to stop, and only growth that goes
-    on is a leak. Returns (the series, inferences added)."""
+                          heap: Callable[[], float | None] | None = None,
+                          stop: Callable[[StressSeries], bool] | None = None,
+                          floor: int | None = None) -> tuple[StressSeries, int]:
+    """``stress_loop`` (ended early by ``stop`` from ``floor`` on), extended by as many inferences
+    again when a trend appears: growth that stops (allocator and runtime arenas filling) is then
+    seen to stop, and only growth that goes on is a leak. Returns (the series, inferences added)."""
     if extend:  # scipy and LAPACK load, and allocate, on the first fit: here, not between RSS samples
         warm = [1.0] * 40
         trend_appears(StressSeries(warm, warm, [1.0 + (i % 3) for i in range(40)], warm), n_blocks=10)
-    series = stress_loop(call, iterations, warmup, timer, rss, probe, heap)
+    series = stress_loop(call, iterations, warmup, timer, rss, probe, heap, stop, floor)
     if not (extend and trend_appears(series)):
         return series, 0
-    return series.then(stress_loop(call, iterations, 0, timer, rss, probe, heap)), iterations
+    more = len(series.latencies_s)
+    return series.then(stress_loop(call, more, 0, timer, rss, probe, heap)), more
 
 
 def measure_stress(
@@ -143,16 +190,24 @@ def measure_stress(
     iterations: int,
     warmup: int,
     timeout_s: float = WORKER_TIMEOUT_S,
+    min_iterations: int | None = None,
+    targets: Targets | None = None,
 ) -> StressResult:
-    """Run ``qpbench.measure.stress_worker`` in a new interpreter; ``WorkerFailed`` if it crashes or hangs."""
+    """Run ``qpbench.measure.stress_worker`` in a new interpreter; ``WorkerFailed`` if it crashes or hangs.
+
+    With ``min_iterations``, the run may end from there on once it has shown no leak or slowdown
+    of the ``targets``' size (``shown_flat``); without, it runs all ``iterations``."""
     with tempfile.TemporaryDirectory(prefix="qpbench-stress-") as tmp:
         request = variant_request(workload, tmp, variant, builder_path, options, batch_size)
         request.update(iterations=iterations, warmup=warmup)
+        if min_iterations is not None and min_iterations < iterations:
+            t = targets or Targets()
+            request.update(min_iterations=min_iterations, leak_mb_per_1k=t.leak_mb_per_1k, slowdown_pct=t.slowdown_pct)
         serve_without_torch(request, workload, Path(tmp), options, batch_size)
         report = run_worker("qpbench.measure.stress_worker", request, "stress", variant, timeout_s)
     return StressResult(
         variant=variant, batch_size=batch_size, warmup=warmup,
         baseline_rss_mb=report["baseline_rss_mb"], peak_rss_mb=report["peak_rss_mb"],
         latencies_s=tuple(report["latencies_s"]), rss_mb=tuple(report["rss_mb"]), extended=report.get("extended", 0),
-        probe_s=tuple(report.get("probe_s", ())), heap_mb=tuple(report.get("heap_mb", ())),
+        probe_s=tuple(report.get("probe_s", ())), heap_mb=tuple(report.get("heap_mb", ())), planned=iterations,
     )

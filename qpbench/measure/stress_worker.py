@@ -15,8 +15,14 @@ from qpbench.runtime.rss import max_rss_mb
 def main() -> int:
     die_with_parent()
     request = json.loads(sys.stdin.read())
-    from qpbench.measure.stress import confirmed_stress_loop, machine_probe
+    from qpbench.config import Targets
+    from qpbench.measure.stress import confirmed_stress_loop, machine_probe, shown_flat
     from qpbench.runtime.rss import heap_in_use_mb
+
+    early = {}
+    if request.get("min_iterations"):  # may end once it has shown no leak or slowdown of the targets' size
+        early = {"floor": request["min_iterations"], "stop": shown_flat(Targets(
+            leak_mb_per_1k=request["leak_mb_per_1k"], slowdown_pct=request["slowdown_pct"]), request["iterations"])}
 
     if request.get("runtime"):  # an ONNX Runtime / OpenVINO artifact: served without torch, as deployed
         from qpbench.measure.runtime_worker import check_no_torch, load_backend, load_inputs
@@ -24,7 +30,7 @@ def main() -> int:
         backend, baseline = load_backend(request)
         (image, params), *_ = load_inputs(request)
         series, extended = confirmed_stress_loop(lambda: backend.run(image, params), request["iterations"],
-                                                 request["warmup"], probe=machine_probe(), heap=heap_in_use_mb)
+                                                 request["warmup"], probe=machine_probe(), heap=heap_in_use_mb, **early)
         check_no_torch(request["runtime"])
     else:
         from qpbench.measure.worker_variant import load_variant
@@ -33,7 +39,8 @@ def main() -> int:
         image, params = workload.example_batch(request["batch_size"])
         with variant.runtime():
             series, extended = confirmed_stress_loop(lambda: variant(image, params), request["iterations"],
-                                                     request["warmup"], probe=machine_probe(), heap=heap_in_use_mb)
+                                                     request["warmup"], probe=machine_probe(), heap=heap_in_use_mb,
+                                                     **early)
     print(json.dumps({"baseline_rss_mb": baseline, "peak_rss_mb": max_rss_mb(), **series._asdict(),
                       "extended": extended}))
     return 0
