@@ -262,6 +262,15 @@ def test_a_flat_run_ends_once_it_has_shown_no_trend_of_the_targets_size():
     assert all(r.planned == 1000 and r.leak_mb_per_1k == 0.0 and r.slowdown_pct == 0.0 for r in runs)
 
 
+def test_growth_far_below_the_target_does_not_extend_a_run():
+    """The heap in use read to the byte: 300 bytes more per 1000 calls is a significant trend, and
+    a fifth of a leak target's size is not worth an extension; 0.1 MB/1k is."""
+    tiny = confirmed_run(lambda i: 0.01, lambda i: 500.0, iterations=1000, heap_at=lambda i: 40.0 + 3e-7 * i)
+    assert tiny.heap_trend.significant_increase and not tiny.extended and tiny.leak_mb_per_1k < 0.001
+    small = confirmed_run(lambda i: 0.01, lambda i: 500.0, iterations=1000, heap_at=lambda i: 40.0 + 1e-4 * i)
+    assert small.extended == 1000
+
+
 def test_leaks_and_slowdowns_of_the_targets_size_never_end_a_run_early():
     """Over 10 seeded runs each, a 0.5 MB/1k leak (in RSS, or only in the heap) and a 15% slowdown
     over the run go to their ceiling and on through the extension, and are flagged as they are
