@@ -1,7 +1,7 @@
 """Rerun evidence for the long-run detectors (leak, slowdown): planted faults caught, clean models
 not flagged. Each run is the stress measurement of `pytest bench/` (``measure_stress``: a fresh
-worker, eager at batch 1, the default profile's 1000 inferences after 100, extended once when a
-trend appears), judged by the criteria's own targets (leak <= 0.25 MB/1k, slowdown <= 10%).
+worker, eager at batch 1, the default profile's 1000 inferences after 100, ended from 400 on once
+it has shown no trend of the targets' size, extended once when a trend appears), judged by the criteria's own targets (leak <= 0.25 MB/1k, slowdown <= 10%).
 
     python examples/regression_evidence/detectors.py [RUNS] [OUT_DIR]     (RUNS=10 by default;
         CASES=compact+leak,tiny to run some cases only; about 12 minutes for 10 runs of each)
@@ -73,7 +73,8 @@ def main(runs: int, out: Path) -> None:
             start = time.monotonic()
             try:
                 r = measure_stress(workload, "eager", EAGER, {}, batch_size=1, iterations=profile.stress_iterations,
-                                   warmup=profile.stress_warmup)
+                                   warmup=profile.stress_warmup, min_iterations=profile.stress_min_iterations,
+                                   targets=targets)
             except WorkerFailed as exc:
                 rows.append({"case": name, "run": i + 1, "failed": str(exc)})
                 print(f"{name} {i + 1}: failed: {exc}", flush=True)
@@ -82,7 +83,7 @@ def main(runs: int, out: Path) -> None:
             row = {"case": name, "run": i + 1, "expected": expected, "leak_mb_per_1k": r.leak_mb_per_1k,
                    "rss_mb_per_1k": r.rss_trend.slope * 1000,
                    "heap_mb_per_1k": None if heap is None else heap.slope * 1000,
-                   "slowdown_pct": r.slowdown_pct, "warmup_growth_mb": r.warmup_growth_mb, "extended": r.extended,
+                   "slowdown_pct": r.slowdown_pct, "warmup_growth_mb": r.warmup_growth_mb, "extended": r.extended, "iterations": r.iterations,
                    "leak_flag": r.leak_mb_per_1k > targets.leak_mb_per_1k,
                    "slowdown_flag": r.slowdown_pct > targets.slowdown_pct,
                    "median_ms": 1e3 * sorted(r.latencies_s)[len(r.latencies_s) // 2], "wall_s": time.monotonic() - start}
@@ -92,7 +93,7 @@ def main(runs: int, out: Path) -> None:
                                                   r.heap_mb or [np.nan] * r.iterations])
             print(f"{name} {i + 1}: leak {row['leak_mb_per_1k']:.2f} MB/1k (RSS {row['rss_mb_per_1k']:.2f}, "
                   f"heap {row['heap_mb_per_1k'] or 0:.2f}), slowdown {row['slowdown_pct']:.1f}%, "
-                  f"warm-up growth {row['warmup_growth_mb']:.2f} MB, extended {row['extended']}, "
+                  f"warm-up growth {row['warmup_growth_mb']:.2f} MB, {r.iterations} calls (extended {row['extended']}), "
                   f"median {row['median_ms']:.2f} ms", flush=True)
     (out / "detectors.json").write_text(json.dumps(rows, indent=1))
     np.savez_compressed(out / "series.npz", **series)  # per run: latencies, probe times, RSS, heap
