@@ -178,7 +178,8 @@ PROFILES: dict[str, Profile] = {
         Profile(name="quick", batch_sizes=(1, 4), latency_budget_s=0.5, min_rounds=5, max_rounds=200,
                 warmup_rounds=1, throughput_s=1.0, throughput_batch=4, memory_iterations=3, eval_images=25,
                 sweep_rounds=3, calibration_batches=2, stress_iterations=800, stress_warmup=200,
-                stress_min_iterations=400, concurrency_s=0.5, loadgen_min_duration_s=0.5, server_search_steps=2, worker_timeout_s=180.0,
+                stress_min_iterations=400, concurrency_s=0.5, loadgen_min_duration_s=0.5, server_search_steps=2,
+                worker_timeout_s=180.0,
                 precision=0.10, latency_min_s=0.2, throughput_min_s=0.3),
         Profile(name="default", batch_sizes=(1, 4, 8, 16), latency_budget_s=3.0, min_rounds=5, max_rounds=1000,
                 warmup_rounds=2, throughput_s=10.0, throughput_batch=8, memory_iterations=10, eval_images=200,
@@ -186,7 +187,8 @@ PROFILES: dict[str, Profile] = {
         Profile(name="full", batch_sizes=(1, 4, 8, 16), latency_budget_s=15.0, min_rounds=30, max_rounds=5000,
                 warmup_rounds=5, throughput_s=60.0, throughput_batch=8, memory_iterations=50, eval_images=None,
                 sweep_rounds=15, calibration_batches=50, stress_iterations=5000, stress_warmup=200,
-                stress_min_iterations=1000, concurrency_s=10.0, loadgen_min_duration_s=10.0, loadgen_min_queries=500, server_search_steps=5,
+                stress_min_iterations=1000, concurrency_s=10.0, loadgen_min_duration_s=10.0, loadgen_min_queries=500,
+                server_search_steps=5,
                 worker_timeout_s=1800.0, precision=0.02, latency_min_s=3.0, throughput_min_s=10.0),
     )
 }

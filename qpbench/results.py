@@ -194,10 +194,8 @@ def latency_trend(latencies: Sequence[float], probe_s: Sequence[float | None] | 
     times, twice the blocks and the probe's block medians fitted beside the call number: a trend
     of the machine's speed is then not the model's."""
     x = range(start, len(latencies))
-    if isinstance(probe_s, np.ndarray):  # the stress loop's own array (NaN between probes): no copy of floats
-        covariate = probe_s[start:] if len(probe_s) else None
-    else:
-        covariate = np.array([np.nan if v is None else v for v in probe_s[start:]], dtype=float) if probe_s else None
+    # None between probes reads as NaN; the stress loop's own array passes through without a copy.
+    covariate = np.asarray(probe_s[start:], dtype=float) if probe_s is not None and len(probe_s) else None
     if covariate is not None and len(covariate) >= 2 * n_blocks and all(
             (~np.isnan(part)).any() for part in np.array_split(covariate, 2 * n_blocks)):
         return stats.block_trend(x, latencies[start:], 2 * n_blocks, confidence, "median", covariate)

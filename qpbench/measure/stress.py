@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from qpbench.measure.isolation import run_worker, serve_without_torch, variant_r
 from qpbench.runtime.rss import current_rss_mb
 from qpbench.results import StressResult, latency_trend
 from qpbench.workload import Workload
+
+if TYPE_CHECKING:
+    from qpbench.stats import Trend
 
 
 EXTEND_CONFIDENCE = 0.8  # the test that extends a stress run; the judgement after is at 95%
@@ -131,18 +134,11 @@ def shown_flat(targets: Targets, planned: int, n_blocks: int = 10) -> Callable[[
     the run could show, it would not be a flag. A run with any trend, up or down, goes on to its
     full length (and its extension): in 2 of 20 runs with a planted 15% slowdown, calls that got
     40-75% faster as the host sped up had ended the run at 500 inferences, unseen."""
-    from qpbench import stats
-
     def flat(series: StressSeries) -> bool:
-        if trend_appears(series, n_blocks):
+        if not long_enough(series, n_blocks) or trend_appears(series, n_blocks):
             return False
-        half = len(series.rss_mb) // 2
-        if len(series.rss_mb) - half < 2 * n_blocks:
+        if any(t.high * 1000 >= targets.leak_mb_per_1k for t in memory_trends(series, n_blocks, EARLY_CONFIDENCE)):
             return False
-        for memory in (series.rss_mb, series.heap_mb):
-            if len(memory) and stats.block_trend(range(half, len(memory)), memory[half:], n_blocks,
-                                            EARLY_CONFIDENCE).high * 1000 >= targets.leak_mb_per_1k:
-                return False
         median = float(np.median(series.latencies_s))
         lat = latency_trend(series.latencies_s, series.probe_s, 0, n_blocks, EARLY_CONFIDENCE)
         # Flat both ways: a run whose calls got much faster (the host speeding up) can hide a
@@ -163,17 +159,28 @@ def trend_appears(series: StressSeries, n_blocks: int = 10) -> bool:
     the time: the heap in use is read to the byte, so growth of a few hundred bytes per 1000 calls
     is significant and would extend nearly every run. (RSS moves by whole pages, and a floor on it,
     or on the latency trend's size, cost slowdowns caught in the seeded tests.)"""
+    if not long_enough(series, n_blocks):
+        return False
+    rss, *heap = memory_trends(series, n_blocks, EXTEND_CONFIDENCE)
+    if rss.significant_increase or any(t.significant_increase and t.slope * 1000 >= EXTEND_MIN_HEAP_MB_PER_1K
+                                       for t in heap):
+        return True
+    return latency_trend(series.latencies_s, series.probe_s, 0, n_blocks, EXTEND_CONFIDENCE).significant_increase
+
+
+def long_enough(series: StressSeries, n_blocks: int) -> bool:
+    """Whether the run's second half holds two samples per block (what a trend on it needs)."""
+    return len(series.rss_mb) - len(series.rss_mb) // 2 >= 2 * n_blocks
+
+
+def memory_trends(series: StressSeries, n_blocks: int, confidence: float) -> list[Trend]:
+    """The RSS trend, then the heap's when the run read it, over the second half of the run (MiB per
+    inference; the first half is where arenas still fill), as StressResult judges the leak."""
     from qpbench import stats
 
     half = len(series.rss_mb) // 2
-    if len(series.rss_mb) - half < 2 * n_blocks:
-        return False
-    for m, floor in ((series.rss_mb, 0.0), (series.heap_mb, EXTEND_MIN_HEAP_MB_PER_1K)):
-        if len(m):
-            t = stats.block_trend(range(half, len(m)), m[half:], n_blocks, EXTEND_CONFIDENCE)
-            if t.significant_increase and t.slope * 1000 >= floor:
-                return True
-    return latency_trend(series.latencies_s, series.probe_s, 0, n_blocks, EXTEND_CONFIDENCE).significant_increase
+    return [stats.block_trend(range(half, len(m)), m[half:], n_blocks, confidence)
+            for m in (series.rss_mb, series.heap_mb) if len(m)]
 
 
 def confirmed_stress_loop(call: Callable[[], object], iterations: int, warmup: int, extend: bool = True,
