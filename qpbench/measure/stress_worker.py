@@ -19,10 +19,10 @@ def main() -> int:
     from qpbench.measure.stress import confirmed_stress_loop, machine_probe, shown_flat
     from qpbench.runtime.rss import heap_in_use_mb
 
-    early = {}
+    targets = Targets(leak_mb_per_1k=request["leak_mb_per_1k"], slowdown_pct=request["slowdown_pct"])
+    early = {"targets": targets}
     if request.get("min_iterations"):  # may end once it has shown no leak or slowdown of the targets' size
-        early = {"floor": request["min_iterations"], "stop": shown_flat(Targets(
-            leak_mb_per_1k=request["leak_mb_per_1k"], slowdown_pct=request["slowdown_pct"]), request["iterations"])}
+        early.update(floor=request["min_iterations"], stop=shown_flat(targets, request["iterations"]))
 
     if request.get("runtime"):  # an ONNX Runtime / OpenVINO artifact: served without torch, as deployed
         from qpbench.measure.runtime_worker import check_no_torch, load_backend, load_inputs
