@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,15 @@ from qpbench.files import SAFE_NAME_RULE, is_safe_name
 from qpbench.record import SCHEMA_VERSION, RunRecord
 
 LATEST = "latest"
+CPU_FIELD = "{cpu}"  # in a baseline's name: this machine's CPU (cpu_slug), so each CPU has its own
+# The widest vector ISA a CPU has, as a name's suffix: two processors with one brand string (an AMD
+# EPYC with AVX2 only and one with AVX-512) are different machines for a baseline.
+ISA_TIERS: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
+    ("amx", (("amx_int8",), ("amx_tile",))),
+    ("avx512-vnni", (("avx512f", "avx512_vnni"), ("avx512f", "avx512vnni"))),
+    ("avx512", (("avx512f",),)),
+    ("avx2", (("avx2",),)),
+)
 
 
 class BaselineError(QPBenchError):
@@ -28,6 +39,22 @@ class BaselineError(QPBenchError):
 
 def baselines_dir(results_dir: str | Path) -> Path:
     return Path(results_dir) / "baselines"
+
+
+def cpu_slug(cpu: Mapping[str, Any]) -> str:
+    """A CPU (the fingerprint's ``cpu``) as part of a baseline name: its brand string in lower case
+    and dashes, then its widest vector ISA, e.g. ``intel-xeon-processor-2-80ghz-avx512-vnni``."""
+    brand = re.sub(r"\((r|tm)\)", "", str(cpu.get("brand") or "unknown").lower())
+    brand = re.sub(r"[^a-z0-9]+", "-", brand).strip("-")[:70] or "unknown"
+    isa = cpu.get("isa") or {}
+    tier = next((name for name, any_of in ISA_TIERS if any(all(isa.get(f) for f in flags) for flags in any_of)),
+                "base")
+    return f"{brand}-{tier}"
+
+
+def for_cpu(name: str, cpu: Mapping[str, Any]) -> str:
+    """``name`` with ``{cpu}`` replaced by this CPU's slug (unchanged without it)."""
+    return name.replace(CPU_FIELD, cpu_slug(cpu)) if CPU_FIELD in name else name
 
 
 def check_name(name: str) -> str:

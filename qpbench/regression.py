@@ -10,6 +10,7 @@ after the record is written, saved.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,9 @@ class RegressionSettings:
     def __post_init__(self) -> None:
         check_families(self.gate_on)
         if self.save_as is not None:
-            baselines.check_name(self.save_as)
+            baselines.check_name(self.save_as.replace(baselines.CPU_FIELD, "cpu"))
         if self.add_to is not None:
-            baselines.check_name(self.add_to)
+            baselines.check_name(self.add_to.replace(baselines.CPU_FIELD, "cpu"))
             if self.save_as is not None:
                 raise ConfigError("--qp-save-baseline starts a baseline and --qp-add-to-baseline adds a run to one: "
                                   "give one of them")
@@ -62,7 +63,29 @@ def marker_overrides(marker: Any, where: str) -> dict[str, float]:
 
 
 class RegressionStep:
-    def __init__(self, settings: RegressionSettings, results_dir: str, repo_dir: str, is_worker: bool) -> None:
+    """``{cpu}`` in a baseline's name stands for this machine's CPU (``baseline.cpu_slug``): a
+    baseline per CPU model, since speed figures from another CPU are no baseline. A baseline so
+    named that does not exist yet for this CPU is compared with nothing, and the run says so (the
+    gate passes); any other missing baseline is a usage error."""
+
+    def __init__(self, settings: RegressionSettings, results_dir: str, repo_dir: str, is_worker: bool,
+                 cpu: Callable[[], Mapping[str, Any]] | None = None) -> None:
+        self.no_baseline: str | None = None  # why nothing is compared, for a {cpu} name this CPU has none of
+        if any(baselines.CPU_FIELD in (n or "") for n in (settings.save_as, settings.add_to, settings.compare_with)):
+            from qpbench.system import cpu_info
+
+            this_cpu = (cpu or cpu_info)()
+            named = {k: baselines.for_cpu(v, this_cpu) if v else v
+                     for k, v in (("save_as", settings.save_as), ("add_to", settings.add_to),
+                                  ("compare_with", settings.compare_with))}
+            compare = named["compare_with"]
+            if (compare and compare != settings.compare_with and not is_worker
+                    and not (baselines.baselines_dir(results_dir) / f"{compare}.json").exists()):
+                self.no_baseline = (f"no baseline {compare} for this CPU ({this_cpu.get('brand', 'unknown')}): "
+                                    f"compared with nothing; --qp-save-baseline='{settings.compare_with}' saves one")
+                named["compare_with"] = None
+            settings = replace(settings, **named, fail_on_regression=settings.fail_on_regression
+                               and named["compare_with"] is not None)
         self.settings = settings
         self.results_dir = results_dir
         self.repo_dir = repo_dir
@@ -82,7 +105,7 @@ class RegressionStep:
 
     @property
     def active(self) -> bool:
-        return bool(self.settings.save_as or self.settings.compare_with or self.settings.add_to)
+        return bool(self.settings.save_as or self.settings.compare_with or self.settings.add_to or self.no_baseline)
 
     # Per-test overrides (collected wherever collection runs, sent from xdist workers) ---
 
@@ -149,7 +172,7 @@ class RegressionStep:
         """The comparison and what was written; the gate's lines are the gate summary's."""
         from qpbench.render.compare_text import comparison_lines
 
-        lines: list[str] = []
+        lines: list[str] = [self.no_baseline] if self.no_baseline else []
         if self.comparison is not None:
             lines += comparison_lines(self.comparison)
         if self.markdown_written:

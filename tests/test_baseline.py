@@ -122,3 +122,43 @@ def test_cli_compare_and_list(tmp_path, capsys):
     assert "no baseline named 'nope'" in capsys.readouterr().err
     assert main(["baselines", *args]) == 0
     assert capsys.readouterr().out.startswith("main  ")
+
+
+XEON = {"brand": "Intel(R) Xeon(R) Processor @ 2.80GHz",
+        "isa": {"avx2": True, "avx512f": True, "avx512_vnni": True, "amx_int8": False}}
+EPYC_AVX2 = {"brand": "AMD EPYC 7B13", "isa": {"avx2": True, "avx512f": False}}
+EPYC_AVX512 = {"brand": "AMD EPYC 7B13", "isa": {"avx2": True, "avx512f": True, "avx512vnni": True}}
+
+
+def test_cpu_slugs_name_the_model_and_its_widest_isa():
+    from qpbench.baseline import cpu_slug, for_cpu
+
+    assert cpu_slug(XEON) == "intel-xeon-processor-2-80ghz-avx512-vnni"
+    assert cpu_slug({**XEON, "isa": {**XEON["isa"], "amx_int8": True}}).endswith("-amx")
+    # One brand string, two ISAs: two baselines.
+    assert cpu_slug(EPYC_AVX2) == "amd-epyc-7b13-avx2" and cpu_slug(EPYC_AVX512) == "amd-epyc-7b13-avx512-vnni"
+    assert cpu_slug({}) == "unknown-base"
+    assert for_cpu("compact-quick-{cpu}", EPYC_AVX2) == "compact-quick-amd-epyc-7b13-avx2"
+    assert for_cpu("main", EPYC_AVX2) == "main"
+    check_name(for_cpu("compact-quick-{cpu}", XEON))  # a valid file name
+
+
+def test_a_cpu_named_baseline_is_this_cpus_and_none_for_this_cpu_compares_with_nothing(tmp_path):
+    from qpbench.regression import RegressionSettings, RegressionStep
+
+    save_baseline(RECORD, tmp_path, "ci-intel-xeon-processor-2-80ghz-avx512-vnni", tmp_path)
+    settings = RegressionSettings(compare_with="ci-{cpu}", fail_on_regression=True)
+    on_xeon = RegressionStep(settings, str(tmp_path), str(tmp_path), is_worker=False, cpu=lambda: XEON)
+    assert on_xeon.baseline is not None and on_xeon.baseline.name == "ci-intel-xeon-processor-2-80ghz-avx512-vnni"
+    assert on_xeon.settings.fail_on_regression and on_xeon.no_baseline is None
+    on_epyc = RegressionStep(settings, str(tmp_path), str(tmp_path), is_worker=False, cpu=lambda: EPYC_AVX2)
+    assert on_epyc.baseline is None and on_epyc.compare(RECORD) is None and not on_epyc.gate.failed
+    assert on_epyc.active and on_epyc.report_lines() == [
+        "no baseline ci-amd-epyc-7b13-avx2 for this CPU (AMD EPYC 7B13): compared with nothing; "
+        "--qp-save-baseline='ci-{cpu}' saves one"]
+    saving = RegressionStep(RegressionSettings(save_as="ci-{cpu}"), str(tmp_path), str(tmp_path), False,
+                            cpu=lambda: EPYC_AVX2)
+    assert saving.settings.save_as == "ci-amd-epyc-7b13-avx2"
+    # A plain name that does not exist is still a usage error.
+    with pytest.raises(BaselineError, match="no baseline named 'ci'"):
+        RegressionStep(RegressionSettings(compare_with="ci"), str(tmp_path), str(tmp_path), False, cpu=lambda: XEON)

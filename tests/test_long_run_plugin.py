@@ -58,9 +58,12 @@ def test_long_run_tests_record_their_results_and_the_verdict_scores_them(suite):
     kinds = {r["kind"] for r in record["results"]}
     assert kinds >= {"stress", "concurrency", "loadgen", "server_search"}
     stress = next(r for r in record["results"] if r["kind"] == "stress")
-    # 800 inferences, or twice that when a trend appeared and the run was extended to confirm it
-    assert len(stress["latencies_s"]) == 800 + stress["extended"] and stress["extended"] in (0, 800)
-    assert stress["summary"]["leak_mb_per_1k"] == 0.0
+    # 800 inferences planned: ended from 400 on at a look once flat, or all 800, or twice that when
+    # a trend appeared and the run was extended to confirm it
+    n, extended = len(stress["latencies_s"]), stress["extended"]
+    assert stress["planned"] == 800 and extended in (0, 800)
+    assert n == 1600 if extended else (400 <= n <= 800 and n % 100 == 0)
+    assert stress["summary"]["leak_mb_per_1k"] <= 0.25  # not flagged (a trend under the target may be reported)
     conc = [(r["processes"], r["threads"]) for r in record["results"] if r["kind"] == "concurrency"]
     assert conc == [(1, 1), (1, 2), (1, 4), (2, 4)]
     scenarios = [r["scenario"] for r in record["results"] if r["kind"] == "loadgen"]

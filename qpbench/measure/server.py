@@ -158,7 +158,9 @@ def run_scenario(
     latency_bound_ms: float | None = None,
     max_batch: int = 1,
 ) -> LoadGenResult:
-    """One LoadGen performance test of ``run_batch`` (sample indices -> predictions)."""
+    """One LoadGen performance test of ``run_batch`` (sample indices -> predictions).
+    ``expected_latency_s`` is one query's time: a single sample's (SingleStream, Server), or one
+    batch of ``max_batch``'s (Offline, whose expected rate is then ``max_batch`` per that time)."""
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}: choose from {SCENARIOS}")
     if scenario == "Server" and (not target_qps or not latency_bound_ms):
