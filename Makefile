@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine:
 #   make bench   set up .venv, then run `pytest bench/` on the default workload
-#   make test    set up .venv, then run the project's tests (what CI runs)
+#   make test    set up .venv, then run the project's tests and its own gate (what CI runs)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
@@ -20,9 +20,15 @@ bench: setup
 	$(VENV)/bin/pytest bench/ $(PYTEST_ARGS)
 
 # -rs lists every skipped test with its reason; under CI=true a skip that hides a whole
-# test module fails the run (tests/ci_skips.py).
+# test module fails the run (tests/ci_skips.py). Then the project gates itself as its users
+# do: a quick run of the compact workload, compared with the baseline saved for this CPU
+# (results/baselines/compact-quick-<cpu>.json; a CPU without one is compared with nothing,
+# and the run says so) and held to a readiness score of 80.
+SELF_GATE ?= --qp-workload=compact --qp-profile=quick --qp-compare='compact-quick-{cpu}' \
+	--qp-fail-on-regression --qp-fail-under=80
 test: setup browser sshd
 	$(VENV)/bin/pytest tests/ -rs $(PYTEST_ARGS)
+	$(VENV)/bin/pytest bench/ -q $(SELF_GATE)
 
 # The HTML report test renders the page in headless Chromium (Debian's package).
 # Installed when missing and apt-get can run as root; otherwise that one test skips,
