@@ -173,26 +173,34 @@ def speed_samples(record: RunRecord) -> dict[tuple[str, str], PairedResult]:
     """(variant, metric) -> the interleaved A/B result: ``speed_ratio_b1`` of a variant against the
     reference, ``time_vs_probe_b1`` of the reference against the machine-speed probe (measure/probe.py).
     Its ``ratios`` are the per-pair time ratios compared."""
-    out = {}
-    for r in record.results_of(PairedResult):
-        metric = f"time_vs_probe_b{r.batch_size}" if r.reference.startswith("probe") else f"speed_ratio_b{r.batch_size}"
-        out[(r.variant, metric)] = r
-    return out
+    return {(r.variant, speed_metric(r)): r for r in record.results_of(PairedResult)}
+
+
+def speed_metric(r: PairedResult) -> str:
+    return f"time_vs_probe_b{r.batch_size}" if r.reference.startswith("probe") else f"speed_ratio_b{r.batch_size}"
+
+
+def process_statistic(r: PairedResult) -> float:
+    """The figure the speed comparison judges, from one process's pairs: the median per-pair
+    ratio, or the reference's p10 time over the probe's."""
+    return probe_ratio(r) if r.reference.startswith("probe") else float(np.median(r.ratios))
+
+
+def run_statistic(r: PairedResult) -> float:
+    """The run's figure: its process's, or the median over it and its reruns in fresh processes."""
+    return float(np.median([process_statistic(r), *r.reruns])) if r.reruns else process_statistic(r)
 
 
 def run_statistics(record: RunRecord) -> dict[str, float]:
-    """'VARIANT METRIC' -> the statistic the speed comparison judges, for one run: the median
-    per-pair ratio, or the reference's p10 time over the probe's; and 'probe-vN p10_s', the
-    machine's speed in that run (the probe's own p10)."""
+    """'VARIANT METRIC' -> the statistic the speed comparison judges, for one run (``run_statistic``);
+    and 'probe-vN p10_s', the machine's speed in that run (the probe's own p10)."""
     out = {}
     for (variant, metric), r in speed_samples(record).items():
         if len(r.variant_s) < 2:
             continue
+        out[f"{variant} {metric}"] = run_statistic(r)
         if metric.startswith("time_vs_probe"):
-            out[f"{variant} {metric}"] = probe_ratio(r)
             out[f"{r.reference} p10_s"] = probe_speed(r)
-        else:
-            out[f"{variant} {metric}"] = float(np.median(r.ratios))
     return out
 
 
@@ -245,6 +253,56 @@ def over_runs(runs: Sequence[float], current: float, confidence: float = COMPARI
     shift = math.log(current) - float(logs.mean())
     half = float(scipy.stats.t.ppf(0.5 + confidence / 2, n - 1)) * float(logs.std(ddof=1)) * math.sqrt(1 + 1 / n)
     return math.expm1(shift), math.expm1(shift - half), math.expm1(shift + half)
+
+
+@dataclass(frozen=True)
+class SpeedChange:
+    """A speed figure's change from the baseline, with the interval the verdict compares."""
+
+    base: float
+    cur: float
+    change: float
+    low: float
+    high: float
+    basis: str  # what the interval holds, for the verdict's reason
+
+
+def speed_change(variant: str, metric: str, ra: PairedResult, rb: PairedResult,
+                 runs: Sequence[Mapping[str, float]]) -> SpeedChange | str:
+    """How a speed figure changed from the baseline's (``ra``, with the statistics of the
+    baseline's ``runs``), or why it is not compared.
+
+    The interval holds the variation within the run (a bootstrap over the pairs) and, when the
+    baseline holds two runs or more, the variation between runs (``over_runs``). A run whose figure
+    was measured again in fresh processes (``reruns``) is judged on the median over its processes:
+    the interval of its pairs is moved to that median."""
+    against_probe = metric.startswith("time_vs_probe")
+    name = f"{variant} {metric}"
+    values = [run[name] for run in runs if name in run]
+    if against_probe:  # the ratio holds only while the machine runs at its usual speed
+        speeds = [run.get(f"{ra.reference} p10_s") for run in runs if name in run]
+        why = machine_speed_apart([s for s in speeds if s], probe_speed(rb))
+        if why:
+            return why
+        values = usual_runs(values, speeds)
+    if len(ra.ratios) < 2 or len(rb.ratios) < 2:
+        return "fewer than two paired samples"
+    base, cur = run_statistic(ra), run_statistic(rb)
+    change, low, high = (bootstrap_probe_change(ra, rb) if against_probe
+                         else bootstrap_median_ratio(ra.ratios, rb.ratios))
+    shift = (cur / process_statistic(rb)) / (base / process_statistic(ra))
+    change, low, high = ((1 + x) * shift - 1 for x in (change, low, high))
+    basis = ""
+    if len(values) >= 2:  # the baseline's runs give the rerun-to-rerun spread: the interval holds both
+        change, spread_low, spread_high = over_runs(values, cur)
+        base = float(np.exp(np.mean(np.log(values))))  # what the change is from
+        low, high = min(low, spread_low), max(high, spread_high)
+        basis = f" (over {len(values)} baseline runs and this run's own)"
+    if rb.reruns:
+        basis += (f"; this run's figure is the median of {1 + len(rb.reruns)} processes (out of line with the "
+                  f"baseline in the first: {process_statistic(rb):.4g}, then "
+                  + ", ".join(f"{x:.4g}" for x in rb.reruns) + " in fresh processes)")
+    return SpeedChange(base, cur, change, low, high, basis)
 
 
 def latency_samples(record: RunRecord) -> dict[tuple[str, int], LatencyResult]:
@@ -397,35 +455,21 @@ class _Pair:
         for key in sorted(set(sb) | set(sc)):
             variant, metric = key
             ra, rb = sb.get(key), sc.get(key)
-            a, b = (list(r.ratios) if r else [] for r in (ra, rb))
-            against_probe = metric.startswith("time_vs_probe")
-            if against_probe:  # the low quantiles' ratio: other processes only ever add time
-                base, cur = (probe_ratio(r) if r else None for r in (ra, rb))
-            else:
-                base = float(np.median(a)) if a else None
-                cur = float(np.median(b)) if b else None
             against = ([f"timed against {ra.reference} in the baseline, {rb.reference} now"]
                        if ra and rb and ra.reference != rb.reference else [])
-            why = self.why_not(bool(a), bool(b), extra=against, speed=True) or taken_under_load(ra, rb)
-            runs = [run[f"{variant} {metric}"] for run in self.runs if f"{variant} {metric}" in run]
-            if against_probe and why is None:  # the ratio holds only while the machine runs at its usual speed
-                speeds = [run.get(f"{ra.reference} p10_s") for run in self.runs if f"{variant} {metric}" in run]
-                why = machine_speed_apart([s for s in speeds if s], probe_speed(rb))
-                runs = usual_runs(runs, speeds)
-            if why is None and (len(a) < 2 or len(b) < 2):
-                why = "fewer than two paired samples"
+            why = self.why_not(bool(ra), bool(rb), extra=against, speed=True) or taken_under_load(ra, rb)
+            base, cur = (run_statistic(r) if r and r.ratios else None for r in (ra, rb))
+            if why is None:
+                assert ra and rb
+                judged = speed_change(variant, metric, ra, rb, self.runs)
+                why = judged if isinstance(judged, str) else None
             if why:
                 self.not_comparable(variant, metric, "speed_ratio", base, cur, True, why)
                 continue
-            change, low, high = bootstrap_probe_change(ra, rb) if against_probe else bootstrap_median_ratio(a, b)
-            if len(runs) >= 2:  # the baseline's runs give the rerun-to-rerun spread: the interval holds both
-                change, spread_low, spread_high = over_runs(runs, cur)
-                base = float(np.exp(np.mean(np.log(runs))))  # what the change is from
-                low, high = min(low, spread_low), max(high, spread_high)
-            verdict, reason = judge_relative(change, low, high, self.th.get("speed_ratio", variant))
-            if len(runs) >= 2:
-                reason += f" (over {len(runs)} baseline runs and this run's own)"
-            self.add(variant, metric, "speed_ratio", base, cur, True, (verdict, reason), change, (low, high))
+            assert isinstance(judged, SpeedChange)
+            verdict, reason = judge_relative(judged.change, judged.low, judged.high, self.th.get("speed_ratio", variant))
+            self.add(variant, metric, "speed_ratio", judged.base, judged.cur, True, (verdict, reason + judged.basis),
+                     judged.change, (judged.low, judged.high))
 
     def latencies(self) -> None:
         """Absolute latency: same machine only."""

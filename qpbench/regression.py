@@ -16,15 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from qpbench import baseline as baselines
-from qpbench.comparison import Comparison
+from qpbench.comparison import REGRESSED, Comparison
 from qpbench.compare import (
-    ALL_VARIANTS, check_families, check_threshold, compare_runs, fingerprint_differences, make_thresholds, regression_gate,
-    run_statistics, workload_differences,
+    ALL_VARIANTS, baseline_runs, check_families, check_threshold, compare_runs, fingerprint_differences, judge_relative,
+    make_thresholds, regression_gate, run_statistics, speed_change, speed_metric, speed_samples, taken_under_load,
+    workload_differences,
 )
 from qpbench.config import DEFAULT_GATE_ON
 from qpbench.errors import ConfigError
 from qpbench.gate import GateResult
 from qpbench.record import RunRecord
+from qpbench.results import PairedResult
 
 MARKER = "qp_regression"
 
@@ -71,6 +73,7 @@ class RegressionStep:
     def __init__(self, settings: RegressionSettings, results_dir: str, repo_dir: str, is_worker: bool,
                  cpu: Callable[[], Mapping[str, Any]] | None = None) -> None:
         self.no_baseline: str | None = None  # why nothing is compared, for a {cpu} name this CPU has none of
+        self.cpu = cpu
         if any(baselines.CPU_FIELD in (n or "") for n in (settings.save_as, settings.add_to, settings.compare_with)):
             from qpbench.system import cpu_info
 
@@ -139,6 +142,27 @@ class RegressionStep:
             gate={"enabled": self.settings.fail_on_regression, "metrics": list(check_families(self.settings.gate_on)),
                   "failed": self.gate.failed, "lines": list(self.gate.lines)})
         return self.comparison
+
+    def out_of_line(self, result: PairedResult) -> bool:
+        """Whether a speed figure just measured would be judged a regression against the baseline
+        (same CPU, not taken under load): such a figure is measured again in fresh processes
+        before the run's figure is settled (suite/speed.py). False without a baseline."""
+        if self.baseline is None:
+            return False
+        base = self.baseline.record
+        ra = speed_samples(base).get((result.variant, speed_metric(result)))
+        if ra is None or ra.reference != result.reference or taken_under_load(ra, result):
+            return False
+        from qpbench.system import cpu_info
+
+        here = {"cpu": (self.cpu or cpu_info)()}
+        if any(d.startswith(("CPU:", "ISA:")) for d in fingerprint_differences({"cpu": (base.fingerprint or {}).get("cpu")}, here)):
+            return False
+        judged = speed_change(result.variant, speed_metric(result), ra, result, baseline_runs(base))
+        if isinstance(judged, str):
+            return False
+        threshold = make_thresholds(self.settings.thresholds, self.per_variant).get("speed_ratio", result.variant)
+        return judge_relative(judged.change, judged.low, judged.high, threshold)[0] == REGRESSED
 
     def after_write(self, record: RunRecord) -> None:
         """Save the written record as a baseline, and write the comparison's Markdown, when asked."""

@@ -157,6 +157,9 @@ class PairedResult:
     reference_s: tuple[float, ...]  # the reference's call paired with each
     load: dict[str, float] | None = None  # the noise guard: CPUs others used, % stolen (measure/load_watch.py)
     precision: dict[str, Any] | None = None  # of the median ratio, when the stopping rule ended it
+    # The same measurement repeated in fresh processes, each one's figure (compare.process_statistic):
+    # taken when this run's figure was out of line with the baseline (suite/speed.py).
+    reruns: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.variant_s) != len(self.reference_s) or not self.variant_s:
@@ -521,7 +524,7 @@ def result_from_dict(data: dict[str, Any]) -> Result:
     for key in ("pearson", "spearman", "correlation", "pearson_loss_rel", "max_abs_diff", "mean_abs_diff"):
         if key in kwargs and kwargs[key] is None:
             kwargs[key] = float("nan")
-    for key in ("samples_s", "measured_batch_sizes", "variant_s", "reference_s", "latencies_s", "rss_mb", "probe_s",
+    for key in ("samples_s", "measured_batch_sizes", "variant_s", "reference_s", "reruns", "latencies_s", "rss_mb", "probe_s",
                 "heap_mb", "error_messages",
                 "invalid_reasons", "tried_qps", "tried_valid", "implementations"):
         if key in kwargs:

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from qpbench.compare import (
     Thresholds, bootstrap_median_ratio, compare_runs, fingerprint_differences, judge_relative, make_thresholds,
-    over_runs, regression_gate, run_statistics,
+    over_runs, process_statistic, regression_gate, run_statistics,
 )
 from qpbench.comparison import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED
 from qpbench.errors import ConfigError
@@ -327,3 +327,54 @@ def test_an_evaluation_set_read_from_another_clone_is_the_same_set():
     other = make_record(acc, eval_set={"source": "/tmp/ci/qpbench/data/eval/h.npz (first 50 images)", "n_samples": 200})
     c = next(c for c in compare_runs(here, other).changes if c.metric == "pearson")
     assert c.verdict == NOT_COMPARABLE and "first 50 images" in c.reason and "n_samples" in c.reason
+
+
+def paired_of(record: RunRecord) -> PairedResult:
+    return next(r for r in record.results if isinstance(r, PairedResult))
+
+
+def with_paired(record: RunRecord, paired: PairedResult) -> RunRecord:
+    return replace(record, results=tuple(paired if isinstance(r, PairedResult) else r for r in record.results))
+
+
+def test_a_figure_measured_again_in_fresh_processes_is_judged_on_the_median_process():
+    """One process 35% out (what CI's first self-gate saw of openvino-fp32 on an unchanged model)
+    fails on its own; with two fresh processes back in line, the run's figure is their median and
+    passes; a slowdown every process shows still fails."""
+    rng = np.random.default_rng(31)
+    base = run_record(rng)
+    own = process_statistic(paired_of(base))
+    runs = [own * f for f in (0.97, 1.03)]
+    base = replace(base, baseline={"name": "b", "saved": "", "git": None, "pytest_benchmark": None,
+                                   "runs": [{"saved": "", "git": None, "statistics": {"fast speed_ratio_b1": v}}
+                                            for v in runs]})
+    out = run_record(rng, slow=1.35)
+    assert verdicts(compare_runs(base, out))[("fast", "speed_ratio_b1")] == REGRESSED
+    back = with_paired(out, replace(paired_of(out), reruns=(own * 1.01, own * 0.99)))
+    change = next(c for c in compare_runs(base, back).changes if c.metric == "speed_ratio_b1")
+    assert change.verdict == UNCHANGED and "median of 3 processes" in change.reason
+    assert change.current == pytest.approx(own * 1.01) and run_statistics(back)["fast speed_ratio_b1"] == change.current
+    slow_everywhere = with_paired(out, replace(paired_of(out), reruns=(own * 1.33, own * 1.37)))
+    assert verdicts(compare_runs(base, slow_everywhere))[("fast", "speed_ratio_b1")] == REGRESSED
+
+
+def test_only_a_figure_the_baseline_would_call_a_regression_is_measured_again(tmp_path):
+    """The step that decides a rerun (suite/speed.py): out of line on this CPU, yes; in line,
+    improved, taken under load, on another CPU or without a baseline, no."""
+    from qpbench.baseline import save_baseline
+    from qpbench.regression import RegressionSettings, RegressionStep
+
+    rng = np.random.default_rng(32)
+    save_baseline(run_record(rng), tmp_path, "main", tmp_path)
+    step = RegressionStep(RegressionSettings(compare_with="main"), str(tmp_path), str(tmp_path), False,
+                          cpu=lambda: FP["cpu"])
+    assert step.out_of_line(paired_of(run_record(rng, slow=1.5)))
+    assert not step.out_of_line(paired_of(run_record(rng)))
+    assert not step.out_of_line(paired_of(run_record(rng, slow=0.6)))
+    loaded = replace(paired_of(run_record(rng, slow=1.5)), load={"others_cpu": 1.5, "steal_pct": 0.0})
+    assert not step.out_of_line(loaded)
+    elsewhere = RegressionStep(RegressionSettings(compare_with="main"), str(tmp_path), str(tmp_path), False,
+                               cpu=lambda: {**FP["cpu"], "brand": "Other CPU"})
+    assert not elsewhere.out_of_line(paired_of(run_record(rng, slow=1.5)))
+    none = RegressionStep(RegressionSettings(), str(tmp_path), str(tmp_path), False)
+    assert not none.out_of_line(paired_of(run_record(rng, slow=1.5)))

@@ -26,20 +26,25 @@ from qpbench.variants import VariantSpec, build_eager
 
 
 class Slowed(torch.nn.Module):
-    def __init__(self, inner):
+    def __init__(self, inner, extra_s=0.0):
         super().__init__()
         self.inner = inner
+        self.extra_s = extra_s
 
     def forward(self, image, params):
         out = self.inner(image, params)
-        time.sleep(float(os.environ.get("QP_TEST_SLEEP_S", "0")))
+        time.sleep(float(os.environ.get("QP_TEST_SLEEP_S", "0")) + self.extra_s)
         return out
 
 
 def build_planted(ctx):
     variant = build_eager(ctx)
     variant.name = "planted"
-    variant.module = Slowed(variant.module)
+    once = os.environ.get("QP_TEST_SLOW_ONCE")  # the first process to build it is slow, no other
+    slow_here = bool(once) and os.path.exists(once)
+    if slow_here:
+        os.unlink(once)
+    variant.module = Slowed(variant.module, 0.05 if slow_here else 0.0)
     return variant
 
 
@@ -119,11 +124,31 @@ def test_save_then_compare_clean_rerun_passes_and_planted_slowdown_fails(suite, 
     assert record["comparison"]["gate"]["failed"] is True
     change = next(c for c in record["comparison"]["changes"] if c["metric"] == "speed_ratio_b1")
     assert change["verdict"] == "regressed" and change["ci_low"] > 0.10
+    paired = next(r for r in record["results"] if r["kind"] == "paired" and r["variant"] == "planted")
+    assert len(paired["reruns"]) == 2 and "median of 3 processes" in change["reason"]  # slow in every process
     md = (suite.path / "summary.md").read_text()
     assert md.startswith("## qpbench: this run") and "**FAIL qpbench regression gate" in md
     report_md = (suite.path / "results" / "summary.md").read_text()  # the run's own summary carries it too
     assert "### Against baseline main" in report_md and "| planted | speed\\_ratio\\_b1 |" in report_md
     assert "FAIL qpbench regression gate" in report_md
+
+
+def test_a_figure_out_of_line_in_one_process_is_measured_again_and_judged_on_the_median(suite, monkeypatch):
+    """A variant slow in the first process that builds it and in no other (one process's state, not
+    the model): its speed figure is out of line, so it is measured again in fresh processes, and
+    the run's figure, the median over them, passes the gate."""
+    assert run(suite, *SPEED, "--qp-save-baseline=main").ret == 0
+    flag = suite.path / "slow-once"
+    flag.write_text("")
+    monkeypatch.setenv("QP_TEST_SLOW_ONCE", str(flag))
+    once = run(suite, "-k", "speed", "--qp-variants=eager,planted", "--qp-compare=main", "--qp-fail-on-regression")
+    assert once.ret == 0, once.stdout.str()
+    assert not flag.exists()  # the first process was the slow one
+    record = latest(suite)
+    paired = next(r for r in record["results"] if r["kind"] == "paired" and r["variant"] == "planted")
+    assert len(paired["reruns"]) == 2 and max(paired["variant_s"]) > 0.05  # slow first, then two fresh processes
+    change = next(c for c in record["comparison"]["changes"] if c["metric"] == "speed_ratio_b1")
+    assert change["verdict"] != "regressed" and "median of 3 processes" in change["reason"]
 
 
 def test_a_whole_model_slowdown_fails_the_default_gate_through_the_probe(suite, monkeypatch):
