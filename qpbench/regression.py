@@ -74,6 +74,8 @@ class RegressionStep:
                  cpu: Callable[[], Mapping[str, Any]] | None = None) -> None:
         self.no_baseline: str | None = None  # why nothing is compared, for a {cpu} name this CPU has none of
         self.cpu = cpu
+        self.is_worker = is_worker
+        self._checked: baselines.Loaded | bool | None = None  # an xdist worker's baseline, read when first needed
         if any(baselines.CPU_FIELD in (n or "") for n in (settings.save_as, settings.add_to, settings.compare_with)):
             from qpbench.system import cpu_info
 
@@ -146,10 +148,17 @@ class RegressionStep:
     def out_of_line(self, result: PairedResult) -> bool:
         """Whether a speed figure just measured would be judged a regression against the baseline
         (same CPU, not taken under load): such a figure is measured again in fresh processes
-        before the run's figure is settled (suite/speed.py). False without a baseline."""
-        if self.baseline is None:
+        before the run's figure is settled (suite/speed.py). False without a baseline. An xdist
+        worker reads the baseline here, the first time it is asked (the controller checked it)."""
+        if self.baseline is None and self.is_worker and self.settings.compare_with and self._checked is None:
+            try:
+                self._checked = baselines.load_baseline(self.results_dir, self.settings.compare_with)
+            except baselines.BaselineError:
+                self._checked = False  # none for this CPU: nothing to check against
+        loaded = self.baseline or self._checked
+        if not loaded:
             return False
-        base = self.baseline.record
+        base = loaded.record
         ra = speed_samples(base).get((result.variant, speed_metric(result)))
         if ra is None or ra.reference != result.reference or taken_under_load(ra, result):
             return False

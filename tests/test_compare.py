@@ -378,3 +378,10 @@ def test_only_a_figure_the_baseline_would_call_a_regression_is_measured_again(tm
     assert not elsewhere.out_of_line(paired_of(run_record(rng, slow=1.5)))
     none = RegressionStep(RegressionSettings(), str(tmp_path), str(tmp_path), False)
     assert not none.out_of_line(paired_of(run_record(rng, slow=1.5)))
+    # An xdist worker reads the baseline when first asked; one with none for its CPU checks nothing.
+    worker = RegressionStep(RegressionSettings(compare_with="main"), str(tmp_path), str(tmp_path), True,
+                            cpu=lambda: FP["cpu"])
+    assert worker.baseline is None and worker.out_of_line(paired_of(run_record(rng, slow=1.5)))
+    other = RegressionStep(RegressionSettings(compare_with="gone"), str(tmp_path), str(tmp_path), True,
+                           cpu=lambda: FP["cpu"])
+    assert not other.out_of_line(paired_of(run_record(rng, slow=1.5)))
