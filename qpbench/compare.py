@@ -275,7 +275,9 @@ def speed_change(variant: str, metric: str, ra: PairedResult, rb: PairedResult,
     The interval holds the variation within the run (a bootstrap over the pairs) and, when the
     baseline holds two runs or more, the variation between runs (``over_runs``). A run whose figure
     was measured again in fresh processes (``reruns``) is judged on the median over its processes:
-    the interval of its pairs is moved to that median."""
+    the interval of its pairs is moved to that median, and the spread is that of its processes
+    against the baseline's runs (a two-sample t interval on the logs, ``scipy.stats.ttest_ind``),
+    so processes that disagree widen it."""
     against_probe = metric.startswith("time_vs_probe")
     name = f"{variant} {metric}"
     values = [run[name] for run in runs if name in run]
@@ -296,6 +298,10 @@ def speed_change(variant: str, metric: str, ra: PairedResult, rb: PairedResult,
     if len(values) >= 2:  # the baseline's runs give the rerun-to-rerun spread: the interval holds both
         change, spread_low, spread_high = over_runs(values, cur)
         base = float(np.exp(np.mean(np.log(values))))  # what the change is from
+        if rb.reruns:  # this run's processes against the baseline's runs: Student's t on the logs
+            processes = np.log([process_statistic(rb), *rb.reruns])
+            ci = scipy.stats.ttest_ind(processes, np.log(values)).confidence_interval(COMPARISON.confidence)
+            spread_low, spread_high = math.expm1(ci.low), math.expm1(ci.high)
         low, high = min(low, spread_low), max(high, spread_high)
         basis = f" (over {len(values)} baseline runs and this run's own)"
     if rb.reruns:

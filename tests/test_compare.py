@@ -356,6 +356,10 @@ def test_a_figure_measured_again_in_fresh_processes_is_judged_on_the_median_proc
     assert change.current == pytest.approx(own * 1.01) and run_statistics(back)["fast speed_ratio_b1"] == change.current
     slow_everywhere = with_paired(out, replace(paired_of(out), reruns=(own * 1.33, own * 1.37)))
     assert verdicts(compare_runs(base, slow_everywhere))[("fast", "speed_ratio_b1")] == REGRESSED
+    # Processes that disagree (slow, in line, slow) are no settled regression: their spread widens the interval.
+    split = with_paired(out, replace(paired_of(out), reruns=(own * 1.0, own * 1.3)))
+    change = next(c for c in compare_runs(base, split).changes if c.metric == "speed_ratio_b1")
+    assert change.verdict == UNCHANGED and change.ci_low < 0.10 < change.current / change.baseline - 1
 
 
 def test_only_a_figure_the_baseline_would_call_a_regression_is_measured_again(tmp_path):
