@@ -6,7 +6,9 @@ times them), and the run record keeps the breakdown (``timing``). The per-test t
 between runs in a small history file per workload, profile and CPU, in the build cache's
 ``history/`` folder (variants/build_cache.py: ``$QPBENCH_CACHE_DIR/builds`` by default);
 the next run's plan and its ETA come from it. Without a history there is no estimate, and the
-run says so rather than guess.
+run says so rather than guess. A build taken from the build cache, and the predictions the
+accuracy tests reuse from it, take a fraction of their first time: such times are kept apart
+(``CACHED`` after the test id), and a run with the cache on expects them where they are known.
 
 ``--qp-budget`` fits a run to a number of minutes: with a history, the profile's time
 ceilings (and its stress run) are scaled down by the share of the measuring time that fits
@@ -43,6 +45,8 @@ HISTORY_VERSION = 1
 # The time ceilings of the measurements after the screen are never scaled below this share:
 # under it a figure is no longer worth its time (the budget's deadline skips instead).
 MIN_SCALE = 0.2
+CACHED = "@cached"  # after a test id: its time when the build cache served it
+CACHE_STAGES = frozenset({"accuracy"})  # the stages whose time the cache cuts (predictions reused)
 
 
 def measurement_id(variant: str, test_name: str) -> str:
@@ -55,6 +59,17 @@ def build_id(variant: str) -> str:
 
 def stage_of(test_name: str) -> str:
     return STAGES.get(test_name.split("[")[0], OTHER)
+
+
+def cached_id(test_id: str) -> str:
+    return test_id + CACHED
+
+
+def past_time(test_id: str, history: Mapping[str, float], cache_on: bool) -> float | None:
+    """The last time of a test (or build) here: with the cache on, its cached time where known."""
+    if cache_on and cached_id(test_id) in history:
+        return history[cached_id(test_id)]
+    return history.get(test_id)
 
 
 def history_key(workload: Mapping[str, Any], profile: str, cpu: str) -> str:
@@ -93,14 +108,18 @@ class RunClock:
     tests: dict[str, float] = field(default_factory=dict)  # test id -> seconds (builds apart)
     screen_s: float | None = None  # when the screen ended (None: nothing after it ran)
 
-    def book(self, variant: str, test_name: str, seconds: float, build_s: float) -> None:
-        """One test's wall time, of which ``build_s`` went to building variants."""
+    def book(self, variant: str, test_name: str, seconds: float, build_s: float, cached: bool = False) -> None:
+        """One test's wall time, of which ``build_s`` went to building variants; ``cached``: the
+        variant's build came from the build cache (its times are kept apart, ``CACHED``)."""
         measured = max(0.0, seconds - build_s)
+        stage = stage_of(test_name)
         self.stages[BUILDS] += build_s
-        self.stages[stage_of(test_name)] += measured
-        self.tests[measurement_id(variant, test_name)] = measured
+        self.stages[stage] += measured
+        test_id = measurement_id(variant, test_name)
+        self.tests[cached_id(test_id) if cached and stage in CACHE_STAGES else test_id] = measured
         if build_s:
-            self.tests[build_id(variant)] = self.tests.get(build_id(variant), 0.0) + build_s
+            build = cached_id(build_id(variant)) if cached else build_id(variant)
+            self.tests[build] = self.tests.get(build, 0.0) + build_s
 
     def elapsed(self) -> float:
         return time.monotonic() - self.start
@@ -123,19 +142,20 @@ def timing_line(timing: Mapping[str, Any]) -> str:
     return f"run time {fmt_s(timing['wall_s'])}{budget}: {stages}"
 
 
-def expected(test_ids: Iterable[str], history: Mapping[str, float]) -> tuple[float, int]:
+def expected(test_ids: Iterable[str], history: Mapping[str, float], cache_on: bool = False) -> tuple[float, int]:
     """(seconds the tests took last time, how many of them have no past time)."""
     total, unknown = 0.0, 0
     for test_id in test_ids:
-        if test_id in history:
-            total += history[test_id]
-        else:
+        seconds = past_time(test_id, history, cache_on)
+        if seconds is None:
             unknown += 1
+        else:
+            total += seconds
     return total, unknown
 
 
-def builds_expected(variants: Iterable[str], history: Mapping[str, float]) -> float:
-    return sum(history.get(build_id(v), 0.0) for v in variants)
+def builds_expected(variants: Iterable[str], history: Mapping[str, float], cache_on: bool = False) -> float:
+    return sum(past_time(build_id(v), history, cache_on) or 0.0 for v in variants)
 
 
 def budget_scale(budget_s: float, fixed_s: float, scalable_s: float) -> float:

@@ -196,8 +196,9 @@ class QPSession:
         budget, the profile's time ceilings are scaled to fit it (before any worker starts)."""
         variants = list(dict.fromkeys(v for v, _ in tests))
         names = {n.split("[")[0] for _, n in tests}
-        known, unknown = run_clock.expected((run_clock.measurement_id(v, n) for v, n in tests), self.history())
-        builds = run_clock.builds_expected([self.reference, *variants], self.history())
+        known, unknown = run_clock.expected((run_clock.measurement_id(v, n) for v, n in tests), self.history(),
+                                            self.cache_on)
+        builds = run_clock.builds_expected([self.reference, *variants], self.history(), self.cache_on)
         line = (f"qpbench plan: {len(variants)} variants x {len(names)} measurements ({len(tests)} tests), "
                 f"profile {self.settings.profile.name}")
         if unknown:
@@ -220,7 +221,8 @@ class QPSession:
         if self.settings.budget_min is None:
             return None
         budget_s = 60.0 * self.settings.budget_min
-        ends = self.clock.elapsed() + self.history().get(run_clock.measurement_id(variant, test_name), 0.0)
+        ends = self.clock.elapsed() + (run_clock.past_time(run_clock.measurement_id(variant, test_name),
+                                                           self.history(), self.cache_on) or 0.0)
         if ends <= budget_s:
             return None
         return f"over the --qp-budget of {self.settings.budget_min:g} min ({run_clock.fmt_s(self.clock.elapsed())} spent)"
@@ -229,19 +231,27 @@ class QPSession:
         """Seconds spent building variants so far (the engine times its builds)."""
         return self._engine.build_s if self._engine is not None else 0.0
 
+    @property
+    def cache_on(self) -> bool:
+        """Whether builds go through the build cache in this run (so past cached times apply)."""
+        return build_cache_dir(self.settings.build_cache) is not None and not self.settings.rebuild
+
     def book(self, variant: str, test_name: str, seconds: float, build_s: float) -> None:
-        self.clock.book(variant, test_name, seconds, build_s)
+        cached = self._engine is not None and self._engine.from_cache(variant)
+        self.clock.book(variant, test_name, seconds, build_s, cached)
 
     def eta(self, remaining: list[tuple[str, str]]) -> str:
         """Elapsed time and the expected time of the ``remaining`` tests (from the last run here)."""
-        left, unknown = run_clock.expected((run_clock.measurement_id(v, n) for v, n in remaining), self.history())
+        left, unknown = run_clock.expected((run_clock.measurement_id(v, n) for v, n in remaining), self.history(),
+                                           self.cache_on)
         eta = "ETA unknown (not timed here before)" if unknown else f"ETA {run_clock.fmt_s(left * self._pace())}"
         return f"elapsed {run_clock.fmt_s(self.clock.elapsed())}, {eta}"
 
     def _pace(self) -> float:
         """How this run's tests compare with the last run's so far (1: as fast)."""
-        past = sum(self.history().get(k, 0.0) for k in self.clock.tests if not k.startswith("build:"))
-        now = sum(v for k, v in self.clock.tests.items() if not k.startswith("build:"))
+        both = [k for k in self.clock.tests if k in self.history() and not k.startswith("build:")]
+        past = sum(self.history()[k] for k in both)
+        now = sum(self.clock.tests[k] for k in both)
         return now / past if past > 1.0 and now > 1.0 else 1.0
 
     def save_history(self) -> None:

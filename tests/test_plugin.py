@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -319,6 +320,10 @@ def test_the_run_prints_its_plan_keeps_its_timing_and_fits_a_budget(suite):
     result = run(suite, *picked, f"--qp-budget={budget_min:.4f}")
     result.stdout.fnmatch_lines(["qpbench plan: *; expected * from the last run here (builds *)",
                                  "qpbench budget: *time ceilings at *% of the profile's*"])
+    # This run's builds came from the build cache: their times are kept apart, for the next warm run's plan.
+    (history,) = (Path(os.environ["QPBENCH_BUILD_CACHE_DIR"]) / "history").glob("*.json")
+    seconds = json.loads(history.read_text())["seconds"]
+    assert {"build:eager", "build:eager@cached", "eager::test_accuracy[eager]@cached"} <= set(seconds)
     timing = latest(suite)["timing"]
     assert timing["budget_s"] == pytest.approx(60 * budget_min, rel=1e-3) and timing["scale"] < 1.0
     # Judged on the record's own clock. The screen always runs, so a screen slower than last time

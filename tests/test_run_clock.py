@@ -64,6 +64,20 @@ def test_expected_counts_what_was_never_timed():
     assert expected(["a", "b", "c"], {"a": 2.0, "b": 3.0}) == (5.0, 1)
 
 
+def test_times_the_build_cache_served_are_kept_apart_and_expected_when_the_cache_is_on():
+    """After a cold run the plan of a warm one expected cold builds and predictions (19:30 where
+    10:17 was run): a cached build's times are booked apart, and expected with the cache on."""
+    cold, warm = RunClock(), RunClock()
+    for clock, build_s, accuracy_s, cached in ((cold, 30.0, 40.0, False), (warm, 3.0, 0.5, True)):
+        clock.book("eager", "test_accuracy[eager]", build_s + accuracy_s, build_s, cached)
+        clock.book("eager", "test_stress[eager]", 60.0, 0.0, cached)  # not a stage the cache cuts
+    history = {**cold.tests, **warm.tests}
+    ids = [measurement_id("eager", "test_accuracy[eager]"), measurement_id("eager", "test_stress[eager]")]
+    assert expected(ids, history, cache_on=True) == (60.5, 0) and builds_expected(["eager"], history, True) == 3.0
+    assert expected(ids, history, cache_on=False) == (100.0, 0) and builds_expected(["eager"], history) == 30.0
+    assert expected(ids, cold.tests, cache_on=True) == (100.0, 0)  # no cached time known yet: the cold one
+
+
 def test_budget_scale_fits_the_scalable_part_and_has_a_floor():
     assert budget_scale(600.0, 100.0, 400.0) == 1.0  # fits as it is
     assert budget_scale(300.0, 100.0, 400.0) == pytest.approx(0.5)

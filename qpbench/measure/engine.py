@@ -91,6 +91,8 @@ class MeasuredVariant:
         if self.built is None:
             self.built = reply
             self.engine.record(result_from_dict(reply["info"]))
+            if ((reply["info"].get("meta") or {}).get("build_cache") or {}).get("hit"):
+                self.engine.cached.add(self.name)
 
     def _start(self) -> dict[str, Any]:
         options = self.built["rebuild_options"] if self.built else None
@@ -193,6 +195,7 @@ class Engine:
         self._variants: OrderedDict[str, MeasuredVariant] = OrderedDict()
         self._artifact_dir: Path | None = None
         self.build_s = 0.0  # seconds spent building variants (and references) in workers, all told
+        self.cached: set[str] = set()  # the variants whose first build came from the build cache
 
     def artifact_dir(self) -> Path | None:
         """This run's own artifact directory, made at the first build."""
@@ -211,6 +214,9 @@ class Engine:
         running = [v for v in self._variants.values() if v is not starting and v._worker is not None]
         for v in running[: max(0, len(running) - self.live + 1)]:
             v.close()
+
+    def from_cache(self, name: str) -> bool:
+        return name in self.cached
 
     def close(self) -> None:
         for v in self._variants.values():
