@@ -315,7 +315,7 @@ def test_the_run_prints_its_plan_keeps_its_timing_and_fits_a_budget(suite):
     timing = latest(suite)["timing"]
     assert timing["budget_s"] is None and timing["scale"] == 1.0
     assert {"builds", "accuracy", "latency/throughput"} <= set(timing["stages_s"])
-    assert sum(timing["stages_s"].values()) <= timing["wall_s"]
+    assert sum(timing["stages_s"].values()) <= timing["wall_s"] + 0.05 * (len(timing["stages_s"]) + 1)  # each rounded to 0.1 s
     budget_min = 0.8 * timing["wall_s"] / 60
     result = run(suite, *picked, f"--qp-budget={budget_min:.4f}")
     result.stdout.fnmatch_lines(["qpbench plan: *; expected * from the last run here (builds *)",
