@@ -363,6 +363,20 @@ def test_cached_predictions_are_checked_before_use(tmp_path):
     assert build_cache.load_predictions(tmp_path, "ab" * 32, "set:10:40") is None
 
 
+def test_cached_predictions_are_kept_under_the_code_that_predicts_them(monkeypatch):
+    from types import SimpleNamespace
+
+    from qpbench.measure import handlers
+    from qpbench.variants import code_digest
+
+    data = SimpleNamespace(source="set", first_images=lambda n: SimpleNamespace(n_samples=40))
+    before = handlers.predicted_samples(data, 10)
+    assert before.endswith(code_digest.code_digest(handlers.__name__))
+    assert "qpbench.measure.accuracy" in code_digest.module_closure(handlers.__name__)  # predict() lives there
+    monkeypatch.setattr(code_digest, "code_digest", lambda path: "0" * 64)  # the measuring code changed
+    assert handlers.predicted_samples(data, 10) != before
+
+
 def test_qpbench_info_shows_the_cache(project, monkeypatch):
     from qpbench.cli import build_cache_line
 

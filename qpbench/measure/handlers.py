@@ -150,15 +150,24 @@ def predictions(loaded: Loaded, eval_images: int | None, batch_size: int = 16) -
     return pred.tolist()
 
 
+def predicted_samples(data: Any, eval_images: int | None) -> str:
+    """What a cached build's predictions are kept under: the samples, and the code that predicts
+    them (this module and all it reaches, since the build's key holds only what a build reaches)."""
+    from qpbench.variants.code_digest import code_digest
+
+    return f"{data.source}:{eval_images}:{data.first_images(eval_images).n_samples}:{code_digest(__name__)}"
+
+
 def cached_predictions(loaded: Loaded, eval_images: int | None) -> dict[str, Any]:
     """``predictions``, reused from the build cache when this build came from (or went to) it and
-    the same samples were predicted before; stored there otherwise. {"values", "cached"}."""
+    the same samples were predicted before by the same code (``predicted_samples``); stored
+    there otherwise. {"values", "cached"}."""
     from qpbench.variants.build_cache import load_predictions, store_predictions
 
     key = (loaded.variant.meta.get("build_cache") or {}).get("key")
     root = Path(loaded.cache["root"]) if loaded.cache and key else None
     data = loaded.workload.data
-    samples = f"{data.source}:{eval_images}:{data.first_images(eval_images).n_samples}"
+    samples = predicted_samples(data, eval_images)
     if root is not None and not loaded.cache.get("rebuild"):
         values = load_predictions(root, key, samples)
         if values is not None:

@@ -18,9 +18,7 @@ a build: the build goes on uncached and its meta says why.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
-import importlib.util
 import json
 import os
 import platform
@@ -39,6 +37,7 @@ from qpbench.runtime.manifest import sha256_file
 from qpbench.system import ISA_FLAGS, cpu_info, runtime_versions
 from qpbench.variants.artifacts import rebase
 from qpbench.variants.base import BuildContext, Variant, VariantSpec, build_variant
+from qpbench.variants.code_digest import code_digest
 from qpbench.workload import Workload, WorkloadSpec
 
 FORMAT = 1  # entry.json's layout; another value is a miss
@@ -46,7 +45,6 @@ FILES = Path("{files}")  # paths in entry.json that name a file under the entry'
 OFF = "off"
 STAGING = ".staging"  # under the root: entries being written
 STALE_STAGING_S = 3600.0  # a staging directory older than this was left by a killed run
-PACKAGE_DIR = Path(qpbench.__file__).resolve().parent
 
 
 def build_cache_dir(setting: str | None = None) -> Path | None:
@@ -62,29 +60,6 @@ def build_cache_dir(setting: str | None = None) -> Path | None:
 
 
 # The key ----------------------------------------------------------------------------------------
-
-@functools.lru_cache(maxsize=1)
-def package_digest() -> str:
-    """sha256 over qpbench's own .py sources: a change anywhere in the package may change a build."""
-    digest = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def source_digest(import_path: str) -> str | None:
-    """The digest of the code behind 'module:attr': the whole package for qpbench's own
-    modules, the module's file otherwise (None when it has no file)."""
-    module = import_path.partition(":")[0]
-    if module == "qpbench" or module.startswith("qpbench."):
-        return package_digest()
-    try:
-        found = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
-    origin = found.origin if found else None
-    return sha256_file(Path(origin)) if origin and os.path.isfile(origin) else None
-
 
 def library_versions() -> dict[str, str | None]:
     """The versions that change a built artifact (read from metadata: nothing is imported)."""
@@ -132,11 +107,11 @@ def key_inputs(spec: VariantSpec, workload: WorkloadSpec, sweep_rounds: int,
         return None
     return {
         "workload": {"name": workload.name, "factory": workload.model_factory, "input_size": workload.input_size,
-                     "factory_source": source_digest(workload.model_factory)},
+                     "factory_source": code_digest(workload.model_factory)},
         "checkpoint_sha256": file_digest(workload.checkpoint),
         "dataset_sha256": file_digest(workload.dataset),  # calibration samples come from it
         "variant": {"name": spec.name, "builder": builder, "quantized": spec.quantized,
-                    "builder_source": source_digest(builder)},
+                    "builder_source": code_digest(builder)},
         "sweep_rounds": sweep_rounds,
         "calibration_batches": calibration_batches,
         "libraries": library_versions(),
