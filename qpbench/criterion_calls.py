@@ -10,9 +10,11 @@ the call compares the whole interval with the target:
 Intervals: the batch-1 p95 from its calls (distribution-free, order statistics: the same
 interval the stopping rule keeps measuring on while it contains the target); throughput from
 the precision its stopping rule recorded (mean batch time, Student's t); Pearson from its
-samples (Fisher's z). Criteria with one value per run (peak memory) or with their own
-confirmation (leak, slowdown: the stress run is extended when a trend appears; concurrency
-faults) have no interval and are met or missed.
+samples (Fisher's z); RSS growth (the leak) from its trend's slope over the settled, and
+where a trend appeared extended, stress run (the worst run's, as the figure is), when that
+growth is significant at all. Criteria with one value per run (peak memory) or with their
+own confirmation (slowdown: judged again on the extension; concurrency faults) have no
+interval and are met or missed.
 
 How the verdict treats an inconclusive criterion (documented in docs/measurement.md): the score,
 ``passed`` and readiness use the estimate, as before, so a gate on the score does not flip on
@@ -30,7 +32,7 @@ from collections.abc import Iterable
 import scipy.stats
 
 from qpbench.measure.stopping import CONFIDENCE, quantile_interval
-from qpbench.results import AccuracyResult, LatencyResult, Result, ThroughputResult
+from qpbench.results import AccuracyResult, LatencyResult, Result, StressResult, ThroughputResult
 
 MET, MISSED, INCONCLUSIVE = "met", "missed", "inconclusive"
 Interval = tuple[float, float]
@@ -64,6 +66,7 @@ def intervals(results: Iterable[Result]) -> dict[str, dict[str, Interval]]:
     """Per variant, the 95% interval of each criterion whose samples give one."""
     out: dict[str, dict[str, Interval]] = defaultdict(dict)
     best_ips: dict[str, float] = {}
+    worst_leak: dict[str, float] = {}
     for r in results:
         found: tuple[str, Interval | None] | None = None
         if isinstance(r, LatencyResult) and r.batch_size == 1:
@@ -73,6 +76,9 @@ def intervals(results: Iterable[Result]) -> dict[str, dict[str, Interval]]:
             found = "throughput_ips", throughput_interval(r)
         elif isinstance(r, AccuracyResult):
             found = "pearson", pearson_interval(r.pearson, r.n_samples)
+        elif isinstance(r, StressResult) and r.leak_mb_per_1k > worst_leak.get(r.variant, 0.0):
+            worst_leak[r.variant] = r.leak_mb_per_1k  # the criterion takes the worst run: its interval too
+            found = "leak_mb_per_1k", r.leak_interval_mb_per_1k
         if found is not None and found[1] is not None:
             out[r.variant][found[0]] = found[1]
     return dict(out)

@@ -302,6 +302,16 @@ class StressResult:
         return max(grew, default=0.0)
 
     @property
+    def leak_interval_mb_per_1k(self) -> tuple[float, float] | None:
+        """The 95% interval of ``leak_mb_per_1k``: that of the trend it comes from (RSS or heap),
+        in MB per 1000 inferences; None when neither grew significantly."""
+        grew = [t for t in (self.rss_trend, self.heap_trend) if t is not None and t.significant_increase]
+        if not grew:
+            return None
+        worst = max(grew, key=lambda t: t.slope)
+        return worst.low * 1000, worst.high * 1000
+
+    @property
     def slowdown_pct(self) -> float:
         """Latency change over the whole run, in % of the median, when significant, else 0."""
         t = self.latency_trend

@@ -533,16 +533,24 @@ def long_run_advice(verdicts: list[VariantVerdict], config: ScoringConfig) -> li
     """What a flagged leak, slowdown, concurrency fault or low Server QPS means for a deployment."""
     t = config.targets
     flagged: dict[str, list[str]] = defaultdict(list)
+    leak_in_doubt: list[str] = []  # growth whose interval still holds the target
     for v in verdicts:
         for name in ("leak_mb_per_1k", "slowdown_pct", "concurrency_faults", "server_qps"):
             c = v.criterion(name)
-            if c.passed is False:
+            if c.passed is False and name == "leak_mb_per_1k" and c.inconclusive and c.interval is not None:
+                leak_in_doubt.append(f"{v.variant} {_fmt(c.value)} [{_fmt(c.interval[0])}, {_fmt(c.interval[1])}]")
+            elif c.passed is False:
                 flagged[name].append(f"{v.variant} {_fmt(c.value)}")
     out = []
     if flagged["leak_mb_per_1k"]:
         out.append(f"RSS grows significantly, above {t.leak_mb_per_1k:g} MB per 1000 inferences "
                    f"({', '.join(flagged['leak_mb_per_1k'])}): something keeps references to inputs or outputs; "
                    "a long-running server will run out of memory.")
+    if leak_in_doubt:
+        out.append(f"RSS still grew at the end of the stress run, by an estimate above {t.leak_mb_per_1k:g} MB per "
+                   f"1000 inferences whose 95% interval holds the target ({', '.join(leak_in_doubt)}): too close to "
+                   "call between a leak and a runtime's arena still warming up; --qp-profile=full runs longer and "
+                   "may decide it.")
     if flagged["slowdown_pct"]:
         out.append(f"Latency rises significantly over the extended run, by more than {t.slowdown_pct:g}% "
                    f"({', '.join(flagged['slowdown_pct'])}): look for growing state or caches, or a noisy machine.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from qpbench.config import ScoringConfig
@@ -98,3 +99,27 @@ def test_new_results_survive_a_json_round_trip(result):
 def test_a_stress_run_too_short_for_its_blocks_is_rejected():
     with pytest.raises(ValueError, match="at least 20 inferences after settling"):
         StressResult("x", 1, 0, 1.0, 2.0, (0.1,) * 30, (1.0,) * 30)
+
+
+def test_growth_whose_interval_holds_the_leak_target_is_too_close_to_call_not_a_leak():
+    """A slope above the target whose 95% interval still holds it (a runtime arena still filling
+    at the end of the run, or a small leak: another run could call it either way) is marked
+    inconclusive and said so; a slope clearly above the target stays a leak, and a flat run
+    has no interval at all."""
+    rng = np.random.default_rng(11)
+    n = 1000
+    close_rss = tuple(500.0 + 0.0003 * i + rng.normal(0.0, 0.08) for i in range(n))  # 0.3 MB/1k, noisy
+    close = StressResult("close", 1, 100, 300.0, 520.0, tuple(0.01 for _ in range(n)), close_rss)
+    low, high = close.leak_interval_mb_per_1k
+    assert close.leak_mb_per_1k > 0.25 and low < 0.25 < high  # the planted case is what it should be
+    verdict = score([*results_for("close"), close, *results_for("leaky"), stress("leaky", leak_per_inference_mb=0.002),
+                     *results_for("flat"), stress("flat")], ScoringConfig())
+    calls = {v.variant: v.criterion("leak_mb_per_1k") for v in verdict.variants}
+    assert calls["close"].inconclusive and calls["close"].interval == pytest.approx((low, high))
+    assert calls["leaky"].call == "missed" and calls["leaky"].interval[0] > 0.25
+    assert calls["flat"].call == "met" and calls["flat"].interval is None
+    leak = next(r for r in verdict.recommendations if r.startswith("RSS grows significantly"))
+    assert "(leaky " in leak and "close" not in leak and "flat" not in leak
+    doubt = next(r for r in verdict.recommendations if r.startswith("RSS still grew"))
+    assert "close " in doubt and "leaky" not in doubt and "flat" not in doubt
+    assert not any(r.startswith("RSS still grew") for r in score(healthy("eager"), ScoringConfig()).recommendations)
