@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from qpbench.config import MEASURE, get_profile
-from qpbench.measure.accuracy import predict
 from qpbench.measure.isolation import MeasurementError, NotApplicable
 from qpbench.measure.load_watch import measured_quietly
 from qpbench.measure.paired import paired_until
+from qpbench.measure.predictions import CheckFailed
 from qpbench.measure.probe import one_thread, probe_call
 from qpbench.measure.server import LoadGenRun, find_max_server_qps, run_scenario
 from qpbench.measure.stopping import measure_until, rule_for
@@ -28,10 +28,6 @@ from qpbench.results import LatencyResult, Result
 from qpbench.timing import time_calls
 from qpbench.variants import BuildContext, Variant, VariantSpec, build_variant
 from qpbench.workload import Workload
-
-
-class CheckFailed(AssertionError):
-    """The variant ran but its output is wrong (shape, range, NaN): the test fails with this."""
 
 
 @dataclass
@@ -137,48 +133,6 @@ def throughput(loaded: Loaded, profile: str | dict[str, Any]) -> Result:
     if result.images < p.throughput_batch:
         raise CheckFailed("no batch completed")
     return replace(result, load=load)
-
-
-def predictions(loaded: Loaded, eval_images: int | None, batch_size: int = 16) -> list[float]:
-    """The variant's predictions on the evaluation samples (the first ``eval_images`` images)."""
-    variant, workload = loaded.variant, loaded.workload
-    data = workload.data.first_images(eval_images)
-    with variant.runtime():
-        pred = predict(variant, lambda ids: workload.inputs(ids), data.n_samples, batch_size)
-    if not ((pred >= 0) & (pred <= 1)).all():
-        raise CheckFailed("predicted SSIM outside [0, 1]")
-    return pred.tolist()
-
-
-def predicted_samples(data: Any, eval_images: int | None) -> str:
-    """What a cached build's predictions are kept under: the samples, and the code that predicts
-    them (this module and all it reaches, since the build's key holds only what a build reaches)."""
-    from qpbench.variants.code_digest import code_digest
-
-    return f"{data.source}:{eval_images}:{data.first_images(eval_images).n_samples}:{code_digest(__name__)}"
-
-
-def cached_predictions(loaded: Loaded, eval_images: int | None) -> dict[str, Any]:
-    """``predictions``, reused from the build cache when this build came from (or went to) it and
-    the same samples were predicted before by the same code (``predicted_samples``); stored
-    there otherwise. {"values", "cached"}."""
-    from qpbench.variants.build_cache import load_predictions, store_predictions
-
-    key = (loaded.variant.meta.get("build_cache") or {}).get("key")
-    root = Path(loaded.cache["root"]) if loaded.cache and key else None
-    data = loaded.workload.data
-    samples = predicted_samples(data, eval_images)
-    if root is not None and not loaded.cache.get("rebuild"):
-        values = load_predictions(root, key, samples)
-        if values is not None:
-            return {"values": values, "cached": True}
-    values = predictions(loaded, eval_images)
-    if root is not None:
-        try:
-            store_predictions(root, key, samples, values)
-        except OSError:
-            pass  # a cache that cannot be written costs the next run its reuse, nothing else
-    return {"values": values, "cached": False}
 
 
 def loadgen(loaded: Loaded, profile: str | dict[str, Any], log_dir: str, bound_ms: float) -> list[Result]:

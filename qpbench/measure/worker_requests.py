@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from qpbench.measure import handlers
+from qpbench.measure.predictions import cached_predictions
 from qpbench.results import to_dict
 from qpbench.variants import Variant, VariantSpec
 from qpbench.workload import Workload, WorkloadSpec, load_workload
@@ -65,7 +66,7 @@ class Worker:
         if op == "throughput":
             return to_dict(handlers.throughput(loaded, request["profile"]))
         if op == "predict":
-            return handlers.cached_predictions(loaded, request.get("eval_images"))
+            return cached_predictions(loaded, request.get("eval_images"))
         if op == "kernels":
             return to_dict(handlers.kernels(loaded))
         if op == "tool_agreement":

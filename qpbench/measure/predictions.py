@@ -1,0 +1,59 @@
+"""A built variant's predictions of the evaluation samples, and where the build cache keeps them.
+
+Apart from the other request handlers on purpose: cached predictions are kept under the
+code that predicts them (``predicted_samples``), which is this module and what it reaches,
+so a change to how latency, LoadGen or the tools are measured leaves them warm.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from qpbench.measure.accuracy import predict
+
+
+class CheckFailed(AssertionError):
+    """The variant ran but its output is wrong (shape, range, NaN): the test fails with this."""
+
+
+def predictions(loaded: Any, eval_images: int | None, batch_size: int = 16) -> list[float]:
+    """The variant's predictions on the evaluation samples (the first ``eval_images`` images)."""
+    variant, workload = loaded.variant, loaded.workload
+    data = workload.data.first_images(eval_images)
+    with variant.runtime():
+        pred = predict(variant, lambda ids: workload.inputs(ids), data.n_samples, batch_size)
+    if not ((pred >= 0) & (pred <= 1)).all():
+        raise CheckFailed("predicted SSIM outside [0, 1]")
+    return pred.tolist()
+
+
+def predicted_samples(data: Any, eval_images: int | None) -> str:
+    """What a cached build's predictions are kept under: the samples, and the code that predicts
+    them (this module and all it reaches, since the build's key holds only what a build reaches)."""
+    from qpbench.variants.code_digest import code_digest
+
+    return f"{data.source}:{eval_images}:{data.first_images(eval_images).n_samples}:{code_digest(__name__)}"
+
+
+def cached_predictions(loaded: Any, eval_images: int | None) -> dict[str, Any]:
+    """``predictions``, reused from the build cache when this build came from (or went to) it and
+    the same samples were predicted before by the same code (``predicted_samples``); stored
+    there otherwise. {"values", "cached"}."""
+    from qpbench.variants.build_cache import load_predictions, store_predictions
+
+    key = (loaded.variant.meta.get("build_cache") or {}).get("key")
+    root = Path(loaded.cache["root"]) if loaded.cache and key else None
+    data = loaded.workload.data
+    samples = predicted_samples(data, eval_images)
+    if root is not None and not loaded.cache.get("rebuild"):
+        values = load_predictions(root, key, samples)
+        if values is not None:
+            return {"values": values, "cached": True}
+    values = predictions(loaded, eval_images)
+    if root is not None:
+        try:
+            store_predictions(root, key, samples, values)
+        except OSError:
+            pass  # a cache that cannot be written costs the next run its reuse, nothing else
+    return {"values": values, "cached": False}
