@@ -151,18 +151,48 @@ def shown_flat(targets: Targets, planned: int, n_blocks: int = 10) -> Callable[[
     full length (and its extension): in 2 of 20 runs with a planted 15% slowdown, calls that got
     40-75% faster as the host sped up had ended the run at 500 inferences, unseen."""
     def flat(series: StressSeries) -> bool:
-        if not long_enough(series, n_blocks) or trend_appears(series, n_blocks, targets):
-            return False
-        if any(t.high * 1000 >= targets.leak_mb_per_1k for t in memory_trends(series, n_blocks, EARLY_CONFIDENCE)):
-            return False
-        median = float(np.median(series.latencies_s))
-        lat = latency_trend(series.latencies_s, series.probe_s, 0, n_blocks, EARLY_CONFIDENCE)
-        # Flat both ways: a run whose calls got much faster (the host speeding up) can hide a
-        # slowdown of the model that the rest of the run would show.
-        bound = targets.slowdown_pct * median / planned / 100.0
-        return median > 0 and -bound < lat.low and lat.high < bound
+        return long_enough(series, n_blocks) and nothing_ahead(series, len(series.rss_mb) // 2, series,
+                                                               targets, planned, n_blocks)
 
     return flat
+
+
+def dismissed(first: StressSeries, targets: Targets, planned: int, n_blocks: int = 10) -> Callable[[StressSeries], bool]:
+    """The extension's stopping rule: the trend that extended the ``first`` run is dismissed once the
+    extension so far shows what ``shown_flat`` asks of a run, judged as ``StressResult`` judges an
+    extended run: the memory over the extension alone, the latency over the whole run (``planned``:
+    the first run and its longest extension). A leak or a slowdown that goes on is never dismissed,
+    so it runs the whole extension and is judged on it as before; a trend that was chance (a host
+    slower for a while, an arena that stopped filling) costs the extension's floor, not its length."""
+    head = [np.asarray(part, dtype=float) for part in first[:3]]  # None between probes reads as NaN
+    head_heap = np.asarray(first.heap_mb, dtype=float)
+
+    def quiet(more: StressSeries) -> bool:
+        if len(more.rss_mb) < 2 * n_blocks:
+            return False
+        whole = StressSeries(*(np.concatenate((a, np.asarray(b, dtype=float))) for a, b in zip(head, more[:3])),
+                             np.concatenate((head_heap, np.asarray(more.heap_mb, dtype=float))))
+        return nothing_ahead(whole, len(head[0]), whole, targets, planned, n_blocks)
+
+    return quiet
+
+
+def nothing_ahead(series: StressSeries, memory_from: int, latency: StressSeries, targets: Targets, planned: int,
+                  n_blocks: int) -> bool:
+    """Whether the memory from ``memory_from`` on and the latency over ``latency`` show no trend (at
+    ``EXTEND_CONFIDENCE``) and ``EARLY_CONFIDENCE`` bounds inside the targets (the latency's rate
+    carried over ``planned`` inferences): what the rest of a run could show would not be a flag."""
+    if any(t.high * 1000 >= targets.leak_mb_per_1k
+           for t in memory_trends(series, n_blocks, EARLY_CONFIDENCE, memory_from)):
+        return False
+    if latency_trend(latency.latencies_s, latency.probe_s, 0, n_blocks, EXTEND_CONFIDENCE).significant_increase:
+        return False
+    median = float(np.median(latency.latencies_s))
+    lat = latency_trend(latency.latencies_s, latency.probe_s, 0, n_blocks, EARLY_CONFIDENCE)
+    # Flat both ways: a run whose calls got much faster (the host speeding up) can hide a
+    # slowdown of the model that the rest of the run would show.
+    bound = targets.slowdown_pct * median / planned / 100.0
+    return median > 0 and -bound < lat.low and lat.high < bound
 
 
 def trend_appears(series: StressSeries, n_blocks: int = 10, targets: Targets | None = None) -> bool:
@@ -193,13 +223,14 @@ def long_enough(series: StressSeries, n_blocks: int) -> bool:
     return len(series.rss_mb) - len(series.rss_mb) // 2 >= 2 * n_blocks
 
 
-def memory_trends(series: StressSeries, n_blocks: int, confidence: float) -> list[Trend]:
-    """The RSS trend, then the heap's when the run read it, over the second half of the run (MiB per
-    inference; the first half is where arenas still fill), as StressResult judges the leak."""
+def memory_trends(series: StressSeries, n_blocks: int, confidence: float, start: int | None = None) -> list[Trend]:
+    """The RSS trend, then the heap's when the run read it, from ``start`` on (MiB per inference;
+    by default the second half of the run: the first is where arenas still fill), as StressResult
+    judges the leak."""
     from qpbench import stats
 
-    half = len(series.rss_mb) // 2
-    return [stats.block_trend(range(half, len(m)), m[half:], n_blocks, confidence)
+    start = len(series.rss_mb) // 2 if start is None else start
+    return [stats.block_trend(range(start, len(m)), m[start:], n_blocks, confidence)
             for m in (series.rss_mb, series.heap_mb) if len(m)]
 
 
@@ -212,7 +243,8 @@ def confirmed_stress_loop(call: Callable[[], object], iterations: int, warmup: i
     """``stress_loop`` (ended early by ``stop`` from ``floor`` on), extended by as many inferences
     again when a trend appears (``trend_appears`` against the ``targets``): growth that stops
     (allocator and runtime arenas filling) is then seen to stop, and only growth that goes on is a
-    leak. Returns (the series, inferences added)."""
+    leak. With a ``stop`` rule the extension may end from ``floor`` on too, once it has dismissed
+    the trend (``dismissed``). Returns (the series, inferences added)."""
     if extend:  # scipy and LAPACK load, and allocate, on the first fit: here, not between RSS samples
         warm = [1.0] * 40
         trend_appears(StressSeries(warm, warm, [1.0 + (i % 3) for i in range(40)], warm), n_blocks=10)
@@ -223,7 +255,13 @@ def confirmed_stress_loop(call: Callable[[], object], iterations: int, warmup: i
     if not (extend and trend_appears(series, targets=targets)):
         return series, 0
     more = len(series.latencies_s)
-    return series.then(stress_loop(call, more, 0, timer, rss, probe, heap)), more
+    quiet = None
+    if stop is not None:  # a run that may end early may end its extension early too, from the same floor
+        quiet = dismissed(series, targets or Targets(), 2 * more)
+        flat = np.ones(more)
+        quiet(StressSeries(flat, flat, flat, flat if series.heap_mb else flat[:0]))  # its temporaries, now
+    added = stress_loop(call, more, 0, timer, rss, probe, heap, quiet, floor)
+    return series.then(added), len(added.latencies_s)
 
 
 def measure_stress(
