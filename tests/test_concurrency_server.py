@@ -130,6 +130,29 @@ def test_the_qps_search_bisects_to_the_highest_rate_that_meets_the_bound():
     assert nothing.max_valid_qps == 0.0
 
 
+def test_the_qps_search_tests_the_criterions_target_first_then_bisects_beside_it():
+    """The criterion's verdict is what LoadGen said at the target rate: a system that keeps its
+    bound up to 37 QPS passes at a 30 QPS target (then the search goes above it), one that keeps
+    it up to 25 fails there (the search goes below); a target outside (0, capacity] changes nothing."""
+    def system(limit, tried):
+        def test(qps):
+            tried.append(qps)
+            return LoadGenResult("v", "Server", False, qps, {}, 100, target_qps=qps, latency_bound_ms=100.0,
+                                 constraints_met=qps <= limit)
+        return test
+
+    tried = []
+    above, _ = find_max_server_qps(system(37, tried), 100.0, 4, 100.0, "v", target_qps=30.0)
+    assert tried == [30.0, 65.0, 47.5, 38.75] and above.max_valid_qps == 30.0 and above.tried_valid[0]
+    tried = []
+    below, _ = find_max_server_qps(system(25, tried), 100.0, 3, 100.0, "v", target_qps=30.0)
+    assert tried == [30.0, 15.0, 22.5] and below.max_valid_qps == 22.5 and not below.tried_valid[0]
+    for outside in (0.0, 100.0, 250.0):
+        tried = []
+        find_max_server_qps(system(37, tried), 100.0, 2, 100.0, "v", target_qps=outside)
+        assert tried == [50.0, 25.0]
+
+
 @pytest.fixture
 def elsewhere(tmp_path, monkeypatch):
     cwd = tmp_path / "cwd"

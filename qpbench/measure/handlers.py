@@ -135,7 +135,8 @@ def throughput(loaded: Loaded, profile: str | dict[str, Any]) -> Result:
     return replace(result, load=load)
 
 
-def loadgen(loaded: Loaded, profile: str | dict[str, Any], log_dir: str, bound_ms: float) -> list[Result]:
+def loadgen(loaded: Loaded, profile: str | dict[str, Any], log_dir: str, bound_ms: float,
+            target_qps: float | None = None) -> list[Result]:
     """SingleStream, Offline and the Server QPS search, in this process with the variant's threads."""
     p = get_profile(profile)
     variant, workload = loaded.variant, loaded.workload
@@ -165,7 +166,7 @@ def loadgen(loaded: Loaded, profile: str | dict[str, Any], log_dir: str, bound_m
         search, tests = find_max_server_qps(
             lambda qps: run_scenario(run_batch, n, "Server", variant.name, logs / f"Server-{qps:.4g}qps", run,
                                      estimate, target_qps=qps, latency_bound_ms=bound_ms),
-            capacity, p.server_search_steps, bound_ms, variant.name)
+            capacity, p.server_search_steps, bound_ms, variant.name, target_qps)
     if not (single.queries > 0 and offline.samples_per_s > 0):
         raise CheckFailed("LoadGen completed no query")
     return [single, offline, *tests, search]

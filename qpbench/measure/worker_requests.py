@@ -73,5 +73,5 @@ class Worker:
             return to_dict(handlers.tool_agreement(loaded))
         if op == "loadgen":
             return [to_dict(r) for r in handlers.loadgen(loaded, request["profile"], request["log_dir"],
-                                                         request["bound_ms"])]
+                                                         request["bound_ms"], request.get("target_qps"))]
         raise ValueError(f"unknown request {op!r}")

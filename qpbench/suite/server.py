@@ -19,7 +19,8 @@ def test_loadgen_scenarios(qp_measured, qp_session, qp_record):
     except MeasurementError as exc:
         pytest.skip(str(exc))
     logs = Path(qp_session.settings.results_dir).resolve() / "loadgen" / qp_measured.name
-    bound_ms = qp_session.settings.scoring.targets.server_p99_ms
-    results = in_worker(lambda: qp_measured.results("loadgen", log_dir=str(logs), bound_ms=bound_ms), qp_record)
+    targets = qp_session.settings.scoring.targets
+    results = in_worker(lambda: qp_measured.results("loadgen", log_dir=str(logs), bound_ms=targets.server_p99_ms,
+                                                    target_qps=targets.server_qps), qp_record)
     for result in results:
         qp_record(result)
