@@ -8,7 +8,10 @@ the call compares the whole interval with the target:
 - ``inconclusive``: it contains the target, so another run could call it either way.
 
 Intervals: the batch-1 p95 from its calls (distribution-free, order statistics: the same
-interval the stopping rule keeps measuring on while it contains the target); throughput from
+interval the stopping rule keeps measuring on while it contains the target), joined with the
+same interval over the stress run's batch-1 calls where there is one (``p95_across_processes``:
+a fresh process, hundreds of calls over another stretch of the run), so that two windows of
+the run that put the p95 on different sides of the target make it too close to call; throughput from
 the precision its stopping rule recorded (mean batch time, Student's t); Pearson from its
 samples (Fisher's z); RSS growth (the leak) from its trend's slope over the settled, and
 where a trend appeared extended, stress run (the worst run's, as the figure is), when that
@@ -62,15 +65,42 @@ def p95_interval(r: LatencyResult) -> Interval | None:
     return (low * 1e3 / r.batch_size, high * 1e3 / r.batch_size) if len(r.samples_s) >= 2 else None
 
 
+def stress_p95_interval(r: StressResult) -> Interval | None:
+    """Per-image ms of the p95 of a stress run's calls (after warm-up, its extension included)."""
+    if len(r.latencies_s) < 2:
+        return None
+    low, high = quantile_interval(r.latencies_s, 0.95)
+    return low * 1e3 / r.batch_size, high * 1e3 / r.batch_size
+
+
+def p95_across_processes(latency: Interval | None, stress: Interval | None) -> Interval | None:
+    """The batch-1 p95's interval over the windows the run timed it in: the latency test's (a few
+    seconds in the variant's worker) and the stress run's (a fresh process, 400 calls or more),
+    from the lower of their lower ends to the higher of their upper ends. On the 2-vCPU AMD EPYC
+    the stress run's p95 of eager and optimized ResNet-50 read 51-60 ms where the latency test's
+    read 34-41 ms (LoadGen's SingleStream, in the latency test's own worker, read 43-57 ms): one
+    short window put a target of 50 ms clearly met, the longer ones put it missed."""
+    if latency is None or stress is None:
+        return latency or stress
+    return min(latency[0], stress[0]), max(latency[1], stress[1])
+
+
 def intervals(results: Iterable[Result]) -> dict[str, dict[str, Interval]]:
     """Per variant, the 95% interval of each criterion whose samples give one."""
     out: dict[str, dict[str, Interval]] = defaultdict(dict)
     best_ips: dict[str, float] = {}
     worst_leak: dict[str, float] = {}
+    stress_p95: dict[str, Interval] = {}
+    results = list(results)
+    for r in results:
+        if isinstance(r, StressResult) and r.batch_size == 1:
+            joined = p95_across_processes(stress_p95.get(r.variant), stress_p95_interval(r))
+            if joined is not None:
+                stress_p95[r.variant] = joined
     for r in results:
         found: tuple[str, Interval | None] | None = None
         if isinstance(r, LatencyResult) and r.batch_size == 1:
-            found = "latency_p95_ms", p95_interval(r)
+            found = "latency_p95_ms", p95_across_processes(p95_interval(r), stress_p95.get(r.variant))
         elif isinstance(r, ThroughputResult) and r.images_per_s >= best_ips.get(r.variant, 0.0):
             best_ips[r.variant] = r.images_per_s  # the criterion takes the best throughput: its interval too
             found = "throughput_ips", throughput_interval(r)
