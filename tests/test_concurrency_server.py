@@ -153,6 +153,17 @@ def test_the_qps_search_tests_the_criterions_target_first_then_bisects_beside_it
         assert tried == [50.0, 25.0]
 
 
+def test_a_server_test_is_allowed_the_time_its_minimum_of_queries_takes():
+    """500 queries at 7.9 QPS take 63 s: a 60 s limit ended such tests short of their minimum, and
+    LoadGen called every rate below 8.3 QPS invalid whatever its latency. The limit stretches to
+    what the rate needs; other scenarios and fast rates keep the set limit."""
+    full = LoadGenRun(min_duration_s=10.0, min_query_count=500, max_duration_s=60.0)
+    assert full.max_duration_for(None) == 60.0 and full.max_duration_for(100.0) == 60.0
+    for qps in (7.9, 3.9, 1.0):
+        assert full.max_duration_for(qps) * qps >= 1.2 * 500
+    assert LoadGenRun(1.0, 64, 60.0).max_duration_for(4.0) == 60.0
+
+
 @pytest.fixture
 def elsewhere(tmp_path, monkeypatch):
     cwd = tmp_path / "cwd"
