@@ -130,10 +130,12 @@ def test_the_qps_search_bisects_to_the_highest_rate_that_meets_the_bound():
     assert nothing.max_valid_qps == 0.0
 
 
-def test_the_qps_search_tests_the_criterions_target_first_then_bisects_beside_it():
-    """The criterion's verdict is what LoadGen said at the target rate: a system that keeps its
-    bound up to 37 QPS passes at a 30 QPS target (then the search goes above it), one that keeps
-    it up to 25 fails there (the search goes below); a target outside (0, capacity] changes nothing."""
+def test_the_qps_search_decides_the_criterion_at_its_target_and_spends_no_slow_test_on_a_fast_variant():
+    """The criterion's verdict is what LoadGen said at the target rate, where the rates around it
+    would not decide it. Searched up to 100 QPS with a 30 QPS target, a system that keeps its
+    bound up to 25 QPS fails at 50, is tried at 30 (not at 25) and fails, and is bisected below;
+    one that keeps it up to 37 fails at 50, passes at 30 and is bisected above. A fast one (up to
+    90) passes at 50 and is never tried at a 10 QPS target, a slow test."""
     def system(limit, tried):
         def test(qps):
             tried.append(qps)
@@ -142,12 +144,15 @@ def test_the_qps_search_tests_the_criterions_target_first_then_bisects_beside_it
         return test
 
     tried = []
-    above, _ = find_max_server_qps(system(37, tried), 100.0, 4, 100.0, "v", target_qps=30.0)
-    assert tried == [30.0, 65.0, 47.5, 38.75] and above.max_valid_qps == 30.0 and above.tried_valid[0]
+    below, _ = find_max_server_qps(system(25, tried), 100.0, 4, 100.0, "v", target_qps=30.0)
+    assert tried == [50.0, 30.0, 15.0, 22.5] and below.max_valid_qps == 22.5 and not below.tried_valid[1]
     tried = []
-    below, _ = find_max_server_qps(system(25, tried), 100.0, 3, 100.0, "v", target_qps=30.0)
-    assert tried == [30.0, 15.0, 22.5] and below.max_valid_qps == 22.5 and not below.tried_valid[0]
-    for outside in (0.0, 100.0, 250.0):
+    above, _ = find_max_server_qps(system(37, tried), 100.0, 4, 100.0, "v", target_qps=30.0)
+    assert tried == [50.0, 30.0, 40.0, 35.0] and above.max_valid_qps == 35.0 and above.tried_valid[1]
+    tried = []
+    fast, _ = find_max_server_qps(system(90, tried), 100.0, 3, 100.0, "v", target_qps=10.0)
+    assert tried == [50.0, 75.0, 87.5] and 10.0 not in tried
+    for outside in (0.0, 100.0, 250.0):  # a target outside the range changes nothing
         tried = []
         find_max_server_qps(system(37, tried), 100.0, 2, 100.0, "v", target_qps=outside)
         assert tried == [50.0, 25.0]
