@@ -15,9 +15,10 @@ the run that put the p95 on different sides of the target make it too close to c
 the precision its stopping rule recorded (mean batch time, Student's t); Pearson from its
 samples (Fisher's z); RSS growth (the leak) from its trend's slope over the settled, and
 where a trend appeared extended, stress run (the worst run's, as the figure is), when that
-growth is significant at all. Criteria with one value per run (peak memory) or with their
-own confirmation (slowdown: judged again on the extension; concurrency faults) have no
-interval and are met or missed.
+growth is significant at all; the slowdown from the whole stress run's latency trend, carried
+over its length, when one is reported (it was confirmed on the extension first). Criteria with
+one value per run (peak memory) or none (concurrency faults) have no interval and are met or
+missed.
 
 How the verdict treats an inconclusive criterion (documented in docs/measurement.md): the score,
 ``passed`` and readiness use the estimate, as before, so a gate on the score does not flip on
@@ -90,6 +91,7 @@ def intervals(results: Iterable[Result]) -> dict[str, dict[str, Interval]]:
     out: dict[str, dict[str, Interval]] = defaultdict(dict)
     best_ips: dict[str, float] = {}
     worst_leak: dict[str, float] = {}
+    worst_slowdown: dict[str, float] = {}
     stress_p95: dict[str, Interval] = {}
     results = list(results)
     for r in results:
@@ -111,6 +113,10 @@ def intervals(results: Iterable[Result]) -> dict[str, dict[str, Interval]]:
             found = "leak_mb_per_1k", r.leak_interval_mb_per_1k
         if found is not None and found[1] is not None:
             out[r.variant][found[0]] = found[1]
+        if isinstance(r, StressResult) and r.slowdown_pct > worst_slowdown.get(r.variant, 0.0):
+            worst_slowdown[r.variant] = r.slowdown_pct  # the worst run's, as the figure is
+            if r.slowdown_interval_pct is not None:
+                out[r.variant]["slowdown_pct"] = r.slowdown_interval_pct
     return dict(out)
 
 

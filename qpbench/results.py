@@ -312,6 +312,16 @@ class StressResult:
         return worst.low * 1000, worst.high * 1000
 
     @property
+    def slowdown_interval_pct(self) -> tuple[float, float] | None:
+        """The 95% interval of ``slowdown_pct``: the whole run's latency trend carried over its
+        length, in % of the median; None when no slowdown is reported."""
+        if self.slowdown_pct <= 0:
+            return None
+        t = self.latency_trend
+        scale = 100.0 * self.iterations / float(np.median(self.latencies_s))
+        return t.low * scale, t.high * scale
+
+    @property
     def slowdown_pct(self) -> float:
         """Latency change over the whole run, in % of the median, when significant, else 0."""
         t = self.latency_trend

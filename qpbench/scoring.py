@@ -533,12 +533,13 @@ def long_run_advice(verdicts: list[VariantVerdict], config: ScoringConfig) -> li
     """What a flagged leak, slowdown, concurrency fault or low Server QPS means for a deployment."""
     t = config.targets
     flagged: dict[str, list[str]] = defaultdict(list)
-    leak_in_doubt: list[str] = []  # growth whose interval still holds the target
+    in_doubt: dict[str, list[str]] = defaultdict(list)  # a leak or slowdown whose interval holds the target
     for v in verdicts:
         for name in ("leak_mb_per_1k", "slowdown_pct", "concurrency_faults", "server_qps"):
             c = v.criterion(name)
-            if c.passed is False and name == "leak_mb_per_1k" and c.inconclusive and c.interval is not None:
-                leak_in_doubt.append(f"{v.variant} {_fmt(c.value)} [{_fmt(c.interval[0])}, {_fmt(c.interval[1])}]")
+            if c.passed is False and name in ("leak_mb_per_1k", "slowdown_pct") and c.inconclusive \
+                    and c.interval is not None:
+                in_doubt[name].append(f"{v.variant} {_fmt(c.value)} [{_fmt(c.interval[0])}, {_fmt(c.interval[1])}]")
             elif c.passed is False:
                 flagged[name].append(f"{v.variant} {_fmt(c.value)}")
     out = []
@@ -546,14 +547,19 @@ def long_run_advice(verdicts: list[VariantVerdict], config: ScoringConfig) -> li
         out.append(f"RSS grows significantly, above {t.leak_mb_per_1k:g} MB per 1000 inferences "
                    f"({', '.join(flagged['leak_mb_per_1k'])}): something keeps references to inputs or outputs; "
                    "a long-running server will run out of memory.")
-    if leak_in_doubt:
+    if in_doubt["leak_mb_per_1k"]:
         out.append(f"RSS still grew at the end of the stress run, by an estimate above {t.leak_mb_per_1k:g} MB per "
-                   f"1000 inferences whose 95% interval holds the target ({', '.join(leak_in_doubt)}): too close to "
-                   "call between a leak and a runtime's arena still warming up; --qp-profile=full runs longer and "
-                   "may decide it.")
+                   f"1000 inferences whose 95% interval holds the target ({', '.join(in_doubt['leak_mb_per_1k'])}): "
+                   "too close to call between a leak and a runtime's arena still warming up; --qp-profile=full runs "
+                   "longer and may decide it.")
     if flagged["slowdown_pct"]:
         out.append(f"Latency rises significantly over the extended run, by more than {t.slowdown_pct:g}% "
                    f"({', '.join(flagged['slowdown_pct'])}): look for growing state or caches, or a noisy machine.")
+    if in_doubt["slowdown_pct"]:
+        out.append(f"Latency still rose over the extended run, by an estimate above {t.slowdown_pct:g}% whose 95% "
+                   f"interval holds the target ({', '.join(in_doubt['slowdown_pct'])}): too close to call between "
+                   "the model slowing down and the machine's speed wandering; --qp-profile=full runs longer and may "
+                   "decide it.")
     if flagged["concurrency_faults"]:
         out.append(f"Requests fail or disagree with serial outputs under concurrency ({', '.join(flagged['concurrency_faults'])}): "
                    "serve these variants from one thread per process.")

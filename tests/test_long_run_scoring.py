@@ -123,3 +123,26 @@ def test_growth_whose_interval_holds_the_leak_target_is_too_close_to_call_not_a_
     doubt = next(r for r in verdict.recommendations if r.startswith("RSS still grew"))
     assert "close " in doubt and "leaky" not in doubt and "flat" not in doubt
     assert not any(r.startswith("RSS still grew") for r in score(healthy("eager"), ScoringConfig()).recommendations)
+
+
+def test_a_slowdown_whose_interval_holds_the_target_is_too_close_to_call():
+    """Latency rising by an estimate just above the slowdown target, with noise that leaves the
+    target inside its 95% interval (eager on the ResNet-50 read 10.7% [3.3, 18.2] with nothing
+    changed), is marked inconclusive and said so apart; a clear slowdown keeps its message, and a
+    flat run has no interval."""
+    rng = np.random.default_rng(16)
+    n = 1000
+    noisy = tuple(0.03 * (1 + 0.11 * i / n) * rng.lognormal(0.0, 0.25) for i in range(n))  # +11% over the run
+    close = StressResult("close", 1, 100, 300.0, 520.0, noisy, tuple(500.0 for _ in range(n)))
+    low, high = close.slowdown_interval_pct
+    assert close.slowdown_pct > 10.0 and low < 10.0 < high  # the planted case is what it should be
+    verdict = score([*results_for("close"), close, *results_for("slow"), stress("slow", slow_per_inference=0.002),
+                     *results_for("flat"), stress("flat")], ScoringConfig())
+    calls = {v.variant: v.criterion("slowdown_pct") for v in verdict.variants}
+    assert calls["close"].inconclusive and calls["close"].interval == pytest.approx((low, high))
+    assert calls["slow"].call == "missed" and calls["slow"].interval[0] > 10.0
+    assert calls["flat"].call == "met" and calls["flat"].interval is None
+    clear = next(r for r in verdict.recommendations if r.startswith("Latency rises significantly"))
+    assert "(slow " in clear and "close" not in clear
+    doubt = next(r for r in verdict.recommendations if r.startswith("Latency still rose"))
+    assert "(close " in doubt and "slow " not in doubt and "flat" not in doubt
