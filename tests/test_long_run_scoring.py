@@ -101,6 +101,22 @@ def test_a_stress_run_too_short_for_its_blocks_is_rejected():
         StressResult("x", 1, 0, 1.0, 2.0, (0.1,) * 30, (1.0,) * 30)
 
 
+def called_apart(close, clear, criterion, target, interval, flagged_line, doubt_line):
+    """Score a ``close`` stress run (an estimate above ``target`` whose ``interval`` holds it), a
+    ``clear`` one and a flat one: inconclusive, missed and met, each named in its own line only."""
+    verdict = score([*results_for("close"), close, *results_for("clear"), clear, *results_for("flat"), stress("flat")],
+                    ScoringConfig())
+    calls = {v.variant: v.criterion(criterion) for v in verdict.variants}
+    assert calls["close"].inconclusive and calls["close"].interval == pytest.approx(interval)
+    assert calls["clear"].call == "missed" and calls["clear"].interval[0] > target
+    assert calls["flat"].call == "met" and calls["flat"].interval is None
+    flagged = next(r for r in verdict.recommendations if r.startswith(flagged_line))
+    assert "(clear " in flagged and "close" not in flagged and "flat" not in flagged
+    doubt = next(r for r in verdict.recommendations if r.startswith(doubt_line))
+    assert "(close " in doubt and "clear" not in doubt and "flat" not in doubt
+    assert not any(r.startswith(doubt_line) for r in score(healthy("eager"), ScoringConfig()).recommendations)
+
+
 def test_growth_whose_interval_holds_the_leak_target_is_too_close_to_call_not_a_leak():
     """A slope above the target whose 95% interval still holds it (a runtime arena still filling
     at the end of the run, or a small leak: another run could call it either way) is marked
@@ -112,17 +128,8 @@ def test_growth_whose_interval_holds_the_leak_target_is_too_close_to_call_not_a_
     close = StressResult("close", 1, 100, 300.0, 520.0, tuple(0.01 for _ in range(n)), close_rss)
     low, high = close.leak_interval_mb_per_1k
     assert close.leak_mb_per_1k > 0.25 and low < 0.25 < high  # the planted case is what it should be
-    verdict = score([*results_for("close"), close, *results_for("leaky"), stress("leaky", leak_per_inference_mb=0.002),
-                     *results_for("flat"), stress("flat")], ScoringConfig())
-    calls = {v.variant: v.criterion("leak_mb_per_1k") for v in verdict.variants}
-    assert calls["close"].inconclusive and calls["close"].interval == pytest.approx((low, high))
-    assert calls["leaky"].call == "missed" and calls["leaky"].interval[0] > 0.25
-    assert calls["flat"].call == "met" and calls["flat"].interval is None
-    leak = next(r for r in verdict.recommendations if r.startswith("RSS grows significantly"))
-    assert "(leaky " in leak and "close" not in leak and "flat" not in leak
-    doubt = next(r for r in verdict.recommendations if r.startswith("RSS still grew"))
-    assert "close " in doubt and "leaky" not in doubt and "flat" not in doubt
-    assert not any(r.startswith("RSS still grew") for r in score(healthy("eager"), ScoringConfig()).recommendations)
+    called_apart(close, stress("clear", leak_per_inference_mb=0.002), "leak_mb_per_1k", 0.25, (low, high),
+                 "RSS grows significantly", "RSS still grew")
 
 
 def test_a_slowdown_whose_interval_holds_the_target_is_too_close_to_call():
@@ -136,13 +143,5 @@ def test_a_slowdown_whose_interval_holds_the_target_is_too_close_to_call():
     close = StressResult("close", 1, 100, 300.0, 520.0, noisy, tuple(500.0 for _ in range(n)))
     low, high = close.slowdown_interval_pct
     assert close.slowdown_pct > 10.0 and low < 10.0 < high  # the planted case is what it should be
-    verdict = score([*results_for("close"), close, *results_for("slow"), stress("slow", slow_per_inference=0.002),
-                     *results_for("flat"), stress("flat")], ScoringConfig())
-    calls = {v.variant: v.criterion("slowdown_pct") for v in verdict.variants}
-    assert calls["close"].inconclusive and calls["close"].interval == pytest.approx((low, high))
-    assert calls["slow"].call == "missed" and calls["slow"].interval[0] > 10.0
-    assert calls["flat"].call == "met" and calls["flat"].interval is None
-    clear = next(r for r in verdict.recommendations if r.startswith("Latency rises significantly"))
-    assert "(slow " in clear and "close" not in clear
-    doubt = next(r for r in verdict.recommendations if r.startswith("Latency still rose"))
-    assert "(close " in doubt and "slow " not in doubt and "flat" not in doubt
+    called_apart(close, stress("clear", slow_per_inference=0.002), "slowdown_pct", 10.0, (low, high),
+                 "Latency rises significantly", "Latency still rose")
