@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from qpbench import stats
+from qpbench.variant_info import VariantInfo
 
 
 @dataclass(frozen=True)
@@ -173,22 +174,6 @@ class PairedResult:
     def summary(self) -> dict[str, Any]:
         return {"median_ratio": stats.percentiles(self.ratios, (50,))["p50"] if self.ratios else None,
                 "n_pairs": len(self.variant_s)}
-
-
-@dataclass(frozen=True)
-class VariantInfo:
-    """How a variant was built (or why it could not be)."""
-
-    kind: ClassVar[str] = "variant"
-    variant: str
-    description: str
-    build_time_s: float
-    artifact_bytes: int | None  # size of the serialized artifact on disk
-    meta: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None  # the builder crashed: a critical issue
-    skipped: str | None = None  # the technique does not apply here: recorded, not an issue
-    # Every file the build wrote (and the artifact meta names): absolute path -> {"sha256", "bytes"}.
-    artifact_files: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def latency_trend(latencies: Sequence[float], probe_s: Sequence[float | None] | None, start: int, n_blocks: int,

@@ -20,7 +20,7 @@ from typing import Any
 
 from qpbench.config import BuildOptions
 from qpbench.errors import ConfigError, VariantError
-from qpbench.results import VariantInfo
+from qpbench.variant_info import VariantInfo
 from qpbench.variants.artifacts import artifact_paths, file_records, publish, rebase, staged
 from qpbench.workload import Workload, import_object
 

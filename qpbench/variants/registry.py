@@ -7,7 +7,7 @@ from pathlib import Path
 
 from qpbench.errors import VariantError, VariantUnavailable
 from qpbench.files import SAFE_NAME_RULE, is_safe_name
-from qpbench.results import VariantInfo
+from qpbench.variant_info import VariantInfo
 from qpbench.variants.artifacts import run_artifact_dir
 from qpbench.variants.base import BuildContext, Variant, VariantSpec, build_variant
 from qpbench.variants.eager import build_eager, build_optimized
