@@ -151,8 +151,8 @@ def shown_flat(targets: Targets, planned: int, n_blocks: int = 10) -> Callable[[
     full length (and its extension): in 2 of 20 runs with a planted 15% slowdown, calls that got
     40-75% faster as the host sped up had ended the run at 500 inferences, unseen."""
     def flat(series: StressSeries) -> bool:
-        return long_enough(series, n_blocks) and nothing_ahead(series, len(series.rss_mb) // 2, series,
-                                                               targets, planned, n_blocks)
+        return long_enough(series, n_blocks) and nothing_ahead(series, len(series.rss_mb) // 2, targets, planned,
+                                                               n_blocks)
 
     return flat
 
@@ -172,23 +172,22 @@ def dismissed(first: StressSeries, targets: Targets, planned: int, n_blocks: int
             return False
         whole = StressSeries(*(np.concatenate((a, np.asarray(b, dtype=float))) for a, b in zip(head, more[:3])),
                              np.concatenate((head_heap, np.asarray(more.heap_mb, dtype=float))))
-        return nothing_ahead(whole, len(head[0]), whole, targets, planned, n_blocks)
+        return nothing_ahead(whole, len(head[0]), targets, planned, n_blocks)
 
     return quiet
 
 
-def nothing_ahead(series: StressSeries, memory_from: int, latency: StressSeries, targets: Targets, planned: int,
-                  n_blocks: int) -> bool:
-    """Whether the memory from ``memory_from`` on and the latency over ``latency`` show no trend (at
+def nothing_ahead(series: StressSeries, memory_from: int, targets: Targets, planned: int, n_blocks: int) -> bool:
+    """Whether the memory from ``memory_from`` on and the latency over the whole series show no trend (at
     ``EXTEND_CONFIDENCE``) and ``EARLY_CONFIDENCE`` bounds inside the targets (the latency's rate
     carried over ``planned`` inferences): what the rest of a run could show would not be a flag."""
     if any(t.high * 1000 >= targets.leak_mb_per_1k
            for t in memory_trends(series, n_blocks, EARLY_CONFIDENCE, memory_from)):
         return False
-    if latency_trend(latency.latencies_s, latency.probe_s, 0, n_blocks, EXTEND_CONFIDENCE).significant_increase:
+    if latency_trend(series.latencies_s, series.probe_s, 0, n_blocks, EXTEND_CONFIDENCE).significant_increase:
         return False
-    median = float(np.median(latency.latencies_s))
-    lat = latency_trend(latency.latencies_s, latency.probe_s, 0, n_blocks, EARLY_CONFIDENCE)
+    median = float(np.median(series.latencies_s))
+    lat = latency_trend(series.latencies_s, series.probe_s, 0, n_blocks, EARLY_CONFIDENCE)
     # Flat both ways: a run whose calls got much faster (the host speeding up) can hide a
     # slowdown of the model that the rest of the run would show.
     bound = targets.slowdown_pct * median / planned / 100.0
