@@ -431,6 +431,9 @@ class MeasureDefaults:
     # Variant workers alive at once: each holds torch and a model (about 1 GB with the CUDA
     # build); tests run grouped by variant, so two cover the reference beside the variant.
     live_variant_workers: int = 2
+    # Seconds a variant worker is given to exit when asked (measure/isolation.ServingWorker.close)
+    # before it is killed: exiting, it frees what it made (an AOTInductor package's unpacked copy).
+    worker_exit_grace_s: float = 10.0
     # The noise guard (measure/load_watch.py): a timing taken while other processes used more
     # than this many CPUs on average, or with more than this % of CPU time stolen by the
     # hypervisor, is measured again, at most load_repeats times, then kept and marked.

@@ -46,6 +46,29 @@ WORKERS = {
             answers.write(json.dumps(answer) + "\\n")
             answers.flush()
     """),
+    # Makes a file, as an AOTInductor package unpacks itself, and removes it when it exits; "stubborn"
+    # never exits when asked.
+    "tidy_server": textwrap.dedent("""
+        import json, os, sys, time
+        from qpbench.measure.variant_worker import private_stdout
+
+        answers = private_stdout()
+        made = []
+        try:
+            for line in sys.stdin:
+                request = json.loads(line)
+                if request["op"] == "exit":
+                    break
+                made.append(request["make"])
+                open(made[-1], "w").close()
+                answers.write(json.dumps({"ok": True, "result": os.getpid()}) + "\\n")
+                answers.flush()
+            while made and made[-1].endswith("stubborn"):
+                time.sleep(1)
+        finally:
+            for path in made:
+                os.remove(path)
+    """),
 }
 
 
@@ -116,6 +139,24 @@ def test_a_serving_worker_answers_and_survives_an_error(workers):
         assert worker.request({"op": "double", "x": 2}, "latency", 60) == 4  # still alive
     finally:
         worker.close()
+
+
+def test_a_serving_worker_asked_to_close_exits_and_undoes_what_it_made(workers, tmp_path):
+    made = tmp_path / "unpacked"
+    worker = ServingWorker("tidy_server", "v")
+    worker.request({"op": "make", "make": str(made)}, "latency", 60)
+    assert made.exists()
+    worker.close()
+    assert worker.proc.returncode == 0 and not made.exists()  # it exited: not killed
+
+
+def test_a_serving_worker_that_will_not_exit_is_killed_after_its_grace(workers, tmp_path):
+    made = tmp_path / "stubborn"
+    worker = ServingWorker("tidy_server", "v")
+    pid = worker.request({"op": "make", "make": str(made)}, "latency", 60)
+    worker.close(grace_s=0.5)
+    assert worker.proc.returncode == -signal.SIGKILL and not alive(pid)
+    assert made.exists()  # killed: nothing of its own ran
 
 
 @pytest.mark.parametrize(("op", "failure"), [("crash", "signal"), ("hang", "timeout")])

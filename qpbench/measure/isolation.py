@@ -35,6 +35,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from qpbench.config import MEASURE
 from qpbench.measure.parent_watch import PARENT_ENV
 from qpbench.results import WorkerFailure
 from qpbench.workload import Workload
@@ -262,7 +263,7 @@ class ServingWorker:
         try:
             reply = json.loads(line)
         except json.JSONDecodeError:
-            self.close()
+            self.close(grace_s=0)
             raise self._failed(measurement, "no_report", f"answered with something that is not JSON: {line[:200]!r}",
                                None) from None
         if not reply.get("ok"):
@@ -276,7 +277,7 @@ class ServingWorker:
             left = deadline - time.monotonic()
             ready = select.select([fd], [], [], max(0.0, left))[0] if left > 0 else []
             if not ready:
-                self.close()
+                self.close(grace_s=0)
                 raise self._failed(measurement, "timeout", f"did not finish within {timeout_s:.0f} s and was killed",
                                    None)
             chunk = os.read(fd, 1 << 20)
@@ -298,10 +299,24 @@ class ServingWorker:
         return WorkerFailed(WorkerFailure(self.variant, measurement, failure, reason, returncode,
                                           stderr_tail(self._stderr())))
 
-    def close(self) -> None:
-        """Stop the worker (its process group) now; its stderr stays readable."""
-        if self.proc.poll() is None:
-            kill_group(self.proc)
+    def close(self, grace_s: float = MEASURE.worker_exit_grace_s) -> None:
+        """Stop the worker; its stderr stays readable. A live worker is asked to exit and given
+        ``grace_s`` to do so, so that what it made is undone as its objects go (an AOTInductor
+        package unpacks 27 MB into the temp folder and removes it only then); whatever is still
+        running after that, its process group included, is killed. ``grace_s=0`` kills at once
+        (a worker past its time limit)."""
+        if self.proc.poll() is None and grace_s > 0:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write(json.dumps({"op": "exit"}) + "\n")
+                self.proc.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass  # it is dead already
+            try:
+                self.proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                pass
+        kill_group(self.proc)  # and whatever of its group is left; reaps it
         _LIVE.discard(self.proc)
         for pipe in (self.proc.stdin, self.proc.stdout):
             if pipe is not None:
