@@ -26,7 +26,8 @@ from qpbench.deploy.package import QPBENCH_ROOT, RUNTIME_FILES, build_package, v
 from qpbench.deploy.record import PackageError, load_run, resolve_variant
 from qpbench.deploy.revalidate import compare
 from qpbench.runtime.wrapper import ProductionInferenceWrapper
-from qpbench.measure.accuracy import accuracy, predict
+from qpbench.measure.accuracy import accuracy
+from qpbench.measure.predictions import predict
 from qpbench.gate import GateResult
 from qpbench.record import RunRecord
 from qpbench.results import LatencyResult

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from qpbench.data.dataset import LabelledSet
-from qpbench.measure.accuracy import accuracy, fidelity, predict
+from qpbench.measure.accuracy import accuracy, fidelity
+from qpbench.measure.predictions import predict
 from qpbench.timing import time_calls
 from qpbench.measure.stopping import StopRule
 from qpbench.measure.throughput import throughput_until

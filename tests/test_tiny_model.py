@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from qpbench import stats
-from qpbench.measure.accuracy import predict
+from qpbench.measure.predictions import predict
 from qpbench.optimize.fusion import fold_conv_bn
 from qpbench.workload import Workload, WorkloadSpec, load_workload
 

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 from qpbench.compare import compare_runs, regression_gate
-from qpbench.config import Targets
 from qpbench.record import RunRecord
 from qpbench.results import StressResult
 
@@ -27,23 +26,30 @@ def record_of(log: Path) -> RunRecord:
 def main(out: Path) -> None:
     logs = sorted((out / "logs").glob("run*.txt"), key=lambda p: int(p.stem[3:]))
     records = [record_of(log) for log in logs]
-    targets = Targets()
     first = records[0]
     scores = {}
     for i, record in enumerate(records, 1):
         verdict = record.verdict
         stress = record.results_of(StressResult)
-        flags = [f"{s.variant} leak {s.leak_mb_per_1k:.2f} MB/1k" for s in stress
-                 if s.leak_mb_per_1k > targets.leak_mb_per_1k]
-        flags += [f"{s.variant} slowdown {s.slowdown_pct:.1f}%" for s in stress
-                  if s.slowdown_pct > targets.slowdown_pct]
+        # As the verdict calls them (criterion_calls.py): a flag is a clear miss; a figure over its
+        # target whose interval still holds the target is too close to call.
+        calls = {(v.variant, c.name): c for v in verdict.variants for c in v.criteria}
+        flags, close = [], []
+        for s in stress:
+            for name, figure in (("leak_mb_per_1k", f"leak {s.leak_mb_per_1k:.2f} MB/1k"),
+                                 ("slowdown_pct", f"slowdown {s.slowdown_pct:.1f}%")):
+                call = getattr(calls.get((s.variant, name)), "call", None)
+                if call == "missed":
+                    flags.append(f"{s.variant} {figure}")
+                elif call == "inconclusive":
+                    close.append(f"{s.variant} {figure}")
         extended = [s.variant for s in stress if s.extended]
         scores[i] = {v.variant: v.score for v in verdict.variants}
         ready = sorted(v.variant for v in verdict.variants if v.ready)
         print(f"run {i}: {record.created}, recommended {verdict.recommended} ({verdict.recommended_score}), "
               f"ready {', '.join(ready)}")
         print(f"  stress runs {len(stress)}, extended {', '.join(extended) or 'none'}; "
-              f"flags: {'; '.join(flags) or 'none'}")
+              f"flags: {'; '.join(flags) or 'none'}; too close to call: {'; '.join(close) or 'none'}")
         print("  scores: " + ", ".join(f"{v} {s}" for v, s in scores[i].items()))
         timing = record.timing or {}
         stages = ", ".join(f"{k} {v:.0f} s" for k, v in (timing.get("stages_s") or {}).items())

@@ -2,34 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 
 from qpbench import stats
 from qpbench.data.dataset import LabelledSet
 from qpbench.results import AccuracyResult, FidelityResult
-
-
-def predict(
-    run: Callable[[Any, Any], Any],
-    inputs: Callable[[np.ndarray], tuple[Any, Any]],
-    n_samples: int,
-    batch_size: int = 16,
-) -> np.ndarray:
-    """Predictions for samples 0..n-1 in batches, as float64; raises on non-finite output."""
-    out = np.empty(n_samples, dtype=np.float64)
-    for start in range(0, n_samples, batch_size):
-        ids = np.arange(start, min(start + batch_size, n_samples))
-        pred = run(*inputs(ids))
-        values = pred.detach().float().numpy().reshape(-1) if hasattr(pred, "detach") else np.asarray(pred).reshape(-1)
-        if values.shape[0] != ids.shape[0]:
-            raise ValueError(f"the model returned {values.shape[0]} predictions for a batch of {ids.shape[0]}")
-        out[ids] = values
-    if not np.isfinite(out).all():
-        raise ValueError(f"the model returned NaN or inf for {int((~np.isfinite(out)).sum())} samples")
-    return out
 
 
 def accuracy(variant: str, pred: np.ndarray, data: LabelledSet) -> AccuracyResult:

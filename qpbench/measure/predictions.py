@@ -2,19 +2,41 @@
 
 Apart from the other request handlers on purpose: cached predictions are kept under the
 code that predicts them (``predicted_samples``), which is this module and what it reaches,
-so a change to how latency, LoadGen or the tools are measured leaves them warm.
+so a change to how latency, LoadGen or the tools are measured, to the result records or to
+the accuracy metrics (``accuracy.py``) leaves them warm.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qpbench.measure.accuracy import predict
+import numpy as np
 
 
 class CheckFailed(AssertionError):
     """The variant ran but its output is wrong (shape, range, NaN): the test fails with this."""
+
+
+def predict(
+    run: Callable[[Any, Any], Any],
+    inputs: Callable[[np.ndarray], tuple[Any, Any]],
+    n_samples: int,
+    batch_size: int = 16,
+) -> np.ndarray:
+    """Predictions for samples 0..n-1 in batches, as float64; raises on non-finite output."""
+    out = np.empty(n_samples, dtype=np.float64)
+    for start in range(0, n_samples, batch_size):
+        ids = np.arange(start, min(start + batch_size, n_samples))
+        pred = run(*inputs(ids))
+        values = pred.detach().float().numpy().reshape(-1) if hasattr(pred, "detach") else np.asarray(pred).reshape(-1)
+        if values.shape[0] != ids.shape[0]:
+            raise ValueError(f"the model returned {values.shape[0]} predictions for a batch of {ids.shape[0]}")
+        out[ids] = values
+    if not np.isfinite(out).all():
+        raise ValueError(f"the model returned NaN or inf for {int((~np.isfinite(out)).sum())} samples")
+    return out
 
 
 def predictions(loaded: Any, eval_images: int | None, batch_size: int = 16) -> list[float]:
