@@ -1,0 +1,58 @@
+"""examples/time_floor.py: the time a run's measurements take at their profile's floors, from the
+per-call times its record holds."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from qpbench.config import get_profile
+from qpbench.results import AccuracyResult, LatencyResult, StressResult
+from tests.records import make_record
+
+PROFILE = get_profile("quick")  # make_record's
+
+
+@pytest.fixture(scope="module")
+def time_floor():
+    path = Path(__file__).resolve().parents[1] / "examples" / "time_floor.py"
+    spec = importlib.util.spec_from_file_location("time_floor", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def measured(variant: str, call_s: float, full: bool = True, cached: bool = False) -> list:
+    out = [LatencyResult(variant, 1, (call_s,) * 20), LatencyResult(variant, 4, (2 * call_s,) * 20),
+           AccuracyResult(variant, 400, 0.95, 0.95, 0.02, 0.03, 0.9, 1.0,
+                          predictions_from="build cache" if cached else None)]
+    if full:
+        out.append(StressResult(variant, 1, 10, 300.0, 320.0, (call_s,) * 40, (310.0,) * 40))
+    return out
+
+
+def test_floors_scale_with_the_calls_and_leave_out_what_was_not_measured_in_full(time_floor):
+    record = make_record(measured("eager", 0.01) + measured("slow", 0.04) + measured("screened", 0.01, full=False))
+    floors = time_floor.floors(record)
+    assert set(floors) == {"eager", "slow"}  # no stress run: screened out, nothing after the screen
+    stress_calls = PROFILE.stress_min_iterations + PROFILE.stress_warmup
+    assert floors["eager"]["stress"] == pytest.approx(stress_calls * 0.01)
+    assert floors["slow"]["stress"] == pytest.approx(4 * floors["eager"]["stress"])
+    assert floors["slow"]["accuracy"] == pytest.approx(400 * 0.04)  # no batch-16 latency: at batch 1's time
+    configurations = len(PROFILE.concurrency_threads) + 1  # and the thread count split over 2 processes
+    assert floors["eager"]["concurrency"] == pytest.approx(configurations * PROFILE.concurrency_s)
+    # LoadGen: the Server test at the 10 QPS target dominates a fast model's floor.
+    assert floors["eager"]["LoadGen"] == pytest.approx(64 * 0.01 + max(64 * 0.005, 0.5) + 6.4)
+    assert all(v > 0 for kinds in floors.values() for v in kinds.values())
+
+
+def test_a_warm_record_is_bounded_without_its_accuracy_pass(time_floor, tmp_path, capsys):
+    for name, cached in (("cold", False), ("warm", True)):
+        make_record(measured("eager", 0.01, cached=cached)).write(tmp_path / f"{name}.json")
+    time_floor.main([str(tmp_path / "cold.json"), str(tmp_path / "warm.json")])
+    bounds = [line for line in capsys.readouterr().out.splitlines() if "lower bound" in line]
+    assert bounds[0].endswith("(cold)") and bounds[1].endswith("(warm: predictions from the build cache)")
+    seconds = [int(b.split("lower bound: ")[1].split(" s")[0]) for b in bounds]
+    assert seconds[0] > seconds[1]  # 400 samples at 10 ms: 4 s, and the record's stages are empty
