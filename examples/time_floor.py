@@ -24,6 +24,7 @@ from collections import defaultdict
 
 from qpbench.config import MEASURE, Targets, get_profile
 from qpbench.record import RunRecord
+from qpbench.run_clock import fmt_s as fmt
 from qpbench.results import AccuracyResult, LatencyResult, StressResult
 
 ACCURACY_BATCH = 16  # measure/predictions.predictions
@@ -60,11 +61,6 @@ def floors(record: RunRecord) -> dict[str, dict[str, float]]:
             "concurrency": configurations * profile.concurrency_s,
         }
     return out
-
-
-def fmt(seconds: float) -> str:
-    seconds = round(seconds)
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 def main(paths: list[str]) -> None:
