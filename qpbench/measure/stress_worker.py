@@ -16,7 +16,7 @@ def main() -> int:
     die_with_parent()
     request = json.loads(sys.stdin.read())
     from qpbench.config import Targets
-    from qpbench.measure.stress import confirmed_stress_loop, machine_probe, shown_flat
+    from qpbench.measure.stress import confirmed_stress_loop, machine_probe, pool_probe, shown_flat
     from qpbench.runtime.rss import heap_in_use_mb
 
     targets = Targets(leak_mb_per_1k=request["leak_mb_per_1k"], slowdown_pct=request["slowdown_pct"])
@@ -39,7 +39,7 @@ def main() -> int:
         image, params = workload.example_batch(request["batch_size"])
         with variant.runtime():
             series, extended = confirmed_stress_loop(lambda: variant(image, params), request["iterations"],
-                                                     request["warmup"], probe=machine_probe(), heap=heap_in_use_mb,
+                                                     request["warmup"], probe=pool_probe(), heap=heap_in_use_mb,
                                                      **early)
     print(json.dumps({"baseline_rss_mb": baseline, "peak_rss_mb": max_rss_mb(), **series._asdict(),
                       "extended": extended}))
