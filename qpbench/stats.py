@@ -65,6 +65,24 @@ class Trend:
         return self.low > 0
 
 
+def without_largest_rise(values: Sequence[float]) -> np.ndarray:
+    """``values`` with their largest rise between two neighbouring samples taken out (subtracted
+    from every sample after it): what a memory trend is fitted on, since one step is not a trend.
+    A leak grows again and again, so losing one of its steps changes its slope by that step alone;
+    memory that grew once and stayed (a heap extended past a freed block that no longer fits, a
+    cache filled late) is a step and flat around it. In the detector series on the AVX-512 AMD
+    EPYC, such single steps of 288 KB of RSS, with the heap in use flat, fell inside 3 of 20
+    1000-call extensions and read as leaks of 0.31-0.44 MB per 1000 calls."""
+    v = np.array(values, dtype=float)
+    if len(v) < 2:
+        return v
+    rises = np.diff(v)
+    at = int(np.nanargmax(rises)) if not np.isnan(rises).all() else 0
+    if rises[at] > 0:
+        v[at + 1:] -= rises[at]
+    return v
+
+
 def block_trend(
     x: Sequence[float], y: Sequence[float], n_blocks: int = 10, confidence: float = 0.95, center: str = "mean",
     covariate: Sequence[float] | None = None,

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qpbench.stats import block_trend, t_quantile
+from qpbench.stats import block_trend, t_quantile, without_largest_rise
 
 
 @pytest.mark.parametrize("p, df, expected", [
@@ -63,6 +63,37 @@ def test_the_interval_covers_the_true_slope_about_95_percent_of_the_time():
         t = block_trend(np.arange(600.0), 0.003 * np.arange(600.0) + rng.normal(0, 1, 600))
         covered += t.low <= 0.003 <= t.high
     assert covered >= 180
+
+
+@given(before=st.floats(-1e3, 1e3), step=st.floats(0.01, 1e3), at=st.integers(1, 999))
+@settings(max_examples=40, deadline=None)
+def test_one_step_taken_out_leaves_a_flat_series(before, step, at):
+    y = np.full(1000, before)
+    y[at:] += step
+    assert np.allclose(without_largest_rise(y), before)
+    assert block_trend(np.arange(1000.0), without_largest_rise(y)).slope == pytest.approx(0, abs=1e-9 * (1 + abs(before)))
+
+
+@given(seed=st.integers(0, 2**32 - 1), rate=st.floats(0.0002, 0.002))
+@settings(max_examples=40, deadline=None)
+def test_growth_that_goes_on_keeps_its_slope_less_one_step(seed, rate):
+    """A leak that grows page by page (4 KiB at random calls, ``rate`` MiB per call on average)
+    keeps its slope but for one page, and stays significant."""
+    rng = np.random.default_rng(seed)
+    pages = rng.random(1000) < rate * 256  # 256 pages per MiB
+    y = 500.0 + np.cumsum(pages) / 256
+    t = block_trend(np.arange(1000.0), without_largest_rise(y))
+    assert t.significant_increase
+    assert t.slope == pytest.approx(block_trend(np.arange(1000.0), y).slope, abs=2 / 256 / 1000)
+
+
+def test_without_largest_rise_leaves_falls_short_series_and_its_input_alone():
+    y = [5.0, 4.0, 3.0]
+    assert list(without_largest_rise(y)) == y  # nothing rose
+    assert list(without_largest_rise([7.0])) == [7.0]
+    z = np.array([1.0, 2.0, 2.0])
+    without_largest_rise(z)
+    assert list(z) == [1.0, 2.0, 2.0]
 
 
 def test_median_blocks_ignore_outliers():

@@ -153,6 +153,22 @@ def test_a_clean_run_is_not_flagged_extended_or_not(seed):
     assert "RSS grew" not in " ".join(score([r], ScoringConfig(), "fake").recommendations)
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_one_step_of_memory_in_an_extension_is_not_a_leak(seed):
+    """A slowing model's run is extended, and 288 KB of RSS arrive at once inside the extension, the
+    heap in use flat (seen in the detector series on the AVX-512 AMD EPYC: a heap extended once):
+    the slowdown is flagged, the step is no leak. Three such steps, one every 300 calls, are."""
+    noise, jitter = page_noise(seed)
+    slowing = lambda i: 0.010 * (1 + 0.3 * i / 1600) * jitter[i]  # noqa: E731
+    at = 1000 + 37 * seed  # somewhere in the extension's first half
+    one = confirmed_run(slowing, lambda i: 500.0 + (0.28 if i >= at else 0.0) + noise[i], heap_at=lambda i: 130.0)
+    assert one.extended == 800 and one.slowdown_pct > TARGETS.slowdown_pct
+    assert one.leak_mb_per_1k <= TARGETS.leak_mb_per_1k
+    steps = confirmed_run(slowing, lambda i: 500.0 + 0.28 * (max(0, i - 800) // 300) + noise[i],
+                          heap_at=lambda i: 130.0)
+    assert steps.leak_mb_per_1k > TARGETS.leak_mb_per_1k
+
+
 PROBE_SIGMA = 0.1  # the numpy probe's per-call spread (log MAD) on the 2-vCPU Ice Lake Xeon: 0.12
 
 
@@ -286,7 +302,7 @@ def test_growth_below_the_target_does_not_extend_a_run(seed):
     pages = confirmed_run(lambda i: 0.01, lambda i: 500.0 + 3e-5 * i + noise[i] / 4, iterations=1000)
     assert not pages.extended and 0 < pages.leak_mb_per_1k < TARGETS.leak_mb_per_1k  # significant, under the target
     small = confirmed_run(lambda i: 0.01, lambda i: 500.0, iterations=1000, heap_at=lambda i: 40.0 + 1e-4 * i)
-    assert not small.extended and small.leak_mb_per_1k == pytest.approx(0.1)
+    assert not small.extended and small.leak_mb_per_1k == pytest.approx(0.1, rel=1e-3)  # less its largest step
     target_size = confirmed_run(lambda i: 0.01, lambda i: 500.0, iterations=1000, heap_at=lambda i: 40.0 + 3e-4 * i)
     assert target_size.extended == 1000 and target_size.leak_mb_per_1k > TARGETS.leak_mb_per_1k
 

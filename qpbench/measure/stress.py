@@ -246,12 +246,12 @@ def long_enough(series: StressSeries, n_blocks: int) -> bool:
 
 def memory_trends(series: StressSeries, n_blocks: int, confidence: float, start: int | None = None) -> list[Trend]:
     """The RSS trend, then the heap's when the run read it, from ``start`` on (MiB per inference;
-    by default the second half of the run: the first is where arenas still fill), as StressResult
-    judges the leak."""
+    by default the second half of the run: the first is where arenas still fill), each with its
+    largest step taken out, as StressResult judges the leak."""
     from qpbench import stats
 
     start = len(series.rss_mb) // 2 if start is None else start
-    return [stats.block_trend(range(start, len(m)), m[start:], n_blocks, confidence)
+    return [stats.block_trend(range(start, len(m)), stats.without_largest_rise(m[start:]), n_blocks, confidence)
             for m in (series.rss_mb, series.heap_mb) if len(m)]
 
 
