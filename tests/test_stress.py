@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 
 import numpy as np
 import pytest
@@ -167,6 +168,20 @@ def test_one_step_of_memory_in_an_extension_is_not_a_leak(seed):
     steps = confirmed_run(slowing, lambda i: 500.0 + 0.28 * (max(0, i - 800) // 300) + noise[i],
                           heap_at=lambda i: 130.0)
     assert steps.leak_mb_per_1k > TARGETS.leak_mb_per_1k
+
+
+def test_the_rules_run_on_a_thread_of_their_own():
+    """The stopping rules' temporaries are allocated away from the thread that runs the model (its
+    own malloc arena): the rule is never called on the measuring thread."""
+    callers = []
+
+    def stop(series):
+        callers.append(threading.get_ident())
+        return False
+
+    call, clock, rss, _ = fake_inference(lambda i: 0.01 * (1 + i / 500), lambda i: 500.0)  # slowing: extended
+    series, extended = confirmed_stress_loop(call, 600, 0, timer=clock, rss=rss, stop=stop, floor=400)
+    assert extended and len(callers) >= 3 and threading.get_ident() not in callers
 
 
 PROBE_SIGMA = 0.1  # the numpy probe's per-call spread (log MAD) on the 2-vCPU Ice Lake Xeon: 0.12
