@@ -158,7 +158,7 @@ def test_a_clean_run_is_not_flagged_extended_or_not(seed):
 def test_one_step_of_memory_in_an_extension_is_not_a_leak(seed):
     """A slowing model's run is extended, and 288 KB of RSS arrive at once inside the extension, the
     heap in use flat (seen in the detector series on the AVX-512 AMD EPYC: a heap extended once):
-    the slowdown is flagged, the step is no leak. Three such steps, one every 300 calls, are."""
+    the slowdown is flagged, the step is no leak. Such a step every 300 calls is."""
     noise, jitter = page_noise(seed)
     slowing = lambda i: 0.010 * (1 + 0.3 * i / 1600) * jitter[i]  # noqa: E731
     at = 1000 + 37 * seed  # somewhere in the extension's first half
