@@ -64,7 +64,7 @@ def main(out: Path) -> None:
                   f"{unjudged} metrics not comparable")
     spread = {v: max(s[v] for s in scores.values()) - min(s[v] for s in scores.values())
               for v in scores[1] if all(v in s for s in scores.values())}
-    print("score spread over the runs: " + ", ".join(f"{v} {d}" for v, d in spread.items()))
+    print("score spread over the runs: " + ", ".join(f"{v} {d:.2f}" for v, d in spread.items()))
 
 
 if __name__ == "__main__":
