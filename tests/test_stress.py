@@ -170,6 +170,24 @@ def test_one_step_of_memory_in_an_extension_is_not_a_leak(seed):
     assert steps.leak_mb_per_1k > TARGETS.leak_mb_per_1k
 
 
+def test_the_pool_probe_computes_what_the_numpy_probe_does_and_keeps_nothing():
+    """A torch worker's probe (the same sum of square roots, on the model's intra-op pool) reads
+    the same figure as the numpy one, and 10,000 calls leave the heap in use where it was."""
+    from qpbench.measure.stress import machine_probe, pool_probe
+    from qpbench.runtime.rss import heap_in_use_mb
+
+    torch_probe, numpy_probe = pool_probe(), machine_probe()
+    assert float(torch_probe()) == pytest.approx(float(numpy_probe()), rel=1e-12)
+    if heap_in_use_mb() is None:
+        pytest.skip("no glibc heap reader on this platform")
+    for _ in range(100):
+        torch_probe()
+    before = heap_in_use_mb()
+    for _ in range(10_000):
+        torch_probe()
+    assert heap_in_use_mb() - before < 0.05  # a 0.5 MB/1k leak would be 5 MB
+
+
 def test_the_rules_run_on_a_thread_of_their_own():
     """The stopping rules' temporaries are allocated away from the thread that runs the model (its
     own malloc arena): the rule is never called on the measuring thread."""
