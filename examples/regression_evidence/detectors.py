@@ -4,7 +4,13 @@ worker, eager at batch 1, the default profile's 1000 inferences after 100, ended
 it has shown no trend of the targets' size, extended once when a trend appears), judged by the criteria's own targets (leak <= 0.25 MB/1k, slowdown <= 10%).
 
     python examples/regression_evidence/detectors.py [RUNS] [OUT_DIR]     (RUNS=10 by default;
-        CASES=compact+leak,tiny to run some cases only; about 12 minutes for 10 runs of each)
+        CASES=compact+leak,tiny to run some cases only; about 6 minutes for 10 runs of each)
+    python examples/regression_evidence/detectors.py --judge OUT_DIR      (judge a saved series again
+        with the code of today: the runs' lengths and extensions stay those of the code that ran them)
+
+A flag is what the verdict calls it (``criterion_calls.call``): a figure over its target whose 95%
+interval lies above it ("missed"); one whose interval still holds the target is counted apart, as
+too close to call, as the verdict shows it ("?").
 
 Cases (planted.py):
   compact           the shipped compact CNN and checkpoint, unchanged        (a flag is a false alarm)
@@ -33,8 +39,10 @@ sys.path[:0] = [str(REPO), str(HERE)]
 from conftest import write_tiny_files  # noqa: E402  (the tests' tiny model and data)
 
 from qpbench.config import PROFILES, Targets  # noqa: E402
+from qpbench.criterion_calls import INCONCLUSIVE, MISSED, call  # noqa: E402
 from qpbench.measure.isolation import WorkerFailed  # noqa: E402
 from qpbench.measure.stress import measure_stress  # noqa: E402
+from qpbench.results import StressResult  # noqa: E402
 from qpbench.workload import WorkloadSpec, builtin_spec, load_workload  # noqa: E402
 
 EAGER = "qpbench.variants:build_eager"
@@ -58,6 +66,51 @@ def cases(tiny: dict[str, Path]) -> dict[str, tuple[WorkloadSpec, str]]:
     }
 
 
+def judged(name: str, run: int, expected: str, r: StressResult, targets: Targets) -> dict:
+    """One run's row: its figures, and whether each is a flag or too close to call, as the verdict
+    calls them."""
+    heap = r.heap_trend
+    leak = call(r.leak_mb_per_1k, r.leak_interval_mb_per_1k, targets.leak_mb_per_1k, False)
+    slow = call(r.slowdown_pct, r.slowdown_interval_pct, targets.slowdown_pct, False)
+    return {"case": name, "run": run, "expected": expected, "leak_mb_per_1k": r.leak_mb_per_1k,
+            "rss_mb_per_1k": r.rss_trend.slope * 1000, "heap_mb_per_1k": None if heap is None else heap.slope * 1000,
+            "slowdown_pct": r.slowdown_pct, "warmup_growth_mb": r.warmup_growth_mb, "extended": r.extended,
+            "iterations": r.iterations, "leak_flag": leak == MISSED, "leak_close": leak == INCONCLUSIVE,
+            "slowdown_flag": slow == MISSED, "slowdown_close": slow == INCONCLUSIVE,
+            "median_ms": 1e3 * sorted(r.latencies_s)[len(r.latencies_s) // 2]}
+
+
+def judge_again(out: Path) -> None:
+    """Judge the series a run of this script saved in ``out`` with today's code."""
+    profile, targets = PROFILES["default"], Targets()
+    saved = json.loads((out / "detectors.json").read_text())
+    series = np.load(out / "series.npz")
+    rows = []
+    for old in saved:
+        if "failed" in old:
+            continue
+        lat, probe, rss, heap = series[f"{old['case']}-{old['run']}"]
+        r = StressResult("eager", 1, profile.stress_warmup, 0.0, 0.0, tuple(lat), tuple(rss), extended=old["extended"],
+                         probe_s=tuple(None if np.isnan(v) else float(v) for v in probe),
+                         heap_mb=() if np.isnan(heap).all() else tuple(heap), planned=profile.stress_iterations)
+        rows.append(judged(old["case"], old["run"], old["expected"], r, targets))
+    summary(rows, list(dict.fromkeys(row["case"] for row in rows)))
+
+
+def summary(rows: list[dict], names: list[str]) -> None:
+    print("\ncase                 runs  leak flags (too close)  slowdown flags (too close)  leak MB/1k  slowdown %")
+    for name in names:
+        done = [r for r in rows if r["case"] == name and "failed" not in r]
+        if not done:
+            print(f"{name:<20} 0 (all failed)")
+            continue
+        leaks, slows = [r["leak_mb_per_1k"] for r in done], [r["slowdown_pct"] for r in done]
+        flags = (f"{sum(r['leak_flag'] for r in done)} ({sum(r['leak_close'] for r in done)})",
+                 f"{sum(r['slowdown_flag'] for r in done)} ({sum(r['slowdown_close'] for r in done)})")
+        print(f"{name:<20} {len(done):<5} {flags[0]:<23} {flags[1]:<27} {min(leaks):.2f}-{max(leaks):.2f}"
+              f"  {min(slows):.1f}-{max(slows):.1f}")
+
+
 def main(runs: int, out: Path) -> None:
     profile, targets = PROFILES["default"], Targets()
     out.mkdir(parents=True, exist_ok=True)
@@ -79,14 +132,8 @@ def main(runs: int, out: Path) -> None:
                 rows.append({"case": name, "run": i + 1, "failed": str(exc)})
                 print(f"{name} {i + 1}: failed: {exc}", flush=True)
                 continue
-            heap = r.heap_trend
-            row = {"case": name, "run": i + 1, "expected": expected, "leak_mb_per_1k": r.leak_mb_per_1k,
-                   "rss_mb_per_1k": r.rss_trend.slope * 1000,
-                   "heap_mb_per_1k": None if heap is None else heap.slope * 1000,
-                   "slowdown_pct": r.slowdown_pct, "warmup_growth_mb": r.warmup_growth_mb, "extended": r.extended, "iterations": r.iterations,
-                   "leak_flag": r.leak_mb_per_1k > targets.leak_mb_per_1k,
-                   "slowdown_flag": r.slowdown_pct > targets.slowdown_pct,
-                   "median_ms": 1e3 * sorted(r.latencies_s)[len(r.latencies_s) // 2], "wall_s": time.monotonic() - start}
+            row = judged(name, i + 1, expected, r, targets)
+            row["wall_s"] = time.monotonic() - start
             rows.append(row)
             series[f"{name}-{i + 1}"] = np.array([r.latencies_s, [np.nan if v is None else v for v in r.probe_s]
                                                   or [np.nan] * r.iterations, r.rss_mb,
@@ -97,17 +144,11 @@ def main(runs: int, out: Path) -> None:
                   f"median {row['median_ms']:.2f} ms", flush=True)
     (out / "detectors.json").write_text(json.dumps(rows, indent=1))
     np.savez_compressed(out / "series.npz", **series)  # per run: latencies, probe times, RSS, heap
-    print("\ncase             runs  leak flags  slowdown flags  leak MB/1k (min-max)  slowdown % (min-max)")
-    for name in chosen:
-        done = [r for r in rows if r["case"] == name and "failed" not in r]
-        if not done:
-            print(f"{name:<16} 0 (all failed)")
-            continue
-        leaks, slows = [r["leak_mb_per_1k"] for r in done], [r["slowdown_pct"] for r in done]
-        print(f"{name:<16} {len(done):<5} {sum(r['leak_flag'] for r in done):<11} "
-              f"{sum(r['slowdown_flag'] for r in done):<15} {min(leaks):.2f}-{max(leaks):.2f}"
-              f"{'':<12}{min(slows):.1f}-{max(slows):.1f}")
+    summary(rows, list(chosen))
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--judge"]:
+        judge_again(Path(sys.argv[2]))
+        sys.exit(0)
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 10, Path(sys.argv[2] if len(sys.argv) > 2 else "/tmp/qp-detectors"))
