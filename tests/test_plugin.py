@@ -327,9 +327,11 @@ def test_the_run_prints_its_plan_keeps_its_timing_and_fits_a_budget(suite):
     timing = latest(suite)["timing"]
     assert timing["budget_s"] == pytest.approx(60 * budget_min, rel=1e-3) and timing["scale"] < 1.0
     # Judged on the record's own clock. The screen always runs, so a screen slower than last time
-    # may end past the budget; after it, a test starts only if it should end within the budget.
+    # may end past the budget; after it, a test starts only if it should end within the budget by
+    # the last run's times, which a test on a shared machine can overrun (a CI run at 99d4200: 8.9 s
+    # against a 6.96 s budget, the screen ending at 6.5 s), so the bound allows half the budget more.
     assert timing["screen_s"] is not None and timing["screen_s"] <= timing["wall_s"]
-    assert timing["wall_s"] <= 1.25 * max(timing["budget_s"], timing["screen_s"]), timing
+    assert timing["wall_s"] <= 1.5 * max(timing["budget_s"], timing["screen_s"]), timing
     # A budget the screen alone exceeds: the screen runs, every measurement after it is skipped with why.
     result = run(suite, *picked, "--qp-budget=0.001", "-rs")
     # The screen: accuracy, kernels, speed and batch-1 latency of both, fidelity of optimized (eager's
