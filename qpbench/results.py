@@ -260,21 +260,17 @@ class StressResult:
 
     @cached_property
     def rss_trend(self) -> stats.Trend:
-        """RSS growth in MB per inference, over the settled part of the run, with its largest step
-        taken out (``stats.without_largest_rise``: one step is not a leak)."""
-        start = self.settled_from
-        return stats.block_trend(range(start, self.iterations), stats.without_largest_rise(self.rss_mb[start:]),
-                                 self.n_blocks, self.confidence)
+        """RSS growth in MB per inference, over the settled part of the run, a step that stands out
+        taken out (``stats.memory_trend``: one step is not a leak)."""
+        return stats.memory_trend(self.rss_mb, self.settled_from, self.n_blocks, self.confidence)
 
     @cached_property
     def heap_trend(self) -> stats.Trend | None:
         """Growth of the malloc'd memory in use in MB per inference, over the settled part of the
-        run, its largest step taken out as for RSS; None without heap samples."""
+        run, judged as RSS is; None without heap samples."""
         if not self.heap_mb:
             return None
-        start = self.settled_from
-        return stats.block_trend(range(start, self.iterations), stats.without_largest_rise(self.heap_mb[start:]),
-                                 self.n_blocks, self.confidence)
+        return stats.memory_trend(self.heap_mb, self.settled_from, self.n_blocks, self.confidence)
 
     @cached_property
     def latency_trend(self) -> stats.Trend:

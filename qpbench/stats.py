@@ -84,9 +84,16 @@ def without_largest_rise(values: Sequence[float]) -> np.ndarray:
     rises = np.nan_to_num(np.diff(v), nan=0.0)
     at = int(np.argmax(rises))
     others = np.delete(rises, at)
-    if rises[at] > 0 and rises[at] >= STEP_STANDS_OUT * max(float(others.max(initial=0.0)), 0.0):
+    if rises[at] > 0 and rises[at] >= STEP_STANDS_OUT * others.max(initial=0.0):
         v[at + 1:] -= rises[at]
     return v
+
+
+def memory_trend(values: Sequence[float], start: int, n_blocks: int, confidence: float) -> Trend:
+    """The growth of a memory series (RSS or the heap in use) from ``start`` on, per sample, fitted
+    with a step that stands out taken out (``without_largest_rise``): how a leak is judged, both by
+    the stress run's own rules and by its result."""
+    return block_trend(range(start, len(values)), without_largest_rise(values[start:]), n_blocks, confidence)
 
 
 def block_trend(

@@ -38,12 +38,17 @@ PROBE_SHARE = 0.02  # and more often (after every inference at most) as long as 
 PROBE_VALUES = 100_000
 
 
+def probe_values() -> np.ndarray:
+    """The probes' fixed input: ``PROBE_VALUES`` doubles in [0, 1), the same in every worker."""
+    return np.random.default_rng(20261128).random(PROBE_VALUES)
+
+
 def machine_probe() -> Callable[[], object]:
     """The stress run's machine-speed probe: a square root over 100,000 fixed doubles into a buffer
     made once, then their sum (about 0.3 ms). It allocates nothing, so it can neither hide a leak
     (a network's freed activations leave heap holes that a small leak fills without growing RSS)
     nor fake one, and it needs only numpy, so the torch-free runtime workers run it too."""
-    values = np.random.default_rng(20261128).random(PROBE_VALUES)
+    values = probe_values()
     out = np.empty_like(values)
 
     def probe() -> object:
@@ -64,7 +69,7 @@ def pool_probe() -> Callable[[], object]:
     either (0.001 MB of heap over 100,000 calls)."""
     import torch
 
-    values = torch.from_numpy(np.random.default_rng(20261128).random(PROBE_VALUES))
+    values = torch.from_numpy(probe_values())
     out = torch.empty_like(values)
     total = torch.empty((), dtype=values.dtype)
 
@@ -248,13 +253,12 @@ def long_enough(series: StressSeries, n_blocks: int) -> bool:
 
 def memory_trends(series: StressSeries, n_blocks: int, confidence: float, start: int | None = None) -> list[Trend]:
     """The RSS trend, then the heap's when the run read it, from ``start`` on (MiB per inference;
-    by default the second half of the run: the first is where arenas still fill), each with its
-    largest step taken out, as StressResult judges the leak."""
+    by default the second half of the run: the first is where arenas still fill), as StressResult
+    judges the leak (``stats.memory_trend``)."""
     from qpbench import stats
 
     start = len(series.rss_mb) // 2 if start is None else start
-    return [stats.block_trend(range(start, len(m)), stats.without_largest_rise(m[start:]), n_blocks, confidence)
-            for m in (series.rss_mb, series.heap_mb) if len(m)]
+    return [stats.memory_trend(m, start, n_blocks, confidence) for m in (series.rss_mb, series.heap_mb) if len(m)]
 
 
 def confirmed_stress_loop(call: Callable[[], object], iterations: int, warmup: int, extend: bool = True,
