@@ -222,7 +222,7 @@ def test_a_damaged_entry_is_rebuilt_never_loaded(project, damage):
     record = again.meta["build_cache"]
     assert record["hit"] is False and record["stored"] is True
     assert {"flipped byte": "sha256", "truncated": "bytes", "removed": "missing",
-            "entry.json garbage": "unreadable"}[damage] in record["discarded"]
+            "entry.json garbage": "unreadable"}[damage] in record["rejected"]
     third = build(project)  # the rebuilt entry is whole again
     assert third.meta["build_cache"]["hit"] is True and log(project) == ["build", "build", "load"]
 

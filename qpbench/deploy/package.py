@@ -54,6 +54,7 @@ RUNTIME_FILES = (
     ("runtime/manifest.py", "manifest.py"),
     ("runtime/params.py", "params.py"),
     ("runtime/rss.py", "rss.py"),  # the wrapper reports and watches RSS
+    ("runtime/cpu_quota.py", "cpu_quota.py"),  # the backends' default threads respect a container's CPU quota
 )
 REPORT_NAME = "performance_report.json"
 ARTIFACT_STEM = "model"

@@ -34,6 +34,7 @@ from qpbench import peak
 from qpbench.measure.isolation import MeasurementError
 from qpbench.measure.model_ops import flops_per_image
 from qpbench.results import KernelsResult
+from qpbench.runtime.cpu_quota import usable_cpus
 from qpbench.system import cpu_info
 
 _PRECISION = {"u8": "int8", "s8": "int8", "i8": "int8", "uint8": "int8", "int8": "int8",
@@ -327,9 +328,10 @@ def model_flops(workload: Any) -> float | None:
 
 
 def machine_peak(precision: str, threads: int | None) -> peak.Peak | None:
-    """The peak on the cores the variant runs on (its threads, at most the CPUs this process may use)."""
+    """The peak on the cores the variant runs on (its threads, at most the CPUs this process may use:
+    the affinity capped by a container's CPU quota, whose throttling no thread count gets past)."""
     hz = peak.cpu_hz()
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cpus = usable_cpus()
     if hz is None:
         return None
     return peak.peak_for(precision, cpu_info()["isa"], min(threads or cpus, cpus), hz)

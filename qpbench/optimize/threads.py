@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+from qpbench.runtime.cpu_quota import usable_cpus
 from qpbench.timing import median_call_s
 
 
@@ -29,10 +30,14 @@ def thread_settings(num_threads: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def candidate_thread_counts(logical_cores: int | None = None) -> list[int]:
-    """1, 2, 4, ... up to the cores this process may use, plus that count itself."""
+def candidate_thread_counts(logical_cores: int | None = None, root: Path = Path("/")) -> list[int]:
+    """1, 2, 4, ... up to the cores this process may use, plus that count itself.
+
+    The default count is the affinity capped by a container's CPU quota (``root``: where
+    /proc and the cgroup files are, for tests): threads past the quota only add throttling.
+    """
     if logical_cores is None:
-        logical_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        logical_cores = usable_cpus(root)
     counts = {logical_cores}
     n = 1
     while n < logical_cores:

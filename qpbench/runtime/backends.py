@@ -27,6 +27,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .cpu_quota import quota_threads
+
 
 class Backend(abc.ABC):
     """Base class: subclasses set ``format`` and ``requires`` and implement ``load`` and ``run``."""
@@ -37,7 +39,8 @@ class Backend(abc.ABC):
 
     @classmethod
     def load(cls, path: Path, threads: int | None = None, **options: Any) -> "Backend":
-        """Load the artifact at ``path`` with ``threads`` intra-op threads (None: the runtime's default).
+        """Load the artifact at ``path`` with ``threads`` intra-op threads (None: the runtime's default,
+        capped by a container's CPU quota: ``cpu_quota.quota_threads``).
 
         Every registered format overrides it; a backend built around an in-memory model
         (the wrapper's tests, an embedding application) has no file to load.
@@ -51,10 +54,16 @@ class Backend(abc.ABC):
 
 def _set_torch_threads(torch: Any, threads: int | None) -> None:
     # Process-wide: a deployment process serves one model.
-    if threads is not None:
-        if threads < 1:
-            raise ValueError(f"threads must be >= 1, got {threads}")
-        torch.set_num_threads(int(threads))
+    if threads is None:
+        # torch sizes its pool from the cores it sees, not from a container's CPU quota: cap it
+        # there, keeping a smaller count the user chose (OMP_NUM_THREADS).
+        cap = quota_threads()
+        if cap is not None and torch.get_num_threads() > cap:
+            torch.set_num_threads(cap)
+        return
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    torch.set_num_threads(int(threads))
 
 
 class TorchBackend(Backend):
@@ -143,14 +152,16 @@ def require(module: str, extra: str) -> Any:
 
 
 def _check_threads(threads: int | None) -> int | None:
+    """``threads`` checked; None becomes the CPU quota's count where a container's quota is below the
+    cores this process sees (the runtimes' own defaults count cores and would be throttled), else stays None."""
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
-    return threads
+    return quota_threads() if threads is None else threads
 
 
 class OnnxRuntimeBackend(Backend):
     """An ``.onnx`` model in an ONNX Runtime CPU session: all graph optimizations, sequential
-    execution, ``threads`` intra-op threads (None: ONNX Runtime's default). No torch."""
+    execution, ``threads`` intra-op threads (None: ONNX Runtime's default, or the CPU quota's count). No torch."""
 
     format = "onnx"
     requires = ("onnxruntime",)
@@ -173,8 +184,9 @@ class OnnxRuntimeBackend(Backend):
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.inter_op_num_threads = 1
-        if _check_threads(threads) is not None:
-            so.intra_op_num_threads = int(threads)
+        intra = _check_threads(threads)
+        if intra is not None:
+            so.intra_op_num_threads = int(intra)
         session = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
         names = tuple(i.name for i in session.get_inputs())
         if names != INPUT_NAMES:
@@ -236,8 +248,9 @@ class OpenVINOBackend(Backend):
         if not path.is_file() or not path.with_suffix(".bin").is_file():
             raise FileNotFoundError(f"OpenVINO IR {path} (and its .bin) does not exist")
         config: dict[str, Any] = {"PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": precision}
-        if _check_threads(threads) is not None:
-            config["INFERENCE_NUM_THREADS"] = int(threads)
+        inference = _check_threads(threads)
+        if inference is not None:
+            config["INFERENCE_NUM_THREADS"] = int(inference)
         return cls(ov.Core().compile_model(str(path), "CPU", config), path, threads, hint, ov)
 
     @property

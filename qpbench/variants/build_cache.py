@@ -8,11 +8,13 @@ export, calibration or sweep); a miss builds as usual and stores the result. An 
                                         options, every file's sha256 and size
     <root>/<key[:2]>/<key>/files/...    the files the build left in its run directory
 
-written in a staging directory under the root and renamed into place in one step (a
-concurrent writer of the same key that loses the race drops its copy). Every file is
-checked against entry.json before it is used: an entry that fails the check is removed
-and the variant rebuilt, never loaded. A cache error (disk full, permissions) never fails
-a build: the build goes on uncached and its meta says why.
+written in a staging directory under the root, entry.json last, and renamed into place in
+one step (a concurrent writer of the same key that loses the race drops its copy): an entry
+exists only once its entry.json is whole. Nothing of an entry is loaded before it passes
+``cache_digest``'s checks (exactly the recorded files, each hashed as it is restored into
+the run, entry.json signed where ``$QPBENCH_CACHE_KEY`` is set): one that fails is removed,
+the variant rebuilt, and its meta's ``build_cache["rejected"]`` says why. A cache error
+(disk full, permissions) never fails a build: the build goes on uncached and its meta says why.
 """
 
 from __future__ import annotations
@@ -33,15 +35,23 @@ from typing import Any
 
 import qpbench
 from qpbench.errors import VariantUnavailable
+from qpbench.runtime.cpu_quota import quota_threads
 from qpbench.runtime.manifest import sha256_file
 from qpbench.system import ISA_FLAGS, cpu_info, runtime_versions
 from qpbench.variants.artifacts import rebase
 from qpbench.variants.base import BuildContext, Variant, VariantSpec, build_variant
+from qpbench.variants.cache_digest import (
+    FILES,
+    FORMAT,
+    METADATA,
+    Rejected,
+    digest_problem,
+    entry_problem,
+    sealed,
+)
 from qpbench.variants.code_digest import code_digest
 from qpbench.workload import Workload, WorkloadSpec
 
-FORMAT = 1  # entry.json's layout; another value is a miss
-FILES = Path("{files}")  # paths in entry.json that name a file under the entry's files/
 OFF = "off"
 STAGING = ".staging"  # under the root: entries being written
 STALE_STAGING_S = 3600.0  # a staging directory older than this was left by a killed run
@@ -91,7 +101,13 @@ def cpu_key() -> dict[str, Any]:
     """The CPU a build was made (and its threads swept) on, and the CPUs this process may use."""
     model, isa = cpu_model_and_isa()
     usable = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
-    return {"model": model, "arch": platform.machine(), "isa": isa, "cpus": usable}
+    key: dict[str, Any] = {"model": model, "arch": platform.machine(), "isa": isa, "cpus": usable}
+    # A container's CPU quota caps the thread sweep; keyed only where it caps the affinity, so keys made
+    # without one stand.
+    cap = quota_threads()
+    if cap is not None:
+        key["cpu_quota_threads"] = cap
+    return key
 
 
 def file_digest(path: str | None) -> str | None:
@@ -127,7 +143,8 @@ def cache_key(inputs: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Entry:
-    """A verified entry: its directory and entry.json."""
+    """An entry whose entry.json and file tree passed the checks (its files are hashed as they
+    are restored): its directory and entry.json."""
 
     path: Path
     data: dict[str, Any]
@@ -149,14 +166,11 @@ class BuildCache:
         return self.root / key[:2] / key
 
     def lookup(self, key: str) -> tuple[Entry | None, str | None]:
-        """(the verified entry or None, why an entry that was there was removed or None)."""
+        """(the checked entry or None, why an entry that was there was rejected and removed or None)."""
         path = self.entry_dir(key)
         if not path.is_dir():
             return None, None
-        data, problem = _read_entry(path, key)
-        if problem is None:
-            assert data is not None
-            problem = _bad_file(path / "files", data["files"])
+        data, problem = entry_problem(path, key)
         if problem is not None:
             self.discard(path)
             return None, problem
@@ -176,6 +190,9 @@ class BuildCache:
         try:
             for rel in files:
                 link_or_copy(variant_dir / rel, staging / "files" / rel)
+            changed = digest_problem(staging / "files", files)  # the entry's digests are its own files'
+            if changed:
+                raise NotCacheable(f"changed since the build: {changed}")
             entry = {
                 "format": FORMAT, "key": key, "inputs": inputs,
                 "info": {"description": variant.description, "build_time_s": variant.build_time_s,
@@ -185,7 +202,7 @@ class BuildCache:
                 "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "qpbench": qpbench.__version__,
             }
-            (staging / "entry.json").write_text(json.dumps(entry, indent=1, default=str) + "\n", encoding="utf-8")
+            (staging / METADATA).write_text(json.dumps(sealed(entry), indent=1) + "\n", encoding="utf-8")
             final = self.entry_dir(key)
             final.parent.mkdir(exist_ok=True)
             if replace and final.exists():
@@ -204,13 +221,17 @@ class BuildCache:
 
     def restore(self, entry: Entry, run_dir: Path, variant: str) -> dict[str, Any]:
         """Link (else copy) the entry's files into ``run_dir/variant`` in one step; the rebuild
-        options with their paths there."""
+        options with their paths there. Rejected when a restored file is not the recorded one:
+        the copies are hashed, not the cache's names, so what is checked is what gets loaded."""
         target = Path(run_dir) / variant
         if entry.data["files"]:
             staging = Path(tempfile.mkdtemp(prefix=f".{variant}.", suffix=".restoring", dir=run_dir))
             try:
                 for rel in entry.data["files"]:
                     link_or_copy(entry.files_dir / rel, staging / rel)
+                problem = digest_problem(staging, entry.data["files"])
+                if problem:
+                    raise Rejected(problem)
                 os.rename(staging, target)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -231,34 +252,6 @@ class BuildCache:
             return []
         return [p for shard in self.root.iterdir() if shard.is_dir() and len(shard.name) == 2
                 for p in shard.iterdir() if p.is_dir() and p.name.startswith(shard.name) and len(p.name) == 64]
-
-
-def _read_entry(path: Path, key: str) -> tuple[dict[str, Any] | None, str | None]:
-    try:
-        data = json.loads((path / "entry.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return None, f"entry.json unreadable: {type(exc).__name__}"
-    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("key") != key:
-        return None, "entry.json is not an entry for this key"
-    if not isinstance(data.get("files"), dict) or not isinstance(data.get("rebuild_options"), dict) \
-            or not isinstance(data.get("info"), dict):
-        return None, "entry.json lacks its files, info or rebuild options"
-    return data, None
-
-
-def _bad_file(files_dir: Path, files: dict[str, Any]) -> str | None:
-    """Why a file of the entry is not the one stored (None: all are)."""
-    for rel, record in files.items():
-        path = files_dir / rel
-        if Path(rel).is_absolute() or ".." in Path(rel).parts:
-            return f"{rel}: a path outside the entry"
-        if not path.is_file():
-            return f"{rel}: missing"
-        if path.stat().st_size != record.get("bytes"):
-            return f"{rel}: {path.stat().st_size} bytes, stored {record.get('bytes')}"
-        if sha256_file(path) != record.get("sha256"):
-            return f"{rel}: sha256 differs from the stored one"
-    return None
 
 
 def _files_under(artifact_files: dict[str, dict[str, Any]], variant_dir: Path) -> dict[str, dict[str, Any]]:
@@ -314,11 +307,15 @@ def cached_build(spec: VariantSpec, workload: Workload, sweep_rounds: int, calib
         try:
             entry, problem = cache.lookup(key)
             if problem:
-                record["discarded"] = problem
+                record["rejected"] = problem
             if entry is not None:
                 return _load_cached(spec, workload, calibration_batches, artifact_dir, cache, entry)
         except VariantUnavailable:
             raise
+        except Rejected as exc:  # found before anything was loaded: a miss, and the entry replaced
+            record["rejected"] = str(exc)
+            if entry is not None:
+                cache.discard(entry.path)
         except Exception as exc:  # noqa: BLE001  (an unreadable cache, or a cached build that does not load here)
             record["error"] = f"not loaded from the cache: {type(exc).__name__}: {exc}"
             shutil.rmtree(artifact_dir / spec.name, ignore_errors=True)
