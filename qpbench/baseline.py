@@ -20,17 +20,22 @@ from typing import Any
 from qpbench.errors import QPBenchError, RecordError
 from qpbench.files import SAFE_NAME_RULE, is_safe_name
 from qpbench.record import SCHEMA_VERSION, RunRecord
+from qpbench.system import cpu_identity
 
 LATEST = "latest"
 CPU_FIELD = "{cpu}"  # in a baseline's name: this machine's CPU (cpu_slug), so each CPU has its own
 # The widest vector ISA a CPU has, as a name's suffix: two processors with one brand string (an AMD
-# EPYC with AVX2 only and one with AVX-512) are different machines for a baseline.
+# EPYC with AVX2 only and one with AVX-512) are different machines for a baseline. AVX512_BF16
+# without AMX is a tier of its own: OpenVINO runs bf16 natively there and emulates it in fp32 below.
 ISA_TIERS: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
     ("amx", (("amx_int8",), ("amx_tile",))),
+    ("avx512-vnni-bf16", (("avx512f", "avx512_vnni", "avx512_bf16"), ("avx512f", "avx512vnni", "avx512_bf16"))),
     ("avx512-vnni", (("avx512f", "avx512_vnni"), ("avx512f", "avx512vnni"))),
     ("avx512", (("avx512f",),)),
     ("avx2", (("avx2",),)),
 )
+# CPUID vendor strings as a name's first word (another vendor: its own string, lower case).
+VENDORS = {"GenuineIntel": "intel", "AuthenticAMD": "amd", "HygonGenuine": "hygon", "CentaurHauls": "centaur"}
 
 
 class BaselineError(QPBenchError):
@@ -41,15 +46,32 @@ def baselines_dir(results_dir: str | Path) -> Path:
     return Path(results_dir) / "baselines"
 
 
-def cpu_slug(cpu: Mapping[str, Any]) -> str:
-    """A CPU (the fingerprint's ``cpu``) as part of a baseline name: its brand string in lower case
-    and dashes, then its widest vector ISA, e.g. ``intel-xeon-processor-2-80ghz-avx512-vnni``."""
-    brand = re.sub(r"\((r|tm)\)", "", str(cpu.get("brand") or "unknown").lower())
-    brand = re.sub(r"[^a-z0-9]+", "-", brand).strip("-")[:70] or "unknown"
-    isa = cpu.get("isa") or {}
-    tier = next((name for name, any_of in ISA_TIERS if any(all(isa.get(f) for f in flags) for flags in any_of)),
+def _words(text: str) -> str:
+    """``text`` in lower case and dashes, without (R) and (TM): a safe part of a file name."""
+    return re.sub(r"[^a-z0-9]+", "-", re.sub(r"\((r|tm)\)", "", text.lower())).strip("-")
+
+
+def isa_tier(isa: Mapping[str, Any]) -> str:
+    """The first of ISA_TIERS whose flags ``isa`` has, else ``base``."""
+    return next((name for name, any_of in ISA_TIERS if any(all(isa.get(f) for f in flags) for flags in any_of)),
                 "base")
-    return f"{brand}-{tier}"
+
+
+def cpu_slug(cpu: Mapping[str, Any]) -> str:
+    """A CPU (the fingerprint's ``cpu``) as part of a baseline name: its vendor (unless the brand
+    starts with it), brand string, family and model, then its widest vector ISA, e.g.
+    ``amd-epyc-f25-m17-avx512-vnni-bf16``. In a VM the brand string can be as bare as "AMD EPYC",
+    which a Zen 4 and a Zen 5 share; family and model tell them apart. A fingerprint from before
+    family and model were probed gives brand and ISA alone, as names were made then."""
+    brand = _words(str(cpu.get("brand") or "unknown"))[:70].strip("-") or "unknown"
+    vendor_id = str(cpu.get("vendor_id") or "")
+    vendor = VENDORS.get(vendor_id) or _words(vendor_id)[:20].strip("-")
+    parts = [vendor] if vendor and not f"{brand}-".startswith(f"{vendor}-") else []
+    parts.append(brand)
+    identity = cpu_identity(cpu)
+    if identity is not None:
+        parts.append(f"f{identity[1]}-m{identity[2]}")
+    return "-".join([*parts, isa_tier(cpu.get("isa") or {})])
 
 
 def for_cpu(name: str, cpu: Mapping[str, Any]) -> str:
@@ -92,6 +114,45 @@ def save_baseline(record: RunRecord, results_dir: str | Path, name: str, repo_di
         "pytest_benchmark": {"save": name, "storage": benchmark_storage} if benchmark_storage else None,
     }
     return replace(record, baseline=block).write(baselines_dir(results_dir) / f"{name}.json")
+
+
+def finished_record(path: str | Path) -> RunRecord:
+    """A finished run's record at ``path``, validated by the one loader; a journal, a partial record
+    or one without results is a BaselineError saying so: a baseline must hold a whole run."""
+    path = Path(path)
+    if path.suffix == ".jsonl":
+        raise BaselineError(f"{path}: a stopped run's journal (its partial results), not a finished run record: "
+                            "only a whole run can become a baseline")
+    try:
+        record = RunRecord.load(path)
+    except RecordError as exc:
+        raise BaselineError(str(exc)) from None
+    partial = record.extra.get("partial")
+    if partial:
+        why = partial.get("reason") if isinstance(partial, Mapping) else partial
+        raise BaselineError(f"{path}: a partial record ({why}): only a whole run can become a baseline")
+    if not record.results:
+        raise BaselineError(f"{path}: the run measured nothing (no results): nothing to compare later runs with")
+    return record
+
+
+def promote(path: str | Path, results_dir: str | Path, name: str | None, repo_dir: str | Path,
+            force: bool = False) -> tuple[str, str, Path]:
+    """Save the run record at ``path`` (a CI run's, say) as baseline ``name``, ``{cpu}`` being the
+    record's own CPU (not this machine's: the record may come from another runner); no name is
+    WORKLOAD-PROFILE-{cpu} (the self-gate's compact-quick-{cpu}). Refuses to replace a baseline
+    unless ``force``. Returns (the name as given, as resolved, the path written)."""
+    record = finished_record(path)
+    name = name or f"{record.workload.name}-{record.profile.get('name', 'run')}-{CPU_FIELD}"
+    cpu = (record.fingerprint or {}).get("cpu")
+    if CPU_FIELD in name and not cpu:
+        raise BaselineError(f"{path}: its fingerprint names no CPU, so {CPU_FIELD} cannot be resolved: "
+                            "give a name without it")
+    resolved = check_name(for_cpu(name, cpu or {}))
+    target = baselines_dir(results_dir) / f"{resolved}.json"
+    if target.exists() and not force:
+        raise BaselineError(f"baseline {resolved} exists ({target}): --force replaces it")
+    return name, resolved, save_baseline(record, results_dir, resolved, repo_dir)
 
 
 def add_run(target: Loaded, statistics: dict[str, float], repo_dir: str | Path) -> Path:

@@ -6,10 +6,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from qpbench.system import fingerprint, torch_version_problem
+    from qpbench.baseline import cpu_slug
+    from qpbench.system import describe_cpu, fingerprint, torch_version_problem
 
     fp = fingerprint()
     if args.json:
@@ -19,7 +21,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     isa = [name for name, present in cpu["isa"].items() if present]
     caches = ", ".join(f"L{c['level']} {c['type'].lower()} {c['size']}" for c in fp.get("caches", []))
     lines = [
-        ("CPU", f"{cpu['brand']} ({cpu['arch']})"),
+        ("CPU", f"{describe_cpu(cpu)} ({cpu['arch']})"),
+        ("{cpu}", f"{cpu_slug(cpu)} (this CPU in baseline names)"),
         ("cores", f"{fp['cores_physical']} physical, {fp['cores_logical']} logical, affinity {fp['cpu_affinity']}"),
         ("ISA", " ".join(isa) or "none of the listed extensions"),
         ("caches", caches or "unknown"),
@@ -28,9 +31,10 @@ def cmd_info(args: argparse.Namespace) -> int:
                   f"CPU capability {fp['cpu_capability']}"),
         ("libraries", ", ".join(f"{k} {v}" for k, v in fp["libraries"].items() if v) or "unknown"),
         ("thread env", ", ".join(f"{k}={v}" for k, v in fp["thread_env"].items() if v is not None) or "none set"),
+        ("CPU quota", quota_line(fp.get("cpu_quota"))),
         ("Python", f"{fp['python']} on {fp['platform']}"),
     ]
-    lines += peak_lines(cpu["isa"], len(fp["cpu_affinity"] or []) or fp["cores_logical"])
+    lines += peak_lines(cpu["isa"], usable_cores(fp))
     lines += achieved_lines(args.record)
     lines.append(("build cache", build_cache_line()))
     problem = torch_version_problem(fp["torch"])
@@ -39,6 +43,21 @@ def cmd_info(args: argparse.Namespace) -> int:
     width = max(len(k) for k, _ in lines)
     print("\n".join(f"{k.ljust(width)}  {v}" for k, v in lines))
     return 0
+
+
+def quota_line(quota: dict[str, Any] | None) -> str:
+    """One line on the container's CPU quota: where it comes from and the CPUs it leaves usable."""
+    if not quota:
+        return "unknown"
+    if quota.get("source") is None:
+        return f"none ({quota.get('usable_cpus')} usable CPUs)"
+    return f"{quota['cpus']:g} CPUs ({quota['source']}): {quota.get('usable_cpus')} usable CPUs"
+
+
+def usable_cores(fp: dict[str, Any]) -> int:
+    """The cores a run may use: the affinity, capped by a CPU quota (a peak over throttled cores is not reachable)."""
+    usable = (fp.get("cpu_quota") or {}).get("usable_cpus")
+    return usable or len(fp["cpu_affinity"] or []) or fp["cores_logical"]
 
 
 def build_cache_line() -> str:
@@ -151,6 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("baselines", help="list the saved baselines")
     compare_cli.add_list_arguments(p)
     p.set_defaults(func=compare_cli.run_list)
+    p = sub.add_parser("baseline", help="make baselines: promote a run's record to its CPU's baseline")
+    actions = p.add_subparsers(dest="action", required=True)
+    p = actions.add_parser("promote", help="save a finished run's record (a CI run's) as a baseline, {cpu} being the "
+                           "record's CPU; written atomically, an existing one kept unless --force",
+                           description="Save a finished run's record (results/latest.json, or one a CI job "
+                           "kept) as a baseline under RESULTS_DIR/baselines/, {cpu} in its name being the record's "
+                           "own CPU. It is validated first; an existing baseline is kept unless --force. Exit 2 on "
+                           "bad input, naming the problem.")
+    compare_cli.add_promote_arguments(p)
+    p.set_defaults(func=compare_cli.run_promote)
     return parser
 
 

@@ -30,6 +30,7 @@ import scipy.stats
 from qpbench.config import COMPARISON, DEFAULT_GATE_ON, DEFAULT_THRESHOLDS, REFERENCE
 from qpbench.comparison import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison, MetricChange
 from qpbench.errors import ConfigError
+from qpbench.gate import could_not_judge
 from qpbench.measure.load_watch import under_load
 from qpbench.record import RunRecord
 from qpbench.results import (
@@ -39,6 +40,7 @@ from qpbench.results import (
     MemoryResult,
     PairedResult,
 )
+from qpbench.system import cpu_model_label
 
 
 
@@ -325,15 +327,28 @@ def taken_under_load(baseline: Any, current: Any) -> str | None:
     return "taken under load in " + " and ".join(loaded) + ": not judged; rerun on a quiet machine"
 
 
+# The differences that make another processor (fingerprint_differences' keys): speed figures from
+# it are no baseline. Family and model count where both fingerprints have them; a record from
+# before they were probed is judged by brand and ISA, as it was.
+CPU_DIFFERENCES = ("CPU:", "CPU model:", "ISA:", "a fingerprint")
+
+
+def cpu_differences(differences: Sequence[str]) -> list[str]:
+    """Those of ``differences`` (fingerprint_differences') that make another processor."""
+    return [d for d in differences if d.startswith(CPU_DIFFERENCES)]
+
+
 def fingerprint_differences(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> list[str]:
     """What differs between two fingerprints in what changes a timing; [] when they match."""
     if not a or not b:
         return ["a fingerprint is missing"]
+    known = all(cpu_model_label(fp.get("cpu") or {}) for fp in (a, b))
 
     def parts(fp: Mapping[str, Any]) -> dict[str, Any]:
         cpu = fp.get("cpu") or {}
         return {
             "CPU": cpu.get("brand"),
+            "CPU model": cpu_model_label(cpu) if known else None,
             "ISA": tuple(sorted(k for k, v in (cpu.get("isa") or {}).items() if v)),
             "logical cores": fp.get("cores_logical"),
             "CPU affinity": len(fp["cpu_affinity"]) if fp.get("cpu_affinity") else None,
@@ -416,7 +431,7 @@ class _Pair:
         # Speed on another processor is no baseline: the same variant's speed-up over eager was
         # 2.7x, 4.3x and 7.0x on three CPUs this project has run on. Ratios and times are then
         # not comparable, even when absolute figures are compared across machines on request.
-        self.cpu = [d for d in self.machine if d.startswith(("CPU:", "ISA:", "a fingerprint"))]
+        self.cpu = cpu_differences(self.machine)
         self.cpu_why = ("another CPU (" + "; ".join(self.cpu) + "): speed figures from another processor are "
                         "no baseline; save a baseline on this CPU") if self.cpu else None
         self.workload = workload_differences(baseline, current)
@@ -563,7 +578,8 @@ def check_families(names: Sequence[str]) -> tuple[str, ...]:
 
 def regression_gate(comparison: Comparison, gate_on: Sequence[str] | None = None) -> tuple[bool, list[str]]:
     """(failed, lines): fails on any significant regression of a family in ``gate_on`` (default:
-    DEFAULT_GATE_ON), or when nothing could be compared. Other regressions are listed, not gated."""
+    DEFAULT_GATE_ON), or when nothing could be compared; the line says INCONCLUSIVE when that was
+    load or a slow spell (could_not_judge). Other regressions are listed, not gated."""
     families = set(check_families(gate_on) if gate_on else DEFAULT_GATE_ON)
     regressions = [c for c in comparison.regressions if c.family in families]
     reported = [c for c in comparison.regressions if c.family not in families]
@@ -574,6 +590,10 @@ def regression_gate(comparison: Comparison, gate_on: Sequence[str] | None = None
                  f"against {comparison.baseline_label}"]
         lines += [f"  - {c.variant} {c.metric}: {c.reason}" for c in regressions]
         return True, lines + extra
+    if could_not_judge(comparison, families):
+        return True, [f"INCONCLUSIVE qpbench regression gate: nothing could be compared with "
+                      f"{comparison.baseline_label}: every gated figure was taken under load or in a slow spell of "
+                      "the machine; retry on a quiet machine (no regression found, none ruled out)"]
     if not comparison.comparable:
         return True, [f"FAIL qpbench regression gate: nothing could be compared with {comparison.baseline_label}"
                       + (f" ({comparison.notes[0]})" if comparison.notes else "")]

@@ -1,4 +1,5 @@
-"""``qpbench compare A B`` and ``qpbench baselines``: compare two saved runs, list baselines."""
+"""``qpbench compare A B``, ``qpbench baselines`` and ``qpbench baseline promote RECORD``: compare two
+saved runs, list baselines, make a run's record its CPU's baseline."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from qpbench.baseline import BaselineError, list_baselines, load_run
+from qpbench.baseline import CPU_FIELD, BaselineError, list_baselines, load_run, promote
 from qpbench.compare import compare_runs, make_thresholds, regression_gate
 from qpbench.config import DEFAULT_GATE_ON, DEFAULT_THRESHOLDS, FAMILY_HELP, RUN, parse_names, parse_pairs, show_default
 from qpbench.errors import ConfigError, RecordError
@@ -54,7 +55,7 @@ def run_compare(args: argparse.Namespace) -> int:
         return 2
     if not args.fail_on_regression:
         gate[0] = gate[0].replace("FAIL qpbench regression gate", "regressions").replace(
-            "PASS qpbench regression gate", "regressions")
+            "PASS qpbench regression gate", "regressions").replace("INCONCLUSIVE qpbench regression gate", "regressions")
     if args.json:
         print(json.dumps({**comparison.to_dict(), "gate": gate}, indent=1))
     else:
@@ -85,4 +86,27 @@ def run_list(args: argparse.Namespace) -> int:
         commit = f" {git['commit'][:10]}{'+dirty' if git.get('dirty') else ''}" if git.get("commit") else ""
         print(f"{name}  {meta.get('saved', '?')}{commit}  {record.workload.name}  "
               f"{(record.fingerprint.get('cpu') or {}).get('brand', '?')}")
+    return 0
+
+
+def add_promote_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("record", type=Path, metavar="RECORD_JSON",
+                   help="a finished run's record: results/latest.json, results/runs/*.json or one a CI job kept")
+    p.add_argument("--name", metavar="NAME",
+                   help=f"the baseline's name; {CPU_FIELD} stands for the record's own CPU (not this machine's), as "
+                        f"--qp-compare resolves it on that CPU. Unset: WORKLOAD-PROFILE-{CPU_FIELD} from the record, "
+                        f"e.g. compact-quick-{CPU_FIELD}")
+    p.add_argument("--force", action="store_true", help="replace a baseline of that name (refused otherwise)")
+    add_list_arguments(p)
+
+
+def run_promote(args: argparse.Namespace) -> int:
+    """Write a run's record as a baseline; bad input (missing, not JSON, partial, exists) is exit 2."""
+    try:
+        name, resolved, path = promote(args.record, args.results_dir, args.name, Path.cwd(), args.force)
+    except BaselineError as exc:
+        print(f"qpbench baseline promote: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"baseline {resolved}: {path}")
+    print(f"compare with it on that CPU: pytest bench/ --qp-compare='{name}' --qp-fail-on-regression")
     return 0

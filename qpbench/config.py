@@ -383,6 +383,21 @@ FAMILY_HELP = {
 # "all"): between two quiet runs on the same 2-core VM every absolute time moved by up to +80%
 # together (neighbours on the host), while the same-run ratios did not move.
 DEFAULT_GATE_ON: tuple[str, ...] = ("speed_ratio", "peak_rss", "pearson", "fidelity_loss")
+# What the regression gate does when --qp-compare='NAME-{cpu}' names a baseline this CPU has none
+# of: 'warn' says so and passes (a new runner type is not a regression), 'fail' fails the gate (a
+# fleet of runners where a gate silently off on one type would go unseen).
+MISSING_BASELINE_MODES: tuple[str, ...] = ("warn", "fail")
+DEFAULT_MISSING_BASELINE = "warn"
+
+
+def parse_missing_baseline(value: Any) -> str:
+    """--qp-missing-baseline / qp_missing_baseline: 'warn' or 'fail' (unset: the default)."""
+    if value in (None, ""):
+        return DEFAULT_MISSING_BASELINE
+    text = str(value).strip().lower()
+    if text not in MISSING_BASELINE_MODES:
+        raise ConfigError(f"missing-baseline must be one of {', '.join(MISSING_BASELINE_MODES)}, got {value!r}")
+    return text
 
 
 @dataclass(frozen=True)
@@ -452,6 +467,27 @@ class MeasureDefaults:
     # Variant workers alive at once are also bounded by memory: each is counted at this many MiB
     # (torch's CUDA build and a ResNet-50), and at most half the available memory is used by them.
     variant_worker_mb: float = 1500.0
+    # The verdict's batch-1 figure against the runtime's own tool (measure/agreement.py): harness
+    # slower than its tool with the ratio's whole interval above 1 + this is measured again once,
+    # then reported unconfirmed; harness faster by more than this is a broken comparison.
+    tool_agreement_tolerance: float = 0.05
+    # ... and further apart than this per call: a Python call (argument checks, the output's copy)
+    # costs tens of microseconds, which a 0.06 ms model's own tool does not pay and a deployment
+    # in Python does (the compact model's openvino-int8: 0.15 ms here, benchmark_app 0.06 ms).
+    tool_agreement_abs_ms: float = 0.1
+    # A batch-1 median's interval spans the medians of this many windows of its timing, so one
+    # of the machine's levels (calls at 12, then 15 ms) cannot make it look precise.
+    latency_windows: int = 3
+    # torch's OpenMP threads spin for about 8 ms after a parallel region (measured on the 2-vCPU
+    # EPYC: 7.7-9.8 ms of CPU); a runtime call timed right after a torch call waits this long first.
+    torch_settle_s: float = 0.02
+    # Ties (scoring.py): the fastest ready variants are timed head to head (suite/head_to_head.py);
+    # those whose batch-1 median is within this factor of the fastest one's, at most head_to_head_max.
+    head_to_head_within: float = 1.25
+    head_to_head_max: int = 3
+    # Two variants are tied when the 95% interval of their head-to-head ratio reaches into
+    # [1 - tie_band, 1 + tie_band].
+    tie_band: float = 0.03
 
 
 MEASURE = MeasureDefaults()
@@ -548,7 +584,7 @@ class BuildOptions:
     variant's ``rebuild_options()`` so it rebuilds the same thing without
     re-measuring: ``threads``, ``cpus``, ``channels_last`` and, for variants with
     a serialized artifact, ``artifact`` (a path to load instead of building),
-    ``runtime`` and ``hint``. The others tune one builder each.
+    ``runtime``, ``hint`` and ``precision``. The others tune one builder each.
     """
 
     threads: int | None = None  # intra-op threads; None: measured by a sweep (or torch's default)
@@ -557,6 +593,7 @@ class BuildOptions:
     artifact: str | None = None  # load this file instead of building
     runtime: str | None = None  # what serves the artifact (onnxruntime, openvino, aoti, ...)
     hint: str | None = None  # OpenVINO performance hint
+    precision: str | None = None  # OpenVINO inference precision of the built artifact (f32, bf16)
     sparsity: float = 0.3  # pruned: fraction of Conv2d+Linear weights set to zero
     fold: bool = True  # pruned: fold Conv+BN first
     dynamic_batch: bool = True  # aoti: export with a dynamic batch (False: batch 1 only)

@@ -1,20 +1,33 @@
 """The run's CI gate: the score gate (--qp-fail-under) and the regression gate
 (--qp-fail-on-regression), reported together.
 
-A gate result is its lines as printed; the run fails when either gate fails.
+A gate result is its lines as printed; the run fails when either gate fails. A regression gate
+that could not judge (every gated figure taken under load) neither passes nor fails: the run
+ends with its own exit status, INCONCLUSIVE_EXIT, so CI can retry it rather than report a
+regression.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from qpbench.comparison import Comparison
 from qpbench.scoring import Verdict
+
+# pytest's exit statuses 0-6 are its own (6: --max-warnings, pytest 9). 75 is EX_TEMPFAIL of
+# sysexits.h, "a temporary failure; retry": GitLab's retry:exit_codes and shell loops can retry on it.
+INCONCLUSIVE_EXIT = 75
+# Why a figure was not judged that a retry on a quiet machine cures (compare.taken_under_load,
+# compare.machine_speed_apart); another workload or CPU, or a missing figure, gives the same answer again.
+PASSING_REASONS = ("taken under load", "the machine ran ")
 
 
 @dataclass(frozen=True)
 class GateResult:
     failed: bool = False
     lines: tuple[str, ...] = ()
+    inconclusive: bool = False  # the regression gate could not judge (not failed): INCONCLUSIVE_EXIT
 
     @property
     def message(self) -> str | None:
@@ -29,6 +42,24 @@ class GateSummary:
     @property
     def failed(self) -> bool:
         return self.score.failed or self.regression.failed
+
+    @property
+    def inconclusive(self) -> bool:
+        """No gate failed, and the regression gate could not judge."""
+        return not self.failed and self.regression.inconclusive
+
+
+def could_not_judge(comparison: Comparison, families: Collection[str]) -> bool:
+    """Whether the regression gate could not judge: nothing was compared, and every figure of the
+    gated ``families`` was left out for a passing reason (load, a slow spell of the machine)."""
+    gated = [c for c in comparison.changes if c.family in families]
+    return not comparison.comparable and bool(gated) and all(c.reason.startswith(PASSING_REASONS) for c in gated)
+
+
+def exit_status(gate: GateSummary, status: int) -> int:
+    """The run's exit status: pytest's ``status``, or INCONCLUSIVE_EXIT where everything else passed
+    and the regression gate could not judge. A test or a gate that failed keeps its failure."""
+    return INCONCLUSIVE_EXIT if status == 0 and gate.inconclusive else status
 
 
 def score_gate(verdict: Verdict, threshold: float | None) -> GateResult:

@@ -30,12 +30,17 @@ def pytest_options() -> list[Any]:
 
 
 def cli_commands() -> dict[str, argparse.ArgumentParser]:
-    """``qpbench``'s sub-commands by name."""
+    """``qpbench``'s sub-commands by name; a nested one by its words (``baseline promote``)."""
     from qpbench.cli import build_parser
 
-    parser = build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return dict(sub.choices)
+    return dict(_leaves(build_parser(), ""))
+
+
+def _leaves(parser: argparse.ArgumentParser, prefix: str) -> list[tuple[str, argparse.ArgumentParser]]:
+    sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    if sub is None:
+        return [(prefix.strip(), parser)]
+    return [leaf for name, child in sub.choices.items() for leaf in _leaves(child, f"{prefix}{name} ")]
 
 
 def command_arguments(parser: argparse.ArgumentParser) -> list[argparse.Action]:

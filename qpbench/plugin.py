@@ -21,6 +21,7 @@ from qpbench.config import (
     DEFAULT_GATE_ON,
     DEFAULT_HARD_GATES,
     DEFAULT_LONG_RUN,
+    DEFAULT_MISSING_BASELINE,
     DEFAULT_THRESHOLDS,
     DEFAULT_VARIANTS,
     DEFAULT_WEIGHTS,
@@ -37,6 +38,7 @@ from qpbench.config import (
     pairs_of,
     parse_budget,
     parse_fail_under,
+    parse_missing_baseline,
     parse_names,
     parse_pairs,
     parse_variants,
@@ -45,6 +47,7 @@ from qpbench.config import (
     show_default,
 )
 from qpbench.errors import QPBenchError, VariantUnavailable
+from qpbench.gate import exit_status
 from qpbench.hosts import host_key
 from qpbench.regression import MARKER as REGRESSION_MARKER, RegressionSettings, RegressionStep, marker_overrides
 from qpbench.session import QPSession
@@ -53,6 +56,7 @@ SESSION_KEY = pytest.StashKey[QPSession]()
 BENCHMARK_DEFAULT_STORAGE = "file://./.benchmarks"  # pytest-benchmark's default --benchmark-storage
 VARIANT_FIXTURE = "qp_variant_name"
 AFTER_SCREEN = "qp_after_screen"
+LAST_MARKER = "qp_last"
 BATCH_FIXTURE = "qp_batch_size"
 
 
@@ -93,6 +97,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--qp-compare-any-machine", action="store_true", default=None, help=_help("compare absolute figures (latency, memory) even when the machines' fingerprints differ", "only same-run ratios and accuracy are compared then", "qp_compare_any_machine"))
     group.addoption("--qp-compare-markdown", metavar="PATH", help=_help("write the comparison and gate result as Markdown to PATH (for a CI job to publish)", "none", "qp_compare_markdown"))
     group.addoption("--qp-regression-gate-on", metavar="FAMILY,...", help=_help(f"metric families whose regression fails the gate: {', '.join(DEFAULT_THRESHOLDS)}, or all", show_default(DEFAULT_GATE_ON), "qp_regression_gate_on", "absolute latency is compared and reported, gated only when named: on a shared machine every absolute time can move together"))
+    group.addoption("--qp-missing-baseline", metavar="fail|warn", type=argtype(parse_missing_baseline, "parse_missing_baseline"), help=_help("what the regression gate does when --qp-compare='NAME-{cpu}' names a baseline this CPU has none of: warn (say so, naming the file expected, and pass) or fail (fail the gate)", DEFAULT_MISSING_BASELINE, "qp_missing_baseline", "a missing baseline named without {cpu} is a usage error"))
     group.addoption("--qp-build-cache", metavar="DIR|off", help=_help("where built variants are kept across runs and reused when nothing that changes them changed; 'off' builds every variant afresh", BUILD_CACHE_DEFAULT, "qp_build_cache"))
     group.addoption("--qp-rebuild", action="store_true", default=None, help=_help("build every variant afresh and replace its cached build", "cached builds are reused", "qp_rebuild"))
     parser.addini("qp_build_cache", "build cache folder, or off", default="")
@@ -101,6 +106,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("qp_compare", "baseline name (or latest) to compare with", default="")
     parser.addini("qp_fail_on_regression", "fail on a significant regression", type="bool", default=False)
     parser.addini("qp_regression_thresholds", "NAME=VALUE regression thresholds", type="linelist", default=[])
+    parser.addini("qp_missing_baseline", "fail or warn when this CPU has no {cpu} baseline", default="")
     parser.addini("qp_compare_any_machine", "compare absolute figures across machines", type="bool", default=False)
     parser.addini("qp_compare_markdown", "Markdown summary path (relative to the ini file's folder)", default="")
     parser.addini("qp_workload", "built-in workload name", default="")
@@ -197,6 +203,7 @@ def read_regression_settings(config: pytest.Config) -> RegressionSettings:
         any_machine=flag("compare_any_machine"),
         markdown_path=_path_opt(config, "compare_markdown"),
         gate_on=parse_names(_opt(config, "regression_gate_on")) or DEFAULT_GATE_ON,
+        missing_baseline=parse_missing_baseline(_opt(config, "missing_baseline")),
     )
 
 
@@ -207,6 +214,8 @@ def pytest_configure(config: pytest.Config) -> None:
                             "e.g. latency=0.25 (for the test's variant, or all variants when not parametrized)")
     config.addinivalue_line("markers", "qp_timing: a timing measurement; never runs beside another qpbench test on "
                             "the same machine under pytest-xdist")
+    config.addinivalue_line("markers", f"{LAST_MARKER}: runs after every other test (the head-to-head timing "
+                            "of the fastest ready variants, which needs every other figure)")
     config.addinivalue_line("markers", f"{AFTER_SCREEN}(screen_batch_size=None): measured after the screen, for the "
                             "variants that can still be recommended (--qp-long-run); with screen_batch_size, that "
                             "batch size's test is part of the screen")
@@ -246,6 +255,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     regression = qp.regression
     group_by_variant(items, [qp.reference, *qp.selected_variants()])
     screen_first(items)
+    items.sort(key=lambda item: item.get_closest_marker(LAST_MARKER) is not None)  # stable: the rest keep their order
     for item in items:
         if VARIANT_FIXTURE in getattr(item, "fixturenames", ()):
             item.add_marker("qpbench")
@@ -296,11 +306,12 @@ def screen_first(items: list[pytest.Item]) -> None:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """A measurement after the screen of a variant the screen left out is skipped with why,
     before its worker is started."""
-    if not after_screen(item):
+    last = item.get_closest_marker(LAST_MARKER) is not None  # the head-to-head: after the screen too
+    if not (after_screen(item) or last):
         return
-    variant = variant_of(item)
+    variant = variant_of(item) or ""
     qp = qp_session_of(item.config)
-    reason = qp.screen().out.get(variant)
+    reason = None if last else qp.screen().out.get(variant)
     if reason is not None:
         pytest.skip(f"screened out: {reason} (--qp-long-run={variant} measures it)")
     over = qp.over_budget(variant, item.name)
@@ -330,7 +341,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         qp.prepare(check_workload=not _overrides_fixture(items[0], "qp_workload"))
     except QPBenchError as exc:
         raise pytest.UsageError(f"qpbench: {exc}") from None
-    lines = qp.plan([(variant_of(i), i.name) for i in items])
+    lines = qp.plan([(variant_of(i) or "", i.name) for i in items])
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and not qp.is_worker:
         reporter.ensure_newline()
@@ -422,6 +433,16 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
     return result
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A regression gate that could not judge (every gated figure taken under load) ends the run
+    with gate.INCONCLUSIVE_EXIT (75), not a failure, so CI can retry it. Set here, as pytest-cov
+    sets its own, never raised from the terminal summary; a failure (1) or pytest's own status
+    is kept. pytest prints its summary for the status it called this hook with."""
+    qp = session.config.stash.get(SESSION_KEY, None)
+    if qp is not None and not qp.is_worker:
+        session.exitstatus = exit_status(qp.gate, session.exitstatus)
+
+
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """pytest-xdist controller: collect a worker's records."""
     qp_session_of(node.config).receive_from_worker(getattr(node, "workeroutput", {}), host_key(node.config, node))
@@ -449,7 +470,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_sep("=", section.title)
         for line in section.lines:
             red = line.startswith("FAIL") or (section.regressions_red and " regressed" in line)
-            terminalreporter.write_line(line, red=red, green=line.startswith("PASS"))
+            terminalreporter.write_line(line, red=red, green=line.startswith("PASS"),
+                                        yellow=line.startswith(("WARN", "INCONCLUSIVE")))
 
 
 # Fixtures -----------------------------------------------------------------

@@ -18,13 +18,13 @@ from typing import Any
 from qpbench import baseline as baselines
 from qpbench.comparison import REGRESSED, Comparison
 from qpbench.compare import (
-    ALL_VARIANTS, baseline_runs, check_families, check_threshold, compare_runs, fingerprint_differences, judge_relative,
-    make_thresholds, regression_gate, run_statistics, speed_change, speed_metric, speed_samples, taken_under_load,
-    workload_differences,
+    ALL_VARIANTS, baseline_runs, check_families, check_threshold, compare_runs, cpu_differences,
+    fingerprint_differences, judge_relative, make_thresholds, regression_gate, run_statistics, speed_change,
+    speed_metric, speed_samples, taken_under_load, workload_differences,
 )
-from qpbench.config import DEFAULT_GATE_ON
+from qpbench.config import DEFAULT_GATE_ON, DEFAULT_MISSING_BASELINE, parse_missing_baseline
 from qpbench.errors import ConfigError
-from qpbench.gate import GateResult
+from qpbench.gate import GateResult, could_not_judge
 from qpbench.record import RunRecord
 from qpbench.results import PairedResult
 
@@ -41,9 +41,11 @@ class RegressionSettings:
     any_machine: bool = False
     markdown_path: str | None = None
     gate_on: tuple[str, ...] = DEFAULT_GATE_ON  # metric families that fail the gate
+    missing_baseline: str = DEFAULT_MISSING_BASELINE  # 'warn' or 'fail': a {cpu} baseline this CPU has none of
 
     def __post_init__(self) -> None:
         check_families(self.gate_on)
+        parse_missing_baseline(self.missing_baseline)
         if self.save_as is not None:
             baselines.check_name(self.save_as.replace(baselines.CPU_FIELD, "cpu"))
         if self.add_to is not None:
@@ -64,11 +66,30 @@ def marker_overrides(marker: Any, where: str) -> dict[str, float]:
     return {name: check_threshold(name, value, f" in the {MARKER} marker of {where}") for name, value in marker.kwargs.items()}
 
 
+def missing_baseline_gate(settings: RegressionSettings, expected: Path, cpu: str) -> GateResult:
+    """The regression gate when --qp-compare='NAME-{cpu}' names a baseline this CPU has none of:
+    with --qp-missing-baseline=fail it fails, with warn it says so and passes; either way it names
+    the file it looked for and how to make one. Without --qp-fail-on-regression there is no gate:
+    its first line is a note."""
+    name = settings.compare_with or ""
+    results = expected.parent.parent  # <results>/baselines/NAME.json
+    what = f"no baseline {expected.stem} for this CPU ({cpu}): expected {expected}"
+    make = (f"  make one on this CPU: run with --qp-save-baseline='{name}' instead of --qp-compare, or promote "
+            f"this run's record: qpbench baseline promote {results / 'latest.json'} --name '{name}' "
+            f"--results-dir {results}")
+    if not settings.fail_on_regression:
+        return GateResult(False, (f"{what}; compared with nothing", make))
+    if settings.missing_baseline == "fail":
+        return GateResult(True, (f"FAIL qpbench regression gate: {what} (--qp-missing-baseline=fail)", make))
+    return GateResult(False, (f"WARN qpbench regression gate: {what}; nothing compared, the gate passes "
+                              "(--qp-missing-baseline=fail fails it)", make))
+
+
 class RegressionStep:
     """``{cpu}`` in a baseline's name stands for this machine's CPU (``baseline.cpu_slug``): a
     baseline per CPU model, since speed figures from another CPU are no baseline. A baseline so
-    named that does not exist yet for this CPU is compared with nothing, and the run says so (the
-    gate passes); any other missing baseline is a usage error."""
+    named that does not exist yet for this CPU is compared with nothing, and the gate warns or
+    fails (``missing_baseline``); any other missing baseline is a usage error."""
 
     def __init__(self, settings: RegressionSettings, results_dir: str, repo_dir: str, is_worker: bool,
                  cpu: Callable[[], Mapping[str, Any]] | None = None) -> None:
@@ -76,28 +97,15 @@ class RegressionStep:
         self.cpu = cpu
         self.is_worker = is_worker
         self._checked: baselines.Loaded | bool | None = None  # an xdist worker's baseline, read when first needed
+        self.gate = GateResult()
         if any(baselines.CPU_FIELD in (n or "") for n in (settings.save_as, settings.add_to, settings.compare_with)):
-            from qpbench.system import cpu_info
-
-            this_cpu = (cpu or cpu_info)()
-            named = {k: baselines.for_cpu(v, this_cpu) if v else v
-                     for k, v in (("save_as", settings.save_as), ("add_to", settings.add_to),
-                                  ("compare_with", settings.compare_with))}
-            compare = named["compare_with"]
-            if (compare and compare != settings.compare_with and not is_worker
-                    and not (baselines.baselines_dir(results_dir) / f"{compare}.json").exists()):
-                self.no_baseline = (f"no baseline {compare} for this CPU ({this_cpu.get('brand', 'unknown')}): "
-                                    f"compared with nothing; --qp-save-baseline='{settings.compare_with}' saves one")
-                named["compare_with"] = None
-            settings = replace(settings, **named, fail_on_regression=settings.fail_on_regression
-                               and named["compare_with"] is not None)
+            settings = self.for_this_cpu(settings, results_dir)
         self.settings = settings
         self.results_dir = results_dir
         self.repo_dir = repo_dir
         self.per_variant: dict[str, dict[str, float]] = defaultdict(dict)
         self.baseline: baselines.Loaded | None = None
         self.comparison: Comparison | None = None
-        self.gate = GateResult()
         self.saved_path: Path | None = None
         self.markdown_written: Path | None = None
         self.benchmark_storage: str | None = None
@@ -107,6 +115,24 @@ class RegressionStep:
             self.baseline = baselines.load_baseline(results_dir, settings.compare_with)
         if settings.add_to and not is_worker:  # missing or corrupt: a usage error before anything is measured
             self.add_target = baselines.load_baseline(results_dir, settings.add_to)
+
+    def for_this_cpu(self, settings: RegressionSettings, results_dir: str) -> RegressionSettings:
+        """``settings`` with ``{cpu}`` resolved to this CPU; a baseline to compare with that this CPU
+        has none of is left out (the controller judges what that does to the gate)."""
+        from qpbench.system import cpu_info, describe_cpu
+
+        this_cpu = (self.cpu or cpu_info)()
+        named = {k: baselines.for_cpu(v, this_cpu) if v else v
+                 for k, v in (("save_as", settings.save_as), ("add_to", settings.add_to),
+                              ("compare_with", settings.compare_with))}
+        compare = named["compare_with"]
+        expected = baselines.baselines_dir(results_dir) / f"{compare}.json"
+        if compare and compare != settings.compare_with and not self.is_worker and not expected.exists():
+            self.gate = missing_baseline_gate(settings, expected, describe_cpu(this_cpu))
+            self.no_baseline = self.gate.lines[0]
+            named["compare_with"] = None
+        return replace(settings, **named, fail_on_regression=settings.fail_on_regression
+                       and named["compare_with"] is not None)
 
     @property
     def active(self) -> bool:
@@ -133,16 +159,22 @@ class RegressionStep:
         comparison = compare_runs(self.baseline.record, record, thresholds, self.settings.any_machine,
                                   self.baseline.label, label, reference=record.verdict.reference)
         failed, lines = regression_gate(comparison, self.settings.gate_on)
-        if not self.settings.fail_on_regression:
+        gating = self.settings.fail_on_regression
+        if not gating:
             lines = [lines[0].replace("FAIL qpbench regression gate", "qpbench regression check (not gating)")
-                     .replace("PASS qpbench regression gate", "qpbench regression check (not gating)"), *lines[1:]]
-        self.gate = GateResult(failed and self.settings.fail_on_regression, tuple(lines))
+                     .replace("PASS qpbench regression gate", "qpbench regression check (not gating)")
+                     .replace("INCONCLUSIVE qpbench regression gate", "qpbench regression check (not gating)"),
+                     *lines[1:]]
+        # Could not judge (load): neither a pass nor a regression; the run's exit status says so.
+        unjudged = gating and could_not_judge(comparison, check_families(self.settings.gate_on))
+        self.gate = GateResult(failed and gating and not unjudged, tuple(lines), inconclusive=unjudged)
         self.comparison = replace(
             comparison, baseline_path=str(self.baseline.path),
             thresholds={"default": dict(thresholds.default),
                         "per_variant": {k: dict(v) for k, v in thresholds.per_variant.items()}},
             gate={"enabled": self.settings.fail_on_regression, "metrics": list(check_families(self.settings.gate_on)),
-                  "failed": self.gate.failed, "lines": list(self.gate.lines)})
+                  "failed": self.gate.failed, "inconclusive": self.gate.inconclusive,
+                  "lines": list(self.gate.lines)})
         return self.comparison
 
     def out_of_line(self, result: PairedResult) -> bool:
@@ -165,7 +197,7 @@ class RegressionStep:
         from qpbench.system import cpu_info
 
         here = {"cpu": (self.cpu or cpu_info)()}
-        if any(d.startswith(("CPU:", "ISA:")) for d in fingerprint_differences({"cpu": (base.fingerprint or {}).get("cpu")}, here)):
+        if cpu_differences(fingerprint_differences({"cpu": (base.fingerprint or {}).get("cpu")}, here)):
             return False
         judged = speed_change(result.variant, speed_metric(result), ra, result, baseline_runs(base))
         if isinstance(judged, str):
@@ -186,14 +218,19 @@ class RegressionStep:
         if self.comparison is not None and self.settings.markdown_path:
             self.markdown_written = write_text(comparison_markdown(self.comparison, list(self.gate.lines)),
                                                Path(self.settings.markdown_path))
+        elif self.no_baseline and self.settings.markdown_path:  # CI's job summary says it too
+            from qpbench.render.md_escape import escape
+
+            text = "## qpbench: no baseline for this CPU\n\n" + "".join(f"- {escape(line.strip())}\n"
+                                                                         for line in self.gate.lines)
+            self.markdown_written = write_text(text, Path(self.settings.markdown_path))
 
     def add_run(self, record: RunRecord) -> tuple[str, Path | None]:
         """Add this run to the baseline it names, if it is a rerun of the same workload on the same CPU."""
         target = self.add_target
         assert target is not None
-        why = workload_differences(target.record, record) + [
-            d for d in fingerprint_differences(target.record.fingerprint, record.fingerprint)
-            if d.startswith(("CPU:", "ISA:", "a fingerprint"))]
+        why = workload_differences(target.record, record) + cpu_differences(
+            fingerprint_differences(target.record.fingerprint, record.fingerprint))
         if why:
             return f"NOT added to baseline {target.name}: " + "; ".join(why), None
         statistics = run_statistics(record)
@@ -205,7 +242,7 @@ class RegressionStep:
         """The comparison and what was written; the gate's lines are the gate summary's."""
         from qpbench.render.compare_text import comparison_lines
 
-        lines: list[str] = [self.no_baseline] if self.no_baseline else []
+        lines: list[str] = []  # a missing {cpu} baseline is said by the gate's lines (missing_baseline_gate)
         if self.comparison is not None:
             lines += comparison_lines(self.comparison)
         if self.markdown_written:

@@ -34,6 +34,7 @@ def test_every_pytest_option_help_shows_the_default_a_run_uses(pytester: pytest.
         "--qp-results-dir": Path(settings.results_dir).relative_to(config.rootpath).as_posix(),
         "--qp-regression-threshold": dict(make_thresholds(regression.thresholds).default),
         "--qp-regression-gate-on": regression.gate_on,
+        "--qp-missing-baseline": regression.missing_baseline,
         "--qp-worker-timeout": settings.profile.worker_timeout_s,
         "--qp-long-run": settings.long_run,
     }
