@@ -39,6 +39,9 @@ from qpbench.measure.stopping import CONFIDENCE, quantile_interval
 from qpbench.results import AccuracyResult, LatencyResult, Result, StressResult, ThroughputResult
 
 MET, MISSED, INCONCLUSIVE = "met", "missed", "inconclusive"
+# Passing on the estimate, with too few samples for the interval's far end: neither met nor too
+# close to call (a p95 from fewer than 72 calls, stopping.samples_to_bound).
+UNBOUNDED = "unbounded"
 Interval = tuple[float, float]
 
 
@@ -121,10 +124,16 @@ def intervals(results: Iterable[Result]) -> dict[str, dict[str, Interval]]:
 
 
 def call(value: float, interval: Interval | None, target: float, higher_is_better: bool) -> str:
-    """met, missed or inconclusive (the interval contains the target); met or missed without one."""
+    """met, missed, inconclusive (the interval contains the target) or unbounded (passing on the
+    estimate, but the interval's far end is open: too few samples to bound it); met or missed
+    without an interval."""
     if not math.isfinite(value):
         return MISSED
     low, high = interval if interval is not None else (value, value)  # an open end (inf) decides nothing
     if higher_is_better:
+        if low == -math.inf and value >= target:
+            return UNBOUNDED
         return MET if low >= target else MISSED if high < target else INCONCLUSIVE
+    if high == math.inf and value <= target:
+        return UNBOUNDED
     return MET if high <= target else MISSED if low > target else INCONCLUSIVE

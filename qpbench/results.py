@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from qpbench import stats
+from qpbench.config import MEASURE
 from qpbench.variant_info import VariantInfo
 
 
@@ -467,36 +468,103 @@ class KernelsResult:
         return {"label": self.label(), "fallback_convs": self.fallback_convs}
 
 
+AGREES, HARNESS_SLOWER, HARNESS_FASTER = "agrees", "harness slower", "harness faster"
+
+
 @dataclass(frozen=True)
 class ToolAgreementResult:
-    """The variant's batch-1 latency beside the runtime's own tool on the same artifact and
-    settings (OpenVINO's benchmark_app, a bare ONNX Runtime session loop), interleaved."""
+    """The verdict's batch-1 median (the latency test's figure) beside the runtime's own tool on
+    the same artifact and settings (OpenVINO's benchmark_app, a bare ONNX Runtime session loop,
+    the bare module)."""
 
     kind: ClassVar[str] = "tool_agreement"
     variant: str
     tool: str  # "benchmark_app", "onnxruntime InferenceSession.run loop"
-    harness_ms: float  # qpbench's batch-1 median
+    harness_ms: float  # the verdict's batch-1 median per call
     tool_ms: float  # the tool's median on the same artifact
     command: str = ""  # how the tool was run
+    harness_interval_ms: tuple[float, float] | None = None  # the verdict figure's 95% interval
+    tool_interval_ms: tuple[float, float] | None = None  # over the tool's runs or windows
+    remeasured: bool = False  # the figure disagreed once and was measured again before this
 
     @property
     def ratio(self) -> float:
         """harness / tool: 1.05 means the harness reads 5% slower than the tool."""
         return self.harness_ms / self.tool_ms if self.tool_ms > 0 else float("nan")
 
+    @property
+    def ratio_interval(self) -> tuple[float, float]:
+        """The ratio's interval from both figures' intervals (the point ratio without them)."""
+        h_low, h_high = self.harness_interval_ms or (self.harness_ms, self.harness_ms)
+        t_low, t_high = self.tool_interval_ms or (self.tool_ms, self.tool_ms)
+        low = h_low / t_high if t_high > 0 else float("nan")
+        high = h_high / t_low if t_low > 0 else float("inf")
+        return low, high
+
+    @property
+    def call(self) -> str:
+        """``harness slower`` when the whole interval lies above 1 + tolerance, ``harness faster``
+        when it lies below 1 / (1 + tolerance), each also by more than ``tool_agreement_abs_ms``
+        per call; else ``agrees``."""
+        low, high = self.ratio_interval
+        h_low, h_high = self.harness_interval_ms or (self.harness_ms, self.harness_ms)
+        t_low, t_high = self.tool_interval_ms or (self.tool_ms, self.tool_ms)
+        gap = MEASURE.tool_agreement_abs_ms
+        if low > 1.0 + MEASURE.tool_agreement_tolerance and h_low - t_high > gap:
+            return HARNESS_SLOWER
+        if high < 1.0 / (1.0 + MEASURE.tool_agreement_tolerance) and t_low - h_high > gap:
+            return HARNESS_FASTER
+        return AGREES
+
     def summary(self) -> dict[str, Any]:
-        return {"ratio": self.ratio}
+        return {"ratio": self.ratio, "ratio_interval": list(self.ratio_interval), "call": self.call}
+
+
+@dataclass(frozen=True)
+class HeadToHeadResult:
+    """Two variants timed against each other at batch 1, calls alternating (ABBA) in one process
+    where neither's runtime disturbs the other's (suite/head_to_head.py); the per-pair ratio
+    variant/other decides whether they can be told apart (a tie, scoring.py)."""
+
+    kind: ClassVar[str] = "head_to_head"
+    variant: str
+    other: str
+    variant_s: tuple[float, ...]
+    other_s: tuple[float, ...]
+    load: dict[str, float] | None = None
+    precision: dict[str, Any] | None = None  # of the median ratio (its 95% interval: low, high)
+
+    def __post_init__(self) -> None:
+        if len(self.variant_s) != len(self.other_s) or not self.variant_s:
+            raise ValueError("a head-to-head result needs the same number (>= 1) of samples on both sides")
+
+    @cached_property
+    def ratios(self) -> tuple[float, ...]:
+        return tuple(v / o for v, o in zip(self.variant_s, self.other_s) if v > 0 and o > 0)
+
+    @property
+    def ratio(self) -> float:
+        return float(np.median(self.ratios)) if self.ratios else float("nan")
+
+    @property
+    def ratio_interval(self) -> tuple[float, float]:
+        p = self.precision or {}
+        low, high = p.get("low"), p.get("high")
+        return (float("-inf") if low is None else low, float("inf") if high is None else high)
+
+    def summary(self) -> dict[str, Any]:
+        return {"median_ratio": self.ratio, "ratio_interval": list(self.ratio_interval), "n_pairs": len(self.variant_s)}
 
 
 RESULT_TYPES = {
     cls.kind: cls
     for cls in (LatencyResult, ThroughputResult, MemoryResult, BatchSizeResult, AccuracyResult, FidelityResult, VariantInfo,
                 PairedResult, StressResult, ConcurrencyResult, LoadGenResult, ServerSearchResult, WorkerFailure,
-                KernelsResult, ToolAgreementResult)
+                KernelsResult, ToolAgreementResult, HeadToHeadResult)
 }
 Result = (LatencyResult | ThroughputResult | MemoryResult | BatchSizeResult | AccuracyResult | FidelityResult | VariantInfo
           | PairedResult | StressResult | ConcurrencyResult | LoadGenResult | ServerSearchResult | WorkerFailure
-          | KernelsResult | ToolAgreementResult)
+          | KernelsResult | ToolAgreementResult | HeadToHeadResult)
 
 
 def jsonable(value: Any) -> Any:
@@ -528,9 +596,9 @@ def result_from_dict(data: dict[str, Any]) -> Result:
     for key in ("pearson", "spearman", "correlation", "pearson_loss_rel", "max_abs_diff", "mean_abs_diff"):
         if key in kwargs and kwargs[key] is None:
             kwargs[key] = float("nan")
-    for key in ("samples_s", "measured_batch_sizes", "variant_s", "reference_s", "reruns", "latencies_s", "rss_mb", "probe_s",
-                "heap_mb", "error_messages",
-                "invalid_reasons", "tried_qps", "tried_valid", "implementations"):
-        if key in kwargs:
+    for key in ("samples_s", "measured_batch_sizes", "variant_s", "reference_s", "other_s", "reruns", "latencies_s",
+                "rss_mb", "probe_s", "heap_mb", "error_messages", "invalid_reasons", "tried_qps", "tried_valid",
+                "implementations", "harness_interval_ms", "tool_interval_ms"):
+        if kwargs.get(key) is not None:
             kwargs[key] = tuple(kwargs[key])
     return cls(**kwargs)

@@ -37,7 +37,7 @@ STAGES: dict[str, str] = {
     "test_throughput": "latency/throughput",
     "test_peak_memory": "memory",
     "test_stress": "long runs", "test_concurrency": "long runs", "test_loadgen_scenarios": "long runs",
-    "test_kernels": "kernels", "test_tool_agreement": "kernels",
+    "test_kernels": "kernels", "test_tool_agreement": "kernels", "test_head_to_head": "latency/throughput",
 }
 BUILDS = "builds"
 OTHER = "other"

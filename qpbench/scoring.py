@@ -16,8 +16,17 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from qpbench import criterion_calls
-from qpbench.config import CRITERIA, MEASURE, REFERENCE, QuantThresholds, ScoringConfig, Targets
+from qpbench.config import (
+    CRITERIA,
+    MEASURE,
+    REFERENCE,
+    QuantThresholds,
+    ScoringConfig,
+    Targets,
+)
+from qpbench.decision import agreement_problems, decide, unconfirmed
 from qpbench.measure.load_watch import under_load
+from qpbench.measure.stopping import samples_to_bound
 from qpbench.results import (
     AccuracyResult,
     ConcurrencyResult,
@@ -55,6 +64,11 @@ class CriterionVerdict:
     @property
     def inconclusive(self) -> bool:
         return self.call == criterion_calls.INCONCLUSIVE
+
+    @property
+    def unbounded(self) -> bool:
+        """Passing on the estimate, with too few samples to bound it (not "too close to call")."""
+        return self.call == criterion_calls.UNBOUNDED
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CriterionVerdict:
@@ -117,6 +131,7 @@ class Verdict:
     quantization: tuple[QuantCandidate, ...] = ()
     best_quantization: str | None = None  # the fastest accepted quantization method
     screened_out: tuple[tuple[str, str], ...] = ()  # (variant, why it was not measured after the screen)
+    tie: tuple[str, ...] = ()  # the fastest variants a head-to-head could not tell apart, the pick first (decision.py)
 
     @property
     def recommended_score(self) -> float | None:
@@ -141,6 +156,7 @@ class Verdict:
                 "quantization": [asdict(q) for q in self.quantization],
                 "best_quantization": self.best_quantization,
                 "screened_out": [{"variant": n, "reason": r} for n, r in self.screened_out],
+                "tie": list(self.tie),
                 "quant_thresholds": asdict(self.config.quant),
             }
         )
@@ -162,6 +178,7 @@ class Verdict:
             quantization=tuple(QuantCandidate.from_dict(q) for q in data["quantization"]),
             best_quantization=data["best_quantization"],
             screened_out=tuple((s["variant"], s["reason"]) for s in data.get("screened_out", ())),
+            tie=tuple(data.get("tie", ())),
         )
 
 
@@ -312,15 +329,18 @@ def score(
         if v.variant in bf16_rejected else v
         for v in verdicts
     ]
-    ready = [v for v in verdicts if v.ready]
-    recommended = None
-    if ready:
-        recommended = min(ready, key=lambda v: (v.batch1_p50_ms if v.batch1_p50_ms is not None else math.inf, -v.score)).variant
+    problems = agreement_problems(results)
+    candidates = [v for v in verdicts if v.ready and v.variant not in unconfirmed(problems)]
+    decision = decide({v.variant: v.batch1_p50_ms for v in candidates}, results, infos)
+    recommended = decision.recommended
+    if recommended is None and candidates:  # none has a batch-1 figure: the best score
+        recommended = max(candidates, key=lambda v: v.score).variant
     return Verdict(
         variants=tuple(verdicts),
         recommended=recommended,
-        critical_issues=tuple(critical_issues(verdicts, errors)),
-        recommendations=tuple(recommendations(verdicts, results, config, screened_out, recommended)),
+        critical_issues=(*critical_issues(verdicts, errors), *(f"{n}: {msg}" for n, msg in problems.items())),
+        recommendations=(*decision.lines, *recommendations(verdicts, results, config, screened_out, recommended)),
+        tie=decision.tied,
         reference=reference,
         config=config,
         skipped=tuple((r.variant, r.skipped) for r in results if isinstance(r, VariantInfo) and r.skipped),
@@ -456,6 +476,7 @@ def recommendations(verdicts: list[VariantVerdict], results: list[Result], confi
     out += screen_advice(verdicts, screened_out or {}, recommended)
     out += under_load_advice(results)
     out += too_close_to_call(verdicts)
+    out += not_bounded(verdicts)
     out += latency_story(results)
     out += warmup_growth_advice(results, config.targets)
     if not out and any(v.ready for v in verdicts):
@@ -486,6 +507,15 @@ def too_close_to_call(verdicts: list[VariantVerdict]) -> list[str]:
         return []
     return [f"Too close to call (the 95% interval contains the target): {'; '.join(close)}. The verdict uses the "
             "estimate; --qp-profile=full measures longer and may decide it."]
+
+
+def not_bounded(verdicts: list[VariantVerdict]) -> list[str]:
+    """Hard gates passing on the estimate whose samples are too few to bound the interval's far end."""
+    few = [f"{v.variant} {c.name} {_fmt(c.value)}" for v in verdicts for c in v.criteria if c.hard_gate and c.unbounded]
+    if not few:
+        return []
+    return [f"Not enough samples to bound it: {'; '.join(few)} (a p95 needs at least "
+            f"{samples_to_bound(0.95)} calls for a 95% interval); the verdict uses the estimate."]
 
 
 def under_load_advice(results: list[Result]) -> list[str]:

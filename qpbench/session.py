@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import psutil
 
-from qpbench import __version__, journal, run_clock, scoring, screening, xdist_transport
+from qpbench import __version__, decision, journal, run_clock, scoring, screening, xdist_transport
 from qpbench.config import ScoringConfig, Settings, scaled
 from qpbench.errors import ConfigError, WorkloadError
 from qpbench.gate import GateResult, GateSummary, hosts_score_gate, score_gate
@@ -194,7 +194,7 @@ class QPSession:
     def plan(self, tests: list[tuple[str, str]]) -> list[str]:
         """The run's plan, from its (variant, test name) pairs and the last run's times; with a
         budget, the profile's time ceilings are scaled to fit it (before any worker starts)."""
-        variants = list(dict.fromkeys(v for v, _ in tests))
+        variants = [v for v in dict.fromkeys(v for v, _ in tests) if v]  # "": a test of the whole run
         names = {n.split("[")[0] for _, n in tests}
         known, unknown = run_clock.expected((run_clock.measurement_id(v, n) for v, n in tests), self.history(),
                                             self.cache_on)
@@ -364,10 +364,23 @@ class QPSession:
         measured = [r for r in self.records if r.kind != "variant"]
         return selected_results(infos, measured, self.selected_variants())
 
+    def scoring_config(self) -> ScoringConfig:
+        made = self.config.hook.pytest_qpbench_make_scoring(config=self.config, scoring=self.settings.scoring)
+        return made or self.settings.scoring
+
+    def contenders(self) -> list[str]:
+        """The fastest ready variant with a confirmed batch-1 figure, then those a head-to-head may
+        find tied with it (decision.py), from the results so far."""
+        results = self.all_results()
+        verdict = scoring.score(results, self.scoring_config(), REFERENCE,
+                                selected_errors(self.errors, self.selected_variants()), screened_out=self.screened_out)
+        doubtful = decision.unconfirmed(decision.agreement_problems(results))
+        return decision.contenders({v.variant: v.batch1_p50_ms for v in verdict.variants
+                                    if v.ready and v.variant not in doubtful})
+
     def finish(self) -> None:
         """Score, gate, build the record, compare it with the baseline, write it; then the user's hooks."""
-        made = self.config.hook.pytest_qpbench_make_scoring(config=self.config, scoring=self.settings.scoring)
-        scoring_config = made or self.settings.scoring
+        scoring_config = self.scoring_config()
         if self.hosts:
             results, fingerprint, errors = self.score_hosts(scoring_config)
             self.score_gate = hosts_score_gate({h: run.verdict for h, run in self.host_verdicts.items()},

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qpbench.config import ScoringConfig
-from qpbench.criterion_calls import INCONCLUSIVE, MET, MISSED, call, intervals, pearson_interval, throughput_interval
+from qpbench.criterion_calls import INCONCLUSIVE, MET, MISSED, UNBOUNDED, call, intervals, pearson_interval, throughput_interval
 from qpbench.render import view
 from qpbench.results import AccuracyResult, LatencyResult, StressResult, ThroughputResult
 from qpbench.scoring import score
@@ -23,7 +23,9 @@ def test_an_interval_on_one_side_is_met_or_missed_and_one_across_the_target_is_i
     assert call(0.95, (0.93, 0.96), 0.90, higher_is_better=True) == MET
     assert call(0.91, (0.89, 0.93), 0.90, higher_is_better=True) == INCONCLUSIVE
     # An open end decides nothing on its side; no interval: the value alone; NaN: missed.
-    assert call(40.0, (38.0, math.inf), 50.0, higher_is_better=False) == INCONCLUSIVE
+    # Passing on the estimate with the far end open: too few samples to bound it, not too close to call.
+    assert call(40.0, (38.0, math.inf), 50.0, higher_is_better=False) == UNBOUNDED
+    assert call(0.95, (-math.inf, 0.97), 0.90, higher_is_better=True) == UNBOUNDED
     assert call(60.0, (55.0, math.inf), 50.0, higher_is_better=False) == MISSED
     assert call(40.0, None, 50.0, higher_is_better=False) == MET
     assert call(math.nan, None, 50.0, higher_is_better=False) == MISSED
@@ -48,7 +50,7 @@ def test_the_intervals_come_from_the_samples():
 
 def test_a_p95_within_the_noise_of_its_target_is_called_inconclusive_and_said_so():
     rng = np.random.default_rng(4)
-    close = latency("close", rng.normal(45.0, 3.0, 60))  # p95 about 50 ms, the target, from 60 calls
+    close = latency("close", rng.normal(45.0, 3.0, 100))  # p95 about 50 ms, the target, from 100 calls
     clear = latency("clear", rng.normal(10.0, 0.5, 400))
     verdict = score([close, clear], ScoringConfig())
     calls = {v.variant: v.criterion("latency_p95_ms") for v in verdict.variants}
@@ -98,3 +100,16 @@ def test_a_p95_met_in_the_latency_test_and_missed_over_the_stress_run_is_too_clo
     assert calls["spells"].passed  # the estimate is the latency test's, met: readiness does not flip on it
     line = next(r for r in verdict.recommendations if r.startswith("Too close to call"))
     assert "spells latency_p95_ms" in line and "steady" not in line
+
+
+def test_a_p95_from_too_few_calls_is_unbounded_and_said_so():
+    """The quick profile's 20 calls of a variant far under its target: not "too close to call"."""
+    fast = latency("fast", np.random.default_rng(5).normal(12.0, 0.3, 20))
+    verdict = score([fast], ScoringConfig())
+    c = verdict.variants[0].criterion("latency_p95_ms")
+    assert c.call == UNBOUNDED and c.unbounded and not c.inconclusive
+    assert view.criterion_cell(c).text.endswith("*")
+    assert any(line.startswith("Not enough samples to bound it: fast latency_p95_ms") for line in verdict.recommendations)
+    assert not any(line.startswith("Too close to call") for line in verdict.recommendations)
+    row = next(r for r in view.plan_rows(verdict) if r.criterion.startswith("batch-1 p95"))
+    assert row.state == "unbounded" and "not enough samples to bound it" in row.detail

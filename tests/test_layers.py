@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qpbench.optimize",),
     ("qpbench.variants",),  # variants.build_cache too
     ("qpbench.measure",),
-    ("qpbench.scoring", "qpbench.criterion_calls", "qpbench.screening", "qpbench.selection", "qpbench.gate", "qpbench.comparison", "qpbench.compare", "qpbench.hosts", "qpbench.baseline",
+    ("qpbench.scoring", "qpbench.decision", "qpbench.criterion_calls", "qpbench.screening", "qpbench.selection", "qpbench.gate", "qpbench.comparison", "qpbench.compare", "qpbench.hosts", "qpbench.baseline",
      "qpbench.record", "qpbench.xdist_transport", "qpbench.journal", "qpbench.run_clock"),
     ("qpbench.render",),
     ("qpbench.regression", "qpbench.deploy", "qpbench.train", "qpbench.timing_lock", "qpbench.run_output"),

@@ -47,7 +47,7 @@ def latest(pytester: pytest.Pytester) -> dict:
 def test_user_model_via_options_measures_every_variant_and_writes_json(suite):
     # a latency target no busy machine misses: this test is about the plumbing, never about speed
     result = run(suite, "-k", f"not ({LONG_RUN})", "--qp-target", "latency_p95_ms=100000")
-    result.assert_outcomes(passed=17, skipped=1)  # the fidelity of the reference with itself is skipped
+    result.assert_outcomes(passed=18, skipped=1)  # the fidelity of the reference with itself is skipped
     result.stdout.fnmatch_lines([
         "*qpbench deployment readiness*",
         "variant*p95 b1 ms/img*img/s*peak RSS MiB*Pearson*fidelity loss*score*ready*",
@@ -67,7 +67,7 @@ def test_user_model_via_options_measures_every_variant_and_writes_json(suite):
     assert all(len(r["samples_s"]) >= 5 and "p95" in r["summary"]["per_image_ms"] for r in lat)
     kinds = {r["kind"] for r in record["results"]}
     assert kinds == {"variant", "latency", "throughput", "memory", "batch_size", "accuracy", "fidelity", "paired",
-                     "kernels", "tool_agreement"}
+                     "kernels", "tool_agreement", "head_to_head"}  # eager and optimized race: timed head to head
     paired = {r["variant"]: r for r in record["results"] if r["kind"] == "paired"}
     assert paired["optimized"]["reference"] == "eager" and paired["eager"]["reference"] == "probe-v1"
     assert all(len(r["variant_s"]) == len(r["reference_s"]) >= 5 for r in paired.values())
@@ -125,7 +125,7 @@ def test_gate_and_targets_from_ini_keys(suite):
 
 def test_variant_selection(suite):
     result = run(suite, "-k", FAST, "--qp-variants=optimized", "--collect-only", "-q")
-    ids = [line for line in result.outlines if "::" in line]
+    ids = [line for line in result.outlines if "::" in line and "test_head_to_head" not in line]  # the whole run's
     assert ids and all("[optimized" in line for line in ids)
 
 
@@ -335,7 +335,8 @@ def test_the_run_prints_its_plan_keeps_its_timing_and_fits_a_budget(suite):
     # A budget the screen alone exceeds: the screen runs, every measurement after it is skipped with why.
     result = run(suite, *picked, "--qp-budget=0.001", "-rs")
     # The screen: accuracy, kernels, speed and batch-1 latency of both, fidelity of optimized (eager's
-    # own is skipped); after it, batch-4 latency, throughput and tool agreement of both are skipped.
-    result.assert_outcomes(passed=9, skipped=7)
+    # own is skipped); after it, batch-4 latency, throughput and tool agreement of both, and the
+    # head-to-head, are skipped.
+    result.assert_outcomes(passed=9, skipped=8)
     over = re.findall(r"SKIPPED \[(\d+)\].*over the --qp-budget of 0\.001 min", result.stdout.str())
-    assert sum(int(n) for n in over) == 6
+    assert sum(int(n) for n in over) == 7

@@ -77,7 +77,8 @@ def test_every_result_type_has_a_schema_definition_matching_its_fields(kind):
     assert set(definition["properties"]) == expected
     # to_dict writes every field; a field added later with a default may be absent from older records
     later = {f.name for f in fields(cls)
-             if f.name in ("rss_anon_mb", "rss_file_mb", "artifact_files", "load", "extended", "detail", "precision", "predictions_from", "probe_s", "heap_mb", "planned", "reruns")}
+             if f.name in ("rss_anon_mb", "rss_file_mb", "artifact_files", "load", "extended", "detail", "precision", "predictions_from", "probe_s", "heap_mb", "planned", "reruns",
+                           "harness_interval_ms", "tool_interval_ms", "remeasured")}
     assert set(definition["required"]) == expected - later
     assert definition["additionalProperties"] is False
     assert definition["properties"]["kind"] == {"const": kind}

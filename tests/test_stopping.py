@@ -14,8 +14,10 @@ from qpbench.measure.stopping import (
     check,
     measure_until,
     p95_decided,
+    precision_of,
     quantile_interval,
     rule_for,
+    samples_to_bound,
 )
 
 
@@ -113,8 +115,11 @@ def test_check_waits_for_the_floors():
 def test_profiles_give_rules_with_their_floors_and_ceilings():
     p = get_profile("default")
     lat = rule_for("latency", p, 0.05)
-    assert (lat.min_samples, lat.max_s, lat.p95_target, lat.rel_width) == (p.min_rounds, p.latency_budget_s, 0.05,
-                                                                           p.precision)
+    # A timing that feeds the p95 target takes the samples that bound a p95 (72 for a 95% interval).
+    assert (lat.min_samples, lat.max_s, lat.p95_target, lat.rel_width) == (samples_to_bound(0.95), p.latency_budget_s,
+                                                                           0.05, p.precision)
+    larger = rule_for("latency", p)  # a larger batch feeds no p95: the profile's floor
+    assert larger.min_samples == p.min_rounds and larger.windows == MEASURE.latency_windows
     assert rule_for("paired", p).min_samples >= MEASURE.min_pairs and rule_for("paired", p).p95_target is None
     tput = rule_for("throughput", p)
     assert tput.statistic == "mean" and (tput.min_s, tput.max_s) == (p.throughput_min_s, p.throughput_s)
@@ -126,3 +131,25 @@ def test_bad_rules_are_refused():
         rule(statistic="mode")
     with pytest.raises(ValueError, match="inconsistent"):
         rule(min_samples=10, max_samples=5)
+
+
+def test_a_p95_needs_the_samples_that_bound_it():
+    """Fewer calls than samples_to_bound leave the p95's upper end open: never "clearly met"."""
+    n = samples_to_bound(0.95)
+    assert quantile_interval([0.01] * (n - 1), 0.95)[1] == math.inf
+    assert quantile_interval([0.01] * n, 0.95)[1] < math.inf
+    assert 59 <= n <= 80 and samples_to_bound(0.99) > n
+
+
+def test_one_level_of_the_machine_does_not_make_a_median_precise():
+    """Calls at 12 ms for a third of the window, then 15 ms: the interval of one window (pooled
+    order statistics) is narrow, the windows' medians show the level shift."""
+    rng = np.random.default_rng(0)
+    levels = [*(0.012 + rng.normal(0, 1e-5, 100)), *(0.0155 + rng.normal(0, 1e-5, 200))]
+    one = rule(windows=1)
+    three = rule(windows=3)
+    assert precision_of(levels, one, 1.0).precise  # what the old rule called precise
+    reached = precision_of(levels, three, 1.0)
+    assert not reached.precise and reached.low <= 0.0121 and reached.high >= 0.0154
+    steady = list(0.012 + rng.normal(0, 1e-5, 300))
+    assert precision_of(steady, three, 1.0).precise  # a clean timing is not flagged

@@ -35,10 +35,6 @@ def build_planted(ctx):
     return variant
 
 
-def pytest_qpbench_register_variants(registry):
-    registry.register(VariantSpec("planted", "eager, slowed by QP_PLANT_SLOWDOWN", build_planted))
-
-
 # A whole-model slowdown: the user's model itself (its factory, as a code change would do) slowed
 # by QP_PLANT_MODEL_SLOWDOWN, so eager and every variant built from it slow together.
 from qpbench.models.compact import CompactQualityModel  # noqa: E402
@@ -156,3 +152,35 @@ def leaky_torchvision():
 
 def slowing_torchvision():
     return SlowingTorchvision()
+
+
+# Torch work between a runtime variant's calls: openvino-int8, with a 2-thread torch matmul run
+# before every call in the process that built it (where torch's OpenMP threads then spin). Its
+# figures, made in the torch-free worker, must read as openvino-int8's (issue: "A recommendation
+# that holds"; recommendation.sh's planted run).
+class TorchBetween:
+    serves_numpy = True
+
+    def __init__(self, inner):
+        self.inner, self.runner = inner, inner.runner
+        self.work = torch.randn(384, 384)
+
+    def __call__(self, image, params):
+        self.work @ self.work
+        return self.inner(image, params)
+
+
+def build_torch_between(ctx):
+    from qpbench.variants.openvino import build_openvino_int8
+
+    variant = build_openvino_int8(ctx)
+    variant.name = "openvino-int8-torch-between"
+    variant.module = TorchBetween(variant.module)
+    return variant
+
+
+def pytest_qpbench_register_variants(registry):
+    registry.register(VariantSpec("planted", "eager, slowed by QP_PLANT_SLOWDOWN", build_planted))
+    registry.register(VariantSpec("openvino-int8-torch-between",
+                                  "openvino-int8 with torch work before every call in its build process",
+                                  build_torch_between, quantized=True))

@@ -1,13 +1,18 @@
-"""The harness against the runtimes' own tools on the same artifact and settings.
+"""The verdict's own batch-1 figure beside the runtime's own tool on the same artifact.
+
+The figure checked is the one users read: the latency test's batch-1 median and its interval,
+handed in by the test (``Harness``), never a second timing made for the check.
 
 - OpenVINO: ``benchmark_app`` (in the ``openvino`` wheel) with the variant's compile
   configuration passed as a ``-load_config`` file (latency hint, its thread count, f32 or bf16
-  inference precision), sync API, one request, batch-1 shapes, ``-t`` seconds.
-- ONNX Runtime: a bare ``InferenceSession.run`` loop on the variant's own session, calls
-  alternating with the variant's (ABBA) in this process, within a few seconds.
-- PyTorch: the variant's module called bare inside one ``inference_mode``, the same way.
+  inference precision), sync API, one request, batch-1 shapes, ``-t`` seconds, ``rounds`` times.
+- ONNX Runtime: a bare ``InferenceSession.run`` loop on the variant's own session.
+- PyTorch: the variant's module called bare inside one ``inference_mode``.
 
-Tool runs alternate with harness rounds, so drift of a shared machine hits both.
+A bare loop runs in ``windows`` separate windows, so its interval covers the machine's levels
+as the harness figure's does. The ratio harness/tool gets the interval from both ends
+(``ToolAgreementResult.ratio_interval``); suite/kernels.py measures the figure again once when
+that interval lies above ``MEASURE.tool_agreement_tolerance``.
 """
 
 from __future__ import annotations
@@ -18,18 +23,34 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qpbench.measure.isolation import MeasurementError, NotApplicable
+from qpbench.measure.stopping import quantile_interval
 from qpbench.results import ToolAgreementResult
 from qpbench.timing import time_calls
 
 _MEDIAN = re.compile(r"Median:\s*([0-9.]+)\s*(ms|us)\b")
 _UNIT_MS = {"ms": 1.0, "us": 1e-3}
+
+
+@dataclass(frozen=True)
+class Harness:
+    """The verdict's batch-1 figure: the median per call and its 95% interval, in ms."""
+
+    median_ms: float
+    low_ms: float
+    high_ms: float
+
+    @classmethod
+    def from_dict(cls, data: dict[str, float]) -> Harness:
+        return cls(float(data["median_ms"]), float(data["low_ms"]), float(data["high_ms"]))
 
 
 def benchmark_app_path() -> str | None:
@@ -61,10 +82,16 @@ def openvino_config(threads: int | None, precision: str) -> dict[str, Any]:
     return {"CPU": config}
 
 
-def versus_benchmark_app(variant: str, call: Callable[[], Any], xml: str, threads: int | None, precision: str,
-                         image_shape: tuple[int, ...], n_params: int, seconds: int = 3, rounds: int = 2,
-                         harness_calls: int = 200, tool: str | None = None) -> ToolAgreementResult:
-    """``rounds`` x (harness calls, one benchmark_app run of ``seconds``); medians of all."""
+def compare(variant: str, tool: str, command: str, harness: Harness, tool_ms: list[float],
+            tool_interval: tuple[float, float]) -> ToolAgreementResult:
+    return ToolAgreementResult(variant, tool, harness.median_ms, float(np.median(tool_ms)), command,
+                               harness_interval_ms=(harness.low_ms, harness.high_ms), tool_interval_ms=tool_interval)
+
+
+def versus_benchmark_app(variant: str, harness: Harness, xml: str, threads: int | None, precision: str,
+                         image_shape: tuple[int, ...], n_params: int, seconds: int = 3, rounds: int = 3,
+                         tool: str | None = None) -> ToolAgreementResult:
+    """``rounds`` runs of benchmark_app; its figure is their median, its interval their range."""
     tool = tool or benchmark_app_path()
     if tool is None:
         raise MeasurementError("benchmark_app is not installed (pip install openvino)")
@@ -72,83 +99,54 @@ def versus_benchmark_app(variant: str, call: Callable[[], Any], xml: str, thread
         config_path = str(Path(tmp) / "config.json")
         Path(config_path).write_text(json.dumps(openvino_config(threads, precision)))
         command = benchmark_app_command(tool, xml, config_path, image_shape, n_params, seconds)
-        harness: list[float] = []
         tool_ms: list[float] = []
-        time_calls(call, 20)  # warm
         for _ in range(rounds):
-            harness += time_calls(call, harness_calls)
             done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=seconds * 10 + 60)
             if done.returncode != 0:
                 raise MeasurementError(f"benchmark_app failed ({done.returncode}): {done.stderr.strip()[-300:]}")
             tool_ms.append(parse_benchmark_app(done.stdout + done.stderr))
     shown = " ".join(command).replace(config_path, "<config.json: " + json.dumps(openvino_config(threads, precision)) + ">")
-    return ToolAgreementResult(variant, "benchmark_app", float(np.median(harness)) * 1e3, float(np.median(tool_ms)),
-                               shown)
+    return compare(variant, "benchmark_app", shown, harness, tool_ms, (min(tool_ms), max(tool_ms)))
 
 
-def pairs_for(call: Callable[[], Any], budget_s: float, max_pairs: int, min_pairs: int = 20) -> int:
-    """How many ABBA pairs fit ``budget_s``, from the fastest of three calls."""
-    estimate = max(min(time_calls(call, 3)), 1e-6)
-    return int(max(min_pairs, min(max_pairs, budget_s / (2 * estimate))))
-
-
-def versus_bare_loop(variant: str, call: Callable[[], Any], bare: Callable[[], Any], tool: str, command: str,
-                     budget_s: float = 3.0, max_pairs: int = 200) -> ToolAgreementResult:
-    """ABBA pairs of one harness call and one bare call on the same input, within ``budget_s``."""
-    time_calls(call, 10)
+def bare_windows(bare: Callable[[], Any], windows: int = 3, window_s: float = 1.0,
+                 pause_s: float = 0.2) -> tuple[list[float], tuple[float, float]]:
+    """Per-call ms of ``bare`` in ``windows`` windows of about ``window_s``; the interval of the
+    median spans every window's median as well as the pooled samples' interval."""
     time_calls(bare, 10)
-    pairs = pairs_for(call, budget_s, max_pairs)
-    harness: list[float] = []
-    own: list[float] = []
-    for i in range(pairs):
-        first, second = (call, bare) if i % 2 == 0 else (bare, call)
-        a, b = time_calls(first, 1)[0], time_calls(second, 1)[0]
-        harness.append(a if first is call else b)
-        own.append(b if first is call else a)
-    return ToolAgreementResult(variant, tool, float(np.median(harness)) * 1e3, float(np.median(own)) * 1e3, command)
+    estimate = max(min(time_calls(bare, 3)), 1e-6)
+    per_window = max(20, int(window_s / estimate))
+    samples: list[float] = []
+    medians: list[float] = []
+    for i in range(windows):
+        if i:
+            time.sleep(pause_s)
+        window = [t * 1e3 for t in time_calls(bare, per_window)]
+        samples += window
+        medians.append(float(np.median(window)))
+    low, high = quantile_interval(samples, 0.5)
+    return samples, (min(low, *medians), max(high, *medians))
 
 
-def versus_bare_session(variant: str, call: Callable[[], Any], session: Any, feeds: dict[str, np.ndarray],
-                        budget_s: float = 3.0, max_pairs: int = 200) -> ToolAgreementResult:
-    """Against a bare ``InferenceSession.run`` loop on the variant's own session."""
-    return versus_bare_loop(variant, call, lambda: session.run(None, feeds), "onnxruntime InferenceSession.run loop",
-                            "session.run(None, feeds) on the variant's session", budget_s, max_pairs)
+def versus_bare_loop(variant: str, harness: Harness, bare: Callable[[], Any], tool: str,
+                     command: str) -> ToolAgreementResult:
+    samples, interval = bare_windows(bare)
+    return compare(variant, tool, command, harness, samples, interval)
 
 
-def versus_bare_module(variant: str, call: Callable[[], Any], module: Any, inputs: tuple[Any, ...],
-                       budget_s: float = 3.0, max_pairs: int = 200) -> ToolAgreementResult:
-    """A PyTorch variant against its module called bare, inside one ``inference_mode`` (what a
-    serving loop written by hand would do): the harness's own per-call work."""
-    import torch
-
-    with torch.inference_mode():
-        return versus_bare_loop(variant, call, lambda: module(*inputs), "bare module call loop",
-                                "with torch.inference_mode(): module(image, params)", budget_s, max_pairs)
-
-
-def tool_agreement(variant: Any, image: Any, params: Any) -> ToolAgreementResult:
-    """OpenVINO variants beside benchmark_app, ONNX Runtime ones beside a bare session loop,
-    PyTorch ones beside their module called bare: the harness must add nothing to a call.
-    Raises ``NotApplicable`` where no comparison applies."""
-    import torch
-
-    from qpbench.measure.kernels import artifact_of
-
-    runtime = variant.meta.get("runtime")
-    runner = getattr(variant.module, "runner", None)
-    call = lambda: variant(image, params)  # noqa: E731  (what the latency measurement times)
-    with variant.runtime():
-        if runtime == "openvino" and runner is not None:
-            if getattr(runner, "hint", "LATENCY") != "LATENCY":
-                raise NotApplicable("benchmark_app is compared at batch 1 with the latency hint only")
-            if benchmark_app_path() is None:
-                raise NotApplicable("benchmark_app is not installed (pip install openvino)")
-            return versus_benchmark_app(variant.name, call, str(artifact_of(variant, runner)), runner.threads,
-                                        runner.precision,
-                                        tuple(image.shape), int(params.shape[1]))
-        if runtime == "onnxruntime" and runner is not None:
-            feeds = {"image": image.numpy(), "params": params.numpy()}
-            return versus_bare_session(variant.name, call, runner.session, feeds)
-        if variant.channels_last:
-            image = image.contiguous(memory_format=torch.channels_last)
-        return versus_bare_module(variant.name, call, variant.module, (image, params))
+def tool_agreement(name: str, runtime: str | None, runner: Any, artifact: Path | None, bare: Callable[[], Any],
+                   image_shape: tuple[int, ...], n_params: int, harness: Harness) -> ToolAgreementResult:
+    """OpenVINO beside benchmark_app, ONNX Runtime beside a bare session loop, PyTorch beside its
+    module called bare (``bare``). Raises ``NotApplicable`` where no comparison applies."""
+    if runtime == "openvino" and runner is not None:
+        if getattr(runner, "hint", "LATENCY") != "LATENCY":
+            raise NotApplicable("benchmark_app is compared at batch 1 with the latency hint only")
+        if benchmark_app_path() is None:
+            raise NotApplicable("benchmark_app is not installed (pip install openvino)")
+        return versus_benchmark_app(name, harness, str(artifact or runner.path), runner.threads, runner.precision,
+                                    image_shape, n_params)
+    if runtime == "onnxruntime" and runner is not None:
+        return versus_bare_loop(name, harness, bare, "onnxruntime InferenceSession.run loop",
+                                "session.run(None, feeds) on the variant's session")
+    return versus_bare_loop(name, harness, bare, "bare module call loop",
+                            "with torch.inference_mode(): module(image, params)")

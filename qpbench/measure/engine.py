@@ -11,6 +11,7 @@ remembered: every later request of that variant raises the same error at once.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -24,11 +25,16 @@ from qpbench.measure.isolation import NotApplicable, RequestFailed, ServingWorke
 from qpbench.measure.worker_requests import Worker
 from qpbench.measure import handlers
 from qpbench.results import Result, VariantInfo, result_from_dict
+from qpbench.runtime.backends import TORCH_FREE
 from qpbench.variants import VariantRegistry, VariantSpec
 from qpbench.variants.artifacts import run_artifact_dir
 from qpbench.workload import Workload
 
 WORKER_MODULE = "qpbench.measure.variant_worker"
+BARE_MODULE = "qpbench.measure.bare_worker"
+# What a torch-free variant (ONNX Runtime, OpenVINO) answers in a worker without torch
+# (bare_worker.py): every timing whose figure the verdict reads, and the tool's check of it.
+BARE_OPS = frozenset({"latency", "throughput", "loadgen", "tool_agreement", "head_to_head"})
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,8 @@ class MeasuredVariant:
         self.failure: Exception | None = None
         self._worker: ServingWorker | Worker | None = None
         self._has_reference = False
+        self._bare: ServingWorker | None = None  # the torch-free worker, for a runtime variant
+        self._inputs: tempfile.TemporaryDirectory | None = None  # its preprocessed inputs
 
     # Building -----------------------------------------------------------------
 
@@ -71,6 +79,11 @@ class MeasuredVariant:
     @property
     def threads(self) -> int | None:
         return self.rebuild_options.get("threads")
+
+    @property
+    def torch_free(self) -> bool:
+        """Served by ONNX Runtime or OpenVINO: its timings run in a process without torch."""
+        return self.isolated and self.rebuild_options.get("runtime") in TORCH_FREE
 
     def ensure(self) -> None:
         """A live worker with the variant built; raises the build's error (every time) if it failed."""
@@ -151,18 +164,58 @@ class MeasuredVariant:
         self.ensure()
         if op == "paired":
             self._ensure_reference()
-        return self._call({"op": op, "profile": dict(vars(self.engine.settings.profile)), **fields}, measurement or op,
-                          self.engine.settings.profile.worker_timeout_s)
+        timeout_s = self.engine.settings.profile.worker_timeout_s
+        request = {"op": op, "profile": dict(vars(self.engine.settings.profile)), **fields}
+        if op == "head_to_head":
+            request["other"] = self._other(fields["other"])
+            if not (self.torch_free and request["other"].get("runtime")):
+                return self._call(request, measurement or op, timeout_s)
+        if op in BARE_OPS and self.torch_free:
+            self._ensure_bare()
+            return self._call(request, measurement or op, timeout_s, bare=True)
+        return self._call(request, measurement or op, timeout_s)
 
-    def _call(self, request: dict[str, Any], measurement: str, timeout_s: float) -> Any:
-        worker = self._worker
+    def _other(self, name: str) -> dict[str, Any]:
+        """What rebuilds another variant beside this one: its spec and its build's options (torch),
+        or its runtime and artifact (a torch-free worker loads it)."""
+        other = self.engine.variant(name)
+        options = other.rebuild_options  # its own build, done (or failed) first
+        if self.torch_free and other.torch_free:
+            return {"variant": name, "runtime": options["runtime"], "options": options}
+        return {"spec": spec_dict(other.spec), "options": options,
+                "calibration_batches": self.engine.settings.profile.calibration_batches}
+
+    def _ensure_bare(self) -> None:
+        """A live torch-free worker with the artifact loaded, on inputs the variant worker
+        preprocessed (preprocessing uses torch; this process never imports it)."""
+        if self._bare is not None and self._bare.alive:
+            return
+        if self._inputs is None:
+            self._inputs = tempfile.TemporaryDirectory(prefix="qpbench-inputs-")
+            profile = self.engine.settings.profile
+            needed = max(MEASURE.loadgen_max_samples, profile.throughput_batch, *profile.batch_sizes)
+            self._call({"op": "save_inputs", "path": str(Path(self._inputs.name) / "inputs.npz"), "n": needed},
+                       "build", profile.worker_timeout_s)
+        options = self.rebuild_options
+        self._bare = ServingWorker(BARE_MODULE, self.name)
+        self._call({"op": "load", "variant": self.name, "runtime": options["runtime"], "options": options,
+                    "inputs": str(Path(self._inputs.name) / "inputs.npz")}, "build",
+                   self.engine.settings.profile.worker_timeout_s, bare=True)
+
+    def _call(self, request: dict[str, Any], measurement: str, timeout_s: float, bare: bool = False) -> Any:
+        worker = self._bare if bare else self._worker
         if isinstance(worker, Worker):  # in this process: the handlers' own exceptions propagate
             return worker.handle(request)
         assert worker is not None
         try:
+            if bare and request["op"] != "load":
+                request = {**request, "inputs": str(Path(self._inputs.name) / "inputs.npz")} if self._inputs else request
             return worker.request(request, measurement, timeout_s)
         except WorkerFailed:
-            self._worker = None  # dead: the next request starts another
+            if bare:
+                self._bare = None
+            else:
+                self._worker = None  # dead: the next request starts another
             raise
         except RequestFailed as exc:
             if exc.error_type == "CheckFailed":
@@ -178,7 +231,11 @@ class MeasuredVariant:
     def close(self) -> None:
         if isinstance(self._worker, ServingWorker):
             self._worker.close()
-        self._worker = None
+        if self._bare is not None:
+            self._bare.close()
+        if self._inputs is not None:
+            self._inputs.cleanup()
+        self._worker = self._bare = self._inputs = None
         self._has_reference = False
 
 

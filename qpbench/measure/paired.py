@@ -5,13 +5,27 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 
 from qpbench.measure.stopping import StopRule, check, precision_of
 from qpbench.results import PairedResult
 
 Call = Callable[[], object]
 Runtime = Callable[[], AbstractContextManager]
+
+
+def settled(runtime: Runtime, seconds: float) -> Runtime:
+    """``runtime`` followed, after the timed call, by ``seconds`` of sleep: torch's OpenMP threads
+    spin for a few ms after a parallel region, and a runtime's call timed in that time competes
+    with them for the cores (MEASURE.torch_settle_s)."""
+
+    @contextmanager
+    def run() -> Iterator[None]:
+        with runtime():
+            yield
+        time.sleep(seconds)
+
+    return run
 
 
 def _timed(fn: Call, runtime: Runtime, timer: Callable[[], float]) -> float:

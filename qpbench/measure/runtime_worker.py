@@ -28,7 +28,7 @@ def load_backend(request: dict[str, Any]) -> tuple[Any, float]:
     options = dict(request["options"])
     importlib.import_module(runtime)  # the runtime's import belongs to the baseline, as torch's does for torch variants
     baseline = max_rss_mb()
-    extra = {"hint": options["hint"]} if options.get("hint") else {}
+    extra = {key: options[key] for key in ("hint", "precision") if options.get(key)}
     return backend_for(TORCH_FREE[runtime]).load(options["artifact"], options.get("threads"), **extra), baseline
 
 

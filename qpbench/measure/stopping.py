@@ -41,6 +41,9 @@ class StopRule:
     min_s: float
     max_s: float
     p95_target: float | None = None  # per-call seconds the p95 is judged against: decided when clear of it
+    # The median's interval spans the medians of this many consecutive windows of the samples: a
+    # timing that sat in one of the machine's levels for a second cannot look precise.
+    windows: int = 1
 
     def __post_init__(self) -> None:
         if self.statistic not in STATISTICS:
@@ -98,10 +101,29 @@ def mean_interval(samples: Sequence[float], confidence: float = CONFIDENCE) -> t
     return float(x.mean()) - half, float(x.mean()) + half
 
 
+def windows_interval(samples: Sequence[float], windows: int, low: float, high: float) -> tuple[float, float]:
+    """(low, high) widened to every window's median: consecutive parts of the samples, each of at
+    least 3 (fewer samples: unchanged)."""
+    if windows < 2 or len(samples) < 3 * windows:
+        return low, high
+    medians = [float(np.median(part)) for part in np.array_split(np.asarray(samples, dtype=np.float64), windows)]
+    return min(low, *medians), max(high, *medians)
+
+
+def samples_to_bound(q: float, confidence: float = CONFIDENCE) -> int:
+    """The fewest samples whose ``q`` quantile has a finite upper end in ``quantile_interval``
+    (72 for the p95 at 95%): fewer cannot say a p95 is under any target."""
+    alpha = 1.0 - confidence
+    n = 1
+    while int(sps.binom.ppf(1 - alpha / 2, n, q)) + 1 > n:
+        n += 1
+    return n
+
+
 def precision_of(samples: Sequence[float], rule: StopRule, elapsed_s: float, stopped: str = "") -> Precision:
     if rule.statistic == "median":
         estimate = float(np.median(samples))
-        low, high = quantile_interval(samples, 0.5)
+        low, high = windows_interval(samples, rule.windows, *quantile_interval(samples, 0.5))
     else:
         estimate = float(np.mean(samples))
         low, high = mean_interval(samples)
@@ -135,13 +157,19 @@ def check(samples: Sequence[float], rule: StopRule, elapsed_s: float) -> Precisi
 
 
 def rule_for(kind: str, profile: Profile, p95_target_s: float | None = None) -> StopRule:
-    """The profile's rule for a ``kind`` of timing: "latency" (per batch size; with the per-call
-    p95 target at batch 1), "paired" (ratios, at least ``MEASURE.min_pairs``) or "throughput"."""
+    """The profile's rule for a ``kind`` of timing: "latency" (per batch size, its median's interval
+    over ``MEASURE.latency_windows`` windows; with the per-call p95 target at batch 1, at least the
+    samples that bound a p95), "paired" (ratios, at least ``MEASURE.min_pairs``) or "throughput"."""
     if kind == "throughput":
         return StopRule("mean", profile.precision, 2, 10**6, profile.throughput_min_s, profile.throughput_s)
-    floor = max(MEASURE.min_pairs, profile.min_rounds) if kind == "paired" else profile.min_rounds
+    if kind == "paired":
+        floor = max(MEASURE.min_pairs, profile.min_rounds)
+        return StopRule("median", profile.precision, floor, max(floor, profile.max_rounds), profile.latency_min_s,
+                        profile.latency_budget_s)
+    # A timing that feeds the p95 target takes the samples that bound a p95 before it is judged.
+    floor = max(profile.min_rounds, samples_to_bound(0.95) if p95_target_s is not None else 0)
     return StopRule("median", profile.precision, floor, max(floor, profile.max_rounds), profile.latency_min_s,
-                    profile.latency_budget_s, p95_target_s if kind == "latency" else None)
+                    profile.latency_budget_s, p95_target_s, windows=MEASURE.latency_windows)
 
 
 def block_size(call_s: float, rule: StopRule, block_s: float = 0.25) -> int:

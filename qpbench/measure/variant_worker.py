@@ -26,10 +26,12 @@ def private_stdout() -> TextIO:
     return answers
 
 
-def serve(requests: TextIO, answers: TextIO) -> None:
-    from qpbench.measure.worker_requests import Worker
+def serve(requests: TextIO, answers: TextIO, worker: Any = None) -> None:
+    """Answer ``requests`` a line each with ``worker.handle`` (a variant ``Worker`` by default)."""
+    if worker is None:
+        from qpbench.measure.worker_requests import Worker
 
-    worker = Worker()
+        worker = Worker()
     for line in requests:
         if not line.strip():
             continue

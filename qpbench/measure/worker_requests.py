@@ -30,6 +30,7 @@ class Worker:
     def __init__(self) -> None:
         self.workload: Workload | None = None
         self.loaded: handlers.Loaded | None = None
+        self.others: dict[str, Variant] = {}
 
     def adopt(self, workload: Workload, variant: Variant, cache: dict[str, Any] | None = None) -> dict[str, Any]:
         self.workload = workload
@@ -42,6 +43,15 @@ class Worker:
             raise RuntimeError("the reference is added to a built variant")
         self.loaded.reference = handlers.build(spec, self.loaded.workload, options, 1, calibration_batches, None)
         return {}
+
+    def other(self, other: dict[str, Any]) -> Variant:
+        """Another variant rebuilt beside this one from its own build's options (a head-to-head)."""
+        assert self.loaded is not None
+        name = other["spec"]["name"]
+        if name not in self.others:
+            self.others[name] = handlers.build(spec_from_dict(other["spec"]), self.loaded.workload, other["options"], 1,
+                                               other["calibration_batches"], None)
+        return self.others[name]
 
     def handle(self, request: dict[str, Any]) -> Any:
         op = request.get("op")
@@ -61,6 +71,10 @@ class Worker:
                                             request.get("p95_target_s")))
         if op == "paired":
             return to_dict(handlers.paired(loaded, request["profile"]))
+        if op == "save_inputs":
+            return handlers.save_inputs(loaded, request["path"], request["n"])
+        if op == "head_to_head":
+            return to_dict(handlers.head_to_head(loaded, request["profile"], self.other(request["other"])))
         if op == "probe":
             return to_dict(handlers.probe(loaded, request["profile"]))
         if op == "throughput":
@@ -70,7 +84,7 @@ class Worker:
         if op == "kernels":
             return to_dict(handlers.kernels(loaded))
         if op == "tool_agreement":
-            return to_dict(handlers.tool_agreement(loaded))
+            return to_dict(handlers.tool_agreement(loaded, request["harness"]))
         if op == "loadgen":
             return [to_dict(r) for r in handlers.loadgen(loaded, request["profile"], request["log_dir"],
                                                          request["bound_ms"], request.get("target_qps"))]

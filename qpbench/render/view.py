@@ -50,8 +50,10 @@ def criterion_cell(c: CriterionVerdict) -> Cell:
     if c.passed is None:
         return Cell("-", "none")
     status = "ok" if c.passed else ("fail" if c.hard_gate else "miss")
-    # "?": the 95% interval contains the target, so another run could call it the other way.
-    return Cell(number(c.name, c.value) + ("?" if c.inconclusive else ""), status)
+    # "?": the 95% interval contains the target, so another run could call it the other way;
+    # "*": passing on the estimate, with too few samples to bound the interval's far end.
+    mark = "?" if c.inconclusive else "*" if c.unbounded else ""
+    return Cell(number(c.name, c.value) + mark, status)
 
 
 def ratio(value: float | None, spec: str = ".2f") -> str:
@@ -146,7 +148,7 @@ class PlanRow:
     """One of the deployment plan's own success criteria, said plainly."""
 
     criterion: str
-    state: str  # "met", "missed", "inconclusive" (the interval contains the target) or "not measured"
+    state: str  # "met", "missed", "inconclusive" (the interval contains the target), "unbounded" or "not measured"
     detail: str
 
 
@@ -173,13 +175,17 @@ def _target_plan_row(verdict: Verdict, name: str, words: str) -> PlanRow:
         return PlanRow(f"{words} {target}", "not measured", "no variant measured it")
     # Met: by a variant whose interval is clear of the target (an estimate that passes within the
     # noise is too close to call); inconclusive: no clear one, but one whose interval holds the target.
-    meeting = [f"{n} {number(name, c.value)}" for n, c in measured if c.passed and not c.inconclusive]
+    meeting = [f"{n} {number(name, c.value)}" for n, c in measured
+               if c.passed and not (c.inconclusive or c.unbounded)]
     if meeting:
         return PlanRow(f"{words} {target}", "met", "by " + ", ".join(meeting))
     close = [f"{n} {number(name, c.value)} [{number(name, c.interval[0])}, {number(name, c.interval[1])}]"
              for n, c in measured if c.inconclusive and c.interval is not None]
     if close:
         return PlanRow(f"{words} {target}", "inconclusive", "the 95% interval contains the target: " + ", ".join(close))
+    unbounded = [f"{n} {number(name, c.value)}" for n, c in measured if c.unbounded]
+    if unbounded:
+        return PlanRow(f"{words} {target}", "unbounded", "not enough samples to bound it: " + ", ".join(unbounded))
     best = (max if crit.higher_is_better else min)(measured, key=lambda m: m[1].value)
     return PlanRow(f"{words} {target}", "missed", f"best {best[0]} {number(name, best[1].value)}")
 

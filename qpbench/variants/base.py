@@ -99,6 +99,8 @@ class Variant:
         for key in ("artifact", "runtime", "hint"):  # what was built, and what serves it (torch or not)
             if self.meta.get(key):
                 options[key] = self.meta[key]
+        if self.meta.get("runtime") == "openvino" and self.meta.get("precision"):
+            options["precision"] = self.meta["precision"]  # a bf16 IR served in f32 is another variant
         return options
 
 

@@ -1,0 +1,99 @@
+"""After a default run: the runtimes' own tools on the run's own artifacts, beside the verdict's
+batch-1 figure; and, over several runs, whether the recommendation held.
+
+    python examples/regression_evidence/recommendation.py tools RECORD.json   # right after a run
+    python examples/regression_evidence/recommendation.py summary OUT_DIR     # over recommendation.sh's runs
+
+``tools``: for each ONNX Runtime and OpenVINO variant of the record, ``benchmark_app`` (three runs
+of -t 3, the variant's compile settings) or a bare ``InferenceSession.run`` loop (three windows of
+a second, the variant's threads) on the artifact the run measured, in this process, which imports
+neither torch nor qpbench's measurement code; prints the verdict's batch-1 median beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from qpbench.measure.agreement import Harness, bare_windows, versus_benchmark_app
+from qpbench.record import RunRecord
+from qpbench.results import ToolAgreementResult, VariantInfo
+from qpbench.runtime.backends import OnnxRuntimeBackend
+
+
+N_PARAMS = 13  # the vtracer parameter vector (the SSIM task's second input)
+
+
+def tool_ms(info: VariantInfo, input_size: int) -> tuple[str, float]:
+    """(the tool, its median ms) on the variant's artifact, run now, at batch 1."""
+    import numpy as np
+
+    meta = info.meta
+    image_shape, n_params = (1, 3, input_size, input_size), N_PARAMS
+    if meta["runtime"] == "openvino":
+        r = versus_benchmark_app(info.variant, Harness(0.0, 0.0, 0.0), meta["artifact"], meta.get("inference_threads"),
+                                 meta.get("precision") or "f32", image_shape, n_params)
+        return "benchmark_app", r.tool_ms
+    backend = OnnxRuntimeBackend.load(meta["artifact"], meta.get("intra_op_threads"))
+    feeds = {"image": np.random.default_rng(0).random(image_shape, dtype=np.float32),
+             "params": np.random.default_rng(1).random((1, n_params), dtype=np.float32)}
+    samples, _ = bare_windows(lambda: backend.session.run(None, feeds))
+    return "bare InferenceSession.run loop", float(np.median(samples))
+
+
+def tools(record_path: Path) -> None:
+    record = RunRecord.load(record_path)
+    p50 = {v.variant: v.batch1_p50_ms for v in record.verdict.variants}
+    in_run = {r.variant: r for r in record.results_of(ToolAgreementResult)}
+    rows = []
+    for info in record.results_of(VariantInfo):
+        if info.meta.get("runtime") not in ("openvino", "onnxruntime") or not info.meta.get("artifact") \
+                or info.meta.get("hint", "LATENCY") != "LATENCY" or p50.get(info.variant) is None:
+            continue
+        tool, ms = tool_ms(info, record.workload.input_size)
+        check = in_run.get(info.variant)
+        rows.append({"variant": info.variant, "verdict_p50_ms": p50[info.variant], "tool": tool, "tool_ms": ms,
+                     "ratio": p50[info.variant] / ms,
+                     "in_run": None if check is None else {"call": check.call, "ratio": check.ratio,
+                                                           "remeasured": check.remeasured}})
+    print(json.dumps({"record": str(record_path), "tools_after_run": rows}))
+
+
+def summary(out: Path) -> None:
+    runs = []
+    for log in sorted((out / "logs").glob("run*.txt"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0)):
+        found = re.search(r"^results: (\S+\.json)$", log.read_text(), re.M)
+        if found is None:
+            print(f"{log.name}: no record (the run failed?)")
+            continue
+        record = RunRecord.load(found[1])
+        after = out / "logs" / f"{log.stem}.tools.json"
+        checks = json.loads(after.read_text())["tools_after_run"] if after.exists() else []
+        runs.append((log.stem, record, checks))
+    scores: dict[str, list[float]] = {}
+    for name, record, checks in runs:
+        v = record.verdict
+        for variant in v.variants:
+            scores.setdefault(variant.variant, []).append(variant.score)
+        wall = (record.timing or {}).get("wall_s")
+        print(f"{name}: recommended {v.recommended} ({v.recommended_score}), tie {list(v.tie) or 'none'}, "
+              f"ready {sorted(x.variant for x in v.variants if x.ready)}, wall {wall and round(wall)} s")
+        for c in checks:
+            print(f"    {c['variant']}: verdict p50 {c['verdict_p50_ms']:.2f} ms, {c['tool']} {c['tool_ms']:.2f} ms "
+                  f"after the run ({c['ratio']:.3f}x); in the run: {c['in_run']}")
+        for line in v.recommendations:
+            if line.startswith(("tie:", "Not enough")) or "head to head" in line:
+                print(f"    {line}")
+        for issue in v.critical_issues:
+            if "unconfirmed" in issue or "broken comparison" in issue:
+                print(f"    critical: {issue}")
+    picks = {record.verdict.recommended for _, record, _ in runs}
+    print(f"recommended over {len(runs)} runs: {sorted(map(str, picks))}")
+    for variant, values in sorted(scores.items()):
+        print(f"  {variant}: scores {values}, spread {max(values) - min(values):.2f}")
+
+
+if __name__ == "__main__":
+    {"tools": lambda: tools(Path(sys.argv[2])), "summary": lambda: summary(Path(sys.argv[2]))}[sys.argv[1]]()
