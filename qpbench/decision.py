@@ -77,10 +77,12 @@ def ratio_between(results: Iterable[Result], a: str, b: str) -> tuple[float, flo
     return inv(found.ratio), inv(high), inv(low)
 
 
-def contenders(p50: Mapping[str, float | None], within: float = MEASURE.head_to_head_within,
-               most: int = MEASURE.head_to_head_max) -> list[str]:
+def contenders(p50: Mapping[str, float | None], within: float | None = None, most: int | None = None) -> list[str]:
     """The fastest of the candidates (their batch-1 medians) first, then those within ``within``
-    of it, fastest first, at most ``most`` of them: the ones a head-to-head may find tied."""
+    (``MEASURE.head_to_head_within``) of it, fastest first, at most ``most``
+    (``MEASURE.head_to_head_max``) of them: the ones a head-to-head may find tied."""
+    within = MEASURE.head_to_head_within if within is None else within
+    most = MEASURE.head_to_head_max if most is None else most
     timed = sorted((v, n) for n, v in p50.items() if v is not None and math.isfinite(v))
     if not timed:
         return []
