@@ -23,6 +23,7 @@ from qpbench.results import ToolAgreementResult, VariantInfo
 from qpbench.runtime.backends import OnnxRuntimeBackend
 
 
+PLANTED = "openvino-int8-torch-between"  # planted.py: openvino-int8, torch work before every call
 N_PARAMS = 13  # the vtracer parameter vector (the SSIM task's second input)
 
 
@@ -78,8 +79,15 @@ def summary(out: Path) -> None:
         for variant in v.variants:
             scores.setdefault(variant.variant, []).append(variant.score)
         wall = (record.timing or {}).get("wall_s")
-        print(f"{name}: recommended {v.recommended} ({v.recommended_score}), tie {list(v.tie) or 'none'}, "
-              f"ready {sorted(x.variant for x in v.variants if x.ready)}, wall {wall and round(wall)} s")
+        planted = PLANTED in {x.variant for x in v.variants}
+        print(f"{name}{' (planted)' if planted else ''}: recommended {v.recommended} ({v.recommended_score}), "
+              f"tie {list(v.tie) or 'none'}, ready {sorted(x.variant for x in v.variants if x.ready)}, "
+              f"wall {wall and round(wall)} s")
+        if planted:
+            p50 = {x.variant: x.batch1_p50_ms for x in v.variants}
+            if p50.get(PLANTED) and p50.get("openvino-int8"):
+                print(f"    {PLANTED} {p50[PLANTED]:.2f} ms against openvino-int8 {p50['openvino-int8']:.2f} ms "
+                      f"({p50[PLANTED] / p50['openvino-int8']:.3f}x)")
         for c in checks:
             print(f"    {c['variant']}: verdict p50 {c['verdict_p50_ms']:.2f} ms, {c['tool']} {c['tool_ms']:.2f} ms "
                   f"after the run ({c['ratio']:.3f}x); in the run: {c['in_run']}")
