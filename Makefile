@@ -22,8 +22,9 @@ bench: setup
 # -rs lists every skipped test with its reason; under CI=true a skip that hides a whole
 # test module fails the run (tests/ci_skips.py). Then the project gates itself as its users
 # do: a quick run of the compact workload, compared with the baseline saved for this CPU
-# (results/baselines/compact-quick-<cpu>.json; a CPU without one is compared with nothing,
-# and the run says so) and held to a readiness score of 80.
+# (results/baselines/compact-quick-<cpu>.json; a CPU without one warns and passes, as
+# --qp-missing-baseline=warn does: `qpbench baseline promote results/latest.json` makes one)
+# and held to a readiness score of 80.
 SELF_GATE ?= --qp-workload=compact --qp-profile=quick --qp-compare='compact-quick-{cpu}' \
 	--qp-fail-on-regression --qp-fail-under=80
 test: setup browser sshd
