@@ -478,9 +478,6 @@ class MeasureDefaults:
     # A batch-1 median's interval spans the medians of this many windows of its timing, so one
     # of the machine's levels (calls at 12, then 15 ms) cannot make it look precise.
     latency_windows: int = 3
-    # torch's OpenMP threads spin for about 8 ms after a parallel region (measured on the 2-vCPU
-    # EPYC: 7.7-9.8 ms of CPU); a runtime call timed right after a torch call waits this long first.
-    torch_settle_s: float = 0.02
     # Ties (scoring.py): the fastest ready variants are timed head to head (suite/head_to_head.py);
     # those whose batch-1 median is within this factor of the fastest one's, at most head_to_head_max.
     head_to_head_within: float = 1.25

@@ -101,9 +101,10 @@ def test_torch_work_between_a_runtime_variants_calls_leaves_its_figure_unchanged
     """The planted variant runs a 2-thread torch matmul before every ONNX Runtime call in the
     process that built it. Its artifact, timed where the figure is made, reads as the clean
     variant's does; timed in the build process (the harness before this fix), it does not."""
-    clean = [engine.variant("onnx-fp32").results("latency", batch_size=1)[0].per_batch_ms["p50"] for _ in range(2)]
-    planted = [engine.variant("torch-between").results("latency", batch_size=1)[0].per_batch_ms["p50"]
-               for _ in range(2)]
+    clean, planted = [], []
+    for _ in range(3):  # alternating, so a slow spell of a shared machine hits both
+        clean.append(engine.variant("onnx-fp32").results("latency", batch_size=1)[0].per_batch_ms["p50"])
+        planted.append(engine.variant("torch-between").results("latency", batch_size=1)[0].per_batch_ms["p50"])
     from qpbench.measure import handlers
     from qpbench.variants import BuildContext, build_variant
 
@@ -112,5 +113,7 @@ def test_torch_work_between_a_runtime_variants_calls_leaves_its_figure_unchanged
                           BuildContext(workload, options=engine.variant("torch-between").rebuild_options))
     in_build_process = handlers.latency(handlers.Loaded(workload, built), "quick", 1).per_batch_ms["p50"]
     ratio = min(planted) / min(clean)
-    assert 0.6 < ratio < 1.6, (clean, planted)  # unchanged, within a shared machine's noise
-    assert in_build_process > 2.0 * max(planted), (in_build_process, planted)  # the fault is real where torch runs
+    # Unchanged, within a shared machine's noise on a call of about 0.05 ms; where torch runs, the
+    # plant makes it several times slower, so this bound still fails if the figure came from there.
+    assert 0.5 < ratio < 2.0, (clean, planted)
+    assert in_build_process > 2.0 * min(planted), (in_build_process, planted)

@@ -132,7 +132,8 @@ class BareWorker:
         rival = self.others[other["variant"]].variant
         image, params = served.batch(1)
         return head_to_head(served.variant.name, lambda: served.variant(image, params), served.variant.runtime,
-                            rival.name, lambda: rival(image, params), rival.runtime, request["profile"])
+                            rival.name, lambda: rival(image, params), rival.runtime, request["profile"],
+                            (served.variant.runtime_name, rival.runtime_name))
 
 
 def main() -> int:

@@ -84,22 +84,22 @@ def save_inputs(loaded: Loaded, path: str, n: int) -> dict[str, Any]:
     return {"n": int(image.shape[0])}
 
 
-def torch_free(variant: Variant) -> bool:
-    """Whether the variant runs on a runtime of its own (ONNX Runtime, OpenVINO), not on torch."""
-    return bool(getattr(variant.module, "serves_numpy", False))
+def pool_of(variant: Variant) -> str:
+    """The thread pool the variant's calls run on: its runtime's own (ONNX Runtime, OpenVINO), or torch's."""
+    return str(variant.meta.get("runtime")) if getattr(variant.module, "serves_numpy", False) else "torch"
 
 
 def paired(loaded: Loaded, profile: str | dict[str, Any]) -> Result:
     """Batch-1 calls of the variant and the reference, interleaved (ABBA), until the median
-    ratio is precise (the profile's stopping rule); a torch-free variant's call waits for
-    torch's threads to go idle after the reference's (head_to_head.py)."""
+    ratio is precise (the profile's stopping rule); where they run on different thread pools,
+    each call waits for its pool to go idle before the other's (head_to_head.py)."""
     ref = loaded.reference
     if ref is None:
         raise RuntimeError("paired timing needs the reference: send a 'reference' request first")
     variant = loaded.variant
     image, params = loaded.batch(1)
     return alternate(variant.name, lambda: variant(image, params), variant.runtime, ref.name,
-                     lambda: ref(image, params), ref.runtime, profile, (torch_free(variant), torch_free(ref)))
+                     lambda: ref(image, params), ref.runtime, profile, (pool_of(variant), pool_of(ref)))
 
 
 def probe(loaded: Loaded, profile: str | dict[str, Any]) -> Result:
@@ -117,7 +117,7 @@ def head_to_head(loaded: Loaded, profile: str | dict[str, Any], other: Variant) 
     image, params = loaded.batch(1)
     return timed_head_to_head(variant.name, lambda: variant(image, params), variant.runtime, other.name,
                               lambda: other(image, params), other.runtime, profile,
-                              (torch_free(variant), torch_free(other)))
+                              (pool_of(variant), pool_of(other)))
 
 
 def throughput(loaded: Loaded, profile: str | dict[str, Any]) -> Result:

@@ -17,7 +17,7 @@ Runtime = Callable[[], AbstractContextManager]
 def settled(runtime: Runtime, seconds: float) -> Runtime:
     """``runtime`` followed, after the timed call, by ``seconds`` of sleep: torch's OpenMP threads
     spin for a few ms after a parallel region, and a runtime's call timed in that time competes
-    with them for the cores (MEASURE.torch_settle_s)."""
+    with them for the cores (head_to_head.SETTLE_S)."""
 
     @contextmanager
     def run() -> Iterator[None]:
