@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -232,8 +233,10 @@ def test_onnxruntime_default_threads_follow_the_quota(monkeypatch, tmp_path):
 def test_this_machine_reads_without_error():
     summary = quota_summary()
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    assert 1 <= summary["usable_cpus"] <= affinity
     assert (summary["source"] is None) == (summary["cpus"] is None)
+    # The usable count is the affinity, capped by the quota where one is read (rounded up).
+    expected = affinity if summary["cpus"] is None else min(affinity, max(1, math.ceil(summary["cpus"])))
+    assert summary["usable_cpus"] == expected
 
 
 def test_the_deployment_package_copies_the_module():
