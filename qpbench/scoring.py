@@ -24,7 +24,7 @@ from qpbench.config import (
     ScoringConfig,
     Targets,
 )
-from qpbench.decision import agreement_problems, decide, unconfirmed
+from qpbench.decision import agreement_problems, decide, figures_read, unconfirmed
 from qpbench.measure.load_watch import under_load
 from qpbench.measure.stopping import samples_to_bound
 from qpbench.results import (
@@ -288,7 +288,7 @@ def score(
 ) -> Verdict:
     """Results + targets -> verdict. ``errors``: per variant, measurements that crashed;
     ``screened_out``: variants measured no further than the screen, and why (screening.py)."""
-    results = list(results)
+    results = figures_read(results)  # each variant's batch-1 figure: the last clean one (decision.py)
     errors = {k: list(v) for k, v in (errors or {}).items()}
     for r in results:
         if isinstance(r, VariantInfo) and r.error:
