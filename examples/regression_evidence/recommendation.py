@@ -3,6 +3,8 @@ batch-1 figure; and, over several runs, whether the recommendation held.
 
     python examples/regression_evidence/recommendation.py tools RECORD.json   # right after a run
     python examples/regression_evidence/recommendation.py summary OUT_DIR     # over recommendation.sh's runs
+    python examples/regression_evidence/recommendation.py rescore OUT_DIR     # each run's results, scored by this code
+    python examples/regression_evidence/recommendation.py alternate VARIANT   # harness figure and bare loop, alternating
 
 ``tools``: for each ONNX Runtime and OpenVINO variant of the record, ``benchmark_app`` (three runs
 of -t 3, the variant's compile settings) or a bare ``InferenceSession.run`` loop (three windows of
@@ -103,5 +105,48 @@ def summary(out: Path) -> None:
         print(f"  {variant}: scores {values}, spread {max(values) - min(values):.2f}")
 
 
+def rescore(out: Path) -> None:
+    """Each run's results scored by the code in this checkout: the same records before and after a
+    change to the scoring."""
+    from qpbench import scoring
+
+    for path in sorted((out / "results" / "runs").glob("*.json")):
+        r = RunRecord.load(path)
+        v = scoring.score(r.results, r.verdict.config, r.verdict.reference, r.errors,
+                          screened_out=dict(r.verdict.screened_out))
+        print(json.dumps({"record": path.name, "recommended": v.recommended, "tie": list(v.tie),
+                          "scores": {x.variant: x.score for x in v.variants},
+                          "ready": sorted(x.variant for x in v.variants if x.ready)}))
+
+
+def alternate(variant: str, rounds: int = 3) -> None:
+    """The latency test's figure and the tool check's bare loop of ``variant``, alternating in one
+    worker (the build from the cache $QPBENCH_CACHE_DIR names): does the harness read slower?"""
+    import tempfile
+
+    from qpbench.config import WorkloadChoice, get_profile
+    from qpbench.measure.engine import Engine, EngineSettings
+    from qpbench.suite.kernels import harness_of
+    from qpbench.variants import REFERENCE, VariantRegistry
+    from qpbench.variants.build_cache import build_cache_dir
+    from qpbench.workload import load_workload, resolve_spec
+
+    workload = load_workload(resolve_spec(WorkloadChoice()))
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = Engine(VariantRegistry(), lambda: workload, EngineSettings(
+            get_profile("default"), Path(tmp), REFERENCE, build_cache=build_cache_dir(), rebuild=False), lambda r: None)
+        measured = engine.variant(variant)
+        try:
+            for i in range(rounds):
+                (latency,) = measured.results("latency", batch_size=1, p95_target_s=0.05)
+                harness = harness_of(latency)
+                (check,) = measured.results("tool_agreement", harness=harness)
+                print(json.dumps({"round": i, "harness_ms": round(harness["median_ms"], 3), "bare_ms": round(check.tool_ms, 3),
+                                  "ratio": round(harness["median_ms"] / check.tool_ms, 3)}))
+        finally:
+            engine.close()
+
+
 if __name__ == "__main__":
-    {"tools": lambda: tools(Path(sys.argv[2])), "summary": lambda: summary(Path(sys.argv[2]))}[sys.argv[1]]()
+    {"tools": lambda: tools(Path(sys.argv[2])), "summary": lambda: summary(Path(sys.argv[2])),
+     "rescore": lambda: rescore(Path(sys.argv[2])), "alternate": lambda: alternate(sys.argv[2])}[sys.argv[1]]()
