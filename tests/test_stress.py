@@ -235,7 +235,7 @@ def test_another_tenant_slowing_the_machine_is_not_the_models_slowdown():
 def test_a_15_percent_slowdown_of_the_model_is_caught_while_the_machine_wanders():
     """Machine spells up to 40% slower move model and probe together; the model itself ends 1000
     calls 15% slower and goes on. Over 10 seeded runs: caught in at least 8 (the real model's counts
-    are in docs/evidence.md), and a clean model on the same machine flagged in none."""
+    are in docs/evidence/detectors.md), and a clean model on the same machine flagged in none."""
     caught, false_alarms = 0, 0
     for seed in range(10):
         noise, jitter = page_noise(seed)
