@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.stats
 
 from qpbench.config import COMPARISON, DEFAULT_GATE_ON, DEFAULT_THRESHOLDS, REFERENCE
 from qpbench.comparison import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison, MetricChange
@@ -41,6 +40,7 @@ from qpbench.results import (
     PairedResult,
 )
 from qpbench.system import cpu_model_label
+from qpbench.stats import sps
 
 
 
@@ -104,7 +104,7 @@ def bootstrap_median_ratio(
     def change(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.quantile(y, quantile, axis=axis) / np.quantile(x, quantile, axis=axis) - 1.0
 
-    interval = scipy.stats.bootstrap((a, b), change, n_resamples=resamples, confidence_level=confidence,
+    interval = sps().bootstrap((a, b), change, n_resamples=resamples, confidence_level=confidence,
                                      method="percentile", vectorized=True, rng=np.random.default_rng(seed)
                                      ).confidence_interval
     return float(change(a, b)), float(interval.low), float(interval.high)
@@ -128,7 +128,7 @@ def bootstrap_probe_change(
 
         return (q(bv) / q(br)) / (q(av) / q(ar)) - 1.0
 
-    interval = scipy.stats.bootstrap(samples, change, n_resamples=resamples, confidence_level=confidence,
+    interval = sps().bootstrap(samples, change, n_resamples=resamples, confidence_level=confidence,
                                      method="percentile", vectorized=True, rng=np.random.default_rng(seed)
                                      ).confidence_interval
     return float(change(*samples)), float(interval.low), float(interval.high)
@@ -253,7 +253,7 @@ def over_runs(runs: Sequence[float], current: float, confidence: float = COMPARI
     if n < 2 or current <= 0 or not np.isfinite(logs).all():
         raise ValueError("a spread over runs needs at least two positive baseline runs")
     shift = math.log(current) - float(logs.mean())
-    half = float(scipy.stats.t.ppf(0.5 + confidence / 2, n - 1)) * float(logs.std(ddof=1)) * math.sqrt(1 + 1 / n)
+    half = float(sps().t.ppf(0.5 + confidence / 2, n - 1)) * float(logs.std(ddof=1)) * math.sqrt(1 + 1 / n)
     return math.expm1(shift), math.expm1(shift - half), math.expm1(shift + half)
 
 
@@ -302,7 +302,7 @@ def speed_change(variant: str, metric: str, ra: PairedResult, rb: PairedResult,
         base = float(np.exp(np.mean(np.log(values))))  # what the change is from
         if rb.reruns:  # this run's processes against the baseline's runs: Student's t on the logs
             processes = np.log([process_statistic(rb), *rb.reruns])
-            ci = scipy.stats.ttest_ind(processes, np.log(values)).confidence_interval(COMPARISON.confidence)
+            ci = sps().ttest_ind(processes, np.log(values)).confidence_interval(COMPARISON.confidence)
             spread_low, spread_high = math.expm1(ci.low), math.expm1(ci.high)
         low, high = min(low, spread_low), max(high, spread_high)
         basis = f" (over {len(values)} baseline runs and this run's own)"

@@ -33,10 +33,10 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 
-import scipy.stats
 
 from qpbench.measure.stopping import CONFIDENCE, quantile_interval
 from qpbench.results import AccuracyResult, LatencyResult, Result, StressResult, ThroughputResult
+from qpbench.stats import sps
 
 MET, MISSED, INCONCLUSIVE = "met", "missed", "inconclusive"
 # Passing on the estimate, with too few samples for the interval's far end: neither met nor too
@@ -49,7 +49,7 @@ def pearson_interval(r: float, n: int, confidence: float = CONFIDENCE) -> Interv
     """Fisher's z interval of a Pearson correlation from ``n`` pairs."""
     if n < 4 or not math.isfinite(r) or abs(r) >= 1.0:
         return None
-    half = float(scipy.stats.norm.ppf(0.5 + confidence / 2)) / math.sqrt(n - 3)
+    half = float(sps().norm.ppf(0.5 + confidence / 2)) / math.sqrt(n - 3)
     z = math.atanh(r)
     return math.tanh(z - half), math.tanh(z + half)
 

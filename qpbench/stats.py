@@ -5,11 +5,22 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.stats
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 PERCENTILES = (50, 90, 95, 99)
+
+
+def sps() -> ModuleType:
+    """``scipy.stats``, imported when a statistic is first computed: importing qpbench's plugin
+    (every pytest run in its environment does) loads no scipy."""
+    import scipy.stats
+
+    return scipy.stats
 
 
 def percentiles(samples: Sequence[float], qs: Sequence[float] = PERCENTILES) -> dict[str, float]:
@@ -25,12 +36,12 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
     b = np.asarray(b, dtype=float)
     if a.size < 2 or a.std() == 0 or b.std() == 0:
         return float("nan")  # undefined for constant input; scoring treats NaN as a fail
-    return float(scipy.stats.pearsonr(a, b).statistic)
+    return float(sps().pearsonr(a, b).statistic)
 
 
 def rankdata(x: np.ndarray) -> np.ndarray:
     """Average ranks (ties share the mean rank)."""
-    return scipy.stats.rankdata(np.asarray(x, dtype=float))
+    return sps().rankdata(np.asarray(x, dtype=float))
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -38,7 +49,7 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     b = np.asarray(b, dtype=float)
     if a.size < 2 or a.std() == 0 or b.std() == 0:
         return float("nan")
-    return float(scipy.stats.spearmanr(a, b).statistic)
+    return float(sps().spearmanr(a, b).statistic)
 
 
 def t_quantile(p: float, df: int) -> float:
@@ -47,7 +58,7 @@ def t_quantile(p: float, df: int) -> float:
         raise ValueError(f"degrees of freedom must be >= 1, got {df}")
     if not 0 < p < 1:
         raise ValueError(f"p must be in (0, 1), got {p}")
-    return float(scipy.stats.t.ppf(p, df))
+    return float(sps().t.ppf(p, df))
 
 
 @dataclass(frozen=True)

@@ -17,18 +17,19 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qpbench.config import MEASURE, Profile
 from qpbench.errors import VariantError, VariantUnavailable
 from qpbench.measure.isolation import NotApplicable, RequestFailed, ServingWorker, WorkerFailed
-from qpbench.measure.worker_requests import Worker
-from qpbench.measure import handlers
 from qpbench.results import Result, VariantInfo, result_from_dict
 from qpbench.runtime.backends import TORCH_FREE
 from qpbench.variants import VariantRegistry, VariantSpec
 from qpbench.variants.artifacts import run_artifact_dir
 from qpbench.workload import Workload
+
+if TYPE_CHECKING:
+    from qpbench.measure.worker_requests import Worker
 
 WORKER_MODULE = "qpbench.measure.variant_worker"
 BARE_MODULE = "qpbench.measure.bare_worker"
@@ -111,7 +112,10 @@ class MeasuredVariant:
         options = self.built["rebuild_options"] if self.built else None
         settings = self.engine.settings
         artifact_dir = None if options else _text(self.engine.artifact_dir())  # a rebuild loads what was built
-        if not self.isolated:
+        if not self.isolated:  # in this process: torch comes in here, not when the plugin loads
+            from qpbench.measure import handlers
+            from qpbench.measure.worker_requests import Worker
+
             self._worker = Worker()
             variant = handlers.build(self.spec, self.engine.workload(), options, settings.profile.sweep_rounds,
                                      settings.profile.calibration_batches, artifact_dir)
@@ -148,7 +152,8 @@ class MeasuredVariant:
         options = ref.rebuild_options  # the reference's own build, done (or failed) first
         batches = self.engine.settings.profile.calibration_batches
         started = time.monotonic()
-        if isinstance(self._worker, Worker):  # in this process: the spec's builder may be a callable
+        # In this process (a Worker, not a ServingWorker): the spec's builder may be a callable.
+        if self._worker is not None and not isinstance(self._worker, ServingWorker):
             self._worker.add_reference(ref.spec, options, batches)
         else:
             self._call({"op": "reference", "spec": spec_dict(ref.spec), "options": options,
@@ -204,7 +209,7 @@ class MeasuredVariant:
 
     def _call(self, request: dict[str, Any], measurement: str, timeout_s: float, bare: bool = False) -> Any:
         worker = self._bare if bare else self._worker
-        if isinstance(worker, Worker):  # in this process: the handlers' own exceptions propagate
+        if worker is not None and not isinstance(worker, ServingWorker):  # in this process: exceptions propagate
             return worker.handle(request)
         assert worker is not None
         try:

@@ -23,10 +23,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 from qpbench.config import MEASURE, Profile
 from qpbench.timing import time_calls
+from qpbench.stats import sps
 
 CONFIDENCE = 0.95
 STATISTICS = ("median", "mean")
@@ -84,10 +84,10 @@ def quantile_interval(samples: Sequence[float], q: float, confidence: float = CO
     if n == 0:
         return -math.inf, math.inf
     alpha = 1.0 - confidence
-    r = int(sps.binom.ppf(alpha / 2, n, q))  # 1-based rank of the lower end (0: none)
-    if r >= 1 and sps.binom.cdf(r - 1, n, q) > alpha / 2:
+    r = int(sps().binom.ppf(alpha / 2, n, q))  # 1-based rank of the lower end (0: none)
+    if r >= 1 and sps().binom.cdf(r - 1, n, q) > alpha / 2:
         r -= 1
-    s = int(sps.binom.ppf(1 - alpha / 2, n, q)) + 1  # 1-based rank of the upper end (> n: none)
+    s = int(sps().binom.ppf(1 - alpha / 2, n, q)) + 1  # 1-based rank of the upper end (> n: none)
     low = float(x[r - 1]) if r >= 1 else -math.inf
     high = float(x[s - 1]) if s <= n else math.inf
     return low, high
@@ -97,7 +97,7 @@ def mean_interval(samples: Sequence[float], confidence: float = CONFIDENCE) -> t
     x = np.asarray(samples, dtype=np.float64)
     if len(x) < 2:
         return -math.inf, math.inf
-    half = float(sps.t.ppf(0.5 + confidence / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    half = float(sps().t.ppf(0.5 + confidence / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
     return float(x.mean()) - half, float(x.mean()) + half
 
 
@@ -115,7 +115,7 @@ def samples_to_bound(q: float, confidence: float = CONFIDENCE) -> int:
     (72 for the p95 at 95%): fewer cannot say a p95 is under any target."""
     alpha = 1.0 - confidence
     n = 1
-    while int(sps.binom.ppf(1 - alpha / 2, n, q)) + 1 > n:
+    while int(sps().binom.ppf(1 - alpha / 2, n, q)) + 1 > n:
         n += 1
     return n
 
