@@ -1,7 +1,7 @@
 """qpbench's own hooks. Implement them in a conftest.py or a plugin.
 
-At the end of a run qpbench finishes in one direction: it scores the results
-(``pytest_qpbench_make_scoring``), builds the typed run record
+The scoring (``pytest_qpbench_make_scoring``) is resolved before the first test.
+At the end of a run qpbench finishes in one direction: it scores the results, builds the typed run record
 (``qpbench.record.RunRecord``: ``pytest_qpbench_generate_record``, with the
 fingerprint from ``pytest_qpbench_generate_fingerprint`` and
 ``pytest_qpbench_update_fingerprint``), compares it with the baseline, lets
@@ -42,7 +42,9 @@ def pytest_qpbench_register_variants(registry):
 def pytest_qpbench_make_scoring(config, scoring):
     """Return a replacement ``qpbench.config.ScoringConfig`` (e.g. other weights), or None.
 
-    ``scoring`` is the one built from options and ini keys.
+    ``scoring`` is the one built from options and ini keys. Called once, before the first test
+    (after collection, so a conftest below the command-line paths is seen): the screen, the
+    tests' targets, the journal and the verdict all use what it returns.
     """
 
 

@@ -338,6 +338,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not items:
         return
     try:
+        qp.resolve_scoring()
         qp.prepare(check_workload=not _overrides_fixture(items[0], "qp_workload"))
     except QPBenchError as exc:
         raise pytest.UsageError(f"qpbench: {exc}") from None

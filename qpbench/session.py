@@ -70,6 +70,7 @@ class QPSession:
         self._fingerprint: dict[str, Any] | None = None
         self._worker_infos: list[Result] = []
         self._screen: screening.Screen | None = None
+        self._scoring_resolved = False
         self.clock = run_clock.RunClock()
         self.budget_share = 1.0  # of the profile's time ceilings, to fit --qp-budget (run_clock.py)
         self._history: dict[str, float] | None = None
@@ -364,9 +365,20 @@ class QPSession:
         measured = [r for r in self.records if r.kind != "variant"]
         return selected_results(infos, measured, self.selected_variants())
 
+    def resolve_scoring(self) -> ScoringConfig:
+        """The run's scoring, after ``pytest_qpbench_make_scoring``: resolved once, before the first
+        test (plugin.pytest_collection_finish, where a conftest below the command-line paths is
+        seen), into the settings every step reads (the screen, the tests' targets, the journal,
+        the verdict)."""
+        if not self._scoring_resolved:
+            made = self.config.hook.pytest_qpbench_make_scoring(config=self.config, scoring=self.settings.scoring)
+            if made is not None:
+                self.settings = replace(self.settings, scoring=made)
+            self._scoring_resolved = True
+        return self.settings.scoring
+
     def scoring_config(self) -> ScoringConfig:
-        made = self.config.hook.pytest_qpbench_make_scoring(config=self.config, scoring=self.settings.scoring)
-        return made or self.settings.scoring
+        return self.resolve_scoring()
 
     def contenders(self) -> list[str]:
         """The fastest ready variant with a confirmed batch-1 figure, then those a head-to-head may

@@ -266,6 +266,35 @@ def test_runtime_variants_run_in_the_suite_and_a_missing_runtime_is_a_skip_with_
     assert record["fingerprint"]["runtimes"]["onnxruntime"]
 
 
+def test_the_scoring_a_hook_makes_is_the_one_the_screen_the_tests_and_the_verdict_use(suite):
+    """``pytest_qpbench_make_scoring`` is resolved once, before the first test: the screen, the
+    latency test's p95 target and the verdict all judge by the scoring it returns, never by the
+    one the options made (here a p95 target no variant can meet, which would screen both out)."""
+    suite.makeconftest("""
+        from dataclasses import replace
+
+        from qpbench.plugin import qp_session_of
+
+
+        def pytest_qpbench_make_scoring(config, scoring):
+            return replace(scoring, targets=replace(scoring.targets, latency_p95_ms=100000.0))
+
+
+        def pytest_runtest_call(item):
+            with open("targets-seen.txt", "a") as seen:
+                seen.write(f"{qp_session_of(item.config).settings.scoring.targets.latency_p95_ms}\\n")
+    """)
+    result = run(suite, "-k", "accuracy or fidelity or latency or throughput", "--qp-target=latency_p95_ms=0.001",
+                 "--qp-target=throughput_ips=0.001")
+    assert result.ret == 0, result.stdout.str()
+    assert "screened out" not in result.stdout.str()
+    verdict = latest(suite)["verdict"]
+    assert verdict["targets"]["latency_p95_ms"] == 100000.0 and verdict["screened_out"] == []
+    assert {(r["variant"], r["kind"]) for r in latest(suite)["results"]} >= {("eager", "throughput"),
+                                                                             ("optimized", "throughput")}
+    assert set((suite.path / "targets-seen.txt").read_text().split()) == {"100000.0"}
+
+
 def test_a_variant_that_cannot_be_recommended_is_measured_in_the_screen_only(suite):
     """A variant whose predictions are constant misses the accuracy gates in the screen: its
     measurements after the screen are skipped with why, the others' are made, and the verdict
