@@ -40,8 +40,7 @@ from qpbench.results import (
     PairedResult,
 )
 from qpbench.system import cpu_model_label
-from qpbench.stats import sps
-
+from qpbench import stats
 
 
 ALL_VARIANTS = "*"
@@ -84,54 +83,13 @@ def make_thresholds(overrides: Mapping[str, float], per_variant: Mapping[str, Ma
 # Statistics ------------------------------------------------------------------
 
 
-def bootstrap_median_ratio(
-    baseline: Sequence[float], current: Sequence[float], resamples: int = COMPARISON.bootstrap_resamples,
-    confidence: float = COMPARISON.confidence, seed: int = 0, quantile: float = 0.5,
-) -> tuple[float, float, float]:
-    """q(current) / q(baseline) - 1 for the median (or another ``quantile``), with a
-    percentile bootstrap interval.
-
-    The two samples are resampled independently (they come from different runs), by
-    ``scipy.stats.bootstrap``. Deterministic for a given seed.
-    """
-    a = np.asarray(baseline, dtype=float)
-    b = np.asarray(current, dtype=float)
-    if a.size < 2 or b.size < 2:
-        raise ValueError("a bootstrap interval needs at least two samples on each side")
-    if (a <= 0).any() or (b <= 0).any() or not (np.isfinite(a).all() and np.isfinite(b).all()):
-        raise ValueError("samples must be finite and > 0")
-
-    def change(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-        return np.quantile(y, quantile, axis=axis) / np.quantile(x, quantile, axis=axis) - 1.0
-
-    interval = sps().bootstrap((a, b), change, n_resamples=resamples, confidence_level=confidence,
-                                     method="percentile", vectorized=True, rng=np.random.default_rng(seed)
-                                     ).confidence_interval
-    return float(change(a, b)), float(interval.low), float(interval.high)
-
-
-def bootstrap_probe_change(
-    baseline: PairedResult, current: PairedResult, quantile: float = COMPARISON.latency_quantile,
-    resamples: int = COMPARISON.bootstrap_resamples, confidence: float = COMPARISON.confidence, seed: int = 0,
-) -> tuple[float, float, float]:
+def bootstrap_probe_change(baseline: PairedResult, current: PairedResult,
+                           quantile: float = COMPARISON.latency_quantile) -> tuple[float, float, float]:
     """How the reference's time against the probe changed: the ratio of the two sides' low
-    quantiles (p10) in each run, current over baseline, minus 1, with a percentile bootstrap
-    interval that resamples the four samples independently (``scipy.stats.bootstrap``)."""
-    samples = [np.asarray(x, dtype=float) for x in (baseline.variant_s, baseline.reference_s,
-                                                    current.variant_s, current.reference_s)]
-    if min(x.size for x in samples) < 2:
-        raise ValueError("a bootstrap interval needs at least two samples on each side")
-
-    def change(av: np.ndarray, ar: np.ndarray, bv: np.ndarray, br: np.ndarray, axis: int = -1) -> np.ndarray:
-        def q(x: np.ndarray) -> np.ndarray:
-            return np.quantile(x, quantile, axis=axis)
-
-        return (q(bv) / q(br)) / (q(av) / q(ar)) - 1.0
-
-    interval = sps().bootstrap(samples, change, n_resamples=resamples, confidence_level=confidence,
-                                     method="percentile", vectorized=True, rng=np.random.default_rng(seed)
-                                     ).confidence_interval
-    return float(change(*samples)), float(interval.low), float(interval.high)
+    quantiles (p10) in each run, current over baseline, minus 1, with its bootstrap interval."""
+    return stats.bootstrap_ratio_change((baseline.variant_s, baseline.reference_s),
+                                        (current.variant_s, current.reference_s), quantile,
+                                        COMPARISON.bootstrap_resamples, COMPARISON.confidence)
 
 
 def probe_ratio(r: PairedResult, quantile: float = COMPARISON.latency_quantile) -> float:
@@ -244,19 +202,6 @@ def baseline_runs(record: RunRecord) -> list[dict[str, float]]:
                                       for run in (record.baseline or {}).get("runs", []))]
 
 
-def over_runs(runs: Sequence[float], current: float, confidence: float = COMPARISON.confidence) -> tuple[float, float, float]:
-    """The current run's statistic against the spread of independent baseline runs: its change from
-    their geometric mean, and the prediction interval a new unchanged run falls in (Student's t on
-    the logs, R-1 degrees of freedom, widened by sqrt(1 + 1/R)), moved to the current value."""
-    logs = np.log(np.asarray(runs, dtype=float))
-    n = len(logs)
-    if n < 2 or current <= 0 or not np.isfinite(logs).all():
-        raise ValueError("a spread over runs needs at least two positive baseline runs")
-    shift = math.log(current) - float(logs.mean())
-    half = float(sps().t.ppf(0.5 + confidence / 2, n - 1)) * float(logs.std(ddof=1)) * math.sqrt(1 + 1 / n)
-    return math.expm1(shift), math.expm1(shift - half), math.expm1(shift + half)
-
-
 @dataclass(frozen=True)
 class SpeedChange:
     """A speed figure's change from the baseline, with the interval the verdict compares."""
@@ -293,17 +238,17 @@ def speed_change(variant: str, metric: str, ra: PairedResult, rb: PairedResult,
         return "fewer than two paired samples"
     base, cur = run_statistic(ra), run_statistic(rb)
     change, low, high = (bootstrap_probe_change(ra, rb) if against_probe
-                         else bootstrap_median_ratio(ra.ratios, rb.ratios))
+                         else stats.bootstrap_median_ratio(ra.ratios, rb.ratios, COMPARISON.bootstrap_resamples,
+                                                           COMPARISON.confidence))
     shift = (cur / process_statistic(rb)) / (base / process_statistic(ra))
     change, low, high = ((1 + x) * shift - 1 for x in (change, low, high))
     basis = ""
     if len(values) >= 2:  # the baseline's runs give the rerun-to-rerun spread: the interval holds both
-        change, spread_low, spread_high = over_runs(values, cur)
+        change, spread_low, spread_high = stats.over_runs(values, cur, COMPARISON.confidence)
         base = float(np.exp(np.mean(np.log(values))))  # what the change is from
         if rb.reruns:  # this run's processes against the baseline's runs: Student's t on the logs
-            processes = np.log([process_statistic(rb), *rb.reruns])
-            ci = sps().ttest_ind(processes, np.log(values)).confidence_interval(COMPARISON.confidence)
-            spread_low, spread_high = math.expm1(ci.low), math.expm1(ci.high)
+            spread_low, spread_high = stats.log_ratio_interval([process_statistic(rb), *rb.reruns], values,
+                                                               COMPARISON.confidence)
         low, high = min(low, spread_low), max(high, spread_high)
         basis = f" (over {len(values)} baseline runs and this run's own)"
     if rb.reruns:
@@ -510,7 +455,8 @@ class _Pair:
             if why:
                 self.not_comparable(variant, metric, "latency", base, cur, True, why)
                 continue
-            change, low, high = bootstrap_median_ratio(a, b, quantile=q)
+            change, low, high = stats.bootstrap_median_ratio(a, b, COMPARISON.bootstrap_resamples, COMPARISON.confidence,
+                                                              quantile=q)
             self.add(variant, metric, "latency", base, cur, True,
                      judge_relative(change, low, high, self.th.get("latency", variant)), change, (low, high))
 

@@ -34,24 +34,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 
-from qpbench.measure.stopping import CONFIDENCE, quantile_interval
 from qpbench.results import AccuracyResult, LatencyResult, Result, StressResult, ThroughputResult
-from qpbench.stats import sps
+from qpbench.stats import pearson_interval, quantile_interval
 
 MET, MISSED, INCONCLUSIVE = "met", "missed", "inconclusive"
 # Passing on the estimate, with too few samples for the interval's far end: neither met nor too
-# close to call (a p95 from fewer than 72 calls, stopping.samples_to_bound).
+# close to call (a p95 from fewer than 72 calls, stats.samples_to_bound).
 UNBOUNDED = "unbounded"
 Interval = tuple[float, float]
-
-
-def pearson_interval(r: float, n: int, confidence: float = CONFIDENCE) -> Interval | None:
-    """Fisher's z interval of a Pearson correlation from ``n`` pairs."""
-    if n < 4 or not math.isfinite(r) or abs(r) >= 1.0:
-        return None
-    half = float(sps().norm.ppf(0.5 + confidence / 2)) / math.sqrt(n - 3)
-    z = math.atanh(r)
-    return math.tanh(z - half), math.tanh(z + half)
 
 
 def throughput_interval(r: ThroughputResult) -> Interval | None:

@@ -26,7 +26,7 @@ from qpbench.config import (
 )
 from qpbench.decision import agreement_problems, decide, figures_read, unconfirmed
 from qpbench.measure.load_watch import under_load
-from qpbench.measure.stopping import samples_to_bound
+from qpbench.stats import samples_to_bound
 from qpbench.results import (
     AccuracyResult,
     ConcurrencyResult,

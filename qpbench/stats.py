@@ -61,6 +61,129 @@ def t_quantile(p: float, df: int) -> float:
     return float(sps().t.ppf(p, df))
 
 
+CONFIDENCE = 0.95  # of every interval unless said otherwise
+BOOTSTRAP_RESAMPLES = 2000
+
+
+def quantile_interval(samples: Sequence[float], q: float, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The distribution-free interval of the ``q`` quantile: the order statistics
+    ``scipy.stats.quantile_test`` gives; an end the samples are too few to bound is infinite."""
+    x = np.asarray(samples, dtype=np.float64)
+    if len(x) == 0:
+        return -math.inf, math.inf
+    ci = sps().quantile_test(x, q=0.0, p=q).confidence_interval(confidence)
+    low, high = float(ci.low), float(ci.high)
+    return (-math.inf if math.isnan(low) else low), (math.inf if math.isnan(high) else high)
+
+
+def samples_to_bound(q: float, confidence: float = CONFIDENCE) -> int:
+    """The fewest samples whose ``q`` quantile has a finite upper end in ``quantile_interval``
+    (72 for the p95 at 95%, 299 for the p99): fewer cannot say the quantile is under any target."""
+    alpha = 1.0 - confidence
+    n = 1
+    while int(sps().binom.ppf(1 - alpha / 2, n, q)) + 1 > n:
+        n += 1
+    return n
+
+
+def mean_interval(samples: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Student's t interval of the mean."""
+    x = np.asarray(samples, dtype=np.float64)
+    if len(x) < 2:
+        return -math.inf, math.inf
+    low, high = sps().t.interval(confidence, len(x) - 1, loc=float(x.mean()), scale=float(x.std(ddof=1)) / math.sqrt(len(x)))
+    return float(low), float(high)
+
+
+def windows_interval(samples: Sequence[float], windows: int, low: float, high: float) -> tuple[float, float]:
+    """(low, high) widened to every window's median: consecutive parts of the samples, each of at
+    least 3 (fewer samples: unchanged)."""
+    if windows < 2 or len(samples) < 3 * windows:
+        return low, high
+    medians = [float(np.median(part)) for part in np.array_split(np.asarray(samples, dtype=np.float64), windows)]
+    return min(low, *medians), max(high, *medians)
+
+
+def pearson_interval(r: float, n: int, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """Fisher's z interval of a Pearson correlation from ``n`` pairs."""
+    if n < 4 or not math.isfinite(r) or abs(r) >= 1.0:
+        return None
+    half = float(sps().norm.ppf(0.5 + confidence / 2)) / math.sqrt(n - 3)
+    z = math.atanh(r)
+    return math.tanh(z - half), math.tanh(z + half)
+
+
+def over_runs(runs: Sequence[float], current: float, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """The current run's statistic against the spread of independent baseline runs: its change from
+    their geometric mean, and the prediction interval a new unchanged run falls in (Student's t on
+    the logs, R-1 degrees of freedom, widened by sqrt(1 + 1/R)), moved to the current value."""
+    logs = np.log(np.asarray(runs, dtype=float))
+    n = len(logs)
+    if n < 2 or current <= 0 or not np.isfinite(logs).all():
+        raise ValueError("a spread over runs needs at least two positive baseline runs")
+    shift = math.log(current) - float(logs.mean())
+    half = float(sps().t.ppf(0.5 + confidence / 2, n - 1)) * float(logs.std(ddof=1)) * math.sqrt(1 + 1 / n)
+    return math.expm1(shift), math.expm1(shift - half), math.expm1(shift + half)
+
+
+def log_ratio_interval(current: Sequence[float], baseline: Sequence[float],
+                       confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The interval of current / baseline - 1 from independent runs of each: the two-sample t
+    interval (``scipy.stats.ttest_ind``, pooled variance) on the logs, turned back into a change."""
+    ci = sps().ttest_ind(np.log(np.asarray(current, dtype=float)),
+                         np.log(np.asarray(baseline, dtype=float))).confidence_interval(confidence)
+    return math.expm1(ci.low), math.expm1(ci.high)
+
+
+def bootstrap_median_ratio(
+    baseline: Sequence[float], current: Sequence[float], resamples: int = BOOTSTRAP_RESAMPLES,
+    confidence: float = CONFIDENCE, seed: int = 0, quantile: float = 0.5,
+) -> tuple[float, float, float]:
+    """q(current) / q(baseline) - 1 for the median (or another ``quantile``), with a
+    percentile bootstrap interval.
+
+    The two samples are resampled independently (they come from different runs), by
+    ``scipy.stats.bootstrap``. Deterministic for a given seed.
+    """
+    a = np.asarray(baseline, dtype=float)
+    b = np.asarray(current, dtype=float)
+    if a.size < 2 or b.size < 2:
+        raise ValueError("a bootstrap interval needs at least two samples on each side")
+    if (a <= 0).any() or (b <= 0).any() or not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("samples must be finite and > 0")
+
+    def change(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.quantile(y, quantile, axis=axis) / np.quantile(x, quantile, axis=axis) - 1.0
+
+    interval = sps().bootstrap((a, b), change, n_resamples=resamples, confidence_level=confidence,
+                               method="percentile", vectorized=True, rng=np.random.default_rng(seed)
+                               ).confidence_interval
+    return float(change(a, b)), float(interval.low), float(interval.high)
+
+
+def bootstrap_ratio_change(
+    baseline: tuple[Sequence[float], Sequence[float]], current: tuple[Sequence[float], Sequence[float]],
+    quantile: float, resamples: int = BOOTSTRAP_RESAMPLES, confidence: float = CONFIDENCE, seed: int = 0,
+) -> tuple[float, float, float]:
+    """How the ratio of two samples' ``quantile`` changed, current (a, b) over baseline (a, b),
+    minus 1, with a percentile bootstrap interval that resamples the four samples independently
+    (``scipy.stats.bootstrap``). Deterministic for a given seed."""
+    samples = [np.asarray(x, dtype=float) for x in (*baseline, *current)]
+    if min(x.size for x in samples) < 2:
+        raise ValueError("a bootstrap interval needs at least two samples on each side")
+
+    def change(av: np.ndarray, ar: np.ndarray, bv: np.ndarray, br: np.ndarray, axis: int = -1) -> np.ndarray:
+        def q(x: np.ndarray) -> np.ndarray:
+            return np.quantile(x, quantile, axis=axis)
+
+        return (q(bv) / q(br)) / (q(av) / q(ar)) - 1.0
+
+    interval = sps().bootstrap(samples, change, n_resamples=resamples, confidence_level=confidence,
+                               method="percentile", vectorized=True, rng=np.random.default_rng(seed)
+                               ).confidence_interval
+    return float(change(*samples)), float(interval.low), float(interval.high)
+
+
 @dataclass(frozen=True)
 class Trend:
     """A linear trend: slope per unit of x with its confidence interval."""
@@ -154,12 +277,13 @@ def block_trend(
             columns.append(bc - bc.mean())
     design = np.column_stack(columns)
     dof = n_blocks - design.shape[1]
-    if design.shape[1] == 2:  # x alone: the closed form (centred x is orthogonal to the intercept)
-        dx = columns[1]
-        slope = float((dx * (by - by.mean())).sum() / (dx**2).sum())
-        resid = by - by.mean() - slope * dx
-        se = math.sqrt(float((resid**2).sum()) / dof / float((dx**2).sum()))
-    else:
+    if design.shape[1] == 2:  # x alone: ordinary least squares
+        if float(np.ptp(by)) == 0:  # a flat series: no slope, known exactly (linregress gives NaN)
+            slope, se = 0.0, 0.0
+        else:
+            fit = sps().linregress(bx, by)
+            slope, se = float(fit.slope), float(fit.stderr)
+    else:  # with the covariate: least squares on both, the slope's standard error from (X'X)^-1
         coef, *_ = np.linalg.lstsq(design, by, rcond=None)
         resid = by - design @ coef
         slope = float(coef[1])

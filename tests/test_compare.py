@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from qpbench.compare import (
-    Thresholds, bootstrap_median_ratio, compare_runs, fingerprint_differences, judge_relative, make_thresholds,
-    over_runs, process_statistic, regression_gate, run_statistics,
+    Thresholds, compare_runs, fingerprint_differences, judge_relative, make_thresholds, process_statistic,
+    regression_gate, run_statistics,
 )
+from qpbench.stats import bootstrap_median_ratio, over_runs
 from qpbench.comparison import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED
 from qpbench.errors import ConfigError
 from qpbench.record import RunRecord

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from qpbench.config import ScoringConfig
-from qpbench.criterion_calls import INCONCLUSIVE, MET, MISSED, UNBOUNDED, call, intervals, pearson_interval, throughput_interval
+from qpbench.criterion_calls import INCONCLUSIVE, MET, MISSED, UNBOUNDED, call, intervals, throughput_interval
+from qpbench.stats import pearson_interval
 from qpbench.render import view
 from qpbench.results import AccuracyResult, LatencyResult, StressResult, ThroughputResult
 from qpbench.scoring import score

@@ -9,16 +9,8 @@ import numpy as np
 import pytest
 
 from qpbench.config import MEASURE, get_profile
-from qpbench.measure.stopping import (
-    StopRule,
-    check,
-    measure_until,
-    p95_decided,
-    precision_of,
-    quantile_interval,
-    rule_for,
-    samples_to_bound,
-)
+from qpbench.measure.stopping import StopRule, check, measure_until, p95_decided, precision_of, rule_for
+from qpbench.stats import quantile_interval, samples_to_bound
 
 
 class FakeClock:

@@ -33,7 +33,7 @@ import numpy as np
 
 from qpbench.measure.isolation import MeasurementError, NotApplicable
 from qpbench.measure.load_watch import measured_quietly
-from qpbench.measure.stopping import quantile_interval
+from qpbench.stats import quantile_interval
 from qpbench.results import ToolAgreementResult
 from qpbench.timing import time_calls
 

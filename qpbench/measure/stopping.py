@@ -10,7 +10,7 @@ its percentile between queries; what the measurement reached is kept with the fi
 (``Precision``).
 
 Intervals: a quantile's is distribution-free, between order statistics whose ranks come
-from the binomial distribution (scipy.stats.binom); a mean's is Student's t. Where too few
+(scipy.stats.quantile_test, qpbench.stats); a mean's is Student's t. Where too few
 samples exist for an order statistic, that end of the interval is infinite.
 """
 
@@ -26,9 +26,8 @@ import numpy as np
 
 from qpbench.config import MEASURE, Profile
 from qpbench.timing import time_calls
-from qpbench.stats import sps
+from qpbench.stats import mean_interval, quantile_interval, samples_to_bound, windows_interval
 
-CONFIDENCE = 0.95
 STATISTICS = ("median", "mean")
 
 
@@ -74,50 +73,6 @@ class Precision:
     def to_dict(self) -> dict[str, Any]:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else
                     (round(v, 6) if isinstance(v, float) else v)) for k, v in asdict(self).items()}
-
-
-def quantile_interval(samples: Sequence[float], q: float, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """The distribution-free interval of the ``q`` quantile: order statistics X(r) <= X(s) with
-    P(r <= B < s) >= confidence for B ~ Binomial(n, q); an end without such a rank is infinite."""
-    x = np.sort(np.asarray(samples, dtype=np.float64))
-    n = len(x)
-    if n == 0:
-        return -math.inf, math.inf
-    alpha = 1.0 - confidence
-    r = int(sps().binom.ppf(alpha / 2, n, q))  # 1-based rank of the lower end (0: none)
-    if r >= 1 and sps().binom.cdf(r - 1, n, q) > alpha / 2:
-        r -= 1
-    s = int(sps().binom.ppf(1 - alpha / 2, n, q)) + 1  # 1-based rank of the upper end (> n: none)
-    low = float(x[r - 1]) if r >= 1 else -math.inf
-    high = float(x[s - 1]) if s <= n else math.inf
-    return low, high
-
-
-def mean_interval(samples: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
-    x = np.asarray(samples, dtype=np.float64)
-    if len(x) < 2:
-        return -math.inf, math.inf
-    half = float(sps().t.ppf(0.5 + confidence / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
-    return float(x.mean()) - half, float(x.mean()) + half
-
-
-def windows_interval(samples: Sequence[float], windows: int, low: float, high: float) -> tuple[float, float]:
-    """(low, high) widened to every window's median: consecutive parts of the samples, each of at
-    least 3 (fewer samples: unchanged)."""
-    if windows < 2 or len(samples) < 3 * windows:
-        return low, high
-    medians = [float(np.median(part)) for part in np.array_split(np.asarray(samples, dtype=np.float64), windows)]
-    return min(low, *medians), max(high, *medians)
-
-
-def samples_to_bound(q: float, confidence: float = CONFIDENCE) -> int:
-    """The fewest samples whose ``q`` quantile has a finite upper end in ``quantile_interval``
-    (72 for the p95 at 95%): fewer cannot say a p95 is under any target."""
-    alpha = 1.0 - confidence
-    n = 1
-    while int(sps().binom.ppf(1 - alpha / 2, n, q)) + 1 > n:
-        n += 1
-    return n
 
 
 def precision_of(samples: Sequence[float], rule: StopRule, elapsed_s: float, stopped: str = "") -> Precision:
