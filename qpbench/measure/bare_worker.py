@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -96,19 +96,10 @@ class BareWorker:
             check_no_torch(served.variant.runtime_name)
 
     def _answer(self, op: str | None, served: BareServed, request: dict[str, Any]) -> Any:
-        if op == "latency":
-            return to_dict(timed.latency(served, request["profile"], request["batch_size"],
-                                         request.get("p95_target_s")))
-        if op == "throughput":
-            return to_dict(timed.throughput(served, request["profile"]))
-        if op == "loadgen":
-            return [to_dict(r) for r in timed.loadgen(served, request["profile"], request["log_dir"],
-                                                      request["bound_ms"], request.get("target_qps"))]
-        if op == "tool_agreement":
-            return to_dict(self.tool_agreement(served, request["harness"]))
-        if op == "head_to_head":
-            return to_dict(self.head_to_head(served, request))
-        raise ValueError(f"unknown request {op!r} for a torch-free worker")
+        answer = BARE_REQUESTS.get(op)  # type: ignore[arg-type]
+        if answer is None:
+            raise ValueError(f"unknown request {op!r} for a torch-free worker")
+        return answer(self, served, request)
 
     @staticmethod
     def tool_agreement(served: BareServed, harness: dict[str, float]) -> Any:
@@ -134,6 +125,17 @@ class BareWorker:
         return head_to_head(served.variant.name, lambda: served.variant(image, params), served.variant.runtime,
                             rival.name, lambda: rival(image, params), rival.runtime, request["profile"],
                             (served.variant.runtime_name, rival.runtime_name))
+
+
+# The requests on a loaded artifact: name -> (worker, the artifact served, the request) -> a JSON answer.
+BARE_REQUESTS: dict[str, Callable[[BareWorker, BareServed, dict[str, Any]], Any]] = {
+    "latency": lambda w, served, r: to_dict(timed.latency(served, r["profile"], r["batch_size"], r.get("p95_target_s"))),
+    "throughput": lambda w, served, r: to_dict(timed.throughput(served, r["profile"])),
+    "loadgen": lambda w, served, r: [to_dict(x) for x in timed.loadgen(served, r["profile"], r["log_dir"], r["bound_ms"],
+                                                                       r.get("target_qps"))],
+    "tool_agreement": lambda w, served, r: to_dict(w.tool_agreement(served, r["harness"])),
+    "head_to_head": lambda w, served, r: to_dict(w.head_to_head(served, r)),
+}
 
 
 def main() -> int:

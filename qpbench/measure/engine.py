@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from qpbench.config import MEASURE, Profile
 from qpbench.errors import VariantError, VariantUnavailable
+from qpbench.measure.bare_worker import BARE_REQUESTS
 from qpbench.measure.isolation import NotApplicable, RequestFailed, ServingWorker, WorkerFailed
 from qpbench.results import Result, VariantInfo, result_from_dict
 from qpbench.runtime.backends import TORCH_FREE
@@ -35,7 +36,7 @@ WORKER_MODULE = "qpbench.measure.variant_worker"
 BARE_MODULE = "qpbench.measure.bare_worker"
 # What a torch-free variant (ONNX Runtime, OpenVINO) answers in a worker without torch
 # (bare_worker.py): every timing whose figure the verdict reads, and the tool's check of it.
-BARE_OPS = frozenset({"latency", "throughput", "loadgen", "tool_agreement", "head_to_head"})
+BARE_OPS = frozenset(BARE_REQUESTS)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ so both answer exactly alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from qpbench.measure import handlers
@@ -61,31 +62,27 @@ class Worker:
                                      request["sweep_rounds"], request["calibration_batches"], request.get("artifact_dir"),
                                      request.get("cache"))
             return self.adopt(workload, variant, request.get("cache"))
-        loaded = self.loaded
-        if loaded is None:
+        answer = REQUESTS.get(op)  # type: ignore[arg-type]
+        if answer is None:
+            raise ValueError(f"unknown request {op!r}")
+        if self.loaded is None:
             raise RuntimeError(f"request {op!r} before the variant was built")
-        if op == "reference":
-            return self.add_reference(spec_from_dict(request["spec"]), request["options"], request["calibration_batches"])
-        if op == "latency":
-            return to_dict(handlers.latency(loaded, request["profile"], request["batch_size"],
-                                            request.get("p95_target_s")))
-        if op == "paired":
-            return to_dict(handlers.paired(loaded, request["profile"]))
-        if op == "save_inputs":
-            return handlers.save_inputs(loaded, request["path"], request["n"])
-        if op == "head_to_head":
-            return to_dict(handlers.head_to_head(loaded, request["profile"], self.other(request["other"])))
-        if op == "probe":
-            return to_dict(handlers.probe(loaded, request["profile"]))
-        if op == "throughput":
-            return to_dict(handlers.throughput(loaded, request["profile"]))
-        if op == "predict":
-            return cached_predictions(loaded, request.get("eval_images"))
-        if op == "kernels":
-            return to_dict(handlers.kernels(loaded))
-        if op == "tool_agreement":
-            return to_dict(handlers.tool_agreement(loaded, request["harness"]))
-        if op == "loadgen":
-            return [to_dict(r) for r in handlers.loadgen(loaded, request["profile"], request["log_dir"],
-                                                         request["bound_ms"], request.get("target_qps"))]
-        raise ValueError(f"unknown request {op!r}")
+        return answer(self, self.loaded, request)
+
+
+# The requests on a built variant: name -> (worker, its variant, the request) -> a JSON answer.
+REQUESTS: dict[str, Callable[[Worker, handlers.Loaded, dict[str, Any]], Any]] = {
+    "reference": lambda w, loaded, r: w.add_reference(spec_from_dict(r["spec"]), r["options"], r["calibration_batches"]),
+    "latency": lambda w, loaded, r: to_dict(handlers.latency(loaded, r["profile"], r["batch_size"],
+                                                             r.get("p95_target_s"))),
+    "paired": lambda w, loaded, r: to_dict(handlers.paired(loaded, r["profile"])),
+    "save_inputs": lambda w, loaded, r: handlers.save_inputs(loaded, r["path"], r["n"]),
+    "head_to_head": lambda w, loaded, r: to_dict(handlers.head_to_head(loaded, r["profile"], w.other(r["other"]))),
+    "probe": lambda w, loaded, r: to_dict(handlers.probe(loaded, r["profile"])),
+    "throughput": lambda w, loaded, r: to_dict(handlers.throughput(loaded, r["profile"])),
+    "predict": lambda w, loaded, r: cached_predictions(loaded, r.get("eval_images")),
+    "kernels": lambda w, loaded, r: to_dict(handlers.kernels(loaded)),
+    "tool_agreement": lambda w, loaded, r: to_dict(handlers.tool_agreement(loaded, r["harness"])),
+    "loadgen": lambda w, loaded, r: [to_dict(x) for x in handlers.loadgen(loaded, r["profile"], r["log_dir"],
+                                                                          r["bound_ms"], r.get("target_qps"))],
+}
