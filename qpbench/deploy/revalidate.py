@@ -23,10 +23,6 @@ by the run's torch code.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,6 +33,7 @@ import numpy as np
 from qpbench.config import PACKAGE, Tolerances
 from qpbench.data.dataset import load_labelled
 from qpbench.deploy.record import PackageError, eval_images
+from qpbench.measure import isolation
 
 WORKER = Path(__file__).with_name("revalidate_worker.py")
 
@@ -91,31 +88,18 @@ def write_samples(data: Any, input_size: int, path: Path) -> Path:
     return path
 
 
-def worker_env() -> dict[str, str]:
-    """The environment without Python's path settings (``-I`` ignores them anyway)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-
-
 def run_worker(package: Path, samples: Path, latency_calls: int, timeout_s: float, batch_size: int = 16) -> dict[str, Any]:
+    """The package re-measured by its own wrapper in an isolated worker (isolation.py's launcher:
+    its own process group, faulthandler, a time limit, dying with this process)."""
+    request = {"package": str(package), "samples": str(samples), "latency_calls": latency_calls,
+               "batch_size": batch_size}
     with tempfile.TemporaryDirectory(prefix="qpbench-reval-") as tmp:
-        request = Path(tmp) / "request.json"
-        request.write_text(json.dumps({"package": str(package), "samples": str(samples),
-                                       "latency_calls": latency_calls, "batch_size": batch_size}))
         try:
-            # pycache_prefix: byte-code caches are outside the manifest, so never read the package's
-            proc = subprocess.run([sys.executable, "-I", "-B", "-X", f"pycache_prefix={tmp}", str(WORKER), str(request)],
-                                  capture_output=True,
-                                  text=True, timeout=timeout_s, env=worker_env(), cwd=tmp)
-        except subprocess.TimeoutExpired:
-            raise RevalidationError(f"the re-validation process did not finish within {timeout_s:.0f} s") from None
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines()
-        raise RevalidationError(f"the re-validation process exited with {proc.returncode}: "
-                                f"{lines[-1] if lines else 'no error output'}")
-    try:
-        return json.loads(proc.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        raise RevalidationError(f"the re-validation process printed no report: {proc.stdout[-300:]!r}") from None
+            # the byte-code cache goes to tmp: caches are outside the manifest, so never read the package's
+            return isolation.run_worker(str(WORKER), request, "re-validation", package.name, timeout_s,
+                                        isolated_in=tmp)
+        except isolation.WorkerFailed as exc:
+            raise RevalidationError(f"the re-validation process {exc.failure.reason}") from None
 
 
 def compare(run: dict[str, Any], measured: dict[str, Any], tol: Tolerances) -> list[Check]:

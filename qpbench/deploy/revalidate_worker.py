@@ -1,6 +1,6 @@
 """Fresh-process re-measurement of a deployment package, through the package's own wrapper.
 
-Run as ``python -I -B revalidate_worker.py REQUEST.json`` (``-I``: no
+Run as ``python -I -B revalidate_worker.py`` with the JSON request on stdin (``-I``: no
 PYTHONPATH, no user site, the script's folder not on the path; so qpbench is
 not importable and the package's ``qpdeploy`` is loaded by file path).
 Standard library and numpy only. Prints one JSON line.
@@ -50,8 +50,22 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(np.corrcoef(a, b)[0, 1])
 
 
+def die_with_parent() -> None:
+    """Killed with the process that started it (Linux: PR_SET_PDEATHSIG; qpbench's own
+    parent_watch is not importable here, by design)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
 def main() -> int:
-    request = json.loads(Path(sys.argv[1]).read_text())
+    die_with_parent()
+    request = json.loads(sys.stdin.read())
     package = Path(request["package"])
     batch = int(request["batch_size"])
     start = time.perf_counter()

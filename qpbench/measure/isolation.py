@@ -2,7 +2,10 @@
 
 A worker is ``python -X faulthandler -m <worker module>`` in a new interpreter
 (no state inherited from the test process, as multiprocessing's "spawn"), in its
-own process group. Two shapes share the failure handling:
+own process group, dying with this process (parent_watch.py). Every measurement
+and the deployment package's re-validation start theirs here (``start_worker``);
+the re-validation's is isolated (``python -I -B script``: no project code on its
+path, no byte-code written). Two shapes share the failure handling:
 
 - one-shot (``run_worker``): one JSON request on stdin, one JSON report, the
   last line of its stdout (peak memory, stress, concurrency);
@@ -58,10 +61,12 @@ class WorkerFailed(MeasurementError):
         self.failure = failure
 
 
-def worker_env() -> dict[str, str]:
-    """The parent's environment, with its import path (conftest dirs, user packages)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+def worker_env(isolated: bool = False) -> dict[str, str]:
+    """The parent's environment, with its import path (conftest dirs, user packages); isolated,
+    without Python's path settings (``-I`` ignores them anyway)."""
+    env = {k: v for k, v in os.environ.items() if not (isolated and k.startswith("PYTHON"))}
+    if not isolated:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     env[PARENT_ENV] = str(os.getpid())  # the worker dies with this process (parent_watch.py)
     return env
 
@@ -125,11 +130,14 @@ def kill_all_workers() -> None:
         kill_group(proc)
 
 
-def start_worker(module: str, stdin: Any, stdout: Any, stderr: Any) -> subprocess.Popen:
+def start_worker(module: str, stdin: Any, stdout: Any, stderr: Any, isolated_in: str | None = None) -> subprocess.Popen:
+    """``module`` in a new interpreter; with ``isolated_in`` (a private folder, its working
+    directory and byte-code cache), ``module`` is a script path run isolated (``-I -B``)."""
+    target = ["-m", module] if isolated_in is None else ["-I", "-B", "-X", f"pycache_prefix={isolated_in}", module]
     proc = subprocess.Popen(
-        [sys.executable, "-X", "faulthandler", "-m", module],
-        stdin=stdin, stdout=stdout, stderr=stderr, text=True,
-        env=worker_env(), start_new_session=True,  # its own process group: a kill takes its children too
+        [sys.executable, "-X", "faulthandler", *target],
+        stdin=stdin, stdout=stdout, stderr=stderr, text=True, cwd=isolated_in,
+        env=worker_env(isolated_in is not None), start_new_session=True,  # its own process group: a kill takes its children too
     )
     _LIVE.add(proc)
     return proc
@@ -138,13 +146,14 @@ def start_worker(module: str, stdin: Any, stdout: Any, stderr: Any) -> subproces
 class WorkerProcess:
     """One running worker; ``report()`` waits for it and returns its JSON report."""
 
-    def __init__(self, module: str, request: dict[str, Any], measurement: str, variant: str) -> None:
+    def __init__(self, module: str, request: dict[str, Any], measurement: str, variant: str,
+                 isolated_in: str | None = None) -> None:
         self.measurement = measurement
         self.variant = variant
         self._out = tempfile.TemporaryFile(mode="w+")
         self._err = tempfile.TemporaryFile(mode="w+")
         # Files, not pipes: several workers run at once, and a full stderr pipe would block one.
-        self.proc = start_worker(module, subprocess.PIPE, self._out, self._err)
+        self.proc = start_worker(module, subprocess.PIPE, self._out, self._err, isolated_in)
         assert self.proc.stdin is not None
         try:
             self.proc.stdin.write(json.dumps(request))
@@ -187,10 +196,11 @@ class WorkerProcess:
         return report
 
 
-def run_worker(module: str, request: dict[str, Any], measurement: str, variant: str, timeout_s: float) -> dict[str, Any]:
+def run_worker(module: str, request: dict[str, Any], measurement: str, variant: str, timeout_s: float,
+               isolated_in: str | None = None) -> dict[str, Any]:
     """Run one worker to completion; its report, or ``WorkerFailed``. The worker is killed
     however this ends (an interrupt included)."""
-    worker = WorkerProcess(module, request, measurement, variant)
+    worker = WorkerProcess(module, request, measurement, variant, isolated_in)
     try:
         return worker.report(timeout_s)
     finally:
