@@ -44,7 +44,7 @@ def main() -> int:
         import numpy as np
 
         from qpbench.config import MEASURE
-        from qpbench.measure.worker_variant import load_variant
+        from qpbench.measure.rebuild import load_variant
 
         workload, variant, _ = load_variant(request)
         batch = request["batch_size"]

@@ -27,7 +27,7 @@ def main() -> int:
 
         print(json.dumps(measure(request)))
         return 0
-    from qpbench.measure.worker_variant import load_variant
+    from qpbench.measure.rebuild import load_variant
 
     workload, variant, baseline = load_variant(request)
     image, params = workload.example_batch(request["batch_size"])

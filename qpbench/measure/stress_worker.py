@@ -33,7 +33,7 @@ def main() -> int:
                                                  request["warmup"], probe=machine_probe(), heap=heap_in_use_mb, **early)
         check_no_torch(request["runtime"])
     else:
-        from qpbench.measure.worker_variant import load_variant
+        from qpbench.measure.rebuild import load_variant
 
         workload, variant, baseline = load_variant(request)
         image, params = workload.example_batch(request["batch_size"])
