@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from qpbench.config import WorkloadChoice
 from qpbench.measure import handlers
 from qpbench.measure.engine import WORKER_MODULE, spec_dict
 from qpbench.measure.isolation import ServingWorker
 from qpbench.results import result_from_dict
 from qpbench.system import fingerprint
 from qpbench.variants import VariantRegistry
-from qpbench.workload import load_workload, resolve_spec
+from qpbench.workload import WorkloadChoice, load_workload, resolve_spec
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Replay a run's collected results through the finishing step: score, score gate, the record,
 the comparison with a baseline and the regression gate, and the lines the terminal prints. The
-output (JSON, timestamps dropped) pins the finishing step's behaviour across a refactor: the
+output (JSON, timestamps dropped, floats to 12 significant digits) pins the finishing step's behaviour across a refactor: the
 same input must give the same output before and after.
 
     python examples/replay.py RECORD.json [BASELINE.json] > out.json
@@ -21,6 +21,17 @@ from qpbench.render.compare_text import comparison_lines
 from qpbench.render.terminal import summary_lines
 
 DROPPED = ("created", "qpbench_version")  # what a replay cannot reproduce
+DIGITS = 12  # floats are compared to 12 significant digits: a library's summation order is not behaviour
+
+
+def rounded(value):
+    if isinstance(value, float):
+        return float(f"{value:.{DIGITS}g}")
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded(v) for v in value]
+    return value
 
 
 def finish(collected: RunRecord, baseline: RunRecord | None) -> dict:
@@ -43,5 +54,6 @@ def finish(collected: RunRecord, baseline: RunRecord | None) -> dict:
 if __name__ == "__main__":
     collected = RunRecord.load(Path(sys.argv[1]))
     baseline = RunRecord.load(Path(sys.argv[2])) if len(sys.argv) > 2 else None
-    json.dump(finish(collected, baseline), sys.stdout, indent=1, sort_keys=True, default=str)
+    json.dump(rounded(json.loads(json.dumps(finish(collected, baseline), default=str))), sys.stdout, indent=1,
+              sort_keys=True)
     print()

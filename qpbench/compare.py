@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from qpbench.config import COMPARISON, DEFAULT_GATE_ON, DEFAULT_THRESHOLDS, REFERENCE
+from qpbench.config import COMPARISON, DEFAULT_GATE_ON, DEFAULT_THRESHOLDS
 from qpbench.comparison import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison, MetricChange
 from qpbench.errors import ConfigError
 from qpbench.gate import could_not_judge
@@ -40,6 +40,7 @@ from qpbench.results import (
     PairedResult,
 )
 from qpbench.system import cpu_model_label
+from qpbench.variant_info import REFERENCE
 from qpbench import stats
 
 

@@ -15,86 +15,39 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, make_dataclass, replace
 from typing import Any
 
+from qpbench.criteria import CRITERIA, check_target
 from qpbench.errors import ConfigError
 
 
-@dataclass(frozen=True)
-class Criterion:
-    name: str
-    unit: str
-    higher_is_better: bool
-    description: str
+def _check_targets(self: Any) -> None:
+    for f in fields(self):
+        value = getattr(self, f.name)
+        if value is None and f.name in CRITERIA and CRITERIA[f.name].target is None:
+            continue  # a criterion that is off by default and was not set
+        try:
+            check_target(f.name, value)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
 
-# The readiness criteria, in the order reports show them.
-CRITERIA: dict[str, Criterion] = {
-    c.name: c
-    for c in (
-        Criterion("latency_p95_ms", "ms", False, "batch-1 p95 latency per image"),
-        Criterion("throughput_ips", "images/s", True, "sustained throughput"),
-        Criterion("peak_rss_mb", "MiB", False, "peak RSS of a fresh serving process"),
-        Criterion("pearson", "", True, "Pearson correlation with the labels"),
-        Criterion("fidelity_loss", "", False, "relative Pearson loss against the fp32 reference"),
-        Criterion("leak_mb_per_1k", "MiB/1k", False, "significant RSS growth per 1000 inferences (0 when not significant)"),
-        Criterion("slowdown_pct", "%", False, "significant latency increase over an extended run (0 when not significant)"),
-        Criterion("concurrency_faults", "", False, "requests that failed or disagreed with serial outputs under concurrency"),
-        Criterion("server_qps", "QPS", True, "highest Server-scenario QPS with p99 latency within server_p99_ms"),
-    )
-}
+def _get(self: Any, name: str) -> float:
+    return float(getattr(self, name))
 
 
-@dataclass(frozen=True)
-class Targets:
-    latency_p95_ms: float = 50.0
-    throughput_ips: float = 20.0
-    peak_rss_mb: float = 512.0  # MiB
-    pearson: float = 0.90
-    fidelity_loss: float = 0.05
-    leak_mb_per_1k: float = 0.25  # MiB per 1000 inferences
-    slowdown_pct: float = 10.0
-    concurrency_faults: float = 0.0
-    server_qps: float = 10.0
-    server_p99_ms: float = 100.0  # the Server scenario's latency bound (a setting, not a criterion)
+# Every criterion's target (criteria.py: its default; None: off until set), and the Server
+# scenario's latency bound (a setting, not a criterion).
+Targets = make_dataclass(
+    "Targets",
+    [*((c.name, float if c.target is not None else float | None, field(default=c.target)) for c in CRITERIA.values()),
+     ("server_p99_ms", float, field(default=100.0))],
+    frozen=True, namespace={"__post_init__": _check_targets, "get": _get, "__module__": __name__,
+                            "__doc__": "The targets a variant is judged against (criteria.py)."})
 
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ConfigError(f"target {f.name} must be a finite number, got {value!r}")
-        for name in ("latency_p95_ms", "throughput_ips", "peak_rss_mb", "leak_mb_per_1k", "slowdown_pct", "server_qps",
-                     "server_p99_ms"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"target {name} must be > 0, got {getattr(self, name)}")
-        if not 0 < self.pearson <= 1:
-            raise ConfigError(f"target pearson must be in (0, 1], got {self.pearson}")
-        if not 0 <= self.fidelity_loss < 1:
-            raise ConfigError(f"target fidelity_loss must be in [0, 1), got {self.fidelity_loss}")
-        if self.concurrency_faults < 0:
-            raise ConfigError(f"target concurrency_faults must be >= 0, got {self.concurrency_faults}")
-
-    def get(self, name: str) -> float:
-        return float(getattr(self, name))
-
-
-DEFAULT_WEIGHTS: dict[str, float] = {
-    # Speed and accuracy matter most to the plan; memory is judged too, but the
-    # CUDA build of torch alone exceeds 512 MiB, so it is not a hard gate by default.
-    "latency_p95_ms": 0.30,
-    "throughput_ips": 0.15,
-    "peak_rss_mb": 0.15,
-    "pearson": 0.30,
-    "fidelity_loss": 0.10,
-    # Long-run behaviour (docs/measurement.md, "Stress, leaks, concurrency and the Server scenario"):
-    # soft criteria, each a small share next to the plan's speed and accuracy.
-    "leak_mb_per_1k": 0.05,
-    "slowdown_pct": 0.05,
-    "concurrency_faults": 0.05,
-    "server_qps": 0.10,
-}
-DEFAULT_HARD_GATES: tuple[str, ...] = ("latency_p95_ms", "pearson", "fidelity_loss")
+DEFAULT_WEIGHTS: dict[str, float] = {c.name: c.weight for c in CRITERIA.values()}
+DEFAULT_HARD_GATES: tuple[str, ...] = tuple(c.name for c in CRITERIA.values() if c.gate)
 
 
 @dataclass(frozen=True)
@@ -126,6 +79,9 @@ class ScoringConfig:
         unknown = (set(self.weights) | set(self.hard_gates)) - set(CRITERIA)
         if unknown:
             raise ConfigError(f"unknown criteria {sorted(unknown)}: choose from {list(CRITERIA)}")
+        untargeted = [name for name in self.hard_gates if getattr(self.targets, name) is None]
+        if untargeted:
+            raise ConfigError(f"hard gates {untargeted} have no target: set one with --qp-target=NAME=VALUE")
         if any(not math.isfinite(w) or w < 0 for w in self.weights.values()):
             raise ConfigError(f"weights must be >= 0 and finite, got {self.weights}")
         if sum(self.weights.values()) <= 0:
@@ -285,24 +241,13 @@ def parse_fail_under(value: Any) -> float | None:
     return _number(value, lambda n: 0 <= n <= 100, "fail-under must be a number between 0 and 100")
 
 
-@dataclass(frozen=True)
-class WorkloadChoice:
-    """Which workload to run: a built-in name, or a user's factory with its files."""
-
-    name: str = "default"
-    model_factory: str | None = None
-    checkpoint: str | None = None
-    dataset: str | None = None
-    input_size: int | None = None
-
-
 # Which variants get the measurements after the screen: those that can still be recommended.
 DEFAULT_LONG_RUN: tuple[str, ...] = ("ready",)
 
 
 @dataclass(frozen=True)
 class Settings:
-    workload: WorkloadChoice
+    workload: Any  # a workload.WorkloadChoice (config sits below the workload layer)
     variants: tuple[str, ...]
     profile: Profile
     scoring: ScoringConfig
@@ -347,16 +292,11 @@ class RunDefaults:
     workload: str = "default"  # the built-in ResNet-50, the plan's model
     profile: str = "default"
     results_dir: str = "results"  # under the rootdir; git-ignored
-    input_size: int = 224  # a custom model's input side (a built-in workload has its own)
 
 
 RUN = RunDefaults()
 # Built variants are kept across runs here (qpbench/variants/build_cache.py decides it).
 BUILD_CACHE_DEFAULT = "$QPBENCH_BUILD_CACHE_DIR, else $QPBENCH_CACHE_DIR/builds, else ~/.cache/qpbench/builds"
-# results/artifacts/ holds one directory per run: the newest ones are kept, and an older one only
-# while it may still be in use (changed within the last hour: a concurrent run's worker).
-ARTIFACT_RUNS_KEPT = 5
-ARTIFACT_RUN_IN_USE_S = 3600.0
 
 
 # Comparison with a baseline and the regression gate ----------------------
@@ -523,94 +463,8 @@ PACKAGE = PackageDefaults()
 # Data and reports ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MakeDataDefaults:
-    """``qpbench make-data``: the shipped compact model was trained on data of this size."""
-
-    images: int = 100
-    params_per_image: int = 4  # vtracer parameter sets per image
-    seed: int = 0
-    size: int = 128  # image side in pixels
-    workers: int = 1
-
-
-MAKE_DATA = MakeDataDefaults()
-
-
-@dataclass(frozen=True)
-class DatasetLimits:
-    """Loading a labelled .npz: the arrays' size once decompressed, read from their headers first."""
-
-    max_mb: float = 4096.0  # the shipped held-out split is 57 MiB; a compressed file can claim far more
-
-
-DATASET = DatasetLimits()
-
-
-@dataclass(frozen=True)
-class TrainDefaults:
-    """``qpbench train-compact``."""
-
-    out: str = "qp_compact.pt"
-    epochs: int = 30
-    seed: int = 0
-    train_fraction: float = 0.85  # the first images train, the rest are held out
-
-
-TRAIN = TrainDefaults()
-
-
 # Report formats and their file names; ``qpbench report`` writes all of them unless told.
 REPORT_FORMATS: dict[str, str] = {"html": "report.html", "md": "summary.md"}
-
-
-# Variant builders ---------------------------------------------------------
-
-# The fp32 variant every other is compared with (speed ratios, fidelity, the quantization rule).
-REFERENCE = "eager"
-# The machine-speed probe the reference is timed against (measure/probe.py). Its version is in
-# the name: a baseline timed against another probe is not compared with this one.
-PROBE = "probe-v1"
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    """What a variant builder may be told, with each option's default.
-
-    A fresh process (the memory, stress and concurrency workers) gets the built
-    variant's ``rebuild_options()`` so it rebuilds the same thing without
-    re-measuring: ``threads``, ``cpus``, ``channels_last`` and, for variants with
-    a serialized artifact, ``artifact`` (a path to load instead of building),
-    ``runtime``, ``hint`` and ``precision``. The others tune one builder each.
-    """
-
-    threads: int | None = None  # intra-op threads; None: measured by a sweep (or torch's default)
-    cpus: tuple[int, ...] | None = None  # CPU affinity; None: chosen by the builder
-    channels_last: bool | None = None  # None: whichever layout measures faster
-    artifact: str | None = None  # load this file instead of building
-    runtime: str | None = None  # what serves the artifact (onnxruntime, openvino, aoti, ...)
-    hint: str | None = None  # OpenVINO performance hint
-    precision: str | None = None  # OpenVINO inference precision of the built artifact (f32, bf16)
-    sparsity: float = 0.3  # pruned: fraction of Conv2d+Linear weights set to zero
-    fold: bool = True  # pruned: fold Conv+BN first
-    dynamic_batch: bool = True  # aoti: export with a dynamic batch (False: batch 1 only)
-    package: str = "aoti"  # pt2e-int8 / qat-int8: aoti, compile or eager
-    compile_batch_sizes: tuple[int, ...] = (1, 8, 16)  # compiled: one example batch per guard range
-    qat_steps: int = 30
-    qat_lr: float = 1e-5
-    qat_freeze_bn: bool = True
-    qat_images: int = 96
-
-    @classmethod
-    def from_dict(cls, options: Mapping[str, Any] | None) -> "BuildOptions":
-        options = dict(options or {})
-        unknown = sorted(set(options) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ConfigError(f"unknown variant options {unknown}: choose from {[f.name for f in fields(cls)]}")
-        for name in ("cpus", "compile_batch_sizes"):
-            if options.get(name) is not None:
-                options[name] = tuple(int(x) for x in options[name])
-        return cls(**options)
 
 
 # Parsing option values ----------------------------------------------------

@@ -31,7 +31,6 @@ from qpbench.config import (
     QuantThresholds,
     Settings,
     Targets,
-    WorkloadChoice,
     argtype,
     get_profile,
     make_scoring,
@@ -51,6 +50,7 @@ from qpbench.gate import exit_status
 from qpbench.hosts import host_key
 from qpbench.regression import MARKER as REGRESSION_MARKER, RegressionSettings, RegressionStep, marker_overrides
 from qpbench.session import QPSession
+from qpbench.workload import CUSTOM_INPUT_SIZE, WorkloadChoice
 
 SESSION_KEY = pytest.StashKey[QPSession]()
 BENCHMARK_DEFAULT_STORAGE = "file://./.benchmarks"  # pytest-benchmark's default --benchmark-storage
@@ -75,7 +75,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--qp-model-factory", metavar="MODULE:CALLABLE", help=_help("your model factory; replaces the built-in model", "the workload's model", "qp_model_factory"))
     group.addoption("--qp-checkpoint", metavar="PATH", help=_help("state_dict for the model, loaded with weights_only=True", "the workload's own", "qp_checkpoint"))
     group.addoption("--qp-dataset", metavar="PATH", help=_help("labelled .npz (images, img_idx, params_vec, ssim)", "the shipped held-out split", "qp_dataset"))
-    group.addoption("--qp-input-size", metavar="PIXELS", type=positive_int_arg("--qp-input-size"), help=_help("side of the model's input after preprocessing", show_default(RUN.input_size), "qp_input_size", "for a custom model; a built-in workload has its own"))
+    group.addoption("--qp-input-size", metavar="PIXELS", type=positive_int_arg("--qp-input-size"), help=_help("side of the model's input after preprocessing", show_default(CUSTOM_INPUT_SIZE), "qp_input_size", "for a custom model; a built-in workload has its own"))
     group.addoption("--qp-variants", metavar="NAME,...", help=_help("variants to measure, or 'all'", show_default(DEFAULT_VARIANTS), "qp_variants"))
     group.addoption("--qp-profile", metavar="NAME", choices=list(PROFILES), help=_help(f"measurement length: {', '.join(PROFILES)}", RUN.profile, "qp_profile"))
     group.addoption("--qp-worker-timeout", metavar="SECONDS", type=positive_int_arg("--qp-worker-timeout"), help=_help("seconds after which a worker's build or measurement is killed; it fails that test only", show_default(get_profile(RUN.profile).worker_timeout_s), "qp_worker_timeout", "the default profile's; each profile has its own"))

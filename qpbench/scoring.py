@@ -15,30 +15,27 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from qpbench import criterion_calls
+from qpbench import criteria
 from qpbench.config import (
-    CRITERIA,
     MEASURE,
-    REFERENCE,
     QuantThresholds,
     ScoringConfig,
     Targets,
 )
+from qpbench.criteria import CRITERIA, active
 from qpbench.decision import agreement_problems, decide, figures_read, unconfirmed
+from qpbench.variant_info import REFERENCE
 from qpbench.measure.load_watch import under_load
 from qpbench.stats import samples_to_bound
 from qpbench.results import (
     AccuracyResult,
-    ConcurrencyResult,
     FidelityResult,
     KernelsResult,
     LatencyResult,
     LoadGenResult,
     MemoryResult,
     Result,
-    ServerSearchResult,
     StressResult,
-    ThroughputResult,
     VariantInfo,
     WorkerFailure,
     jsonable,
@@ -57,18 +54,18 @@ class CriterionVerdict:
     passed: bool | None  # None: not measured
     score: float | None  # in [0, 1]
     # The figure's 95% interval where its samples give one, and the call it supports against the
-    # target: "met", "missed" or "inconclusive" (criterion_calls.py); None: not measured.
+    # target: "met", "missed" or "inconclusive" (criteria.py); None: not measured.
     interval: tuple[float, float] | None = None
     call: str | None = None
 
     @property
     def inconclusive(self) -> bool:
-        return self.call == criterion_calls.INCONCLUSIVE
+        return self.call == criteria.INCONCLUSIVE
 
     @property
     def unbounded(self) -> bool:
         """Passing on the estimate, with too few samples to bound it (not "too close to call")."""
-        return self.call == criterion_calls.UNBOUNDED
+        return self.call == criteria.UNBOUNDED
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CriterionVerdict:
@@ -201,38 +198,13 @@ def passes(value: float, target: float, higher_is_better: bool) -> bool:
     return value >= target if higher_is_better else value <= target
 
 
-def collect_metrics(results: Iterable[Result], reference: str) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
-    """Per variant, the value of each criterion that was measured; and batch-1 p50s."""
-    metrics: dict[str, dict[str, float]] = defaultdict(dict)
-    p50: dict[str, float] = {}
-    accuracy: dict[str, AccuracyResult] = {}
-    for r in results:
-        if isinstance(r, LatencyResult) and r.batch_size == 1:
-            metrics[r.variant]["latency_p95_ms"] = r.per_image_ms["p95"]
-            p50[r.variant] = r.per_image_ms["p50"]
-        elif isinstance(r, ThroughputResult):
-            best = metrics[r.variant].get("throughput_ips", 0.0)
-            metrics[r.variant]["throughput_ips"] = max(best, r.images_per_s)
-        elif isinstance(r, MemoryResult) and r.batch_size == 1:  # the serving case the target means
-            metrics[r.variant]["peak_rss_mb"] = r.peak_rss_mb
-        elif isinstance(r, AccuracyResult):
-            metrics[r.variant]["pearson"] = r.pearson
-            accuracy[r.variant] = r
-        elif isinstance(r, FidelityResult):
-            metrics[r.variant]["fidelity_loss"] = r.pearson_loss_rel
-        elif isinstance(r, StressResult):  # the worst of repeated runs
-            m = metrics[r.variant]
-            m["leak_mb_per_1k"] = max(m.get("leak_mb_per_1k", 0.0), r.leak_mb_per_1k)
-            m["slowdown_pct"] = max(m.get("slowdown_pct", 0.0), r.slowdown_pct)
-        elif isinstance(r, ConcurrencyResult):
-            metrics[r.variant]["concurrency_faults"] = metrics[r.variant].get("concurrency_faults", 0.0) + r.faults
-        elif isinstance(r, ServerSearchResult):
-            metrics[r.variant]["server_qps"] = r.max_valid_qps
-        elif isinstance(r, VariantInfo) and not r.skipped:
-            metrics[r.variant]  # a built variant appears even with no measurement
-    if reference in accuracy:
-        metrics[reference].setdefault("fidelity_loss", 0.0)  # the reference against itself
-    return metrics, p50
+def collect_metrics(results: Iterable[Result], reference: str
+                    ) -> tuple[dict[str, dict[str, criteria.Measured]], dict[str, float]]:
+    """Per variant, the value and interval of each criterion that was measured (criteria.py); and
+    batch-1 p50s."""
+    results = list(results)
+    p50 = {r.variant: r.per_image_ms["p50"] for r in results if isinstance(r, LatencyResult) and r.batch_size == 1}
+    return criteria.measured(results, reference), p50
 
 
 def judge_variant(
@@ -244,35 +216,35 @@ def judge_variant(
     reference_p50: float | None,
     bounds: Mapping[str, tuple[float, float]] | None = None,
 ) -> VariantVerdict:
-    """``bounds``: the 95% intervals of the criteria that have one (criterion_calls.py)."""
+    """``bounds``: the 95% intervals of the criteria that have one (criteria.py)."""
     bounds = bounds or {}
-    criteria = []
+    judged = []
     reasons = list(errors)
-    for crit in CRITERIA.values():
+    for crit in active(config.targets):
         target = config.targets.get(crit.name)
         hard = crit.name in config.hard_gates
         weight = config.weights.get(crit.name, 0.0)
         value = values.get(crit.name)
         if value is None:
-            criteria.append(CriterionVerdict(crit.name, None, target, crit.unit, crit.higher_is_better, hard, weight, None, None))
+            judged.append(CriterionVerdict(crit.name, None, target, crit.unit, crit.higher_is_better, hard, weight, None, None))
             if hard:
                 reasons.append(f"{crit.name} not measured")
             continue
         ok = passes(value, target, crit.higher_is_better)
         interval = bounds.get(crit.name)
-        criteria.append(
+        judged.append(
             CriterionVerdict(crit.name, value, target, crit.unit, crit.higher_is_better, hard, weight, ok,
                              criterion_score(value, target, crit.higher_is_better), interval,
-                             criterion_calls.call(value, interval, target, crit.higher_is_better))
+                             criteria.call(value, interval, target, crit.higher_is_better))
         )
         if hard and not ok:
             sign = ">=" if crit.higher_is_better else "<="
             reasons.append(f"{crit.name} {_fmt(value)} misses the target {sign} {_fmt(target)}{crit.unit and ' ' + crit.unit}")
-    measured = [c for c in criteria if c.score is not None and c.weight > 0]
+    measured = [c for c in judged if c.score is not None and c.weight > 0]
     total_weight = sum(c.weight for c in measured)
     score = 100.0 * sum(c.weight * c.score for c in measured) / total_weight if total_weight else 0.0
     speedup = reference_p50 / p50 if (p50 and reference_p50) else None
-    return VariantVerdict(name, tuple(criteria), round(score, 2), not reasons, tuple(reasons), p50, speedup)
+    return VariantVerdict(name, tuple(judged), round(score, 2), not reasons, tuple(reasons), p50, speedup)
 
 
 def _fmt(x: float) -> str:
@@ -301,11 +273,11 @@ def score(
     for r in results:
         if isinstance(r, KernelsResult) and r.fallback_convs:
             errors.setdefault(r.variant, []).append(fallback_message(r))
-    metrics, p50 = collect_metrics(results, reference)
-    bounds = criterion_calls.intervals(results)
-    names = list(dict.fromkeys([*metrics, *errors]))
+    measured, p50 = collect_metrics(results, reference)
+    names = list(dict.fromkeys([*measured, *errors]))
     verdicts = [
-        judge_variant(n, metrics.get(n, {}), config, errors.get(n, []), p50.get(n), p50.get(reference), bounds.get(n))
+        judge_variant(n, {c: m.value for c, m in measured.get(n, {}).items()}, config, errors.get(n, []), p50.get(n),
+                      p50.get(reference), {c: m.interval for c, m in measured.get(n, {}).items() if m.interval})
         for n in names
     ]
     infos = {r.variant: r for r in results if isinstance(r, VariantInfo)}

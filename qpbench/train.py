@@ -11,12 +11,25 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from qpbench.config import TRAIN
 from qpbench.progress import enabled as progress_enabled
+
+
+@dataclass(frozen=True)
+class TrainDefaults:
+    """``qpbench train-compact``."""
+
+    out: str = "qp_compact.pt"
+    epochs: int = 30
+    seed: int = 0
+    train_fraction: float = 0.85  # the first images train, the rest are held out
+
+
+TRAIN = TrainDefaults()
 
 
 def split_point(n_images: int) -> int:

@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 
+# The fp32 variant every other is compared with (speed ratios, fidelity, the quantization rule).
+REFERENCE = "eager"
+
+
 @dataclass(frozen=True)
 class VariantInfo:
     """How a variant was built (or why it could not be)."""

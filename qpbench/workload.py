@@ -24,9 +24,22 @@ from typing import Any
 import numpy as np
 
 from qpbench.data.dataset import LabelledSet, load_labelled, shipped_eval_path
-from qpbench.config import RUN, WorkloadChoice
 from qpbench.errors import WorkloadError
 from qpbench.system import torch_version_problem
+
+
+CUSTOM_INPUT_SIZE = 224  # a custom model's input side unless told (a built-in workload has its own)
+
+
+@dataclass(frozen=True)
+class WorkloadChoice:
+    """Which workload to run: a built-in name, or a user's factory with its files."""
+
+    name: str = "default"
+    model_factory: str | None = None
+    checkpoint: str | None = None
+    dataset: str | None = None
+    input_size: int | None = None
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -264,7 +277,7 @@ def resolve_spec(choice: WorkloadChoice) -> WorkloadSpec:
             model_factory=choice.model_factory,
             checkpoint=choice.checkpoint,
             dataset=choice.dataset or str(shipped_eval_path()),
-            input_size=choice.input_size or RUN.input_size,
+            input_size=choice.input_size or CUSTOM_INPUT_SIZE,
         )
     spec = builtin_spec(choice.name)
     return WorkloadSpec(

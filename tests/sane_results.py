@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from qpbench.config import REFERENCE
+from qpbench.variant_info import REFERENCE
 
 SHORT_KINDS = ("variant", "latency", "throughput", "memory", "accuracy")
 LONG_KINDS = ("stress", "concurrency", "loadgen", "server_search")

@@ -6,11 +6,21 @@ import numpy as np
 import pytest
 
 from qpbench.config import ScoringConfig
-from qpbench.criterion_calls import INCONCLUSIVE, MET, MISSED, UNBOUNDED, call, intervals, throughput_interval
+from qpbench.criteria import CRITERIA, measured
+from qpbench.criteria import INCONCLUSIVE, MET, MISSED, UNBOUNDED, call
 from qpbench.stats import pearson_interval
 from qpbench.render import view
 from qpbench.results import AccuracyResult, LatencyResult, StressResult, ThroughputResult
 from qpbench.scoring import score
+
+
+def intervals(results):
+    """Per variant, the interval of each criterion that has one (criteria.measured)."""
+    return {v: {c: m.interval for c, m in found.items() if m.interval} for v, found in measured(results, "eager").items()}
+
+
+def throughput_interval(r):
+    return CRITERIA["throughput_ips"].interval(r, [r])
 
 
 def latency(name: str, ms: np.ndarray) -> LatencyResult:

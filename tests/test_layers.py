@@ -16,13 +16,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "qpbench"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("qpbench", "qpbench.errors", "qpbench.files", "qpbench.progress", "qpbench.stats", "qpbench.timing", "qpbench.runtime",
      "qpbench.hookspec"),
-    ("qpbench.config", "qpbench.system", "qpbench.variant_info", "qpbench.results", "qpbench.peak"),
+    ("qpbench.config", "qpbench.criteria", "qpbench.system", "qpbench.variant_info", "qpbench.results", "qpbench.peak"),
     ("qpbench.models", "qpbench.data"),
     ("qpbench.workload",),
     ("qpbench.optimize",),
     ("qpbench.variants",),  # variants.build_cache too
     ("qpbench.measure",),
-    ("qpbench.scoring", "qpbench.decision", "qpbench.criterion_calls", "qpbench.screening", "qpbench.selection", "qpbench.gate", "qpbench.comparison", "qpbench.compare", "qpbench.hosts", "qpbench.baseline",
+    ("qpbench.scoring", "qpbench.decision", "qpbench.screening", "qpbench.selection", "qpbench.gate", "qpbench.comparison", "qpbench.compare", "qpbench.hosts", "qpbench.baseline",
      "qpbench.record", "qpbench.xdist_transport", "qpbench.journal", "qpbench.run_clock"),
     ("qpbench.render",),
     ("qpbench.regression", "qpbench.deploy", "qpbench.train", "qpbench.timing_lock", "qpbench.run_output"),

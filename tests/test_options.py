@@ -10,9 +10,9 @@ import pytest
 
 from qpbench import options_doc
 from qpbench.compare import make_thresholds
-from qpbench.config import ConfigError, WorkloadChoice, pairs_of, parse_names, positive_int, positive_int_arg, show_default
+from qpbench.config import ConfigError, pairs_of, parse_names, positive_int, positive_int_arg, show_default
 from qpbench.plugin import read_regression_settings, read_settings
-from qpbench.workload import resolve_spec
+from qpbench.workload import WorkloadChoice, resolve_spec
 
 # "<what it does>. Default: <value>[ (<note>)].[ Ini: <key>.]"
 DEFAULT_IN_HELP = re.compile(r"Default: (?P<value>.*?)(?: \((?P<note>[^()]*)\))?\.(?: Ini: \w+\.)?$")

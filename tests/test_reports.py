@@ -420,7 +420,8 @@ def test_the_html_report_shows_in_headless_chromium(tiny_run, tmp_path):
 
 
 def _session(tmp_path: Path):
-    from qpbench.config import ScoringConfig, Settings, WorkloadChoice, get_profile
+    from qpbench.config import ScoringConfig, Settings, get_profile
+    from qpbench.workload import WorkloadChoice
     from qpbench.session import QPSession
 
     settings = Settings(workload=WorkloadChoice(), variants=("eager",), profile=get_profile("quick"),

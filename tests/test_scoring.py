@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qpbench.config import CRITERIA, ConfigError, ScoringConfig, Targets, make_scoring
+from qpbench.config import ConfigError, ScoringConfig, Targets, make_scoring
+from qpbench.criteria import CRITERIA
 from qpbench.results import AccuracyResult, FidelityResult, LatencyResult, MemoryResult, ThroughputResult, VariantInfo
 from qpbench.scoring import criterion_score, score
 

@@ -8,7 +8,7 @@ it has shown no trend of the targets' size, extended once when a trend appears),
     python examples/regression_evidence/detectors.py --judge OUT_DIR      (judge a saved series again
         with the code of today: the runs' lengths and extensions stay those of the code that ran them)
 
-A flag is what the verdict calls it (``criterion_calls.call``): a figure over its target whose 95%
+A flag is what the verdict calls it (``criteria.call``): a figure over its target whose 95%
 interval lies above it ("missed"); one whose interval still holds the target is counted apart, as
 too close to call, as the verdict shows it ("?").
 
@@ -39,7 +39,7 @@ sys.path[:0] = [str(REPO), str(HERE)]
 from conftest import write_tiny_files  # noqa: E402  (the tests' tiny model and data)
 
 from qpbench.config import PROFILES, Targets  # noqa: E402
-from qpbench.criterion_calls import INCONCLUSIVE, MISSED, call  # noqa: E402
+from qpbench.criteria import INCONCLUSIVE, MISSED, call  # noqa: E402
 from qpbench.measure.isolation import WorkerFailed  # noqa: E402
 from qpbench.measure.stress import measure_stress  # noqa: E402
 from qpbench.results import StressResult  # noqa: E402

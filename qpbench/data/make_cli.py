@@ -14,7 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-from qpbench.config import MAKE_DATA, positive_int_arg
+from qpbench.config import positive_int_arg
+from qpbench.data.pipeline import MAKE_DATA
 from qpbench.progress import enabled as progress_enabled
 
 __all__ = ["add_arguments", "run", "main", "summarize"]

@@ -18,15 +18,29 @@ import io
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from qpbench.config import MAKE_DATA
 from qpbench.data.logos import GENERATOR_VERSION, font_info, make_logo, require_data_extra
 from qpbench.runtime.params import CHOICES, RAW_PARAM_NAMES, params_to_vectors, sample_params, validate_params
+
+
+@dataclass(frozen=True)
+class MakeDataDefaults:
+    """``qpbench make-data``: the shipped compact model was trained on data of this size."""
+
+    images: int = 100
+    params_per_image: int = 4  # vtracer parameter sets per image
+    seed: int = 0
+    size: int = 128  # image side in pixels
+    workers: int = 1
+
+
+MAKE_DATA = MakeDataDefaults()
 
 __all__ = [
     "DATASET_KEYS",

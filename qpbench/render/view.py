@@ -11,23 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from qpbench.config import CRITERIA
+from qpbench.criteria import CRITERIA, active
 from qpbench.record import RunRecord
 from qpbench.scoring import CriterionVerdict, Verdict
-
-SHORT = {  # one set of column labels for the terminal, HTML and Markdown
-    "latency_p95_ms": "p95 b1 ms/img",
-    "throughput_ips": "img/s",
-    "peak_rss_mb": "peak RSS MiB",
-    "pearson": "Pearson",
-    "fidelity_loss": "fidelity loss",
-    "leak_mb_per_1k": "leak MB/1k",
-    "slowdown_pct": "slowdown %",
-    "concurrency_faults": "conc. faults",
-    "server_qps": "server QPS",
-}
-DECIMALS = {"pearson": 3, "fidelity_loss": 3, "leak_mb_per_1k": 2, "concurrency_faults": 0}
-
 
 @dataclass(frozen=True)
 class Cell:
@@ -39,7 +25,8 @@ def number(name: str, value: float | None) -> str:
     """A criterion's value as every report prints it; "-" when unknown."""
     if value is None or not math.isfinite(value):
         return "-"
-    decimals = DECIMALS.get(name, 1 if abs(value) < 1e4 else 0)
+    crit = CRITERIA.get(name)
+    decimals = crit.decimals if crit is not None and crit.decimals is not None else (1 if abs(value) < 1e4 else 0)
     text = f"{value:.{decimals}f}"
     if text.startswith("-") and float(text) == 0:
         text = text[1:]  # a loss of -0.000 (a hair better than the reference) reads as 0.000
@@ -64,7 +51,7 @@ def ratio(value: float | None, spec: str = ".2f") -> str:
 class VariantRow:
     variant: str
     recommended: bool
-    cells: tuple[Cell, ...]  # one per criterion, in CRITERIA's order
+    cells: tuple[Cell, ...]  # one per judged criterion, in CRITERIA's order (criteria.active)
     speedup: str  # batch-1 median against the reference
     artifact_mb: str
     score: str
@@ -88,7 +75,7 @@ def variant_rows(verdict: Verdict) -> list[VariantRow]:
     return [VariantRow(
         variant=v.variant,
         recommended=v.variant == verdict.recommended,
-        cells=tuple(criterion_cell(v.criterion(n)) for n in CRITERIA),
+        cells=tuple(criterion_cell(v.criterion(c.name)) for c in active(verdict.config.targets)),
         speedup=ratio(v.speedup_vs_reference),
         artifact_mb=f"{v.artifact_mb:.1f}" if v.artifact_mb else "-",
         score=f"{v.score:.0f}",
@@ -112,11 +99,11 @@ class TargetRow:
 def target_rows(verdict: Verdict) -> list[TargetRow]:
     config = verdict.config
     rows = []
-    for name, crit in CRITERIA.items():
+    for crit in active(config.targets):
         sign = ">=" if crit.higher_is_better else "<="
-        target = f"{sign} {config.targets.get(name):g}" + (f" {crit.unit}" if crit.unit else "")
-        rows.append(TargetRow(name, SHORT[name], crit.description, target, name in config.hard_gates,
-                              config.weights.get(name, 0.0)))
+        target = f"{sign} {config.targets.get(crit.name):g}" + (f" {crit.unit}" if crit.unit else "")
+        rows.append(TargetRow(crit.name, crit.short, crit.description, target, crit.name in config.hard_gates,
+                              config.weights.get(crit.name, 0.0)))
     return rows
 
 

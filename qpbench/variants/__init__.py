@@ -12,7 +12,8 @@ import them by path. Heavy packages (torch, torchao, the runtimes) are imported
 when a variant is built, never when this package is imported.
 """
 
-from qpbench.config import REFERENCE, BuildOptions
+from qpbench.variant_info import REFERENCE
+from qpbench.variants.options import BuildOptions
 from qpbench.variants.base import BuildContext, Variant, VariantSpec, build_variant, builder_from_path, serialized_size
 from qpbench.variants.eager import build_eager, build_optimized
 from qpbench.variants.registry import BUILTIN_VARIANTS, VariantCache, VariantRegistry

@@ -22,9 +22,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from qpbench.config import ARTIFACT_RUN_IN_USE_S, ARTIFACT_RUNS_KEPT
 from qpbench.errors import VariantError
 from qpbench.runtime.manifest import sha256_file
+
+
+# results/artifacts/ holds one directory per run: the newest ones are kept, and an older one only
+# while it may still be in use (changed within the last hour: a concurrent run's worker).
+ARTIFACT_RUNS_KEPT = 5
+ARTIFACT_RUN_IN_USE_S = 3600.0
 
 RUN_DIR = re.compile(r"[0-9]{8}-[0-9]{6}-[A-Za-z0-9_]+")  # what run_artifact_dir makes: nothing else is removed
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qpbench.config import BuildOptions
+from qpbench.variants.options import BuildOptions
 from qpbench.errors import ConfigError, VariantError
 from qpbench.variant_info import VariantInfo
 from qpbench.variants.artifacts import artifact_paths, file_records, publish, rebase, staged
@@ -29,7 +29,7 @@ from qpbench.workload import Workload, import_object
 class BuildContext:
     """What a builder gets.
 
-    ``options`` (``qpbench.config.BuildOptions``, or a dict of its fields) are
+    ``options`` (``qpbench.variants.options.BuildOptions``, or a dict of its fields) are
     overrides; a fresh process (the memory worker) passes the built variant's
     ``rebuild_options()`` so it rebuilds the same thing without re-measuring.
     ``artifact_dir`` is where a builder writes its artifact.
