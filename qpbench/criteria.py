@@ -242,6 +242,12 @@ def active(targets: Any) -> list[Criterion]:
     return [c for c in CRITERIA.values() if getattr(targets, c.name) is not None]
 
 
+def tail_targets_s(targets: Any) -> list[list[float]]:
+    """(quantile, per-call seconds at batch 1) of every tail latency criterion with a target: what
+    the batch-1 timing must bound and decide (the p95's by default)."""
+    return [[c.bounds_quantile, getattr(targets, c.name) / 1e3] for c in active(targets) if c.bounds_quantile]
+
+
 def check_target(name: str, value: Any) -> None:
     """Raises ValueError naming the requirement a target value misses."""
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from qpbench.config import MEASURE, get_profile
-from qpbench.measure.stopping import StopRule, check, measure_until, p95_decided, precision_of, rule_for
+from qpbench.measure.stopping import StopRule, check, measure_until, precision_of, tail_decided, rule_for
 from qpbench.stats import quantile_interval, samples_to_bound
 
 
@@ -66,11 +66,11 @@ def test_a_p95_close_to_its_target_keeps_the_latency_measured():
     # Median tight, but the slow tail sits on the 50 ms target: not decided until the ceiling.
     costs = [0.030] * 18 + [0.049, 0.051]
     clock = FakeClock(costs)
-    _, reached = measure_until(clock.work, rule(p95_target=0.050), 0.03, timer=clock)
+    _, reached = measure_until(clock.work, rule(tail_targets=((0.95, 0.050),)), 0.03, timer=clock)
     assert reached.stopped == "max_s" and reached.p95_decided is False
     # Far from the target, the same data stops early.
     clock = FakeClock(costs)
-    _, reached = measure_until(clock.work, rule(p95_target=0.200), 0.03, timer=clock)
+    _, reached = measure_until(clock.work, rule(tail_targets=((0.95, 0.200),)), 0.03, timer=clock)
     assert reached.stopped == "precise" and reached.p95_decided is True
 
 
@@ -93,9 +93,9 @@ def test_quantile_interval_covers_the_true_median_about_95_percent_of_the_time()
 
 def test_p95_decided_only_when_clear_of_the_target():
     tail = [0.010] * 95 + [0.012] * 5
-    assert p95_decided(tail, 0.050)  # clearly met
-    assert p95_decided([0.100] * 20, 0.050)  # clearly missed
-    assert not p95_decided([0.010] * 10, 0.050)  # too few samples to bound the p95 from above
+    assert tail_decided(tail, 0.95, 0.050)  # clearly met
+    assert tail_decided([0.100] * 20, 0.95, 0.050)  # clearly missed
+    assert not tail_decided([0.010] * 10, 0.95, 0.050)  # too few samples to bound the p95 from above
 
 
 def test_check_waits_for_the_floors():
@@ -106,13 +106,15 @@ def test_check_waits_for_the_floors():
 
 def test_profiles_give_rules_with_their_floors_and_ceilings():
     p = get_profile("default")
-    lat = rule_for("latency", p, 0.05)
-    # A timing that feeds the p95 target takes the samples that bound a p95 (72 for a 95% interval).
-    assert (lat.min_samples, lat.max_s, lat.p95_target, lat.rel_width) == (samples_to_bound(0.95), p.latency_budget_s,
-                                                                           0.05, p.precision)
+    lat = rule_for("latency", p, [[0.95, 0.05]])
+    # A timing that feeds the p95 target takes the samples that bound a p95 (72 for a 95% interval),
+    # and one that feeds a p99 target too the 368 that bound a p99 (two-sided, as every interval here).
+    assert (lat.min_samples, lat.max_s, lat.tail_targets, lat.rel_width) == (
+        samples_to_bound(0.95), p.latency_budget_s, ((0.95, 0.05),), p.precision)
+    assert rule_for("latency", p, [[0.95, 0.05], [0.99, 0.08]]).min_samples == samples_to_bound(0.99) == 368
     larger = rule_for("latency", p)  # a larger batch feeds no p95: the profile's floor
     assert larger.min_samples == p.min_rounds and larger.windows == MEASURE.latency_windows
-    assert rule_for("paired", p).min_samples >= MEASURE.min_pairs and rule_for("paired", p).p95_target is None
+    assert rule_for("paired", p).min_samples >= MEASURE.min_pairs and rule_for("paired", p).tail_targets == ()
     tput = rule_for("throughput", p)
     assert tput.statistic == "mean" and (tput.min_s, tput.max_s) == (p.throughput_min_s, p.throughput_s)
     assert get_profile("full").precision < p.precision < get_profile("quick").precision

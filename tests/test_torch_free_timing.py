@@ -73,7 +73,7 @@ def engine(tiny_files, tmp_path_factory):
 
 def test_a_runtime_variants_timings_run_in_a_worker_without_torch(engine):
     onnx = engine.variant("onnx-fp32")
-    (latency,) = onnx.results("latency", batch_size=1, p95_target_s=0.05)
+    (latency,) = onnx.results("latency", batch_size=1, tail_targets_s=[[0.95, 0.05]])
     assert isinstance(latency, LatencyResult) and latency.n_samples >= 72  # bounds a p95
     assert onnx._bare is not None and onnx._bare.alive  # the bare worker answered (it raises if torch came in)
     (tput,) = onnx.results("throughput")

@@ -129,7 +129,8 @@ class BareWorker:
 
 # The requests on a loaded artifact: name -> (worker, the artifact served, the request) -> a JSON answer.
 BARE_REQUESTS: dict[str, Callable[[BareWorker, BareServed, dict[str, Any]], Any]] = {
-    "latency": lambda w, served, r: to_dict(timed.latency(served, r["profile"], r["batch_size"], r.get("p95_target_s"))),
+    "latency": lambda w, served, r: to_dict(timed.latency(served, r["profile"], r["batch_size"],
+                                                            r.get("tail_targets_s", ()))),
     "throughput": lambda w, served, r: to_dict(timed.throughput(served, r["profile"])),
     "loadgen": lambda w, served, r: [to_dict(x) for x in timed.loadgen(served, r["profile"], r["log_dir"], r["bound_ms"],
                                                                        r.get("target_qps"))],

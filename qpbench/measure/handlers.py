@@ -8,6 +8,7 @@ through ``qpbench.timing``; only the raw samples travel back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,9 +73,9 @@ def build(spec: VariantSpec, workload: Workload, options: dict[str, Any] | None,
 
 
 def latency(loaded: Loaded, profile: str | dict[str, Any], batch_size: int,
-            p95_target_s: float | None = None) -> LatencyResult:
+            tail_targets_s: Sequence[Sequence[float]] = ()) -> LatencyResult:
     """Per-call times at one batch size (timed.py): the profile's stopping rule."""
-    return timed.latency(loaded, profile, batch_size, p95_target_s)
+    return timed.latency(loaded, profile, batch_size, tail_targets_s)
 
 
 def save_inputs(loaded: Loaded, path: str, n: int) -> dict[str, Any]:

@@ -39,7 +39,9 @@ class StopRule:
     max_samples: int
     min_s: float
     max_s: float
-    p95_target: float | None = None  # per-call seconds the p95 is judged against: decided when clear of it
+    # (quantile, per-call seconds) of every tail criterion with a target (the p95's by default,
+    # criteria.py): the timing goes on until each quantile's interval is clear of its target.
+    tail_targets: tuple[tuple[float, float], ...] = ()
     # The median's interval spans the medians of this many consecutive windows of the samples: a
     # timing that sat in one of the machine's levels for a second cannot look precise.
     windows: int = 1
@@ -64,7 +66,7 @@ class Precision:
     n: int
     elapsed_s: float
     stopped: str  # "precise", or the ceiling that stopped it: "max_samples", "max_s"
-    p95_decided: bool | None = None  # None: no p95 target
+    p95_decided: bool | None = None  # whether the p95 is clear of its target; None: no p95 target
 
     @property
     def precise(self) -> bool:
@@ -83,14 +85,16 @@ def precision_of(samples: Sequence[float], rule: StopRule, elapsed_s: float, sto
         estimate = float(np.mean(samples))
         low, high = mean_interval(samples)
     width = (high - low) / estimate if estimate > 0 and math.isfinite(high - low) else math.inf
-    decided = None if rule.p95_target is None else p95_decided(samples, rule.p95_target)
+    p95 = dict(rule.tail_targets).get(0.95)
+    decided = None if p95 is None else tail_decided(samples, 0.95, p95)
     return Precision(rule.statistic, estimate, low, high, width, rule.rel_width, len(samples), elapsed_s, stopped,
                      decided)
 
 
-def p95_decided(samples: Sequence[float], target: float) -> bool:
-    """Whether the p95's interval lies wholly on one side of ``target`` (clearly met or clearly missed)."""
-    low, high = quantile_interval(samples, 0.95)
+def tail_decided(samples: Sequence[float], q: float, target: float) -> bool:
+    """Whether the ``q`` quantile's interval lies wholly on one side of ``target`` (clearly met or
+    clearly missed)."""
+    low, high = quantile_interval(samples, q)
     return high <= target or low > target
 
 
@@ -106,25 +110,28 @@ def check(samples: Sequence[float], rule: StopRule, elapsed_s: float) -> Precisi
     if elapsed_s < rule.min_s:
         return None
     reached = precision_of(samples, rule, elapsed_s, "precise")
-    if reached.precise and reached.p95_decided is not False:
+    if reached.precise and all(tail_decided(samples, q, target) for q, target in rule.tail_targets):
         return reached
     return None
 
 
-def rule_for(kind: str, profile: Profile, p95_target_s: float | None = None) -> StopRule:
+def rule_for(kind: str, profile: Profile, tail_targets_s: Sequence[Sequence[float]] = ()) -> StopRule:
     """The profile's rule for a ``kind`` of timing: "latency" (per batch size, its median's interval
-    over ``MEASURE.latency_windows`` windows; with the per-call p95 target at batch 1, at least the
-    samples that bound a p95), "paired" (ratios, at least ``MEASURE.min_pairs``) or "throughput"."""
+    over ``MEASURE.latency_windows`` windows; with per-call tail targets ((quantile, seconds): the
+    p95's at batch 1), at least the samples that bound each quantile), "paired" (ratios, at least
+    ``MEASURE.min_pairs``) or "throughput"."""
     if kind == "throughput":
         return StopRule("mean", profile.precision, 2, 10**6, profile.throughput_min_s, profile.throughput_s)
     if kind == "paired":
         floor = max(MEASURE.min_pairs, profile.min_rounds)
         return StopRule("median", profile.precision, floor, max(floor, profile.max_rounds), profile.latency_min_s,
                         profile.latency_budget_s)
-    # A timing that feeds the p95 target takes the samples that bound a p95 before it is judged.
-    floor = max(profile.min_rounds, samples_to_bound(0.95) if p95_target_s is not None else 0)
+    # A timing that feeds a tail target takes the samples that bound that quantile before it is judged
+    # (72 for a p95, 368 for a p99: both ends of a 95% interval).
+    tails = tuple((float(q), float(target)) for q, target in tail_targets_s)
+    floor = max([profile.min_rounds, *(samples_to_bound(q) for q, _ in tails)])
     return StopRule("median", profile.precision, floor, max(floor, profile.max_rounds), profile.latency_min_s,
-                    profile.latency_budget_s, p95_target_s, windows=MEASURE.latency_windows)
+                    profile.latency_budget_s, tails, windows=MEASURE.latency_windows)
 
 
 def block_size(call_s: float, rule: StopRule, block_s: float = 0.25) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import replace
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from qpbench.config import MEASURE, get_profile
@@ -46,14 +47,14 @@ def check_output(out: Any, batch_size: int) -> None:
 
 
 def latency(served: Served, profile: str | dict[str, Any], batch_size: int,
-            p95_target_s: float | None = None) -> LatencyResult:
+            tail_targets_s: Sequence[Sequence[float]] = ()) -> LatencyResult:
     """Per-call times at one batch size, until the median is precise over the windows of the
-    run (and, given the per-call ``p95_target_s``, the p95 is bounded and clear of it): the
-    profile's stopping rule (stopping.py)."""
+    run (and, given per-call tail targets ((quantile, seconds), criteria.tail_targets_s), each
+    quantile is bounded and clear of its target): the profile's stopping rule (stopping.py)."""
     p = get_profile(profile)
     variant = served.variant
     image, params = served.batch(batch_size)
-    rule = rule_for("latency", p, p95_target_s)
+    rule = rule_for("latency", p, tail_targets_s)
     with variant.runtime():
         # The fastest of three warm calls estimates the call time, which sizes the blocks between
         # two checks of the rule: interference only adds time.

@@ -74,7 +74,7 @@ class Worker:
 REQUESTS: dict[str, Callable[[Worker, handlers.Loaded, dict[str, Any]], Any]] = {
     "reference": lambda w, loaded, r: w.add_reference(spec_from_dict(r["spec"]), r["options"], r["calibration_batches"]),
     "latency": lambda w, loaded, r: to_dict(handlers.latency(loaded, r["profile"], r["batch_size"],
-                                                             r.get("p95_target_s"))),
+                                                             r.get("tail_targets_s", ()))),
     "paired": lambda w, loaded, r: to_dict(handlers.paired(loaded, r["profile"])),
     "save_inputs": lambda w, loaded, r: handlers.save_inputs(loaded, r["path"], r["n"]),
     "head_to_head": lambda w, loaded, r: to_dict(handlers.head_to_head(loaded, r["profile"], w.other(r["other"]))),

@@ -14,6 +14,7 @@ from qpbench.decision import batch1_figures
 from qpbench.measure.load_watch import under_load
 from qpbench.results import AGREES, LatencyResult
 from qpbench.suite.isolated import in_worker
+from qpbench.criteria import tail_targets_s
 
 
 def test_kernels(qp_measured, qp_record):
@@ -55,9 +56,8 @@ def test_tool_agreement(qp_measured, qp_record, qp_session):
     try:
         (result,) = in_worker(lambda: qp_measured.results("tool_agreement", harness=harness_of(latency)), qp_record)
         if result.call != AGREES:  # slower or faster: one window of the machine's may be to blame
-            target_ms = qp_session.settings.scoring.targets.latency_p95_ms
-            (again,) = in_worker(lambda: qp_measured.results("latency", batch_size=1, p95_target_s=target_ms / 1e3),
-                                 qp_record)
+            tails = tail_targets_s(qp_session.settings.scoring.targets)
+            (again,) = in_worker(lambda: qp_measured.results("latency", batch_size=1, tail_targets_s=tails), qp_record)
             qp_record(again)  # the verdict reads this one unless it was taken under load (batch1_figures)
             if not under_load(again.load) or under_load(latency.load):
                 (result,) = in_worker(lambda: qp_measured.results("tool_agreement", harness=harness_of(again)),

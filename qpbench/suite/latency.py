@@ -11,6 +11,7 @@ import pytest
 from qpbench.measure.latency import replay
 from qpbench.suite.isolated import in_worker
 from qpbench.timing_lock import times_itself
+from qpbench.criteria import tail_targets_s
 
 
 @pytest.mark.qp_timing
@@ -21,10 +22,10 @@ def test_latency(benchmark, qp_measured, qp_batch_size, qp_record, qp_session):
         pytest.skip("pytest-benchmark is disabled (--benchmark-disable): latency not measured")
     benchmark.group = f"latency batch {qp_batch_size}"
     benchmark.extra_info.update(variant=qp_measured.name, batch_size=qp_batch_size, threads=qp_measured.threads)
-    # Batch 1 feeds the p95 target: it is timed until its p95 is clear of the target too (or the ceiling).
-    target_ms = qp_session.settings.scoring.targets.latency_p95_ms
-    p95_target_s = target_ms / 1e3 if qp_batch_size == 1 else None
-    (result,) = in_worker(lambda: qp_measured.results("latency", batch_size=qp_batch_size, p95_target_s=p95_target_s),
+    # Batch 1 feeds the tail targets (the p95's; a p99's when set): it is timed until each tail is
+    # bounded and clear of its target too (or the ceiling).
+    tails = tail_targets_s(qp_session.settings.scoring.targets) if qp_batch_size == 1 else []
+    (result,) = in_worker(lambda: qp_measured.results("latency", batch_size=qp_batch_size, tail_targets_s=tails),
                           qp_record)
     if not own_timer:
         replay(benchmark, result.samples_s)
