@@ -14,10 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from qpbench import scoring
-from qpbench.compare import compare_runs, regression_gate
-from qpbench.gate import score_gate
+from qpbench.compare.runs import compare_runs, regression_gate
+from qpbench.compare.gate import score_gate
 from qpbench.record import RunRecord
-from qpbench.render.compare_text import comparison_lines
+from qpbench.compare.text import comparison_lines
 from qpbench.render.terminal import summary_lines
 
 DROPPED = ("created", "qpbench_version")  # what a replay cannot reproduce

@@ -10,7 +10,7 @@ from typing import Any
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from qpbench.baseline import cpu_slug
+    from qpbench.compare.baseline import cpu_slug
     from qpbench.system import describe_cpu, fingerprint, torch_version_problem
 
     fp = fingerprint()
@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", metavar="FMT,...", type=str.lower, default=tuple(REPORT_FORMATS),
                    help=f"which reports: {', '.join(REPORT_FORMATS)} (default: {show_default(tuple(REPORT_FORMATS))})")
     p.set_defaults(func=cmd_report)
-    from qpbench import compare_cli
+    from qpbench.compare import cli as compare_cli
 
     p = sub.add_parser("compare", help="compare two saved runs or baselines: per variant and metric, change, CI, verdict")
     compare_cli.add_compare_arguments(p)

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from qpbench import __version__, scoring
 from qpbench.config import QuantThresholds, ScoringConfig, Targets
 from qpbench.errors import RecordError
-from qpbench.gate import GateResult
+from qpbench.compare.gate import GateResult
 from qpbench.record import RunRecord
 from qpbench.results import Result, jsonable, result_from_dict, to_dict
 from qpbench.selection import selected_results

@@ -46,9 +46,9 @@ from qpbench.config import (
     show_default,
 )
 from qpbench.errors import QPBenchError, VariantUnavailable
-from qpbench.gate import exit_status
+from qpbench.compare.gate import exit_status
 from qpbench.hosts import host_key
-from qpbench.regression import MARKER as REGRESSION_MARKER, RegressionSettings, RegressionStep, marker_overrides
+from qpbench.compare.regression import MARKER as REGRESSION_MARKER, RegressionSettings, RegressionStep, marker_overrides
 from qpbench.session import QPSession
 from qpbench.workload import CUSTOM_INPUT_SIZE, WorkloadChoice
 

@@ -17,10 +17,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from qpbench.comparison import Comparison
+from qpbench.compare.comparison import Comparison
 from qpbench.errors import RecordError
 from qpbench.files import write_json
-from qpbench.gate import GateResult
+from qpbench.compare.gate import GateResult
 from qpbench.results import Result, result_from_dict, to_dict
 from qpbench.scoring import Verdict
 from qpbench.workload import WorkloadSpec

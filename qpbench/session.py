@@ -24,10 +24,10 @@ import psutil
 from qpbench import __version__, decision, journal, run_clock, scoring, screening, xdist_transport
 from qpbench.config import ScoringConfig, Settings, scaled
 from qpbench.errors import ConfigError, WorkloadError
-from qpbench.gate import GateResult, GateSummary, hosts_score_gate, score_gate
+from qpbench.compare.gate import GateResult, GateSummary, hosts_score_gate, score_gate
 from qpbench.hosts import HostRecords, matrix_lines, readiness_matrix, score_hosts
 from qpbench.measure.engine import Engine, EngineSettings, live_workers
-from qpbench.regression import RegressionSettings, RegressionStep
+from qpbench.compare.regression import RegressionSettings, RegressionStep
 from qpbench.record import HostRun, RunRecord
 from qpbench.render.terminal import summary_lines
 from qpbench.results import RESULT_TYPES, Result

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qpbench.config import ScoringConfig, get_profile
-from qpbench.gate import GateResult
+from qpbench.compare.gate import GateResult
 from qpbench.record import RunRecord
 from qpbench.results import Result
 from qpbench.scoring import score

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qpbench.baseline import (
+from qpbench.compare.baseline import (
     BaselineError, check_name, git_info, list_baselines, load_baseline, load_run, save_baseline,
 )
 from qpbench.files import write_json
@@ -131,7 +131,7 @@ EPYC_AVX512 = {"brand": "AMD EPYC 7B13", "isa": {"avx2": True, "avx512f": True, 
 
 
 def test_cpu_slugs_name_the_model_and_its_widest_isa():
-    from qpbench.baseline import cpu_slug, for_cpu
+    from qpbench.compare.baseline import cpu_slug, for_cpu
 
     assert cpu_slug(XEON) == "intel-xeon-processor-2-80ghz-avx512-vnni"
     assert cpu_slug({**XEON, "isa": {**XEON["isa"], "amx_int8": True}}).endswith("-amx")
@@ -144,7 +144,7 @@ def test_cpu_slugs_name_the_model_and_its_widest_isa():
 
 
 def test_a_cpu_named_baseline_is_this_cpus_and_none_for_this_cpu_compares_with_nothing(tmp_path):
-    from qpbench.regression import RegressionSettings, RegressionStep
+    from qpbench.compare.regression import RegressionSettings, RegressionStep
 
     save_baseline(RECORD, tmp_path, "ci-intel-xeon-processor-2-80ghz-avx512-vnni", tmp_path)
     settings = RegressionSettings(compare_with="ci-{cpu}", fail_on_regression=True)

@@ -9,9 +9,9 @@ from dataclasses import replace
 
 import pytest
 
-from qpbench.baseline import load_baseline
+from qpbench.compare.baseline import load_baseline
 from qpbench.cli import main
-from qpbench.regression import RegressionSettings, RegressionStep
+from qpbench.compare.regression import RegressionSettings, RegressionStep
 from qpbench.results import LatencyResult
 from tests.records import FINGERPRINT, make_record
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from qpbench.compare import (
+from qpbench.compare.runs import (
     Thresholds, compare_runs, fingerprint_differences, judge_relative, make_thresholds, process_statistic,
     regression_gate, run_statistics,
 )
 from qpbench.stats import bootstrap_median_ratio, over_runs
-from qpbench.comparison import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED
+from qpbench.compare.comparison import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED
 from qpbench.errors import ConfigError
 from qpbench.record import RunRecord
 from qpbench.results import AccuracyResult, FidelityResult, LatencyResult, MemoryResult, PairedResult
@@ -366,8 +366,8 @@ def test_a_figure_measured_again_in_fresh_processes_is_judged_on_the_median_proc
 def test_only_a_figure_the_baseline_would_call_a_regression_is_measured_again(tmp_path):
     """The step that decides a rerun (suite/speed.py): out of line on this CPU, yes; in line,
     improved, taken under load, on another CPU or without a baseline, no."""
-    from qpbench.baseline import save_baseline
-    from qpbench.regression import RegressionSettings, RegressionStep
+    from qpbench.compare.baseline import save_baseline
+    from qpbench.compare.regression import RegressionSettings, RegressionStep
 
     rng = np.random.default_rng(32)
     save_baseline(run_record(rng), tmp_path, "main", tmp_path)

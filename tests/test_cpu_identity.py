@@ -7,9 +7,9 @@ import copy
 
 import numpy as np
 
-from qpbench.baseline import check_name, cpu_slug, for_cpu
-from qpbench.compare import compare_runs, cpu_differences, fingerprint_differences
-from qpbench.comparison import NOT_COMPARABLE
+from qpbench.compare.baseline import check_name, cpu_slug, for_cpu
+from qpbench.compare.runs import compare_runs, cpu_differences, fingerprint_differences
+from qpbench.compare.comparison import NOT_COMPARABLE
 from qpbench.system import cpu_info, describe_cpu, identity_fields, parse_proc_cpuinfo
 from tests.test_compare import FP, run_record
 

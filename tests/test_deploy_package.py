@@ -28,7 +28,7 @@ from qpbench.deploy.revalidate import compare
 from qpbench.runtime.wrapper import ProductionInferenceWrapper
 from qpbench.measure.accuracy import accuracy
 from qpbench.measure.predictions import predict
-from qpbench.gate import GateResult
+from qpbench.compare.gate import GateResult
 from qpbench.record import RunRecord
 from qpbench.results import LatencyResult
 from qpbench.scoring import score

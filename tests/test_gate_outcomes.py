@@ -8,9 +8,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from qpbench.compare import compare_runs, regression_gate
-from qpbench.gate import INCONCLUSIVE_EXIT, GateResult, GateSummary, could_not_judge, exit_status
-from qpbench.regression import RegressionSettings, RegressionStep
+from qpbench.compare.runs import compare_runs, regression_gate
+from qpbench.compare.gate import INCONCLUSIVE_EXIT, GateResult, GateSummary, could_not_judge, exit_status
+from qpbench.compare.regression import RegressionSettings, RegressionStep
 from qpbench.results import PairedResult
 from tests.records import make_record
 from tests.test_compare import noisy
@@ -44,7 +44,7 @@ def test_nothing_comparable_for_a_reason_a_retry_does_not_cure_still_fails():
 
 
 def step_against(tmp_path, baseline, gating: bool = True) -> RegressionStep:
-    from qpbench.baseline import save_baseline
+    from qpbench.compare.baseline import save_baseline
 
     save_baseline(baseline, tmp_path, "main", tmp_path)
     return RegressionStep(RegressionSettings(compare_with="main", fail_on_regression=gating), str(tmp_path),
@@ -87,7 +87,7 @@ def test_inconclusive_exit_is_none_of_pytests():
 
 
 PLANT = """
-from qpbench.gate import GateResult, GateSummary
+from qpbench.compare.gate import GateResult, GateSummary
 from qpbench.plugin import qp_session_of
 from qpbench.scoring import score
 from qpbench.config import ScoringConfig

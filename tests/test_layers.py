@@ -15,19 +15,19 @@ PACKAGE = Path(__file__).resolve().parents[1] / "qpbench"
 # Bottom to top. A module belongs to the first entry that is its dotted name or a parent of it.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("qpbench", "qpbench.errors", "qpbench.files", "qpbench.progress", "qpbench.stats", "qpbench.timing", "qpbench.runtime",
-     "qpbench.hookspec"),
+     "qpbench.hookspec", "qpbench.compare"),  # qpbench.compare: the package (its modules are placed below)
     ("qpbench.config", "qpbench.criteria", "qpbench.system", "qpbench.variant_info", "qpbench.results", "qpbench.peak"),
     ("qpbench.models", "qpbench.data"),
     ("qpbench.workload",),
     ("qpbench.optimize",),
     ("qpbench.variants",),  # variants.build_cache too
     ("qpbench.measure",),
-    ("qpbench.scoring", "qpbench.decision", "qpbench.screening", "qpbench.selection", "qpbench.gate", "qpbench.comparison", "qpbench.compare", "qpbench.hosts", "qpbench.baseline",
+    ("qpbench.scoring", "qpbench.decision", "qpbench.screening", "qpbench.selection", "qpbench.compare.gate", "qpbench.compare.comparison", "qpbench.compare.runs", "qpbench.hosts", "qpbench.compare.baseline",
      "qpbench.record", "qpbench.xdist_transport", "qpbench.journal", "qpbench.run_clock"),
-    ("qpbench.render",),
-    ("qpbench.regression", "qpbench.deploy", "qpbench.train", "qpbench.timing_lock", "qpbench.run_output"),
+    ("qpbench.render", "qpbench.compare.text", "qpbench.compare.markdown"),
+    ("qpbench.compare.regression", "qpbench.deploy", "qpbench.train", "qpbench.timing_lock", "qpbench.run_output"),
     ("qpbench.suite", "qpbench.session"),
-    ("qpbench.plugin", "qpbench.cli", "qpbench.compare_cli", "qpbench.__main__", "qpbench.options_doc"),
+    ("qpbench.plugin", "qpbench.cli", "qpbench.compare.cli", "qpbench.__main__", "qpbench.options_doc"),
 )
 
 

@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from qpbench.compare import compare_runs
-from qpbench.render.compare_markdown import comparison_markdown
+from qpbench.compare.runs import compare_runs
+from qpbench.compare.markdown import comparison_markdown
 from qpbench.render.markdown import render_markdown
 from qpbench.render.md_escape import escape
 from qpbench.results import AccuracyResult, LatencyResult

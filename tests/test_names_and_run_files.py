@@ -7,7 +7,7 @@ from unittest import mock
 
 import pytest
 
-from qpbench.baseline import BaselineError, check_name
+from qpbench.compare.baseline import BaselineError, check_name
 from qpbench.deploy.record import PackageError, resolve_variant
 from qpbench.errors import VariantError
 from qpbench.files import is_safe_name

@@ -13,7 +13,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from qpbench.compare import compare_runs, regression_gate, run_statistics, speed_metric
+from qpbench.compare.runs import compare_runs, regression_gate, run_statistics, speed_metric
 from qpbench.record import RunRecord
 from qpbench.results import PairedResult
 

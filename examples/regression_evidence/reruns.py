@@ -11,7 +11,7 @@ import re
 import sys
 from pathlib import Path
 
-from qpbench.compare import compare_runs, regression_gate
+from qpbench.compare.runs import compare_runs, regression_gate
 from qpbench.record import RunRecord
 from qpbench.results import StressResult
 

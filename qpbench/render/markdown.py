@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from qpbench.comparison import IMPROVED, REGRESSED, Comparison
+from qpbench.compare.comparison import IMPROVED, REGRESSED, Comparison
 from qpbench.record import RunRecord
 from qpbench.render import view
 from qpbench.render.md_escape import escape

@@ -1,5 +1,5 @@
 """A comparison of a run with a baseline, as data: per variant and metric, the change,
-its interval and a verdict. ``qpbench.compare`` computes it; the run record holds it;
+its interval and a verdict. ``qpbench.compare.runs`` computes it; the run record holds it;
 the renderers and the regression gate read it.
 """
 

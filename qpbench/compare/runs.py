@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from qpbench.config import COMPARISON, DEFAULT_GATE_ON, DEFAULT_THRESHOLDS
-from qpbench.comparison import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison, MetricChange
+from qpbench.compare.comparison import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison, MetricChange
 from qpbench.errors import ConfigError
-from qpbench.gate import could_not_judge
+from qpbench.compare.gate import could_not_judge
 from qpbench.measure.load_watch import under_load
 from qpbench.record import RunRecord
 from qpbench.results import (

@@ -8,8 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from qpbench.baseline import CPU_FIELD, BaselineError, list_baselines, load_run, promote
-from qpbench.compare import compare_runs, make_thresholds, regression_gate
+from qpbench.compare.baseline import CPU_FIELD, BaselineError, list_baselines, load_run, promote
+from qpbench.compare.runs import compare_runs, make_thresholds, regression_gate
 from qpbench.config import DEFAULT_GATE_ON, DEFAULT_THRESHOLDS, FAMILY_HELP, RUN, parse_names, parse_pairs, show_default
 from qpbench.errors import ConfigError, RecordError
 from qpbench.record import RunRecord
@@ -35,8 +35,8 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from qpbench.render.compare_markdown import comparison_markdown
-    from qpbench.render.compare_text import comparison_lines
+    from qpbench.compare.markdown import comparison_markdown
+    from qpbench.compare.text import comparison_lines
     from qpbench.files import write_text
 
     try:

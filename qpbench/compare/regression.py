@@ -15,16 +15,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from qpbench import baseline as baselines
-from qpbench.comparison import REGRESSED, Comparison
-from qpbench.compare import (
+from qpbench.compare import baseline as baselines
+from qpbench.compare.comparison import REGRESSED, Comparison
+from qpbench.compare.runs import (
     ALL_VARIANTS, baseline_runs, check_families, check_threshold, compare_runs, cpu_differences,
     fingerprint_differences, judge_relative, make_thresholds, regression_gate, run_statistics, speed_change,
     speed_metric, speed_samples, taken_under_load, workload_differences,
 )
 from qpbench.config import DEFAULT_GATE_ON, DEFAULT_MISSING_BASELINE, parse_missing_baseline
 from qpbench.errors import ConfigError
-from qpbench.gate import GateResult, could_not_judge
+from qpbench.compare.gate import GateResult, could_not_judge
 from qpbench.record import RunRecord
 from qpbench.results import PairedResult
 
@@ -207,7 +207,7 @@ class RegressionStep:
 
     def after_write(self, record: RunRecord) -> None:
         """Save the written record as a baseline, and write the comparison's Markdown, when asked."""
-        from qpbench.render.compare_markdown import comparison_markdown
+        from qpbench.compare.markdown import comparison_markdown
         from qpbench.files import write_text
 
         if self.settings.save_as:
@@ -240,7 +240,7 @@ class RegressionStep:
 
     def report_lines(self) -> list[str]:
         """The comparison and what was written; the gate's lines are the gate summary's."""
-        from qpbench.render.compare_text import comparison_lines
+        from qpbench.compare.text import comparison_lines
 
         lines: list[str] = []  # a missing {cpu} baseline is said by the gate's lines (missing_baseline_gate)
         if self.comparison is not None:

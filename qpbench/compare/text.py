@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qpbench.comparison import Comparison, MetricChange
+from qpbench.compare.comparison import Comparison, MetricChange
 
 
 def fmt_value(c: MetricChange, value: float | None) -> str:

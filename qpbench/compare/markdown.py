@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from qpbench.comparison import IMPROVED, REGRESSED, Comparison
-from qpbench.render.compare_text import fmt_change, fmt_ci, fmt_threshold, fmt_value
+from qpbench.compare.comparison import IMPROVED, REGRESSED, Comparison
+from qpbench.compare.text import fmt_change, fmt_ci, fmt_threshold, fmt_value
 from qpbench.render.md_escape import escape as _cell
 
 ICON = {REGRESSED: "regressed :x:", IMPROVED: "improved :white_check_mark:"}

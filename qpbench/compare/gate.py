@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from qpbench.comparison import Comparison
+from qpbench.compare.comparison import Comparison
 from qpbench.scoring import Verdict
 
 # pytest's exit statuses 0-6 are its own (6: --max-warnings, pytest 9). 75 is EX_TEMPFAIL of
