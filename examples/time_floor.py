@@ -24,7 +24,7 @@ from collections import defaultdict
 
 from qpbench.config import MEASURE, Targets, get_profile
 from qpbench.record import RunRecord
-from qpbench.run_clock import fmt_s as fmt
+from qpbench.run.clock import fmt_s as fmt
 from qpbench.results import AccuracyResult, LatencyResult, StressResult
 
 ACCURACY_BATCH = 16  # measure/predictions.predictions

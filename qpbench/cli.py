@@ -107,7 +107,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     a bad file is refused with the file and problem named (exit 2)."""
     from qpbench.config import REPORT_FORMATS, parse_names
     from qpbench.errors import QPBenchError
-    from qpbench.journal import partial_record
+    from qpbench.run.journal import partial_record
     from qpbench.record import RunRecord
     from qpbench.render.reports import write_reports
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from qpbench import hookspec, progress, timing_lock
+from qpbench import hookspec, progress
+from qpbench.run import timing_lock
 from qpbench.config import (
     BUILD_CACHE_DEFAULT,
     DEFAULT_GATE_ON,
@@ -47,7 +48,7 @@ from qpbench.config import (
 )
 from qpbench.errors import QPBenchError, VariantUnavailable
 from qpbench.compare.gate import exit_status
-from qpbench.hosts import host_key
+from qpbench.run.hosts import host_key
 from qpbench.compare.regression import MARKER as REGRESSION_MARKER, RegressionSettings, RegressionStep, marker_overrides
 from qpbench.session import QPSession
 from qpbench.workload import CUSTOM_INPUT_SIZE, WorkloadChoice

@@ -21,19 +21,22 @@ from typing import Any
 import numpy as np
 import psutil
 
-from qpbench import __version__, decision, journal, run_clock, scoring, screening, xdist_transport
+from qpbench import __version__, decision, scoring
+from qpbench.run import clock as run_clock
+from qpbench.run import journal, screening
+from qpbench.run import xdist as xdist_transport
 from qpbench.config import ScoringConfig, Settings, scaled
 from qpbench.errors import ConfigError, WorkloadError
 from qpbench.compare.gate import GateResult, GateSummary, hosts_score_gate, score_gate
-from qpbench.hosts import HostRecords, matrix_lines, readiness_matrix, score_hosts
+from qpbench.run.hosts import HostRecords, matrix_lines, readiness_matrix, score_hosts
 from qpbench.measure.engine import Engine, EngineSettings, live_workers
 from qpbench.compare.regression import RegressionSettings, RegressionStep
 from qpbench.record import HostRun, RunRecord
 from qpbench.render.terminal import summary_lines
 from qpbench.results import RESULT_TYPES, Result
-from qpbench.run_output import write_record
-from qpbench.run_output import write_reports as write_report_files
-from qpbench.selection import selected_errors, selected_results
+from qpbench.run.output import write_record
+from qpbench.run.output import write_reports as write_report_files
+from qpbench.run.selection import selected_errors, selected_results
 from qpbench.variants import REFERENCE, Variant, VariantCache, VariantRegistry
 from qpbench.variants.build_cache import build_cache_dir
 from qpbench.workload import Workload, load_workload, resolve_spec
@@ -297,7 +300,7 @@ class QPSession:
     # The journal ------------------------------------------------------------
 
     def journal(self) -> journal.Journal:
-        """This process's journal, opened at the first result (see qpbench/journal.py)."""
+        """This process's journal, opened at the first result (see qpbench/run/journal.py)."""
         if self._journal is None:
             self._journal = journal.Journal(
                 journal.journal_dir(self.settings.results_dir) / f"{self._journal_name}.jsonl", self.journal_header())

@@ -1,6 +1,12 @@
-"""Hooks for qpbench's own test run (the fixtures live in the repository's conftest.py)."""
+"""Hooks for qpbench's own test run (the fixtures live in the repository's conftest.py).
+
+scipy.stats is imported here, before any test: qpbench imports it when it first computes a
+statistic (its plugin loads no scipy), and a pytester run in this process restores sys.modules
+after it, which would drop scipy's extension modules, that cannot be loaded twice in a process.
+"""
 
 import pytest
+import scipy.stats  # noqa: F401
 
 from tests.ci_skips import pytest_configure  # noqa: F401  (skip report; module-wide skips fail under CI)
 

@@ -15,17 +15,17 @@ PACKAGE = Path(__file__).resolve().parents[1] / "qpbench"
 # Bottom to top. A module belongs to the first entry that is its dotted name or a parent of it.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("qpbench", "qpbench.errors", "qpbench.files", "qpbench.progress", "qpbench.stats", "qpbench.timing", "qpbench.runtime",
-     "qpbench.hookspec", "qpbench.compare"),  # qpbench.compare: the package (its modules are placed below)
+     "qpbench.hookspec", "qpbench.compare", "qpbench.run"),  # the packages (their modules are placed below)
     ("qpbench.config", "qpbench.criteria", "qpbench.system", "qpbench.variant_info", "qpbench.results", "qpbench.peak"),
     ("qpbench.models", "qpbench.data"),
     ("qpbench.workload",),
     ("qpbench.optimize",),
     ("qpbench.variants",),  # variants.build_cache too
     ("qpbench.measure",),
-    ("qpbench.scoring", "qpbench.decision", "qpbench.screening", "qpbench.selection", "qpbench.compare.gate", "qpbench.compare.comparison", "qpbench.compare.runs", "qpbench.hosts", "qpbench.compare.baseline",
-     "qpbench.record", "qpbench.xdist_transport", "qpbench.journal", "qpbench.run_clock"),
+    ("qpbench.scoring", "qpbench.decision", "qpbench.run.screening", "qpbench.run.selection", "qpbench.compare.gate", "qpbench.compare.comparison", "qpbench.compare.runs", "qpbench.run.hosts", "qpbench.compare.baseline",
+     "qpbench.record", "qpbench.run.xdist", "qpbench.run.journal", "qpbench.run.clock"),
     ("qpbench.render", "qpbench.compare.text", "qpbench.compare.markdown"),
-    ("qpbench.compare.regression", "qpbench.deploy", "qpbench.train", "qpbench.timing_lock", "qpbench.run_output"),
+    ("qpbench.compare.regression", "qpbench.deploy", "qpbench.train", "qpbench.run.timing_lock", "qpbench.run.output"),
     ("qpbench.suite", "qpbench.session"),
     ("qpbench.plugin", "qpbench.cli", "qpbench.compare.cli", "qpbench.__main__", "qpbench.options_doc"),
 )

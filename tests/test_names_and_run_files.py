@@ -13,7 +13,7 @@ from qpbench.errors import VariantError
 from qpbench.files import is_safe_name
 from qpbench.record import RunRecord
 from qpbench.results import LatencyResult
-from qpbench.run_output import write_record
+from qpbench.run.output import write_record
 from qpbench.variants import VariantRegistry
 from qpbench.variants.base import VariantSpec
 from tests.records import make_record
@@ -45,7 +45,7 @@ def test_good_names_pass(name):
 def test_two_runs_in_the_same_second_keep_both_files(tmp_path):
     first = make_record([LatencyResult("eager", 1, (1e-3,) * 5)])
     second = make_record([LatencyResult("eager", 1, (2e-3,) * 5)])
-    with mock.patch("qpbench.run_output.dt") as clock:  # one frozen second for both runs
+    with mock.patch("qpbench.run.output.dt") as clock:  # one frozen second for both runs
         clock.datetime.now.return_value.strftime.return_value = "20260101-120000"
         paths = [write_record(first, tmp_path), write_record(second, tmp_path)]
     assert [p.name for p in paths] == ["20260101-120000-compact.json", "20260101-120000-compact-2.json"]
@@ -57,7 +57,7 @@ def test_two_runs_in_the_same_second_keep_both_files(tmp_path):
 def test_concurrent_runs_in_the_same_second_never_overwrite(tmp_path):
     records = [make_record([LatencyResult("eager", 1, ((i + 1) * 1e-3,) * 5)]) for i in range(8)]
     paths: list = []
-    with mock.patch("qpbench.run_output.dt") as clock:
+    with mock.patch("qpbench.run.output.dt") as clock:
         clock.datetime.now.return_value.strftime.return_value = "20260101-120000"
         threads = [threading.Thread(target=lambda r=r: paths.append(write_record(r, tmp_path))) for r in records]
         for t in threads:

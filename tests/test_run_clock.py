@@ -6,7 +6,7 @@ import pytest
 
 from qpbench.config import MIN_STRESS_ITERATIONS, get_profile, parse_budget, scaled
 from qpbench.errors import ConfigError
-from qpbench.run_clock import (
+from qpbench.run.clock import (
     BUILDS,
     MIN_SCALE,
     RunClock,

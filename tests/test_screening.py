@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from qpbench.config import ScoringConfig
 from qpbench.results import AccuracyResult, FidelityResult, LatencyResult, VariantInfo
 from qpbench.scoring import score
-from qpbench.screening import ALL, READY, decide
+from qpbench.run.screening import ALL, READY, decide
 
 
 def screen_of(name, p95_ms=10.0, pearson=0.95, loss=0.0, decided=True, error=None):

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from qpbench import timing_lock
+from qpbench.run import timing_lock
 
 pytestmark = pytest.mark.skipif(not timing_lock.supported(), reason="needs fcntl")
 

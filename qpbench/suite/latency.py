@@ -3,14 +3,14 @@ pytest-benchmark (so --benchmark-save/compare/json work on the same samples).
 
 Under pytest-xdist pytest-benchmark disables itself; the samples are then
 recorded by qpbench alone, the test holding the machine's timing lock so no
-other qpbench test of the run runs beside it (see qpbench/timing_lock.py).
+other qpbench test of the run runs beside it (see qpbench/run/timing_lock.py).
 """
 
 import pytest
 
 from qpbench.measure.latency import replay
 from qpbench.suite.isolated import in_worker
-from qpbench.timing_lock import times_itself
+from qpbench.run.timing_lock import times_itself
 from qpbench.criteria import tail_targets_s
 
 

@@ -22,7 +22,7 @@ from qpbench.errors import RecordError
 from qpbench.compare.gate import GateResult
 from qpbench.record import RunRecord
 from qpbench.results import Result, jsonable, result_from_dict, to_dict
-from qpbench.selection import selected_results
+from qpbench.run.selection import selected_results
 from qpbench.workload import WorkloadSpec
 
 FOLDER = "journal"

@@ -17,8 +17,8 @@ from qpbench.config import ScoringConfig
 from qpbench.record import HostRun
 from qpbench.results import Result
 from qpbench.scoring import Verdict
-from qpbench.selection import selected_errors, selected_results
-from qpbench.xdist_transport import WorkerPayload
+from qpbench.run.selection import selected_errors, selected_results
+from qpbench.run.xdist import WorkerPayload
 
 
 @dataclass
