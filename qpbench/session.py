@@ -21,21 +21,22 @@ from typing import Any
 import numpy as np
 import psutil
 
-from qpbench import __version__, decision, scoring
-from qpbench.run import clock as run_clock
-from qpbench.run import journal, screening
-from qpbench.run import xdist as xdist_transport
-from qpbench.config import ScoringConfig, Settings, scaled
-from qpbench.errors import ConfigError, WorkloadError
-from qpbench.compare.gate import GateResult, GateSummary, hosts_score_gate, score_gate
-from qpbench.run.hosts import HostRecords, matrix_lines, readiness_matrix, score_hosts
-from qpbench.measure.engine import Engine, EngineSettings, live_workers
+from qpbench import decision, scoring
+from qpbench.compare.gate import GateResult, GateSummary
 from qpbench.compare.regression import RegressionSettings, RegressionStep
+from qpbench.config import ScoringConfig, Settings
+from qpbench.errors import ConfigError, WorkloadError
+from qpbench.measure.engine import Engine, EngineSettings, live_workers
 from qpbench.record import HostRun, RunRecord
 from qpbench.render.terminal import summary_lines
 from qpbench.results import RESULT_TYPES, Result
+from qpbench.run import clock as run_clock
+from qpbench.run import finish, journal, screening
+from qpbench.run import xdist as xdist_transport
+from qpbench.run.hosts import HostRecords, matrix_lines
 from qpbench.run.output import write_record
 from qpbench.run.output import write_reports as write_report_files
+from qpbench.run.plan import Planner, history_path
 from qpbench.run.selection import selected_errors, selected_results
 from qpbench.variants import REFERENCE, Variant, VariantCache, VariantRegistry
 from qpbench.variants.build_cache import build_cache_dir
@@ -74,11 +75,11 @@ class QPSession:
         self._worker_infos: list[Result] = []
         self._screen: screening.Screen | None = None
         self._scoring_resolved = False
-        self.clock = run_clock.RunClock()
-        self.budget_share = 1.0  # of the profile's time ceilings, to fit --qp-budget (run_clock.py)
-        self._history: dict[str, float] | None = None
+        self.planner = Planner(self.history_path, build_cache_dir(settings.build_cache) is not None and not settings.rebuild,
+                               settings.budget_min)
         self.hosts: dict[str, HostRecords] = {}  # --dist each: every host's records apart
         # What finishing produced:
+        self.finished: finish.Finished | None = None
         self.verdict: scoring.Verdict | None = None
         self.host_verdicts: dict[str, HostRun] = {}
         self.matrix: dict[str, Any] | None = None
@@ -181,91 +182,32 @@ class QPSession:
     def reference(self) -> str:
         return REFERENCE
 
-    # The plan, the clock and the budget ----------------------------------------
+    # The plan, the clock and the budget (run/plan.py) ---------------------------
 
     def history_path(self) -> Path:
         cpu = str((self.fingerprint().get("cpu") or {}).get("brand", ""))
-        key = run_clock.history_key(resolve_spec(self.settings.workload).to_dict(), self.settings.profile.name, cpu)
         cache = build_cache_dir(self.settings.build_cache) or build_cache_dir()  # kept even with the cache off
-        return cache / "history" / f"{key}.json"
-
-    def history(self) -> dict[str, float]:
-        """Per-test seconds of the last run of this workload and profile on this CPU ({} if none)."""
-        if self._history is None:
-            self._history = run_clock.load_history(self.history_path())
-        return self._history
+        return history_path(cache, resolve_spec(self.settings.workload).to_dict(), self.settings.profile.name, cpu)
 
     def plan(self, tests: list[tuple[str, str]]) -> list[str]:
-        """The run's plan, from its (variant, test name) pairs and the last run's times; with a
-        budget, the profile's time ceilings are scaled to fit it (before any worker starts)."""
-        variants = [v for v in dict.fromkeys(v for v, _ in tests) if v]  # "": a test of the whole run
-        names = {n.split("[")[0] for _, n in tests}
-        known, unknown = run_clock.expected((run_clock.measurement_id(v, n) for v, n in tests), self.history(),
-                                            self.cache_on)
-        builds = run_clock.builds_expected([self.reference, *variants], self.history(), self.cache_on)
-        line = (f"qpbench plan: {len(variants)} variants x {len(names)} measurements ({len(tests)} tests), "
-                f"profile {self.settings.profile.name}")
-        if unknown:
-            line += f"; no estimate yet ({unknown} of them not timed on this machine before)"
-        else:
-            line += f"; expected {run_clock.fmt_s(builds + known)} from the last run here (builds {run_clock.fmt_s(builds)})"
-        lines = [line]
-        if self.settings.budget_min is not None:
-            budget_s = 60.0 * self.settings.budget_min
-            if not unknown:
-                self.budget_share = run_clock.budget_scale(budget_s, builds, known)
-                self.settings = replace(self.settings, profile=scaled(self.settings.profile, self.budget_share))
-            lines.append(f"qpbench budget: {run_clock.fmt_s(budget_s)}; "
-                         + (f"time ceilings at {self.budget_share:.0%} of the profile's; " if self.budget_share < 1 else "")
-                         + "measurements after the screen that would end past it are skipped")
+        """The run's plan lines; with a budget, the profile's time ceilings scaled to fit it."""
+        lines, profile = self.planner.plan(tests, self.settings.profile, REFERENCE)
+        self.settings = replace(self.settings, profile=profile)
         return lines
 
     def over_budget(self, variant: str, test_name: str) -> str | None:
-        """Why a measurement after the screen is skipped for the budget (None: it fits)."""
-        if self.settings.budget_min is None:
-            return None
-        budget_s = 60.0 * self.settings.budget_min
-        ends = self.clock.elapsed() + (run_clock.past_time(run_clock.measurement_id(variant, test_name),
-                                                           self.history(), self.cache_on) or 0.0)
-        if ends <= budget_s:
-            return None
-        return f"over the --qp-budget of {self.settings.budget_min:g} min ({run_clock.fmt_s(self.clock.elapsed())} spent)"
+        return self.planner.over_budget(variant, test_name)
+
+    def eta(self, remaining: list[tuple[str, str]]) -> str:
+        return self.planner.eta(remaining)
+
+    def book(self, variant: str, test_name: str, seconds: float, build_s: float) -> None:
+        self.planner.book(variant, test_name, seconds, build_s,
+                          self._engine is not None and self._engine.from_cache(variant))
 
     def build_seconds(self) -> float:
         """Seconds spent building variants so far (the engine times its builds)."""
         return self._engine.build_s if self._engine is not None else 0.0
-
-    @property
-    def cache_on(self) -> bool:
-        """Whether builds go through the build cache in this run (so past cached times apply)."""
-        return build_cache_dir(self.settings.build_cache) is not None and not self.settings.rebuild
-
-    def book(self, variant: str, test_name: str, seconds: float, build_s: float) -> None:
-        cached = self._engine is not None and self._engine.from_cache(variant)
-        self.clock.book(variant, test_name, seconds, build_s, cached)
-
-    def eta(self, remaining: list[tuple[str, str]]) -> str:
-        """Elapsed time and the expected time of the ``remaining`` tests (from the last run here)."""
-        left, unknown = run_clock.expected((run_clock.measurement_id(v, n) for v, n in remaining), self.history(),
-                                           self.cache_on)
-        eta = "ETA unknown (not timed here before)" if unknown else f"ETA {run_clock.fmt_s(left * self._pace())}"
-        return f"elapsed {run_clock.fmt_s(self.clock.elapsed())}, {eta}"
-
-    def _pace(self) -> float:
-        """How this run's tests compare with the last run's so far (1: as fast)."""
-        both = [k for k in self.clock.tests if k in self.history() and not k.startswith("build:")]
-        past = sum(self.history()[k] for k in both)
-        now = sum(self.clock.tests[k] for k in both)
-        return now / past if past > 1.0 and now > 1.0 else 1.0
-
-    def save_history(self) -> None:
-        """This run's per-test times over the last run's (a -k run updates only what it ran)."""
-        if not self.clock.tests:
-            return
-        try:
-            run_clock.save_history(self.history_path(), {**self.history(), **self.clock.tests})
-        except OSError:
-            pass  # a read-only cache costs the next run its estimate, nothing else
 
     # The screen -------------------------------------------------------------
 
@@ -274,7 +216,7 @@ class QPSession:
         them, from the screen's results (screening.py). Under pytest-xdist a process sees only its
         own share of the results, so every variant is measured in full there."""
         if self._screen is None:
-            self.clock.screen_ended()
+            self.planner.clock.screen_ended()
             policy = (screening.ALL,) if self.is_worker else self.settings.long_run
             self._screen = screening.decide(self.all_results(), selected_errors(self.errors, self.selected_variants()),
                                             self.settings.scoring, REFERENCE, self.selected_variants(), policy)
@@ -394,17 +336,16 @@ class QPSession:
                                     if v.ready and v.variant not in doubtful})
 
     def finish(self) -> None:
-        """Score, gate, build the record, compare it with the baseline, write it; then the user's hooks."""
-        scoring_config = self.scoring_config()
-        if self.hosts:
-            results, fingerprint, errors = self.score_hosts(scoring_config)
-            self.score_gate = hosts_score_gate({h: run.verdict for h, run in self.host_verdicts.items()},
-                                               self.settings.fail_under)
-        else:
-            results, fingerprint, errors = self.score_here(scoring_config)
-            self.score_gate = score_gate(self.verdict, self.settings.fail_under)
+        """Judge (run/finish.py), build the record through the user's hooks, compare it with the
+        baseline, write it and the reports; then ``pytest_qpbench_verdict``."""
+        self.finished = finish.judge(self.all_results(), self.errors, self.fingerprint(), self.hosts,
+                                     self.selected_variants(), self.scoring_config(), REFERENCE,
+                                     self.settings.fail_under, self.screened_out)
+        self.verdict, self.score_gate = self.finished.verdict, self.finished.score_gate
+        self.host_verdicts, self.matrix = self.finished.host_verdicts, self.finished.matrix
         record = self.config.hook.pytest_qpbench_generate_record(
-            config=self.config, verdict=self.verdict, results=results, fingerprint=fingerprint, errors=errors)
+            config=self.config, verdict=self.verdict, results=self.finished.results,
+            fingerprint=self.finished.fingerprint, errors=self.finished.errors)
         comparison = self.regression.compare(record)
         if comparison is not None:
             record = replace(record, comparison=comparison)
@@ -414,7 +355,7 @@ class QPSession:
         self.written_record = record
         self.write_reports(record)
         self.regression.after_write(record)
-        self.save_history()
+        self.planner.save_history()
         self.end_journal()
         self.config.hook.pytest_qpbench_verdict(config=self.config, verdict=self.verdict, record=record)
 
@@ -424,44 +365,15 @@ class QPSession:
             self._journal.close()
         journal.remove_run(self.settings.results_dir, self.run_id)
 
-    def score_here(self, config: ScoringConfig) -> tuple[list[Result], dict[str, Any], dict[str, list[str]]]:
-        """The verdict on every worker's (or this process's) records: (results, fingerprint, errors)."""
-        results = self.all_results()
-        self.verdict = scoring.score(results, config, REFERENCE, selected_errors(self.errors, self.selected_variants()),
-                                     screened_out=self.screened_out)
-        return results, self.fingerprint(), dict(self.errors)
-
-    def score_hosts(self, config: ScoringConfig) -> tuple[list[Result], dict[str, Any], dict[str, list[str]]]:
-        """``--dist each``: one verdict per host, a readiness matrix over them; the top-level verdict,
-        results and fingerprint are the first host's (by id), every host's under "hosts"."""
-        self.host_verdicts = score_hosts(self.hosts, self.selected_variants(), config, REFERENCE)
-        self.matrix = readiness_matrix({h: run.verdict for h, run in self.host_verdicts.items()})
-        first = next(iter(self.host_verdicts.values()))
-        self.verdict = first.verdict
-        return list(first.results), dict(first.fingerprint or {}), dict(first.errors)
-
     def build_record(self, verdict: scoring.Verdict, results: list[Result], fingerprint: dict[str, Any],
                      errors: dict[str, list[str]]) -> RunRecord:
-        """The run's record (the comparison with a baseline is added to it after)."""
+        """The run's record, as ``pytest_qpbench_generate_record`` makes it by default."""
         workload = self._workload
-        return RunRecord(
-            workload=workload.spec if workload else resolve_spec(self.settings.workload),
-            eval_set={"source": self.eval_data().source, "n_samples": self.eval_data().n_samples} if workload else None,
-            profile=dict(vars(self.settings.profile)),
-            selected_variants=self.selected_variants(),
-            fail_under=self.settings.fail_under,
-            gate=self.score_gate,
-            fingerprint=fingerprint,
-            results=tuple(results),
-            errors=errors,
-            verdict=verdict,
-            created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            qpbench_version=__version__,
-            hosts=dict(self.host_verdicts) if self.host_verdicts else None,
-            matrix=self.matrix if self.host_verdicts else None,
-            timing=self.clock.to_dict(None if self.settings.budget_min is None else 60.0 * self.settings.budget_min,
-                                      self.budget_share),
-        )
+        return finish.run_record(
+            self.finished, workload.spec if workload else resolve_spec(self.settings.workload),
+            {"source": self.eval_data().source, "n_samples": self.eval_data().n_samples} if workload else None,
+            dict(vars(self.settings.profile)), self.selected_variants(), self.settings.fail_under,
+            self.planner.timing(), verdict, results, fingerprint, errors)
 
     def write_reports(self, record: RunRecord) -> None:
         """report.html and summary.md beside the JSON (or in the report dir), and the CI job summary."""

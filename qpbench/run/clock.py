@@ -23,7 +23,7 @@ import hashlib
 import json
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,10 +103,15 @@ def fmt_s(seconds: float) -> str:
 class RunClock:
     """The run's wall time, booked by stage, and the per-test times for the next run's plan."""
 
-    start: float = field(default_factory=time.monotonic)
+    timer: Callable[[], float] = time.monotonic  # injectable: tests of the budget run on a fake clock
+    start: float | None = None  # the timer's reading at the start (None: now)
     stages: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     tests: dict[str, float] = field(default_factory=dict)  # test id -> seconds (builds apart)
     screen_s: float | None = None  # when the screen ended (None: nothing after it ran)
+
+    def __post_init__(self) -> None:
+        if self.start is None:
+            self.start = self.timer()
 
     def book(self, variant: str, test_name: str, seconds: float, build_s: float, cached: bool = False) -> None:
         """One test's wall time, of which ``build_s`` went to building variants; ``cached``: the
@@ -122,7 +127,7 @@ class RunClock:
             self.tests[build] = self.tests.get(build, 0.0) + build_s
 
     def elapsed(self) -> float:
-        return time.monotonic() - self.start
+        return self.timer() - self.start
 
     def screen_ended(self) -> None:
         if self.screen_s is None:
