@@ -13,7 +13,6 @@ from the workers' records.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,16 +27,15 @@ from qpbench.config import ScoringConfig, Settings
 from qpbench.errors import ConfigError, WorkloadError
 from qpbench.measure.engine import Engine, EngineSettings, live_workers
 from qpbench.record import HostRun, RunRecord
-from qpbench.render.terminal import summary_lines
-from qpbench.results import RESULT_TYPES, Result
-from qpbench.run import clock as run_clock
+from qpbench.render.terminal import readiness_lines
+from qpbench.results import Result
 from qpbench.run import finish, journal, screening
+from qpbench.run.collect import Collector
 from qpbench.run import xdist as xdist_transport
-from qpbench.run.hosts import HostRecords, matrix_lines
 from qpbench.run.output import write_record
 from qpbench.run.output import write_reports as write_report_files
 from qpbench.run.plan import Planner, history_path
-from qpbench.run.selection import selected_errors, selected_results
+from qpbench.run.selection import selected_errors
 from qpbench.variants import REFERENCE, Variant, VariantCache, VariantRegistry
 from qpbench.variants.build_cache import build_cache_dir
 from qpbench.workload import Workload, load_workload, resolve_spec
@@ -59,25 +57,25 @@ class QPSession:
         self.is_worker = hasattr(config, "workerinput")
         self.regression = regression or RegressionStep(RegressionSettings(), settings.results_dir,
                                                        settings.results_dir, self.is_worker)
-        self.records: list[Result] = []
-        self.errors: dict[str, list[str]] = defaultdict(list)
         self._workload: Workload | None = None
         self._registry: VariantRegistry | None = None
         self._cache: VariantCache | None = None
         self._engine: Engine | None = None
-        self._journal: journal.Journal | None = None
         workerinput = getattr(config, "workerinput", None) or {}
         self.run_id: str = workerinput.get("qp_run_id") or journal.new_run_id()
-        self._journal_name = self.run_id + (f".{workerinput['workerid']}" if "workerid" in workerinput else "")
+        self.collected = Collector(settings.results_dir, self.run_id,
+                                   self.run_id + (f".{workerinput['workerid']}" if "workerid" in workerinput else ""),
+                                   self.journal_header)
+        self.records = self.collected.records  # the results handed in (the suite reads them)
+        self.errors = self.collected.errors
+        self.hosts = self.collected.hosts
         self._predictions: dict[str, np.ndarray] = {}
         self._predictions_cached: set[str] = set()
         self._fingerprint: dict[str, Any] | None = None
-        self._worker_infos: list[Result] = []
         self._screen: screening.Screen | None = None
         self._scoring_resolved = False
         self.planner = Planner(self.history_path, build_cache_dir(settings.build_cache) is not None and not settings.rebuild,
                                settings.budget_min)
-        self.hosts: dict[str, HostRecords] = {}  # --dist each: every host's records apart
         # What finishing produced:
         self.finished: finish.Finished | None = None
         self.verdict: scoring.Verdict | None = None
@@ -226,27 +224,13 @@ class QPSession:
     def screened_out(self) -> dict[str, str]:
         return dict(self._screen.out) if self._screen is not None else {}
 
-    # Records --------------------------------------------------------------
+    # What the run collects (run/collect.py) -------------------------------------
 
     def record(self, result: Result) -> None:
-        if type(result) not in RESULT_TYPES.values():
-            raise TypeError(f"qp_record takes a result from qpbench.results, got {type(result).__name__}")
-        self.records.append(result)
-        self.journal().add(result)
+        self.collected.record(result)
 
     def record_error(self, variant: str, test: str, excinfo: Any) -> None:
-        message = excinfo.exconly().strip().splitlines()[-1][:300] if excinfo is not None else "failed"
-        self.errors[variant].append(f"{test}: {message}")
-        self.journal().add_error(variant, f"{test}: {message}")
-
-    # The journal ------------------------------------------------------------
-
-    def journal(self) -> journal.Journal:
-        """This process's journal, opened at the first result (see qpbench/run/journal.py)."""
-        if self._journal is None:
-            self._journal = journal.Journal(
-                journal.journal_dir(self.settings.results_dir) / f"{self._journal_name}.jsonl", self.journal_header())
-        return self._journal
+        self.collected.record_error(variant, test, excinfo)
 
     def journal_header(self) -> dict[str, Any]:
         workload = self._workload
@@ -263,12 +247,11 @@ class QPSession:
         }
 
     def leftover_journals(self) -> list[Path]:
-        return [] if self.is_worker else journal.leftover_journals(self.settings.results_dir, self.run_id)
+        return [] if self.is_worker else self.collected.leftover_journals()
 
     @property
     def has_results(self) -> bool:
-        return bool(self.records or self.errors or self._worker_infos or self.hosts
-                    or (self._cache and self._cache.infos()))
+        return self.collected.has_results(self._cache.infos() if self._cache else [])
 
     def fingerprint(self) -> dict[str, Any]:
         """This machine's fingerprint, as the generate hook makes it and the update hooks extend it
@@ -282,33 +265,19 @@ class QPSession:
     # pytest-xdist -----------------------------------------------------------
 
     def send_to_controller(self) -> None:
-        infos = self._cache.infos() if self._cache else []
-        xdist_transport.send(self.config.workeroutput, xdist_transport.WorkerPayload(
-            records=[*self.records, *infos], errors=dict(self.errors),
-            fingerprint=self.fingerprint(),  # the worker's machine: another host's under --tx ssh=...
-            regression_overrides=dict(self.regression.per_variant)))
+        xdist_transport.send(self.config.workeroutput, self.collected.payload(
+            self._cache.infos() if self._cache else [], self.fingerprint(), dict(self.regression.per_variant)))
 
     def receive_from_worker(self, workeroutput: dict[str, Any], host: str | None = None) -> None:
-        """A worker's records: into the run's, or, with ``host`` (``--dist each``), kept apart by host."""
         payload = xdist_transport.receive(workeroutput)
-        if payload is None:
-            return
-        self.regression.add_overrides(payload.regression_overrides)
-        if host is not None:
-            self.hosts.setdefault(host, HostRecords(host)).add(payload)
-            return
-        for result in payload.records:
-            (self._worker_infos if result.kind == "variant" else self.records).append(result)
-        for variant, msgs in payload.errors.items():
-            self.errors[variant].extend(msgs)
+        if payload is not None:
+            self.regression.add_overrides(payload.regression_overrides)
+            self.collected.receive(payload, host)
 
     # Finishing ------------------------------------------------------------
 
     def all_results(self) -> list[Result]:
-        built = [r for r in self.records if r.kind == "variant"]  # the engine's builds
-        infos = built + (self._cache.infos() if self._cache else []) + self._worker_infos
-        measured = [r for r in self.records if r.kind != "variant"]
-        return selected_results(infos, measured, self.selected_variants())
+        return self.collected.results(self._cache.infos() if self._cache else [], self.selected_variants())
 
     def resolve_scoring(self) -> ScoringConfig:
         """The run's scoring, after ``pytest_qpbench_make_scoring``: resolved once, before the first
@@ -360,10 +329,7 @@ class QPSession:
         self.config.hook.pytest_qpbench_verdict(config=self.config, verdict=self.verdict, record=record)
 
     def end_journal(self) -> None:
-        """The record holds every result now: this run's journals (its xdist workers' too) go."""
-        if self._journal is not None:
-            self._journal.close()
-        journal.remove_run(self.settings.results_dir, self.run_id)
+        self.collected.end()
 
     def build_record(self, verdict: scoring.Verdict, results: list[Result], fingerprint: dict[str, Any],
                      errors: dict[str, list[str]]) -> RunRecord:
@@ -393,16 +359,5 @@ class QPSession:
 
     def readiness_lines(self) -> list[str]:
         assert self.verdict is not None
-        lines = summary_lines(self.verdict, None)
-        timing = self.written_record.timing if self.written_record is not None else None
-        if timing:
-            lines.append(run_clock.timing_line(timing))
-        if self.json_path:
-            lines.append(f"results: {self.json_path}")
-        lines += [f"report: {path}" for path in self.report_paths.values()]
-        if self.report_error:
-            lines.append(self.report_error)
-        if self.matrix:
-            hosts = self.matrix["hosts"]
-            lines = [f"host {hosts[0]} (first of {len(hosts)}):", *lines, "", *matrix_lines(self.matrix)]
-        return lines
+        return readiness_lines(self.verdict, self.written_record.timing if self.written_record is not None else None,
+                               self.json_path, list(self.report_paths.values()), self.report_error, self.matrix)

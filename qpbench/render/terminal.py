@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from qpbench.render import view
+from qpbench.run import clock as run_clock
+from qpbench.run.hosts import matrix_lines
 from qpbench.scoring import Verdict
 
 MARK = {"ok": "ok", "miss": "miss", "fail": "FAIL", "none": ""}
@@ -75,4 +80,22 @@ def summary_lines(verdict: Verdict, json_path: str | None) -> list[str]:
         lines += [f"  - {msg}" for msg in verdict.recommendations]
     if json_path:
         lines.append(f"results: {json_path}")
+    return lines
+
+
+def readiness_lines(verdict: Verdict, timing: dict[str, Any] | None, json_path: Path | None, reports: list[Path],
+                    report_error: str | None, matrix: dict[str, Any] | None) -> list[str]:
+    """The readiness section of the terminal summary: the verdict, where the time went, the files
+    written; under --dist each, the first host's, then the matrix of every host's."""
+    lines = summary_lines(verdict, None)
+    if timing:
+        lines.append(run_clock.timing_line(timing))
+    if json_path:
+        lines.append(f"results: {json_path}")
+    lines += [f"report: {path}" for path in reports]
+    if report_error:
+        lines.append(report_error)
+    if matrix:
+        hosts = matrix["hosts"]
+        lines = [f"host {hosts[0]} (first of {len(hosts)}):", *lines, "", *matrix_lines(matrix)]
     return lines
