@@ -124,12 +124,12 @@ def alternate(variant: str, rounds: int = 3) -> None:
     worker (the build from the cache $QPBENCH_CACHE_DIR names): does the harness read slower?"""
     import tempfile
 
-    from qpbench.config import WorkloadChoice, get_profile
+    from qpbench.config import get_profile
     from qpbench.measure.engine import Engine, EngineSettings
     from qpbench.suite.kernels import harness_of
     from qpbench.variants import REFERENCE, VariantRegistry
     from qpbench.variants.build_cache import build_cache_dir
-    from qpbench.workload import load_workload, resolve_spec
+    from qpbench.workload import WorkloadChoice, load_workload, resolve_spec
 
     workload = load_workload(resolve_spec(WorkloadChoice()))
     with tempfile.TemporaryDirectory() as tmp:
@@ -138,7 +138,7 @@ def alternate(variant: str, rounds: int = 3) -> None:
         measured = engine.variant(variant)
         try:
             for i in range(rounds):
-                (latency,) = measured.results("latency", batch_size=1, p95_target_s=0.05)
+                (latency,) = measured.results("latency", batch_size=1, tail_targets_s=[[0.95, 0.05]])
                 harness = harness_of(latency)
                 (check,) = measured.results("tool_agreement", harness=harness)
                 print(json.dumps({"round": i, "harness_ms": round(harness["median_ms"], 3), "bare_ms": round(check.tool_ms, 3),
