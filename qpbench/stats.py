@@ -91,7 +91,10 @@ def mean_interval(samples: Sequence[float], confidence: float = CONFIDENCE) -> t
     x = np.asarray(samples, dtype=np.float64)
     if len(x) < 2:
         return -math.inf, math.inf
-    low, high = sps().t.interval(confidence, len(x) - 1, loc=float(x.mean()), scale=float(x.std(ddof=1)) / math.sqrt(len(x)))
+    scale = float(x.std(ddof=1)) / math.sqrt(len(x))
+    if scale == 0:  # every sample alike: the mean is known exactly (scipy's t has no zero scale)
+        return float(x.mean()), float(x.mean())
+    low, high = sps().t.interval(confidence, len(x) - 1, loc=float(x.mean()), scale=scale)
     return float(low), float(high)
 
 
