@@ -12,12 +12,10 @@ from the workers' records.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import psutil
 
 from qpbench import decision, scoring
@@ -35,6 +33,7 @@ from qpbench.run import xdist as xdist_transport
 from qpbench.run.output import write_record
 from qpbench.run.output import write_reports as write_report_files
 from qpbench.run.plan import Planner, history_path
+from qpbench.run.predictions import Predictions
 from qpbench.run.selection import selected_errors
 from qpbench.variants import REFERENCE, Variant, VariantCache, VariantRegistry
 from qpbench.variants.build_cache import build_cache_dir
@@ -69,8 +68,8 @@ class QPSession:
         self.records = self.collected.records  # the results handed in (the suite reads them)
         self.errors = self.collected.errors
         self.hosts = self.collected.hosts
-        self._predictions: dict[str, np.ndarray] = {}
-        self._predictions_cached: set[str] = set()
+        self.predictions = Predictions(lambda: self.engine, self.workload,
+                                       lambda: self.settings.eval_images or self.settings.profile.eval_images)
         self._fingerprint: dict[str, Any] | None = None
         self._screen: screening.Screen | None = None
         self._scoring_resolved = False
@@ -152,29 +151,10 @@ class QPSession:
         if check_workload:
             self.workload().check_model()
 
-    # Variants and predictions --------------------------------------------
+    # Variants ---------------------------------------------------------------
 
     def variant(self, name: str) -> Variant:
         return self.cache.get(name)
-
-    def eval_images(self) -> int | None:
-        return self.settings.eval_images or self.settings.profile.eval_images
-
-    def eval_data(self) -> Any:
-        return self.workload().data.first_images(self.eval_images())
-
-    def predictions(self, name: str) -> np.ndarray:
-        """The variant's predictions on the evaluation samples (computed once, in its worker, or
-        reused from the build cache for the same build and samples: ``predictions_cached``)."""
-        if name not in self._predictions:
-            answer = self.engine.variant(name).request("predict", "accuracy", eval_images=self.eval_images())
-            self._predictions[name] = np.asarray(answer["values"], dtype=np.float64)
-            if answer.get("cached"):
-                self._predictions_cached.add(name)
-        return self._predictions[name]
-
-    def predictions_cached(self, name: str) -> bool:
-        return name in self._predictions_cached
 
     @property
     def reference(self) -> str:
@@ -234,17 +214,9 @@ class QPSession:
 
     def journal_header(self) -> dict[str, Any]:
         workload = self._workload
-        return {
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "workload": (workload.spec if workload else resolve_spec(self.settings.workload)).to_dict(),
-            "eval_set": {"source": self.eval_data().source, "n_samples": self.eval_data().n_samples} if workload else None,
-            "profile": dict(vars(self.settings.profile)),
-            "selected_variants": list(self.selected_variants()),
-            "fail_under": self.settings.fail_under,
-            "scoring": journal.scoring_to_dict(self.settings.scoring),
-            "reference": REFERENCE,
-            "fingerprint": self.fingerprint(),
-        }
+        return journal.header(self.settings, workload.spec if workload else resolve_spec(self.settings.workload),
+                              self.predictions.eval_set() if workload else None, self.selected_variants(),
+                              REFERENCE, self.fingerprint())
 
     def leftover_journals(self) -> list[Path]:
         return [] if self.is_worker else self.collected.leftover_journals()
@@ -337,7 +309,7 @@ class QPSession:
         workload = self._workload
         return finish.run_record(
             self.finished, workload.spec if workload else resolve_spec(self.settings.workload),
-            {"source": self.eval_data().source, "n_samples": self.eval_data().n_samples} if workload else None,
+            self.predictions.eval_set() if workload else None,
             dict(vars(self.settings.profile)), self.selected_variants(), self.settings.fail_under,
             self.planner.timing(), verdict, results, fingerprint, errors)
 

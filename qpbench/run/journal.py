@@ -47,6 +47,22 @@ def scoring_from_dict(data: dict[str, Any]) -> ScoringConfig:
                          QuantThresholds(**data["quant"]))
 
 
+def header(settings: Any, workload: WorkloadSpec, eval_set: dict[str, Any] | None, selected: tuple[str, ...],
+           reference: str, fingerprint: dict[str, Any]) -> dict[str, Any]:
+    """The journal's first line: the run's settings, from which a killed run's partial verdict is made."""
+    return {
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "workload": workload.to_dict(),
+        "eval_set": eval_set,
+        "profile": dict(vars(settings.profile)),
+        "selected_variants": list(selected),
+        "fail_under": settings.fail_under,
+        "scoring": scoring_to_dict(settings.scoring),
+        "reference": reference,
+        "fingerprint": fingerprint,
+    }
+
+
 class Journal:
     """Appends a run's results to its journal file, each line on disk before ``add`` returns."""
 

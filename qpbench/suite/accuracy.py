@@ -11,9 +11,9 @@ from qpbench.suite.isolated import in_worker
 
 
 def test_accuracy(qp_measured, qp_session, qp_record):
-    pred = in_worker(lambda: qp_session.predictions(qp_measured.name), qp_record)
-    result = accuracy(qp_measured.name, pred, qp_session.eval_data())
-    if qp_session.predictions_cached(qp_measured.name):
+    pred = in_worker(lambda: qp_session.predictions.of(qp_measured.name), qp_record)
+    result = accuracy(qp_measured.name, pred, qp_session.predictions.eval_data())
+    if qp_session.predictions.cached(qp_measured.name):
         result = replace(result, predictions_from="build cache")
     qp_record(result)
 
@@ -22,7 +22,7 @@ def test_fidelity(qp_measured, qp_session, qp_record):
     reference = qp_session.reference
     if qp_measured.name == reference:
         pytest.skip("the reference is not compared with itself")
-    pred = in_worker(lambda: qp_session.predictions(qp_measured.name), qp_record)
-    ref_pred = in_worker(lambda: qp_session.predictions(reference), qp_record)
-    labels = qp_session.eval_data().ssim.astype(np.float64)
+    pred = in_worker(lambda: qp_session.predictions.of(qp_measured.name), qp_record)
+    ref_pred = in_worker(lambda: qp_session.predictions.of(reference), qp_record)
+    labels = qp_session.predictions.eval_data().ssim.astype(np.float64)
     qp_record(fidelity(qp_measured.name, pred, reference, ref_pred, labels))
