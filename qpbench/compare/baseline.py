@@ -4,6 +4,12 @@ A baseline is a run record (``RunRecord``: raw samples, fingerprint, verdict) pl
 a ``baseline`` block: its name, when it was saved,
 the git commit it was measured at (when git is available) and where
 pytest-benchmark stored its own part of the run. Written atomically.
+
+It holds what a comparison reads (``compared_part``): every field of the record, and of its
+results the kinds in ``COMPARED``. The long runs' samples (stress, concurrency, loadgen) and the
+other results are the run's own; no comparison reads them, and they were nine tenths of a
+baseline's bytes (a compact quick run: 3.0 MB, of it 2.0 MB concurrency latencies). A baseline
+written before keeps them and compares the same.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any
 from qpbench.errors import QPBenchError, RecordError
 from qpbench.files import SAFE_NAME_RULE, is_safe_name
 from qpbench.record import SCHEMA_VERSION, RunRecord
+from qpbench.results import AccuracyResult, FidelityResult, LatencyResult, MemoryResult, PairedResult, Result
 from qpbench.system import cpu_identity
 
 LATEST = "latest"
@@ -36,6 +43,10 @@ ISA_TIERS: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
 )
 # CPUID vendor strings as a name's first word (another vendor: its own string, lower case).
 VENDORS = {"GenuineIntel": "intel", "AuthenticAMD": "amd", "HygonGenuine": "hygon", "CentaurHauls": "centaur"}
+# The results a comparison reads from a baseline (compare.runs.compare_runs; the speed figures also
+# in RegressionStep.out_of_line and run_statistics): the interleaved A/B pairs, the latency samples,
+# peak memory, accuracy and fidelity. tests/test_baseline_slim.py fails when one more is read.
+COMPARED: tuple[type, ...] = (PairedResult, LatencyResult, MemoryResult, AccuracyResult, FidelityResult)
 
 
 class BaselineError(QPBenchError):
@@ -103,6 +114,24 @@ def git_info(cwd: str | Path) -> dict[str, Any] | None:
     return {"commit": commit, "branch": branch, "dirty": dirty}
 
 
+def compared(results: tuple[Result, ...]) -> tuple[Result, ...]:
+    return tuple(r for r in results if isinstance(r, COMPARED))
+
+
+def compared_part(record: RunRecord) -> RunRecord:
+    """``record`` as a baseline keeps it: every field, and of its results (and each host's) those
+    a comparison reads (``COMPARED``)."""
+    hosts = None if record.hosts is None else {h: replace(run, results=compared(run.results))
+                                               for h, run in record.hosts.items()}
+    return replace(record, results=compared(record.results), hosts=hosts)
+
+
+def write_baseline(record: RunRecord, path: Path) -> Path:
+    """Write baseline ``record`` (its ``baseline`` block set) at ``path``, atomically: what a
+    comparison reads of it."""
+    return compared_part(record).write(path)
+
+
 def save_baseline(record: RunRecord, results_dir: str | Path, name: str, repo_dir: str | Path,
                   benchmark_storage: str | None = None) -> Path:
     """Write ``record`` as baseline NAME (replacing an older one of that name)."""
@@ -113,7 +142,16 @@ def save_baseline(record: RunRecord, results_dir: str | Path, name: str, repo_di
         "git": git_info(repo_dir),
         "pytest_benchmark": {"save": name, "storage": benchmark_storage} if benchmark_storage else None,
     }
-    return replace(record, baseline=block).write(baselines_dir(results_dir) / f"{name}.json")
+    return write_baseline(replace(record, baseline=block), baselines_dir(results_dir) / f"{name}.json")
+
+
+def slim_baseline(path: str | Path) -> Path:
+    """Rewrite the baseline at ``path`` as one is saved now (``compared_part``), its ``baseline``
+    block (name, save time, commit, added runs) as it was: for baselines saved before."""
+    record = read_record(path)
+    if not record.baseline:
+        raise BaselineError(f"{path} is a run record, not a baseline: promote it (qpbench baseline promote)")
+    return write_baseline(record, Path(path))
 
 
 def finished_record(path: str | Path) -> RunRecord:
@@ -164,7 +202,7 @@ def add_run(target: Loaded, statistics: dict[str, float], repo_dir: str | Path) 
     run = {"saved": dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"), "git": git_info(repo_dir),
            "statistics": statistics}
     block["runs"] = [*block.get("runs", []), run]
-    return replace(target.record, baseline=block).write(target.path)
+    return write_baseline(replace(target.record, baseline=block), target.path)
 
 
 def read_record(path: str | Path) -> RunRecord:

@@ -8,11 +8,19 @@ test waits until nothing else of the run is measuring on that machine, and
 nothing starts beside it. Each host of a multi-host run has its own lock: hosts
 time in parallel, each alone on itself.
 
-The temporary folder is shared with other users, so the directory and the file
-are opened without following symbolic links and must belong to this user; the
-last holder removes the file, so none is left after the run.
+The reader/writer lock is fasteners' ``InterProcessReaderWriterLock`` (POSIX
+record locks, ``lockf``: a waiter polls every 10-100 ms). The temporary folder
+is shared with other users, and fasteners creates the directory with
+``os.makedirs`` and opens the file with ``open(path, 'a+')``, which follow a
+planted symbolic link; so ``PrivateLockFile`` replaces its one opening step
+(``_do_open``): the directory must be this user's and closed to others, the
+file is opened with ``O_NOFOLLOW`` and must be a regular file of this user.
+The last holder removes the file, so none is left after the run.
 
-Needs ``fcntl`` (Linux, macOS); elsewhere timing tests under xdist are skipped.
+POSIX record locks belong to a process, not to a file descriptor: a process
+holds this lock at most once at a time (one test at a time, as the plugin does).
+
+Needs POSIX (``O_NOFOLLOW``, user ids); elsewhere timing tests under xdist are skipped.
 """
 
 from __future__ import annotations
@@ -26,10 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None  # type: ignore[assignment]
+import fasteners
 
 TIMING_MARKER = "qp_timing"
 RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")  # xdist's is a uuid4 hex; --testrunuid may set another
@@ -40,7 +45,7 @@ class TimingLockError(RuntimeError):
 
 
 def supported() -> bool:
-    return fcntl is not None
+    return hasattr(os, "O_NOFOLLOW") and hasattr(os, "getuid")
 
 
 def lock_path(config: Any) -> Path | None:
@@ -73,12 +78,20 @@ def _private_dir(path: Path) -> None:
         raise TimingLockError(f"timing lock: {path} is not a directory of this user closed to others")
 
 
-def _open_locked(path: Path, exclusive: bool) -> int:
-    """Open the lock file (never through a link) and lock it. Retried when the file was
-    removed or replaced while we waited: a lock on a removed file excludes nobody."""
-    while True:
+class PrivateLockFile(fasteners.InterProcessReaderWriterLock):
+    """fasteners' reader/writer lock on a file of this user in a private directory, opened
+    without following links. ``opened`` is the (device, inode) of the file it locks."""
+
+    opened: tuple[int, int] | None = None
+
+    def _do_open(self) -> None:
+        if self.lockfile is not None:
+            return
+        path = Path(os.fsdecode(self.path))
+        _private_dir(path.parent)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            # Read and write: lockf's shared lock needs a readable descriptor, its exclusive one a writable.
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as exc:
             raise TimingLockError(f"timing lock: cannot open {path} ({exc.strerror}); "
                                   "is it a symbolic link?") from None
@@ -86,29 +99,42 @@ def _open_locked(path: Path, exclusive: bool) -> int:
         if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
             os.close(fd)
             raise TimingLockError(f"timing lock: {path} is not a regular file of this user")
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        self.lockfile = os.fdopen(fd, "a+b", buffering=0)
+        self.opened = (info.st_dev, info.st_ino)
+
+    def still_at(self, path: Path) -> bool:
+        """Whether ``path`` still names the file this lock opened (not removed or replaced)."""
         try:
             now = os.stat(path, follow_symlinks=False)
         except FileNotFoundError:
-            now = None
-        if now is not None and (now.st_dev, now.st_ino) == (info.st_dev, info.st_ino):
-            return fd
-        os.close(fd)
+            return False
+        return (now.st_dev, now.st_ino) == self.opened
 
 
-def _release(fd: int, path: Path) -> None:
-    """Unlock; the last holder (the one that can take the lock exclusively at once)
-    removes the file first, so no lock file outlives the run."""
+def _acquire(path: Path, exclusive: bool) -> PrivateLockFile:
+    """Lock the file at ``path``. Retried when the file was removed or replaced while we
+    waited: a lock on a removed file excludes nobody."""
+    while True:
+        lock = PrivateLockFile(path)
+        if exclusive:
+            lock.acquire_write_lock()
+        else:
+            lock.acquire_read_lock()
+        if lock.still_at(path):
+            return lock
+        lock.release_write_lock()  # unlocks and closes, whichever kind it holds
+
+
+def _release(lock: PrivateLockFile, path: Path) -> None:
+    """Unlock; the last holder (the one whose lock turns exclusive at once: a record lock
+    converts in place) removes the file first, so no lock file outlives the run. One who
+    opened it meanwhile then locks a removed file and starts again (``_acquire``)."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        pass  # someone else holds or waits for it: they remove it
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+        if lock.acquire_write_lock(blocking=False):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
     finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+        lock.release_write_lock()
 
 
 @contextlib.contextmanager
@@ -117,9 +143,8 @@ def held(config: Any, exclusive: bool) -> Iterator[None]:
     if path is None or not supported():
         yield
         return
-    _private_dir(path.parent)
-    fd = _open_locked(path, exclusive)
+    lock = _acquire(path, exclusive)
     try:
         yield
     finally:
-        _release(fd, path)
+        _release(lock, path)
