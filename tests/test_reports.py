@@ -300,7 +300,7 @@ def test_cli_report_one_format(tiny_run, tmp_path):
 @pytest.mark.parametrize("content, message", [
     ("", "the file is empty"),
     ('{"schema_version": 1, "results": [', "not valid JSON (corrupt or truncated?)"),
-    ("[1, 2]", "not a qpbench run record: record: [1, 2] is not of type 'object'"),
+    ("[1, 2]", "not a qpbench run record: record: Input should be an object (got [1, 2])"),
 ])
 def test_cli_report_refuses_a_corrupt_file(tmp_path, capsys, content, message):
     bad = tmp_path / "bad.json"
@@ -323,7 +323,7 @@ def test_cli_report_refuses_a_truncated_real_record_and_a_wrong_schema(tiny_run,
     bad = tmp_path / "wrong.json"
     bad.write_text(json.dumps(wrong))
     assert cli_main(["report", str(bad), "--out", str(tmp_path / "b")]) == 2
-    assert "record.verdict.variants[0]: 'criteria' is a required property" in capsys.readouterr().err
+    assert "record.verdict.variants[0].criteria: Field required" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
@@ -437,9 +437,10 @@ def _session(tmp_path: Path):
 def test_a_report_that_cannot_be_drawn_is_told_and_leaves_no_file(tmp_path, monkeypatch, record):
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     session = _session(tmp_path)
-    del record["verdict"]["targets"]  # the template and plots need them
+    del record["verdict"]["targets"]  # the template and plots need them: the record is refused first
     session.write_reports(record)
-    assert session.report_error.startswith("reports not written: KeyError")
+    assert session.report_error.startswith("reports not written: RecordError")
+    assert "record.verdict.targets: Field required" in session.report_error
     assert session.report_paths == {} and not (tmp_path / "reports").exists()
 
 

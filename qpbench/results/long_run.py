@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from collections.abc import Sequence
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from qpbench.schema.shape import NULL_IS_NAN, Written
 
@@ -219,7 +219,7 @@ class LoadGenResult(Written):
 
     kind: ClassVar[str] = "loadgen"
     variant: str
-    scenario: str  # SingleStream, Offline or Server
+    scenario: Literal["SingleStream", "Offline", "Server"]
     valid: bool  # LoadGen's "Result is: VALID"
     samples_per_s: float  # LoadGen's scenario metric (Offline, Server: completed samples per second)
     latency_ms: dict[str, float]  # percentiles LoadGen reports ("p50", "p90", "p99", ...)

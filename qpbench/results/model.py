@@ -7,7 +7,7 @@ Units are in the field names; ``_mb`` is MiB (2**20 bytes).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from qpbench.schema.shape import NULL_IS_NAN, Written
 
@@ -93,7 +93,7 @@ class WorkerFailure(Written):
     kind: ClassVar[str] = "worker_failure"
     variant: str
     measurement: str  # "build", "latency", "memory", "stress", "concurrency", ...
-    failure: str  # "exit", "signal", "timeout" or "no_report"
+    failure: Literal["exit", "signal", "timeout", "no_report"]
     reason: str
     returncode: int | None = None
     detail: str = ""  # the last lines of the worker's stderr (faulthandler's traceback of a crash)
