@@ -18,7 +18,8 @@ import statistics
 from qpbench.measure import handlers
 from qpbench.measure.engine import WORKER_MODULE, spec_dict
 from qpbench.measure.isolation import ServingWorker
-from qpbench.results import result_from_dict
+from qpbench.results import Result
+from qpbench.schema.codec import load
 from qpbench.system import fingerprint
 from qpbench.variants import VariantRegistry
 from qpbench.workload import WorkloadChoice, load_workload, resolve_spec
@@ -43,7 +44,7 @@ def main() -> None:
         for _ in range(args.rounds):
             inproc.append(handlers.latency(here, args.profile, 1).per_batch_ms["p50"])
             answer = worker.request({"op": "latency", "profile": args.profile, "batch_size": 1}, "latency", 600)
-            isolated.append(result_from_dict(answer).per_batch_ms["p50"])
+            isolated.append(load(Result, answer).per_batch_ms["p50"])
     finally:
         worker.close()
     a, b = statistics.median(inproc), statistics.median(isolated)

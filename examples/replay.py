@@ -17,6 +17,7 @@ from qpbench import scoring
 from qpbench.compare.runs import compare_runs, regression_gate
 from qpbench.compare.gate import score_gate
 from qpbench.record import RunRecord
+from qpbench.schema.codec import dump
 from qpbench.compare.text import comparison_lines
 from qpbench.render.terminal import summary_lines
 
@@ -40,12 +41,12 @@ def finish(collected: RunRecord, baseline: RunRecord | None) -> dict:
                             screened_out=dict(collected.verdict.screened_out))
     gate = score_gate(verdict, collected.fail_under)
     record = replace(collected, verdict=verdict, gate=gate, comparison=None)
-    out = {"record": {k: v for k, v in record.to_dict().items() if k not in DROPPED},
+    out = {"record": {k: v for k, v in dump(record).items() if k not in DROPPED},
            "summary_lines": summary_lines(verdict, None), "score_gate_lines": list(gate.lines)}
     if baseline is not None:
         comparison = compare_runs(baseline, record)
         failed, lines = regression_gate(comparison)
-        out["comparison"] = comparison.to_dict()
+        out["comparison"] = dump(comparison)
         out["comparison_lines"] = comparison_lines(comparison)
         out["regression_gate"] = {"failed": failed, "lines": lines}
     return out

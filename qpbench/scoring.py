@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Annotated, Any
 
 from qpbench import criteria
 from qpbench.config import (
@@ -38,12 +39,12 @@ from qpbench.results import (
     StressResult,
     VariantInfo,
     WorkerFailure,
-    jsonable,
 )
+from qpbench.schema.shape import OPEN_ENDS, Written
 
 
 @dataclass(frozen=True)
-class CriterionVerdict:
+class CriterionVerdict(Written):
     name: str
     value: float | None  # None: not measured
     target: float
@@ -55,7 +56,7 @@ class CriterionVerdict:
     score: float | None  # in [0, 1]
     # The figure's 95% interval where its samples give one, and the call it supports against the
     # target: "met", "missed" or "inconclusive" (criteria.py); None: not measured.
-    interval: tuple[float, float] | None = None
+    interval: Annotated[tuple[float, float] | None, OPEN_ENDS] = None
     call: str | None = None
 
     @property
@@ -67,16 +68,9 @@ class CriterionVerdict:
         """Passing on the estimate, with too few samples to bound it (not "too close to call")."""
         return self.call == criteria.UNBOUNDED
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CriterionVerdict:
-        interval = data.get("interval")  # an open end was written as null
-        if interval is not None:
-            interval = (-math.inf if interval[0] is None else interval[0], math.inf if interval[1] is None else interval[1])
-        return cls(**{**data, "interval": interval})
-
 
 @dataclass(frozen=True)
-class VariantVerdict:
+class VariantVerdict(Written):
     variant: str
     criteria: tuple[CriterionVerdict, ...]
     score: float  # 0-100 over measured criteria
@@ -93,14 +87,9 @@ class VariantVerdict:
     def criterion(self, name: str) -> CriterionVerdict:
         return next(c for c in self.criteria if c.name == name)
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> VariantVerdict:
-        return cls(**{**data, "criteria": tuple(CriterionVerdict.from_dict(c) for c in data["criteria"]),
-                      "reasons": tuple(data["reasons"])})
-
 
 @dataclass(frozen=True)
-class QuantCandidate:
+class QuantCandidate(Written):
     """A quantized variant judged by the plan's rule against the fp32 reference."""
 
     variant: str
@@ -111,24 +100,50 @@ class QuantCandidate:
     accepted: bool
     reasons: tuple[str, ...]
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> QuantCandidate:
-        return cls(**{**data, "reasons": tuple(data["reasons"])})
-
 
 @dataclass(frozen=True)
-class Verdict:
-    variants: tuple[VariantVerdict, ...]
+class VariantReason(Written):
+    """A variant and why (it was skipped, or screened out); unpacks as ``name, reason``."""
+
+    variant: str
+    reason: str
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((self.variant, self.reason))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict(Written):
+    """The verdict, and the scoring it was judged under (its targets, weights, hard gates and
+    quantization rule: ``config``)."""
+
+    __json_derived__ = ("recommended_score",)
+    __json_order__ = ("recommended", "recommended_score")
+
     recommended: str | None
+    reference: str
     critical_issues: tuple[str, ...]
     recommendations: tuple[str, ...]
-    reference: str
-    config: ScoringConfig = field(repr=False)
-    skipped: tuple[tuple[str, str], ...] = ()  # (variant, why the technique does not apply)
+    targets: Targets
+    weights: dict[str, float]
+    hard_gates: tuple[str, ...]
+    variants: tuple[VariantVerdict, ...]
+    skipped: tuple[VariantReason, ...] = ()  # the technique does not apply
     quantization: tuple[QuantCandidate, ...] = ()
     best_quantization: str | None = None  # the fastest accepted quantization method
-    screened_out: tuple[tuple[str, str], ...] = ()  # (variant, why it was not measured after the screen)
+    screened_out: tuple[VariantReason, ...] = ()  # not measured after the screen
     tie: tuple[str, ...] = ()  # the fastest variants a head-to-head could not tell apart, the pick first (decision.py)
+    quant_thresholds: QuantThresholds = field(default_factory=QuantThresholds)
+
+    @classmethod
+    def of(cls, config: ScoringConfig, **parts: Any) -> Verdict:
+        """The verdict ``parts`` under ``config``."""
+        return cls(targets=config.targets, weights=dict(config.weights), hard_gates=tuple(config.hard_gates),
+                   quant_thresholds=config.quant, **parts)
+
+    @cached_property
+    def config(self) -> ScoringConfig:
+        return ScoringConfig(self.targets, dict(self.weights), self.hard_gates, self.quant_thresholds)
 
     @property
     def recommended_score(self) -> float | None:
@@ -136,47 +151,6 @@ class Verdict:
             if v.variant == self.recommended:
                 return v.score
         return None
-
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable(
-            {
-                "recommended": self.recommended,
-                "recommended_score": self.recommended_score,
-                "reference": self.reference,
-                "critical_issues": list(self.critical_issues),
-                "recommendations": list(self.recommendations),
-                "targets": asdict(self.config.targets),
-                "weights": dict(self.config.weights),
-                "hard_gates": list(self.config.hard_gates),
-                "variants": [asdict(v) for v in self.variants],
-                "skipped": [{"variant": n, "reason": r} for n, r in self.skipped],
-                "quantization": [asdict(q) for q in self.quantization],
-                "best_quantization": self.best_quantization,
-                "screened_out": [{"variant": n, "reason": r} for n, r in self.screened_out],
-                "tie": list(self.tie),
-                "quant_thresholds": asdict(self.config.quant),
-            }
-        )
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
-        """The verdict a saved record holds (``to_dict``'s output); the scoring config is rebuilt
-        from its targets, weights, hard gates and quantization rule."""
-        config = ScoringConfig(Targets(**data["targets"]), dict(data["weights"]), tuple(data["hard_gates"]),
-                               QuantThresholds(**data["quant_thresholds"]))
-        return cls(
-            variants=tuple(VariantVerdict.from_dict(v) for v in data["variants"]),
-            recommended=data["recommended"],
-            critical_issues=tuple(data["critical_issues"]),
-            recommendations=tuple(data["recommendations"]),
-            reference=data["reference"],
-            config=config,
-            skipped=tuple((s["variant"], s["reason"]) for s in data["skipped"]),
-            quantization=tuple(QuantCandidate.from_dict(q) for q in data["quantization"]),
-            best_quantization=data["best_quantization"],
-            screened_out=tuple((s["variant"], s["reason"]) for s in data.get("screened_out", ())),
-            tie=tuple(data.get("tie", ())),
-        )
 
 
 def criterion_score(value: float, target: float, higher_is_better: bool) -> float:
@@ -307,18 +281,18 @@ def score(
     recommended = decision.recommended
     if recommended is None and candidates:  # none has a batch-1 figure: the best score
         recommended = max(candidates, key=lambda v: v.score).variant
-    return Verdict(
+    return Verdict.of(
+        config,
         variants=tuple(verdicts),
         recommended=recommended,
         critical_issues=(*critical_issues(verdicts, errors), *(f"{n}: {msg}" for n, msg in problems.items())),
         recommendations=(*decision.lines, *recommendations(verdicts, results, config, screened_out, recommended)),
         tie=decision.tied,
         reference=reference,
-        config=config,
-        skipped=tuple((r.variant, r.skipped) for r in results if isinstance(r, VariantInfo) and r.skipped),
+        skipped=tuple(VariantReason(r.variant, r.skipped) for r in results if isinstance(r, VariantInfo) and r.skipped),
         quantization=tuple(quant),
         best_quantization=best_quant,
-        screened_out=tuple((screened_out or {}).items()),
+        screened_out=tuple(VariantReason(n, why) for n, why in (screened_out or {}).items()),
     )
 
 

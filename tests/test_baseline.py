@@ -15,6 +15,7 @@ from qpbench.compare.baseline import (
 from qpbench.files import write_json
 from qpbench.record import SCHEMA_VERSION
 from qpbench.results import LatencyResult
+from qpbench.schema.codec import dump
 from tests.records import make_record
 
 RECORD = make_record([LatencyResult("eager", 1, (0.001, 0.002))])
@@ -62,7 +63,7 @@ def test_truncated_baseline_is_a_clear_error(tmp_path):
 
 
 def test_other_schema_version_and_incomplete_records_are_refused(tmp_path):
-    write_json({**RECORD.to_dict(), "schema_version": SCHEMA_VERSION + 1}, tmp_path / "baselines" / "future.json")
+    write_json({**dump(RECORD), "schema_version": SCHEMA_VERSION + 1}, tmp_path / "baselines" / "future.json")
     with pytest.raises(BaselineError, match=f"schema version {SCHEMA_VERSION + 1}, this qpbench reads version"):
         load_baseline(tmp_path, "future")
     write_json({"schema_version": SCHEMA_VERSION, "results": []}, tmp_path / "baselines" / "partial.json")

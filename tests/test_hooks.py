@@ -25,13 +25,15 @@ def test_the_verdict_hook_sees_the_record_as_written_with_the_comparison(suite):
         import json
         from pathlib import Path
 
+        from qpbench.schema.codec import dump
+
         def pytest_qpbench_verdict(config, verdict, record):
             written = json.loads((Path(config.rootpath) / "results" / "latest.json").read_text())
             Path("seen.json").write_text(json.dumps({
                 "recommended": verdict.recommended,
-                "keys": sorted(record.to_dict()),
-                "baseline": record.comparison.to_dict()["baseline"],
-                "written": written == record.to_dict(),
+                "keys": sorted(dump(record)),
+                "baseline": dump(record.comparison)["baseline"],
+                "written": written == dump(record),
             }))
     """)
     result = suite.runpytest(*TINY, *ACCURACY, "--qp-compare=main")

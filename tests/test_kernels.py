@@ -16,7 +16,8 @@ from qpbench.config import ScoringConfig
 from qpbench.measure import kernels as K
 from qpbench.measure.agreement import parse_benchmark_app
 from qpbench.measure.isolation import MeasurementError
-from qpbench.results import KernelsResult, LatencyResult, result_from_dict, to_dict
+from qpbench.results import KernelsResult, LatencyResult, Result
+from qpbench.schema.codec import dump, load
 from qpbench.scoring import score
 from qpbench.variants.base import Variant
 from qpbench.variants.onnx import RunnerModule
@@ -94,7 +95,7 @@ def test_benchmark_app_median_in_ms_or_us():
 def test_label_and_round_trip():
     r = kernels({"int8": 53}, implementations=("brg_conv_fwd:avx512_core_vnni x53",), isa="avx512_core_vnni")
     assert r.label() == "int8 53/53 conv (avx512_core_vnni)" and r.fallback_convs == 0
-    assert result_from_dict(to_dict(r)) == r
+    assert load(Result, dump(r)) == r
     assert kernels({"int8": 12, "fp32": 41}).label() == "int8 12/53 conv"
     assert kernels({"fp32": 53}, expected="fp32").fallback_convs == 0
     with pytest.raises(ValueError, match="precisions"):

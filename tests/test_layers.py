@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "qpbench"
 # Bottom to top. A module belongs to the first entry that is its dotted name or a parent of it.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("qpbench", "qpbench.errors", "qpbench.files", "qpbench.progress", "qpbench.stats", "qpbench.timing", "qpbench.runtime",
-     "qpbench.hookspec", "qpbench.compare", "qpbench.run"),  # the packages (their modules are placed below)
+     "qpbench.hookspec", "qpbench.compare", "qpbench.run", "qpbench.schema"),  # the packages (their modules are placed below)
     ("qpbench.config", "qpbench.criteria", "qpbench.system", "qpbench.variant_info", "qpbench.results", "qpbench.peak"),
     ("qpbench.models", "qpbench.data"),
     ("qpbench.workload",),
@@ -28,7 +28,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qpbench.render", "qpbench.compare.text", "qpbench.compare.markdown"),
     ("qpbench.compare.regression", "qpbench.deploy", "qpbench.train", "qpbench.run.timing_lock", "qpbench.run.output"),
     ("qpbench.suite", "qpbench.session"),
-    ("qpbench.plugin", "qpbench.cli", "qpbench.compare.cli", "qpbench.__main__", "qpbench.options_doc"),
+    ("qpbench.plugin", "qpbench.cli", "qpbench.compare.cli", "qpbench.__main__", "qpbench.options_doc",
+     "qpbench.schema.generate", "qpbench.schema.__main__"),
 )
 
 

@@ -10,13 +10,13 @@ import pytest
 from qpbench.config import ScoringConfig
 from qpbench.results import (
     ConcurrencyResult,
+    Result,
     LoadGenResult,
     ServerSearchResult,
     StressResult,
     WorkerFailure,
-    result_from_dict,
-    to_dict,
 )
+from qpbench.schema.codec import dump, load
 from qpbench.scoring import score
 
 from .test_scoring import results_for
@@ -92,8 +92,8 @@ def test_a_failure_the_test_also_reported_is_listed_once():
     WorkerFailure("eager", "memory", "exit", "exited with 1: RuntimeError: boom", 1),
 ])
 def test_new_results_survive_a_json_round_trip(result):
-    data = json.loads(json.dumps(to_dict(result)))
-    assert result_from_dict(data) == result
+    data = json.loads(json.dumps(dump(result)))
+    assert load(Result, data) == result
 
 
 def test_a_stress_run_too_short_for_its_blocks_is_rejected():

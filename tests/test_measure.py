@@ -10,7 +10,8 @@ from qpbench.measure.predictions import predict
 from qpbench.timing import time_calls
 from qpbench.measure.stopping import StopRule
 from qpbench.measure.throughput import throughput_until
-from qpbench.results import LatencyResult, result_from_dict, to_dict
+from qpbench.results import LatencyResult, Result
+from qpbench.schema.codec import dump, load
 from qpbench import stats
 
 
@@ -55,8 +56,8 @@ def test_latency_percentiles_per_image_and_per_batch():
     assert r.per_batch_ms["p50"] == pytest.approx(59.5)
     assert r.per_batch_ms["p95"] == pytest.approx(np.percentile(samples, 95) * 1e3)
     assert r.per_image_ms["p99"] == pytest.approx(r.per_batch_ms["p99"] / 4)
-    back = result_from_dict(to_dict(r))
-    assert back == r and to_dict(r)["summary"]["per_image_ms"]["p50"] == pytest.approx(59.5 / 4)
+    back = load(Result, dump(r))
+    assert back == r and dump(r)["summary"]["per_image_ms"]["p50"] == pytest.approx(59.5 / 4)
 
 
 def test_latency_result_rejects_empty_samples():

@@ -8,7 +8,8 @@ import pytest
 
 from qpbench.measure.paired import abba, paired_until, time_paired
 from qpbench.measure.stopping import StopRule
-from qpbench.results import PairedResult, result_from_dict, to_dict
+from qpbench.results import PairedResult, Result
+from qpbench.schema.codec import dump, load
 
 
 class FakeClock:
@@ -62,7 +63,7 @@ def test_paired_timing_warms_up_and_returns_a_typed_result_that_round_trips():
     assert isinstance(result, PairedResult) and len(result.variant_s) == 5
     assert result.ratios == (0.25,) * 5 and result.summary()["median_ratio"] == 0.25
     assert len(entered) == 2 * (5 + 2)  # each timed call under its own runtime
-    assert result_from_dict(to_dict(result)) == result
+    assert load(Result, dump(result)) == result
 
 
 def test_bad_pairs_are_refused():

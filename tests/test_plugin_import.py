@@ -1,6 +1,6 @@
 """The plugin is cheap where it is not used: every pytest run in qpbench's environment loads it
 (the pytest11 entry point), so importing it, and a pytest run of a project that never asks for a
-variant, load neither torch nor scipy nor a runtime."""
+variant, load neither torch nor scipy nor a runtime, nor pydantic."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = ("torch", "torchvision", "scipy", "onnxruntime", "openvino")
+# pydantic too: the record types are plain dataclasses; pydantic comes in when one is read or written.
+HEAVY = ("torch", "torchvision", "scipy", "onnxruntime", "openvino", "pydantic", "pydantic_core")
 LOADED = f"import json, sys; print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})))"
 
 

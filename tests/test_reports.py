@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 import pytest
@@ -22,8 +22,9 @@ from qpbench.errors import RecordError
 from qpbench.render import plots
 from qpbench.render.html import render_html
 from qpbench.render.markdown import render_markdown
-from qpbench.record import RunRecord, check_record, result_kinds, schema, validation_errors
-from qpbench.results import RESULT_TYPES, HeadToHeadResult, WorkerFailure, to_dict
+from qpbench.record import RunRecord, check_record, schema, validation_errors
+from qpbench.results import RESULT_TYPES, HeadToHeadResult, WorkerFailure
+from qpbench.schema.codec import dump
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["--qp-model-factory=tinymodel:build", "--qp-checkpoint=tiny.pt", "--qp-dataset=tiny.npz",
@@ -68,19 +69,23 @@ def test_the_schema_is_a_valid_draft_2020_12_schema():
     jsonschema.Draft202012Validator.check_schema(schema())
 
 
+def result_kinds() -> dict[str, str]:
+    """The result kinds the schema tells apart, each with its definition's name."""
+    mapping = schema()["properties"]["results"]["items"]["discriminator"]["mapping"]
+    return {kind: ref.rsplit("/", 1)[1] for kind, ref in mapping.items()}
+
+
 @pytest.mark.parametrize("kind", sorted(RESULT_TYPES))
 def test_every_result_type_has_a_schema_definition_matching_its_fields(kind):
-    """A new result kind without a schema definition fails here."""
-    assert kind in result_kinds(), f"add $defs/{kind}_result to run.schema.json and list it in $defs/result/oneOf"
-    definition = schema()["$defs"][f"{kind}_result"]
+    """The committed schema has every kind, with its fields: a stale one fails here (and in test_schema_types)."""
+    assert kind in result_kinds(), "run `python -m qpbench.schema`"
+    definition = schema()["$defs"][result_kinds()[kind]]
     cls = RESULT_TYPES[kind]
     expected = {"kind", *(f.name for f in fields(cls))} | ({"summary"} if hasattr(cls, "summary") else set())
     assert set(definition["properties"]) == expected
-    # to_dict writes every field; a field added later with a default may be absent from older records
-    later = {f.name for f in fields(cls)
-             if f.name in ("rss_anon_mb", "rss_file_mb", "artifact_files", "load", "extended", "detail", "precision", "predictions_from", "probe_s", "heap_mb", "planned", "reruns",
-                           "harness_interval_ms", "tool_interval_ms", "remeasured")}
-    assert set(definition["required"]) == expected - later
+    # a field with a default (added later) may be absent from older records
+    assert set(definition["required"]) == {"kind", *(f.name for f in fields(cls) if f.default is MISSING
+                                                     and f.default_factory is MISSING)}
     assert definition["additionalProperties"] is False
     assert definition["properties"]["kind"] == {"const": kind}
 
@@ -93,8 +98,8 @@ def test_the_schema_knows_no_result_kind_the_code_does_not():
 # timed only when the two variants' batch-1 medians lie within the race's range (their speeds differ
 # by about that much, so a loaded machine may leave it out).
 PLANTED = {
-    "worker_failure": lambda: to_dict(WorkerFailure("eager", "stress", "signal", "was killed by SIGABRT", -6)),
-    "head_to_head": lambda: to_dict(HeadToHeadResult("optimized", "eager", (1e-4, 1.1e-4), (1.2e-4, 1.2e-4))),
+    "worker_failure": lambda: dump(WorkerFailure("eager", "stress", "signal", "was killed by SIGABRT", -6)),
+    "head_to_head": lambda: dump(HeadToHeadResult("optimized", "eager", (1e-4, 1.1e-4), (1.2e-4, 1.2e-4))),
 }
 
 
@@ -128,19 +133,22 @@ def test_a_result_missing_a_field_is_rejected_with_its_path(record, kind):
     del result[field]
     problems = validation_errors(record)
     index = record["results"].index(result)
-    assert problems == [f"record.results[{index}]: '{field}' is a required property"]
+    assert problems == [f"record.results[{index}].{field}: Field required"]
 
 
 @pytest.mark.parametrize("plant, expected", [
-    (lambda r: _first(r, "latency").__setitem__("samples_s", ["fast"]), "samples_s[0]: 'fast' is not of type 'number'"),
-    (lambda r: _first(r, "latency").__setitem__("batch_size", 0), "batch_size: 0 is less than the minimum of 1"),
-    (lambda r: _first(r, "memory").__setitem__("extra", 1), "Additional properties are not allowed ('extra'"),
-    (lambda r: _first(r, "accuracy").__setitem__("kind", "acuracy"), "unknown result kind 'acuracy'"),
-    (lambda r: r["verdict"].pop("critical_issues"), "record.verdict: 'critical_issues' is a required property"),
-    (lambda r: r["verdict"]["variants"][0].__setitem__("ready", "yes"), "ready: 'yes' is not of type 'boolean'"),
-    (lambda r: r.__setitem__("created", "yesterday"), "created: 'yesterday' does not match"),
-    (lambda r: r.pop("fingerprint"), "'fingerprint' is a required property"),
-    (lambda r: r.__setitem__("surprise", {}), "Additional properties are not allowed ('surprise'"),
+    (lambda r: _first(r, "latency").__setitem__("samples_s", ["fast"]),
+     "].samples_s[0]: Input should be a valid number (got 'fast')"),
+    (lambda r: _first(r, "latency").__setitem__("batch_size", 0), "batch_size must be >= 1, got 0"),
+    (lambda r: _first(r, "memory").__setitem__("extra", 1), "].extra: unknown key (not a field of this type) (got 1)"),
+    (lambda r: _first(r, "accuracy").__setitem__("kind", "acuracy"),
+     "Input tag 'acuracy' found using 'kind' does not match any of the expected tags"),
+    (lambda r: r["verdict"].pop("critical_issues"), "record.verdict.critical_issues: Field required"),
+    (lambda r: r["verdict"]["variants"][0].__setitem__("ready", "yes"),
+     "record.verdict.variants[0].ready: Input should be a valid boolean (got 'yes')"),
+    (lambda r: r.__setitem__("created", "yesterday"), "record.created: String should match pattern"),
+    (lambda r: r.pop("fingerprint"), "record.fingerprint: Field required"),
+    (lambda r: r.__setitem__("surprise", {}), "record.surprise: unknown key"),
 ])
 def test_a_planted_bad_record_is_rejected(record, plant, expected):
     plant(record)
@@ -305,7 +313,7 @@ def test_cli_report_one_format(tiny_run, tmp_path):
 @pytest.mark.parametrize("content, message", [
     ("", "the file is empty"),
     ('{"schema_version": 1, "results": [', "not valid JSON (corrupt or truncated?)"),
-    ("[1, 2]", "not a qpbench run record: record: [1, 2] is not of type 'object'"),
+    ("[1, 2]", "not a qpbench run record: record: Input should be an object (got [1, 2])"),
 ])
 def test_cli_report_refuses_a_corrupt_file(tmp_path, capsys, content, message):
     bad = tmp_path / "bad.json"
@@ -328,7 +336,7 @@ def test_cli_report_refuses_a_truncated_real_record_and_a_wrong_schema(tiny_run,
     bad = tmp_path / "wrong.json"
     bad.write_text(json.dumps(wrong))
     assert cli_main(["report", str(bad), "--out", str(tmp_path / "b")]) == 2
-    assert "record.verdict.variants[0]: 'criteria' is a required property" in capsys.readouterr().err
+    assert "record.verdict.variants[0].criteria: Field required" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
@@ -342,7 +350,7 @@ def test_cli_report_missing_file_and_unknown_format(tmp_path, capsys):
 
 
 def test_load_record_round_trips_a_real_record(tiny_run):
-    assert RunRecord.load(tiny_run["root"] / "results" / "latest.json").to_dict() == tiny_run["record"]
+    assert dump(RunRecord.load(tiny_run["root"] / "results" / "latest.json")) == tiny_run["record"]
 
 
 def test_cli_info_prints_the_probe(capsys):
@@ -442,9 +450,10 @@ def _session(tmp_path: Path):
 def test_a_report_that_cannot_be_drawn_is_told_and_leaves_no_file(tmp_path, monkeypatch, record):
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     session = _session(tmp_path)
-    del record["verdict"]["targets"]  # the template and plots need them
+    del record["verdict"]["targets"]  # the template and plots need them: the record is refused first
     session.write_reports(record)
-    assert session.report_error.startswith("reports not written: KeyError")
+    assert session.report_error.startswith("reports not written: RecordError")
+    assert "record.verdict.targets: Field required" in session.report_error
     assert session.report_paths == {} and not (tmp_path / "reports").exists()
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from qpbench.errors import VariantError
 from qpbench.record import RunRecord, validation_errors
-from qpbench.results import VariantInfo, result_from_dict, to_dict
+from qpbench.results import Result, VariantInfo
+from qpbench.schema.codec import dump, load
 from qpbench.variants import (
     BuildContext,
     Variant,
@@ -77,14 +78,14 @@ def test_a_variant_is_published_once(tmp_path):
 def test_the_record_carries_and_validates_the_artifact_files(tmp_path):
     variant = VariantCache(registry(b"abc"), FakeWorkload, artifact_dir=tmp_path).get("w")
     info = variant.info()
-    assert result_from_dict(to_dict(info)) == info
+    assert load(Result, dump(info)) == info
     record = make_record([info])
     path = record.write(tmp_path / "run.json")
     loaded = RunRecord.load(path)  # validated against the schema
     assert loaded.results_of(VariantInfo)[0].artifact_files == variant.artifact_files
-    bad = to_dict(info)
+    bad = dump(info)
     bad["artifact_files"] = {"x": {"sha256": "not hex", "bytes": 1}}
-    assert validation_errors({**record.to_dict(), "results": [bad]})
+    assert validation_errors({**dump(record), "results": [bad]})
 
 
 def test_old_run_directories_go_the_newest_and_those_in_use_stay(tmp_path):

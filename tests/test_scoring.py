@@ -10,6 +10,7 @@ from qpbench.config import ConfigError, ScoringConfig, Targets, make_scoring
 from qpbench.criteria import CRITERIA
 from qpbench.results import AccuracyResult, FidelityResult, LatencyResult, MemoryResult, ThroughputResult, VariantInfo
 from qpbench.scoring import criterion_score, score
+from qpbench.schema.codec import dump
 
 
 def results_for(name, *, p95_ms=10.0, ips=100.0, rss=300.0, pearson=0.95, loss=0.0, with_fidelity=True):
@@ -82,7 +83,7 @@ def test_measurement_errors_and_build_failures_are_critical():
 def test_nan_metric_fails_its_gate():
     verdict = score(results_for("eager", pearson=float("nan")), ScoringConfig())
     assert verdict.variants[0].criterion("pearson").passed is False
-    assert verdict.to_dict()["variants"][0]["criteria"][3]["value"] is None  # JSON-safe
+    assert dump(verdict)["variants"][0]["criteria"][3]["value"] is None  # JSON-safe
 
 
 def test_overrides_change_targets_weights_and_gates():

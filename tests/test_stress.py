@@ -447,7 +447,7 @@ def test_the_replay_example_finds_where_a_recorded_extension_would_have_ended():
     import importlib.util
     from pathlib import Path
 
-    from qpbench.results import to_dict
+    from qpbench.schema.codec import dump
 
     path = Path(__file__).resolve().parents[1] / "examples" / "stress_replay.py"
     spec = importlib.util.spec_from_file_location("stress_replay", path)
@@ -457,8 +457,8 @@ def test_the_replay_example_finds_where_a_recorded_extension_would_have_ended():
     steady = steady_jitter(0)
     arena = confirmed_run(lambda i: 0.02 * steady[i], lambda i: 500.0 + 0.6 * min(i, 650) / 650 + noise[i],
                           heap_at=lambda i: 40.0)
-    record = json.loads(json.dumps(to_dict(arena)))
+    record = json.loads(json.dumps(dump(arena)))
     assert record["extended"] == 800
     assert replay.replay(record, 400, TARGETS) in (400, 500)
     leaky = confirmed_run(lambda i: 0.02 * steady[i], lambda i: 500.0 + 0.0005 * i + noise[i])
-    assert replay.replay(json.loads(json.dumps(to_dict(leaky))), 400, TARGETS) is None
+    assert replay.replay(json.loads(json.dumps(dump(leaky))), 400, TARGETS) is None

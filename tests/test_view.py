@@ -14,6 +14,7 @@ from qpbench.render.markdown import MARK, render_markdown
 from qpbench.render import view
 from qpbench.render.terminal import summary_lines, table
 from qpbench.results import VariantInfo
+from qpbench.schema.codec import dump
 from tests.records import make_record
 from tests.test_scoring import results_for
 
@@ -87,7 +88,7 @@ def markdown_cells(md: str) -> dict[str, list[str]]:
 
 def test_terminal_html_and_markdown_show_the_same_variant_cells():
     live = realish_record()
-    saved = RunRecord.from_dict(json.loads(json.dumps(live.to_dict(), allow_nan=False)))  # as the file holds it
+    saved = RunRecord.of(json.loads(json.dumps(dump(live), allow_nan=False)))  # as the file holds it
     term = terminal_cells(live)  # the terminal prints the verdict scored in the run
     html = html_cells(render_html(saved, plots=False))
     md = markdown_cells(render_markdown(saved))
@@ -101,8 +102,8 @@ def test_terminal_html_and_markdown_show_the_same_variant_cells():
 
 def test_a_record_round_trips_through_its_json():
     record = realish_record()
-    data = record.to_dict()
-    assert RunRecord.from_dict(data).to_dict() == data
+    data = dump(record)
+    assert dump(RunRecord.of(data)) == data
 
 
 def plan_record(optimized_ms: float, dynamic_size: int, fx_size: int) -> RunRecord:

@@ -13,6 +13,7 @@ from qpbench.compare.runs import compare_runs, make_thresholds, regression_gate
 from qpbench.config import DEFAULT_GATE_ON, DEFAULT_THRESHOLDS, FAMILY_HELP, RUN, parse_names, parse_pairs, show_default
 from qpbench.errors import ConfigError, RecordError
 from qpbench.record import RunRecord
+from qpbench.schema.codec import dump
 
 
 def add_compare_arguments(p: argparse.ArgumentParser) -> None:
@@ -57,7 +58,7 @@ def run_compare(args: argparse.Namespace) -> int:
         gate[0] = gate[0].replace("FAIL qpbench regression gate", "regressions").replace(
             "PASS qpbench regression gate", "regressions").replace("INCONCLUSIVE qpbench regression gate", "regressions")
     if args.json:
-        print(json.dumps({**comparison.to_dict(), "gate": gate}, indent=1))
+        print(json.dumps({**dump(comparison), "gate": gate}, indent=1))
     else:
         print("\n".join(comparison_lines(comparison) + gate))
     if args.markdown:

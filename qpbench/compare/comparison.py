@@ -6,10 +6,10 @@ the renderers and the regression gate read it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-from qpbench.results import jsonable
+from qpbench.schema.shape import Written
 
 REGRESSED = "regressed"
 IMPROVED = "improved"
@@ -18,7 +18,7 @@ NOT_COMPARABLE = "not comparable"
 
 
 @dataclass(frozen=True)
-class MetricChange:
+class MetricChange(Written):
     variant: str
     metric: str  # e.g. "speed_ratio_b1", "latency_b4_p50_ms", "pearson"
     family: str
@@ -32,16 +32,14 @@ class MetricChange:
     verdict: str
     reason: str  # why this verdict, in words
 
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable(asdict(self))
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> MetricChange:
-        return cls(**data)
-
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(Written):
+    __json_names__ = {"baseline_label": "baseline", "current_label": "current"}
+    __json_derived__ = ("counts",)  # written for readers of the file
+    __json_order__ = ("baseline", "current", "same_machine", "machine_differences", "any_machine", "counts", "notes")
+    __json_omit_empty__ = ("baseline_path", "thresholds", "gate")
+
     baseline_label: str
     current_label: str
     same_machine: bool
@@ -68,24 +66,3 @@ class Comparison:
 
     def counts(self) -> dict[str, int]:
         return {v: len(self.with_verdict(v)) for v in (REGRESSED, IMPROVED, UNCHANGED, NOT_COMPARABLE)}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "baseline": self.baseline_label,
-            "current": self.current_label,
-            "same_machine": self.same_machine,
-            "machine_differences": list(self.machine_differences),
-            "any_machine": self.any_machine,
-            "counts": self.counts(),
-            "notes": list(self.notes),
-            "changes": [c.to_dict() for c in self.changes],
-            **{k: v for k, v in (("baseline_path", self.baseline_path), ("thresholds", self.thresholds),
-                                 ("gate", self.gate)) if v is not None},
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
-        """A comparison as a run record holds it (``to_dict``; the counts are derived, not read)."""
-        return cls(data["baseline"], data["current"], data["same_machine"], tuple(data.get("machine_differences", ())),
-                   data.get("any_machine", False), tuple(MetricChange.from_dict(c) for c in data["changes"]),
-                   tuple(data.get("notes", ())), data.get("baseline_path"), data.get("thresholds"), data.get("gate"))

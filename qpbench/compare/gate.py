@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Annotated
 
 from qpbench.compare.comparison import Comparison
+from qpbench.schema.shape import TEXT, Written
 from qpbench.scoring import Verdict
 
 # pytest's exit statuses 0-6 are its own (6: --max-warnings, pytest 9). 75 is EX_TEMPFAIL of
@@ -24,9 +26,12 @@ PASSING_REASONS = ("taken under load", "the machine ran ")
 
 
 @dataclass(frozen=True)
-class GateResult:
+class GateResult(Written):
+    __json_names__ = {"lines": "message"}  # a record holds the lines as one message
+    __json_skip__ = ("inconclusive",)
+
     failed: bool = False
-    lines: tuple[str, ...] = ()
+    lines: Annotated[tuple[str, ...], TEXT] = ()
     inconclusive: bool = False  # the regression gate could not judge (not failed): INCONCLUSIVE_EXIT
 
     @property

@@ -10,7 +10,7 @@ from typing import Any
 from qpbench.errors import QPBenchError, RecordError
 from qpbench.files import SAFE_NAME_RULE, is_safe_name
 from qpbench.record import RunRecord
-from qpbench.results import to_dict
+from qpbench.schema.codec import dump
 
 
 class PackageError(QPBenchError):
@@ -50,7 +50,7 @@ def run_figures(record: RunRecord, variant: str) -> dict[str, Any]:
     """The run's measured results for ``variant`` as its JSON holds them, grouped by kind
     (latency by batch size): what the package's report keeps and re-validation checks."""
     figures: dict[str, Any] = {"latency": {}, "memory": [], "batch_size": [], "throughput": []}
-    for r in (to_dict(r) for r in record.results if r.variant == variant):
+    for r in (dump(r) for r in record.results if r.variant == variant):
         kind = r["kind"]
         if kind == "latency":
             figures["latency"][str(r["batch_size"])] = {**r["summary"], "samples_s": r["samples_s"]}
@@ -58,7 +58,7 @@ def run_figures(record: RunRecord, variant: str) -> dict[str, Any]:
             figures[kind].append({k: v for k, v in r.items() if k not in ("kind", "variant")})
         elif kind in ("accuracy", "fidelity", "variant"):
             figures[kind] = {k: v for k, v in r.items() if k not in ("kind", "variant")}
-    figures["verdict"] = next((v for v in record.verdict.to_dict()["variants"] if v["variant"] == variant), None)
+    figures["verdict"] = next((v for v in dump(record.verdict)["variants"] if v["variant"] == variant), None)
     return figures
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from qpbench.measure import timed
 from qpbench.measure.parent_watch import die_with_parent
 from qpbench.measure.runtime_worker import check_no_torch, load_backend
-from qpbench.results import to_dict
+from qpbench.schema.codec import dump as to_json
 
 
 class BareVariant:
@@ -129,13 +129,13 @@ class BareWorker:
 
 # The requests on a loaded artifact: name -> (worker, the artifact served, the request) -> a JSON answer.
 BARE_REQUESTS: dict[str, Callable[[BareWorker, BareServed, dict[str, Any]], Any]] = {
-    "latency": lambda w, served, r: to_dict(timed.latency(served, r["profile"], r["batch_size"],
+    "latency": lambda w, served, r: to_json(timed.latency(served, r["profile"], r["batch_size"],
                                                             r.get("tail_targets_s", ()))),
-    "throughput": lambda w, served, r: to_dict(timed.throughput(served, r["profile"])),
-    "loadgen": lambda w, served, r: [to_dict(x) for x in timed.loadgen(served, r["profile"], r["log_dir"], r["bound_ms"],
+    "throughput": lambda w, served, r: to_json(timed.throughput(served, r["profile"])),
+    "loadgen": lambda w, served, r: [to_json(x) for x in timed.loadgen(served, r["profile"], r["log_dir"], r["bound_ms"],
                                                                        r.get("target_qps"))],
-    "tool_agreement": lambda w, served, r: to_dict(w.tool_agreement(served, r["harness"])),
-    "head_to_head": lambda w, served, r: to_dict(w.head_to_head(served, r)),
+    "tool_agreement": lambda w, served, r: to_json(w.tool_agreement(served, r["harness"])),
+    "head_to_head": lambda w, served, r: to_json(w.head_to_head(served, r)),
 }
 
 

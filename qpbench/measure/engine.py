@@ -23,7 +23,8 @@ from qpbench.config import MEASURE, Profile
 from qpbench.errors import VariantError, VariantUnavailable
 from qpbench.measure.bare_worker import BARE_REQUESTS
 from qpbench.measure.isolation import NotApplicable, RequestFailed, ServingWorker, WorkerFailed
-from qpbench.results import Result, VariantInfo, result_from_dict
+from qpbench.results import Result, VariantInfo
+from qpbench.schema.codec import load
 from qpbench.runtime.backends import TORCH_FREE
 from qpbench.variants import VariantRegistry, VariantSpec
 from qpbench.variants.artifacts import run_artifact_dir
@@ -105,7 +106,7 @@ class MeasuredVariant:
             self.engine.build_s += time.monotonic() - started
         if self.built is None:
             self.built = reply
-            self.engine.record(result_from_dict(reply["info"]))
+            self.engine.record(load(Result, reply["info"]))
             if ((reply["info"].get("meta") or {}).get("build_cache") or {}).get("hit"):
                 self.engine.cached.add(self.name)
 
@@ -232,7 +233,7 @@ class MeasuredVariant:
 
     def results(self, op: str, measurement: str | None = None, **fields: Any) -> list[Result]:
         answer = self.request(op, measurement, **fields)
-        return [result_from_dict(r) for r in (answer if isinstance(answer, list) else [answer])]
+        return [load(Result, r) for r in (answer if isinstance(answer, list) else [answer])]
 
     def close(self) -> None:
         if isinstance(self._worker, ServingWorker):

@@ -12,7 +12,7 @@ from typing import Any
 
 from qpbench.measure import handlers
 from qpbench.measure.predictions import cached_predictions
-from qpbench.results import to_dict
+from qpbench.schema.codec import dump as to_json
 from qpbench.variants import Variant, VariantSpec
 from qpbench.workload import Workload, WorkloadSpec, load_workload
 
@@ -22,7 +22,7 @@ def spec_from_dict(data: dict[str, Any]) -> VariantSpec:
 
 
 def build_reply(variant: Variant) -> dict[str, Any]:
-    return {"info": to_dict(variant.info()), "rebuild_options": variant.rebuild_options()}
+    return {"info": to_json(variant.info()), "rebuild_options": variant.rebuild_options()}
 
 
 class Worker:
@@ -73,16 +73,16 @@ class Worker:
 # The requests on a built variant: name -> (worker, its variant, the request) -> a JSON answer.
 REQUESTS: dict[str, Callable[[Worker, handlers.Loaded, dict[str, Any]], Any]] = {
     "reference": lambda w, loaded, r: w.add_reference(spec_from_dict(r["spec"]), r["options"], r["calibration_batches"]),
-    "latency": lambda w, loaded, r: to_dict(handlers.latency(loaded, r["profile"], r["batch_size"],
+    "latency": lambda w, loaded, r: to_json(handlers.latency(loaded, r["profile"], r["batch_size"],
                                                              r.get("tail_targets_s", ()))),
-    "paired": lambda w, loaded, r: to_dict(handlers.paired(loaded, r["profile"])),
+    "paired": lambda w, loaded, r: to_json(handlers.paired(loaded, r["profile"])),
     "save_inputs": lambda w, loaded, r: handlers.save_inputs(loaded, r["path"], r["n"]),
-    "head_to_head": lambda w, loaded, r: to_dict(handlers.head_to_head(loaded, r["profile"], w.other(r["other"]))),
-    "probe": lambda w, loaded, r: to_dict(handlers.probe(loaded, r["profile"])),
-    "throughput": lambda w, loaded, r: to_dict(handlers.throughput(loaded, r["profile"])),
+    "head_to_head": lambda w, loaded, r: to_json(handlers.head_to_head(loaded, r["profile"], w.other(r["other"]))),
+    "probe": lambda w, loaded, r: to_json(handlers.probe(loaded, r["profile"])),
+    "throughput": lambda w, loaded, r: to_json(handlers.throughput(loaded, r["profile"])),
     "predict": lambda w, loaded, r: cached_predictions(loaded, r.get("eval_images")),
-    "kernels": lambda w, loaded, r: to_dict(handlers.kernels(loaded)),
-    "tool_agreement": lambda w, loaded, r: to_dict(handlers.tool_agreement(loaded, r["harness"])),
-    "loadgen": lambda w, loaded, r: [to_dict(x) for x in handlers.loadgen(loaded, r["profile"], r["log_dir"],
+    "kernels": lambda w, loaded, r: to_json(handlers.kernels(loaded)),
+    "tool_agreement": lambda w, loaded, r: to_json(handlers.tool_agreement(loaded, r["harness"])),
+    "loadgen": lambda w, loaded, r: [to_json(x) for x in handlers.loadgen(loaded, r["profile"], r["log_dir"],
                                                                           r["bound_ms"], r.get("target_qps"))],
 }

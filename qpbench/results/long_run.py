@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
+
+from qpbench.schema.shape import NULL_IS_NAN, Written
 
 import numpy as np
 
@@ -31,7 +33,7 @@ def latency_trend(latencies: Sequence[float], probe_s: Sequence[float | None] | 
 
 
 @dataclass(frozen=True)
-class StressResult:
+class StressResult(Written):
     """One extended run in a fresh process: per-inference latency and RSS after warm-up.
 
     The same run gives the leak trend (RSS over inferences) and the latency
@@ -40,6 +42,7 @@ class StressResult:
     """
 
     kind: ClassVar[str] = "stress"
+    __json_derived__ = ("summary",)  # written for readers of the file
     variant: str
     batch_size: int
     warmup: int  # inferences before the first sample
@@ -176,11 +179,12 @@ class StressResult:
 
 
 @dataclass(frozen=True)
-class ConcurrencyResult:
+class ConcurrencyResult(Written):
     """Requests served by ``threads`` caller threads, split over ``processes`` processes,
     each process holding one copy of the variant that its threads share."""
 
     kind: ClassVar[str] = "concurrency"
+    __json_derived__ = ("summary",)  # written for readers of the file
     variant: str
     processes: int
     threads: int  # caller threads in all processes together
@@ -189,7 +193,7 @@ class ConcurrencyResult:
     latencies_s: tuple[float, ...]  # per request that succeeded
     errors: int  # requests that raised
     mismatches: int  # requests whose output differs from the serial output for the same input
-    max_abs_diff: float  # largest difference from the serial outputs
+    max_abs_diff: Annotated[float, NULL_IS_NAN]  # largest difference from the serial outputs
     error_messages: tuple[str, ...] = ()
 
     @property
@@ -210,12 +214,12 @@ class ConcurrencyResult:
 
 
 @dataclass(frozen=True)
-class LoadGenResult:
+class LoadGenResult(Written):
     """One MLPerf LoadGen test (performance mode), read from its mlperf_log_summary."""
 
     kind: ClassVar[str] = "loadgen"
     variant: str
-    scenario: str  # SingleStream, Offline or Server
+    scenario: Literal["SingleStream", "Offline", "Server"]
     valid: bool  # LoadGen's "Result is: VALID"
     samples_per_s: float  # LoadGen's scenario metric (Offline, Server: completed samples per second)
     latency_ms: dict[str, float]  # percentiles LoadGen reports ("p50", "p90", "p99", ...)
@@ -228,7 +232,7 @@ class LoadGenResult:
 
 
 @dataclass(frozen=True)
-class ServerSearchResult:
+class ServerSearchResult(Written):
     """The highest Server QPS whose p99 latency LoadGen found within the bound."""
 
     kind: ClassVar[str] = "server_search"

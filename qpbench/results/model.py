@@ -7,14 +7,17 @@ Units are in the field names; ``_mb`` is MiB (2**20 bytes).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
+
+from qpbench.schema.shape import NULL_IS_NAN, Written
 
 
 @dataclass(frozen=True)
-class MemoryResult:
+class MemoryResult(Written):
     """Peak RSS of a fresh process that loaded the variant and ran inference."""
 
     kind: ClassVar[str] = "memory"
+    __json_derived__ = ("summary",)  # written for readers of the file
     variant: str
     baseline_rss_mb: float  # after importing torch and qpbench, before building the model
     peak_rss_mb: float  # the process's peak RSS (VmHWM) over imports, build and inference
@@ -37,7 +40,7 @@ class MemoryResult:
 
 
 @dataclass(frozen=True)
-class BatchSizeResult:
+class BatchSizeResult(Written):
     """A batch size that fits the memory available, from per-sample memory measured
     on the variant (peak RSS at two batch sizes in fresh processes)."""
 
@@ -52,14 +55,14 @@ class BatchSizeResult:
 
 
 @dataclass(frozen=True)
-class AccuracyResult:
+class AccuracyResult(Written):
     """Predictions against the labels of the evaluation set."""
 
     kind: ClassVar[str] = "accuracy"
     variant: str
     n_samples: int
-    pearson: float
-    spearman: float
+    pearson: Annotated[float, NULL_IS_NAN]
+    spearman: Annotated[float, NULL_IS_NAN]
     mae: float
     rmse: float
     within_005: float  # share of samples with |error| <= 0.05
@@ -70,27 +73,27 @@ class AccuracyResult:
 
 
 @dataclass(frozen=True)
-class FidelityResult:
+class FidelityResult(Written):
     """Predictions against the fp32 reference variant's, on the same samples."""
 
     kind: ClassVar[str] = "fidelity"
     variant: str
     reference: str
     n_samples: int
-    max_abs_diff: float
-    mean_abs_diff: float
-    correlation: float  # Pearson between the two variants' outputs
-    pearson_loss_rel: float  # (ref Pearson vs labels - this one's) / ref's: > 0 is a loss
+    max_abs_diff: Annotated[float, NULL_IS_NAN]
+    mean_abs_diff: Annotated[float, NULL_IS_NAN]
+    correlation: Annotated[float, NULL_IS_NAN]  # Pearson between the two variants' outputs
+    pearson_loss_rel: Annotated[float, NULL_IS_NAN]  # (ref Pearson vs labels - this one's) / ref's: > 0 is a loss
 
 
 @dataclass(frozen=True)
-class WorkerFailure:
+class WorkerFailure(Written):
     """A worker process that crashed, was killed by a signal, hung or printed no report."""
 
     kind: ClassVar[str] = "worker_failure"
     variant: str
     measurement: str  # "build", "latency", "memory", "stress", "concurrency", ...
-    failure: str  # "exit", "signal", "timeout" or "no_report"
+    failure: Literal["exit", "signal", "timeout", "no_report"]
     reason: str
     returncode: int | None = None
     detail: str = ""  # the last lines of the worker's stderr (faulthandler's traceback of a crash)
@@ -100,13 +103,14 @@ PRECISIONS = ("int8", "bf16", "fp16", "fp32")  # what a heavy operator's kernel 
 
 
 @dataclass(frozen=True)
-class KernelsResult:
+class KernelsResult(Written):
     """Which kernels the heavy operators (convolutions, matrix products) ran with, read from the
     runtime itself after a batch-1 inference: oneDNN's verbose log (PyTorch paths), the
     TorchScript graph's operators (fbgemm's quantized ops print nothing), OpenVINO's runtime
     model or ONNX Runtime's profile. ``expected`` is the precision the variant's name claims."""
 
     kind: ClassVar[str] = "kernels"
+    __json_derived__ = ("summary",)  # written for readers of the file
     variant: str
     source: str  # "onednn_verbose", "torchscript_graph", "openvino_runtime_model", "onnxruntime_profile"
     expected: str  # one of PRECISIONS

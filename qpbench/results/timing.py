@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar
 
+from qpbench.schema.shape import Written
+
 import numpy as np
 
 from qpbench import stats
@@ -17,10 +19,11 @@ from qpbench.config import MEASURE
 
 
 @dataclass(frozen=True)
-class LatencyResult:
+class LatencyResult(Written):
     """Raw per-call times of one variant at one batch size."""
 
     kind: ClassVar[str] = "latency"
+    __json_derived__ = ("summary",)  # written for readers of the file
     variant: str
     batch_size: int
     samples_s: tuple[float, ...]  # one wall time per call (a whole batch)
@@ -50,10 +53,11 @@ class LatencyResult:
 
 
 @dataclass(frozen=True)
-class ThroughputResult:
+class ThroughputResult(Written):
     """Images processed back to back until the mean batch time was precise (or the ceiling)."""
 
     kind: ClassVar[str] = "throughput"
+    __json_derived__ = ("summary",)  # written for readers of the file
     variant: str
     batch_size: int
     images: int
@@ -70,12 +74,13 @@ class ThroughputResult:
 
 
 @dataclass(frozen=True)
-class PairedResult:
+class PairedResult(Written):
     """Interleaved A/B timing: calls of the variant and of the reference alternate
     (ABBA order) in the same run, so drift of a shared machine hits both alike.
     The per-pair ratio variant/reference is the speed figure that baselines compare."""
 
     kind: ClassVar[str] = "paired"
+    __json_derived__ = ("summary",)  # written for readers of the file
     variant: str
     reference: str
     batch_size: int
@@ -105,12 +110,13 @@ AGREES, HARNESS_SLOWER, HARNESS_FASTER = "agrees", "harness slower", "harness fa
 
 
 @dataclass(frozen=True)
-class ToolAgreementResult:
+class ToolAgreementResult(Written):
     """The verdict's batch-1 median (the latency test's figure) beside the runtime's own tool on
     the same artifact and settings (OpenVINO's benchmark_app, a bare ONNX Runtime session loop,
     the bare module)."""
 
     kind: ClassVar[str] = "tool_agreement"
+    __json_derived__ = ("summary",)  # written for readers of the file
     variant: str
     tool: str  # "benchmark_app", "onnxruntime InferenceSession.run loop"
     harness_ms: float  # the verdict's batch-1 median per call
@@ -154,12 +160,13 @@ class ToolAgreementResult:
 
 
 @dataclass(frozen=True)
-class HeadToHeadResult:
+class HeadToHeadResult(Written):
     """Two variants timed against each other at batch 1, calls alternating (ABBA) in one process
     where neither's runtime disturbs the other's (suite/head_to_head.py); the per-pair ratio
     variant/other decides whether they can be told apart (a tie, scoring.py)."""
 
     kind: ClassVar[str] = "head_to_head"
+    __json_derived__ = ("summary",)  # written for readers of the file
     variant: str
     other: str
     variant_s: tuple[float, ...]

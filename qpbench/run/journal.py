@@ -21,7 +21,8 @@ from qpbench.config import QuantThresholds, ScoringConfig, Targets
 from qpbench.errors import RecordError
 from qpbench.compare.gate import GateResult
 from qpbench.record import RunRecord
-from qpbench.results import Result, jsonable, result_from_dict, to_dict
+from qpbench.results import Result, jsonable
+from qpbench.schema.codec import dump, load
 from qpbench.run.selection import selected_results
 from qpbench.workload import WorkloadSpec
 
@@ -80,7 +81,7 @@ class Journal:
         os.fsync(self._file.fileno())
 
     def add(self, result: Result) -> None:
-        self._write({"result": to_dict(result)})
+        self._write({"result": dump(result)})
 
     def add_error(self, variant: str, message: str) -> None:
         self._write({"error": {"variant": variant, "message": message}})
@@ -119,7 +120,7 @@ def read_journal(path: str | Path) -> JournalContents:
             elif contents is None:
                 raise RecordError(f"{file}: not a qpbench journal (no header line)")
             elif "result" in entry:
-                contents.results.append(result_from_dict(entry["result"]))
+                contents.results.append(load(Result, entry["result"]))
             elif "error" in entry:
                 contents.errors.setdefault(entry["error"]["variant"], []).append(entry["error"]["message"])
         if contents is not None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from qpbench.files import json_text, write_new_text
 from qpbench.record import RunRecord
+from qpbench.schema.codec import dump
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ def write_new_run(record: RunRecord, runs_dir: Path, stem: str, attempts: int = 
     """The record under ``runs_dir/<stem>.json``, or the first free ``<stem>-N.json``: created
     exclusively, so two runs finishing in the same second (xdist hosts, parallel CI jobs)
     each keep their file."""
-    text = json_text(record.to_dict())
+    text = json_text(dump(record))
     for n in range(1, attempts + 1):
         path = runs_dir / (f"{stem}.json" if n == 1 else f"{stem}-{n}.json")
         try:

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from qpbench.results import Result, result_from_dict, to_dict
+from qpbench.results import Result
+from qpbench.schema.codec import dump, load
 
 WORKER_KEY = "qpbench_records"
 
@@ -28,7 +29,7 @@ class WorkerPayload:
 
 def send(workeroutput: dict[str, Any], payload: WorkerPayload) -> None:
     workeroutput[WORKER_KEY] = json.dumps({
-        "records": [to_dict(r) for r in payload.records],
+        "records": [dump(r) for r in payload.records],
         "errors": {variant: list(msgs) for variant, msgs in payload.errors.items()},
         "fingerprint": payload.fingerprint,
         "regression_overrides": {variant: dict(v) for variant, v in payload.regression_overrides.items()},
@@ -41,5 +42,5 @@ def receive(workeroutput: Mapping[str, Any]) -> WorkerPayload | None:
     if not text:
         return None
     data = json.loads(text)
-    return WorkerPayload(records=[result_from_dict(item) for item in data["records"]], errors=data["errors"],
+    return WorkerPayload(records=[load(Result, item) for item in data["records"]], errors=data["errors"],
                          fingerprint=data.get("fingerprint"), regression_overrides=data.get("regression_overrides") or {})
