@@ -24,7 +24,7 @@ from qpbench.compare.gate import GateResult
 from qpbench.results import Result
 from qpbench.schema import codec
 from qpbench.schema.shape import UTC_STAMP, Written
-from qpbench.scoring import Verdict
+from qpbench.verdict import Verdict
 from qpbench.workload import WorkloadSpec
 
 SCHEMA_VERSION = 1  # of the run record's JSON (schema/run.schema.json): bumped when a change breaks readers

@@ -22,6 +22,7 @@ from qpbench import decision, scoring
 from qpbench.compare.gate import GateResult, GateSummary
 from qpbench.compare.regression import RegressionSettings, RegressionStep
 from qpbench.config import ScoringConfig, Settings
+from qpbench.verdict import Verdict
 from qpbench.errors import ConfigError, WorkloadError
 from qpbench.measure.engine import Engine, EngineSettings, live_workers
 from qpbench.record import HostRun, RunRecord
@@ -77,7 +78,7 @@ class QPSession:
                                settings.budget_min)
         # What finishing produced:
         self.finished: finish.Finished | None = None
-        self.verdict: scoring.Verdict | None = None
+        self.verdict: Verdict | None = None
         self.host_verdicts: dict[str, HostRun] = {}
         self.matrix: dict[str, Any] | None = None
         self.gate = GateSummary()
@@ -303,7 +304,7 @@ class QPSession:
     def end_journal(self) -> None:
         self.collected.end()
 
-    def build_record(self, verdict: scoring.Verdict, results: list[Result], fingerprint: dict[str, Any],
+    def build_record(self, verdict: Verdict, results: list[Result], fingerprint: dict[str, Any],
                      errors: dict[str, list[str]]) -> RunRecord:
         """The run's record, as ``pytest_qpbench_generate_record`` makes it by default."""
         workload = self._workload

@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qpbench.optimize",),
     ("qpbench.variants",),  # variants.build_cache too
     ("qpbench.measure",),
-    ("qpbench.scoring", "qpbench.decision", "qpbench.run.screening", "qpbench.run.selection", "qpbench.compare.gate", "qpbench.compare.comparison", "qpbench.compare.runs", "qpbench.run.hosts", "qpbench.compare.baseline",
+    ("qpbench.scoring", "qpbench.verdict", "qpbench.advice", "qpbench.decision", "qpbench.run.screening", "qpbench.run.selection", "qpbench.compare.gate", "qpbench.compare.comparison", "qpbench.compare.runs", "qpbench.run.hosts", "qpbench.compare.baseline",
      "qpbench.record", "qpbench.run.xdist", "qpbench.run.journal", "qpbench.run.clock",
      "qpbench.run.plan", "qpbench.run.finish", "qpbench.run.collect"),
     ("qpbench.render", "qpbench.compare.text", "qpbench.compare.markdown"),

@@ -15,7 +15,7 @@ from typing import Annotated
 
 from qpbench.compare.comparison import Comparison
 from qpbench.schema.shape import TEXT, Written
-from qpbench.scoring import Verdict
+from qpbench.verdict import Verdict
 
 # pytest's exit statuses 0-6 are its own (6: --max-warnings, pytest 9). 75 is EX_TEMPFAIL of
 # sysexits.h, "a temporary failure; retry": GitLab's retry:exit_codes and shell loops can retry on it.

@@ -8,7 +8,7 @@ from typing import Any
 from qpbench.render import view
 from qpbench.run import clock as run_clock
 from qpbench.run.hosts import matrix_lines
-from qpbench.scoring import Verdict
+from qpbench.verdict import Verdict
 
 MARK = {"ok": "ok", "miss": "miss", "fail": "FAIL", "none": ""}
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from qpbench.criteria import CRITERIA, active
 from qpbench.record import RunRecord
-from qpbench.scoring import CriterionVerdict, Verdict
+from qpbench.verdict import CriterionVerdict, Verdict
 
 @dataclass(frozen=True)
 class Cell:

@@ -16,6 +16,7 @@ from typing import Any
 from qpbench import __version__, scoring
 from qpbench.compare.gate import GateResult, hosts_score_gate, score_gate
 from qpbench.config import ScoringConfig
+from qpbench.verdict import Verdict
 from qpbench.record import HostRun, RunRecord
 from qpbench.results import Result
 from qpbench.run.hosts import HostRecords, readiness_matrix, score_hosts
@@ -27,7 +28,7 @@ from qpbench.workload import WorkloadSpec
 class Finished:
     """The verdict and what it was made from."""
 
-    verdict: scoring.Verdict
+    verdict: Verdict
     results: list[Result]
     fingerprint: dict[str, Any]
     errors: dict[str, list[str]]
@@ -55,7 +56,7 @@ def judge(results: list[Result], errors: Mapping[str, list[str]], fingerprint: d
 
 def run_record(finished: Finished, workload: WorkloadSpec, eval_set: dict[str, Any] | None, profile: dict[str, Any],
                selected: Sequence[str], fail_under: float | None, timing: dict[str, Any],
-               verdict: scoring.Verdict | None = None, results: Sequence[Result] | None = None,
+               verdict: Verdict | None = None, results: Sequence[Result] | None = None,
                fingerprint: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None) -> RunRecord:
     """The run's record (the comparison with a baseline is added to it after); ``verdict``,
     ``results``, ``fingerprint`` and ``errors`` as ``pytest_qpbench_generate_record`` hands them,

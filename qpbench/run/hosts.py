@@ -16,7 +16,7 @@ from qpbench import scoring
 from qpbench.config import ScoringConfig
 from qpbench.record import HostRun
 from qpbench.results import Result
-from qpbench.scoring import Verdict
+from qpbench.verdict import Verdict
 from qpbench.run.selection import selected_errors, selected_results
 from qpbench.run.xdist import WorkerPayload
 

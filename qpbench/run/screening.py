@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from qpbench.config import MEASURE, ScoringConfig
 from qpbench.criteria import CRITERIA
 from qpbench.results import LatencyResult, Result
-from qpbench.scoring import VariantVerdict, score
+from qpbench.scoring import score
+from qpbench.verdict import VariantVerdict
 
 ALL = "all"
 READY = "ready"
