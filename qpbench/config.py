@@ -20,6 +20,7 @@ from typing import Any
 
 from qpbench.criteria import CRITERIA, check_target
 from qpbench.errors import ConfigError
+from qpbench.schema.shape import Written
 
 
 def _check_targets(self: Any) -> None:
@@ -43,8 +44,11 @@ Targets = make_dataclass(
     "Targets",
     [*((c.name, float if c.target is not None else float | None, field(default=c.target)) for c in CRITERIA.values()),
      ("server_p99_ms", float, field(default=100.0))],
-    frozen=True, namespace={"__post_init__": _check_targets, "get": _get, "__module__": __name__,
-                            "__doc__": "The targets a variant is judged against (criteria.py)."})
+    bases=(Written,), frozen=True,
+    namespace={"__post_init__": _check_targets, "get": _get, "__module__": __name__,
+               "__doc__": "The targets a variant is judged against (criteria.py).",
+               # a criterion that is off unless targeted is left out of the file while it is off
+               "__json_omit_empty__": tuple(c.name for c in CRITERIA.values() if c.target is None)})
 
 DEFAULT_WEIGHTS: dict[str, float] = {c.name: c.weight for c in CRITERIA.values()}
 DEFAULT_HARD_GATES: tuple[str, ...] = tuple(c.name for c in CRITERIA.values() if c.gate)
