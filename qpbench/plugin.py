@@ -32,10 +32,8 @@ from qpbench.config import (
     QuantThresholds,
     Settings,
     Targets,
-    argtype,
     get_profile,
     make_scoring,
-    pairs_of,
     parse_budget,
     parse_fail_under,
     parse_missing_baseline,
@@ -43,9 +41,8 @@ from qpbench.config import (
     parse_pairs,
     parse_variants,
     positive_int,
-    positive_int_arg,
-    show_default,
 )
+from qpbench.argparse_help import argtype, pairs_of, positive_int_arg, show_default
 from qpbench.errors import QPBenchError, VariantUnavailable
 from qpbench.compare.gate import exit_status
 from qpbench.run.hosts import host_key

@@ -17,11 +17,11 @@ from typing import Any
 
 from qpbench import criteria
 from qpbench.config import (
-    MEASURE,
     QuantThresholds,
     ScoringConfig,
     Targets,
 )
+from qpbench.measure.defaults import MEASURE
 from qpbench.criteria import CRITERIA, active
 from qpbench.decision import agreement_problems, decide, figures_read, unconfirmed
 from qpbench.variant_info import REFERENCE

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from qpbench.cli import main
-from qpbench.config import ScoringConfig, Tolerances, get_profile
+from qpbench.config import ScoringConfig, get_profile
+from qpbench.deploy.revalidate import Tolerances
 from qpbench.runtime.manifest import ManifestError
 from qpbench.deploy.package import QPBENCH_ROOT, RUNTIME_FILES, build_package, verify_package
 from qpbench.deploy.record import PackageError, load_run, resolve_variant

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "qpbench"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("qpbench", "qpbench.errors", "qpbench.files", "qpbench.progress", "qpbench.stats", "qpbench.timing", "qpbench.runtime",
      "qpbench.hookspec", "qpbench.compare", "qpbench.run"),  # the packages (their modules are placed below)
-    ("qpbench.config", "qpbench.criteria", "qpbench.system", "qpbench.variant_info", "qpbench.results", "qpbench.peak"),
+    ("qpbench.config", "qpbench.argparse_help", "qpbench.criteria", "qpbench.system", "qpbench.variant_info", "qpbench.results", "qpbench.peak"),
     ("qpbench.models", "qpbench.data"),
     ("qpbench.workload",),
     ("qpbench.optimize",),

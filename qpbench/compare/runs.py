@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from qpbench.config import COMPARISON, DEFAULT_GATE_ON, DEFAULT_THRESHOLDS
+from qpbench.config import DEFAULT_GATE_ON, DEFAULT_THRESHOLDS
 from qpbench.compare.comparison import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison, MetricChange
 from qpbench.errors import ConfigError
 from qpbench.compare.gate import could_not_judge
@@ -45,6 +45,29 @@ from qpbench import stats
 
 
 ALL_VARIANTS = "*"
+
+
+@dataclass(frozen=True)
+class ComparisonStats:
+    """How a change is judged."""
+
+    confidence: float = 0.95  # of the bootstrap interval of a change
+    # Absolute times are compared on a low quantile: other processes on a shared machine only
+    # ever add time to a call, so bursts of interference move the median and the tail, while
+    # the fast part of the distribution still tracks the code's own speed (a slower code path
+    # moves it too). Ratios measured in pairs need no such guard and use the median.
+    latency_quantile: float = 0.10
+    # Below this many samples a p10 is the minimum and its bootstrap interval means little:
+    # such a latency is reported, not judged.
+    min_latency_samples: int = 20
+    bootstrap_resamples: int = 2000
+    # The machine's speed, read from the probe's own p10, may differ this much (relative) between a
+    # run and the baseline's usual before the reference/probe ratio is no longer compared: in the
+    # host's slow spells (probe 30-40% slower) a 1-ms model slowed twice as much as the probe.
+    probe_speed_tolerance: float = 0.15
+
+
+COMPARISON = ComparisonStats()
 
 
 @dataclass(frozen=True)

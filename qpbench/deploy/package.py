@@ -33,7 +33,7 @@ from qpbench import __version__
 from qpbench.runtime import manifest as manifest_mod
 from qpbench.runtime.backends import backend_for, detect_format
 from qpbench.deploy.record import PackageError, load_run, resolve_variant, run_figures
-from qpbench.config import PACKAGE, Tolerances
+from qpbench.deploy.revalidate import PACKAGE, Tolerances
 from qpbench.deploy.revalidate import Revalidation, revalidate
 from qpbench.runtime.wrapper import CONFIG_NAME, VTRACER_ENCODING, artifact_files
 from qpbench.data.dataset import load_labelled
