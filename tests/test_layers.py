@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qpbench.render", "qpbench.compare.text", "qpbench.compare.markdown"),
     ("qpbench.compare.regression", "qpbench.deploy", "qpbench.train", "qpbench.run.timing_lock", "qpbench.run.output"),
     ("qpbench.suite", "qpbench.session"),
-    ("qpbench.plugin", "qpbench.cli", "qpbench.compare.cli", "qpbench.__main__", "qpbench.options_doc"),
+    ("qpbench.plugin", "qpbench.options", "qpbench.cli", "qpbench.compare.cli", "qpbench.__main__", "qpbench.options_doc"),
 )
 
 
