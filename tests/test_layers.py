@@ -22,7 +22,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qpbench.optimize",),
     ("qpbench.variants",),  # variants.build_cache too
     ("qpbench.measure",),
-    ("qpbench.scoring", "qpbench.decision", "qpbench.run.screening", "qpbench.run.selection", "qpbench.compare.gate", "qpbench.compare.comparison", "qpbench.compare.runs", "qpbench.run.hosts", "qpbench.compare.baseline",
+    ("qpbench.scoring", "qpbench.decision", "qpbench.run.screening", "qpbench.run.selection", "qpbench.compare.gate", "qpbench.compare.comparison", "qpbench.compare.runs", "qpbench.compare.thresholds", "qpbench.compare.judge",
+     "qpbench.compare.speed", "qpbench.compare.differences", "qpbench.run.hosts", "qpbench.compare.baseline",
      "qpbench.record", "qpbench.run.xdist", "qpbench.run.journal", "qpbench.run.clock",
      "qpbench.run.plan", "qpbench.run.finish", "qpbench.run.collect"),
     ("qpbench.render", "qpbench.compare.text", "qpbench.compare.markdown"),

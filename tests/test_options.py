@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from qpbench import options_doc
-from qpbench.compare.runs import make_thresholds
+from qpbench.compare.thresholds import make_thresholds
 from qpbench.config import ConfigError, parse_names, positive_int
 from qpbench.argparse_help import pairs_of, positive_int_arg, show_default
 from qpbench.options import read_regression_settings, read_settings

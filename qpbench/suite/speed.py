@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from qpbench.compare.runs import process_statistic
+from qpbench.compare.speed import process_statistic
 from qpbench.measure.defaults import MEASURE
 from qpbench.suite.isolated import in_worker
 
