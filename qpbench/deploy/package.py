@@ -35,7 +35,8 @@ from qpbench.runtime.backends import backend_for, detect_format
 from qpbench.deploy.record import PackageError, load_run, resolve_variant, run_figures
 from qpbench.deploy.revalidate import PACKAGE, Tolerances
 from qpbench.deploy.revalidate import Revalidation, revalidate
-from qpbench.runtime.wrapper import CONFIG_NAME, VTRACER_ENCODING, artifact_files
+from qpbench.runtime.inputs import VTRACER_ENCODING
+from qpbench.runtime.wrapper import CONFIG_NAME, artifact_files
 from qpbench.data.dataset import load_labelled
 from qpbench.errors import QPBenchError
 from qpbench.files import write_json
@@ -49,6 +50,7 @@ RUNTIME_PACKAGE = "qpdeploy"
 RUNTIME_FILES = (
     ("runtime/__init__.py", "__init__.py"),
     ("runtime/wrapper.py", "wrapper.py"),
+    ("runtime/inputs.py", "inputs.py"),  # the wrapper's checks of images and parameters
     ("runtime/backends.py", "backends.py"),
     ("runtime/preprocess.py", "preprocess.py"),
     ("runtime/manifest.py", "manifest.py"),
