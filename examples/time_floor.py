@@ -22,7 +22,8 @@ from __future__ import annotations
 import sys
 from collections import defaultdict
 
-from qpbench.config import MEASURE, Targets, get_profile
+from qpbench.config import Targets, get_profile
+from qpbench.measure.defaults import MEASURE
 from qpbench.record import RunRecord
 from qpbench.run.clock import fmt_s as fmt
 from qpbench.results import AccuracyResult, LatencyResult, StressResult

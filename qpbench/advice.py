@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
-from qpbench.config import MEASURE, ScoringConfig, Targets
+from qpbench.config import ScoringConfig, Targets
+from qpbench.measure.defaults import MEASURE
 from qpbench.criteria import CRITERIA
 from qpbench.measure.load_watch import under_load
 from qpbench.results import LatencyResult, LoadGenResult, MemoryResult, Result, StressResult

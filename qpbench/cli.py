@@ -105,7 +105,8 @@ def achieved_lines(record_path: Path | None) -> list[tuple[str, str]]:
 def cmd_report(args: argparse.Namespace) -> int:
     """Re-render a saved run record, or the partial verdict of a stopped run's journal (.jsonl);
     a bad file is refused with the file and problem named (exit 2)."""
-    from qpbench.config import REPORT_FORMATS, parse_names
+    from qpbench.config import parse_names
+    from qpbench.render.reports import REPORT_FORMATS
     from qpbench.errors import QPBenchError
     from qpbench.run.journal import partial_record
     from qpbench.record import RunRecord
@@ -131,7 +132,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from qpbench import train
-    from qpbench.config import REPORT_FORMATS, show_default
+    from qpbench.render.reports import REPORT_FORMATS
+    from qpbench.argparse_help import show_default
     from qpbench.data import make_cli
 
     parser = argparse.ArgumentParser(prog="qpbench", description=__doc__)

@@ -1,10 +1,14 @@
-"""Every default and threshold of qpbench, and the settings read once from options and
-ini keys into frozen dataclasses.
+"""What a user sets: the profiles, the targets, weights and hard gates, the quantization and
+regression thresholds, the variants and run options, and the ``Settings`` read once from
+options and ini keys into frozen dataclasses (with the parsers of their values).
 
 Targets default to the deployment plan's; every one can be overridden with
 ``--qp-target NAME=VALUE`` or the ``qp_targets`` ini key. The help texts of the
 pytest options and of the ``qpbench`` commands print these values
-(:func:`show_default`), so they cannot disagree with what a run uses.
+(``argparse_help.show_default``), so they cannot disagree with what a run uses.
+Constants a user does not set live beside the code that uses them (``measure/defaults.py``,
+``compare/``, ``deploy/revalidate.py``, ...); no build reaches this module, so editing a
+target keeps the build cache.
 
 Units: memory figures (fields ending ``_mb``) are MiB (2**20 bytes), as RSS is
 read; the one exception is ``artifact_mb``, a file size in MB (10**6 bytes).
@@ -12,7 +16,6 @@ read; the one exception is ``artifact_mb``, a file size in MB (10**6 bytes).
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, make_dataclass, replace
@@ -344,133 +347,6 @@ def parse_missing_baseline(value: Any) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class ComparisonStats:
-    """How a change is judged."""
-
-    confidence: float = 0.95  # of the bootstrap interval of a change
-    # Absolute times are compared on a low quantile: other processes on a shared machine only
-    # ever add time to a call, so bursts of interference move the median and the tail, while
-    # the fast part of the distribution still tracks the code's own speed (a slower code path
-    # moves it too). Ratios measured in pairs need no such guard and use the median.
-    latency_quantile: float = 0.10
-    # Below this many samples a p10 is the minimum and its bootstrap interval means little:
-    # such a latency is reported, not judged.
-    min_latency_samples: int = 20
-    bootstrap_resamples: int = 2000
-    # The machine's speed, read from the probe's own p10, may differ this much (relative) between a
-    # run and the baseline's usual before the reference/probe ratio is no longer compared: in the
-    # host's slow spells (probe 30-40% slower) a 1-ms model slowed twice as much as the probe.
-    probe_speed_tolerance: float = 0.15
-
-
-COMPARISON = ComparisonStats()
-
-
-# Measurements ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MeasureDefaults:
-    """Fixed sizes of the measurements (the profile sets how long they run)."""
-
-    # Fewer pairs give a bootstrap interval too wide to call anything: pairs are cheap
-    # (two calls), so at least this many are timed whatever the profile's budget.
-    min_pairs: int = 30
-    # SSIM predictions in [0, 1]: a concurrent output further than this from the serial
-    # one (anything above float32 rounding) is a wrong answer.
-    concurrency_max_abs_diff: float = 1e-5
-    # A speed figure out of line with the baseline is measured again in up to this many fresh
-    # processes, and the run's figure is the median over its processes (suite/speed.py): one
-    # process's thread placement or allocator state is not the model's speed.
-    speed_reruns: int = 2
-    concurrency_inputs: int = 8  # distinct inputs the concurrent requests cycle through
-    memory_larger_batch: int = 8  # peak RSS is measured at batch 1 and at this batch
-    loadgen_max_samples: int = 64  # LoadGen's performance sample set: inputs held in memory
-    # Variant workers alive at once: each holds torch and a model (about 1 GB with the CUDA
-    # build); tests run grouped by variant, so two cover the reference beside the variant.
-    live_variant_workers: int = 2
-    # Seconds a variant worker is given to exit when asked (measure/isolation.ServingWorker.close)
-    # before it is killed: exiting, it frees what it made (an AOTInductor package's unpacked copy).
-    worker_exit_grace_s: float = 10.0
-    # The noise guard (measure/load_watch.py): a timing taken while other processes used more
-    # than this many CPUs on average, or with more than this % of CPU time stolen by the
-    # hypervisor, is measured again, at most load_repeats times, then kept and marked.
-    load_others_cpu: float = 0.25
-    load_steal_pct: float = 5.0
-    load_repeats: int = 1
-    # LoadGen's SingleStream p50 and the latency test's batch-1 p50 time the same call in the
-    # same worker; further apart than this, the verdict says so.
-    latency_story_tolerance: float = 0.10
-    # RSS growth that stopped during a stress run is named in the verdict from this size up.
-    warmup_growth_note_mb: float = 0.5
-    # The screen (screening.py): with no variant left in the running, those scoring within this many
-    # points of the best screen score are measured in full; a screened-out variant that ends within
-    # this many points of the recommended one is named in the verdict.
-    screen_margin_points: float = 10.0
-    # Variant workers alive at once are also bounded by memory: each is counted at this many MiB
-    # (torch's CUDA build and a ResNet-50), and at most half the available memory is used by them.
-    variant_worker_mb: float = 1500.0
-    # The verdict's batch-1 figure against the runtime's own tool (measure/agreement.py): harness
-    # slower than its tool with the ratio's whole interval above 1 + this is measured again once,
-    # then reported unconfirmed; harness faster by more than this is a broken comparison.
-    tool_agreement_tolerance: float = 0.05
-    # ... and further apart than this per call: a Python call (argument checks, the output's copy)
-    # costs tens of microseconds, which a 0.06 ms model's own tool does not pay and a deployment
-    # in Python does (the compact model's openvino-int8: 0.15 ms here, benchmark_app 0.06 ms).
-    tool_agreement_abs_ms: float = 0.1
-    # A batch-1 median's interval spans the medians of this many windows of its timing, so one
-    # of the machine's levels (calls at 12, then 15 ms) cannot make it look precise.
-    latency_windows: int = 3
-    # Ties (scoring.py): the fastest ready variants are timed head to head (suite/head_to_head.py);
-    # those whose batch-1 median is within this factor of the fastest one's, at most head_to_head_max.
-    head_to_head_within: float = 1.25
-    head_to_head_max: int = 3
-    # Two variants are tied when the 95% interval of their head-to-head ratio reaches into
-    # [1 - tie_band, 1 + tie_band].
-    tie_band: float = 0.03
-
-
-MEASURE = MeasureDefaults()
-
-
-# Deployment packages ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Tolerances:
-    """How close a package's fresh-process re-measurement must come to the run's figures."""
-
-    pearson_abs: float = 0.005
-    mae_abs: float = 0.005
-    preprocessing_max_abs_diff: float = 0.02
-    latency_ratio_low: float = 0.5
-    latency_ratio_high: float = 2.0
-    # Below this difference two latencies agree whatever their ratio: on a sub-millisecond model the
-    # run's tensor conversions and the machine's jitter alone move the ratio outside the band.
-    latency_abs_ms: float = 0.5
-
-
-@dataclass(frozen=True)
-class PackageDefaults:
-    """``qpbench package``."""
-
-    run: str = "results/latest.json"  # the run record a package is built from
-    variant: str = "recommended"
-    latency_calls: int = 200  # batch-1 calls timed in the fresh process
-    timeout_s: float = WORKER_TIMEOUT_S  # for the fresh process
-
-
-PACKAGE = PackageDefaults()
-
-
-# Data and reports ---------------------------------------------------------
-
-
-# Report formats and their file names; ``qpbench report`` writes all of them unless told.
-REPORT_FORMATS: dict[str, str] = {"html": "report.html", "md": "summary.md"}
-
-
 # Parsing option values ----------------------------------------------------
 
 
@@ -499,40 +375,3 @@ def positive_int(value: Any, what: str) -> int | None:
     if number <= 0:
         raise ConfigError(f"{what} must be a positive integer, got {number}")
     return number
-
-
-def argtype(parse: Callable[[str], Any], name: str = "value") -> Callable[[str], Any]:
-    """An argparse ``type`` from a parser that raises ConfigError: the message becomes argparse's."""
-
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except ConfigError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    convert.__name__ = name
-    return convert
-
-
-def positive_int_arg(what: str) -> Callable[[str], int]:
-    """An argparse ``type`` for a positive integer option named ``what``."""
-    return argtype(lambda text: positive_int(text, what), "positive_int")
-
-
-# Help texts ---------------------------------------------------------------
-
-
-def show_default(value: Any) -> str:
-    """A default as help texts and docs/options.md print it: 0.1, a,b,c, name=value, ..."""
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k}={show_default(v)}" for k, v in value.items())
-    if isinstance(value, (tuple, list)):
-        return ",".join(show_default(v) for v in value)
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def pairs_of(instance: Any) -> dict[str, Any]:
-    """A dataclass's fields as {name: value}, in declaration order (for NAME=VALUE defaults)."""
-    return {f.name: getattr(instance, f.name) for f in fields(instance)}

@@ -6,8 +6,8 @@ race called a tie, and a tie broken by a stated rule (a pure function of the res
   unconfirmed and is not recommended on speed; one whose harness reads faster than its tool is
   a broken comparison. Both are critical issues.
 - **Ties.** Among the ready, confirmed variants, the fastest by batch-1 median is timed head to
-  head against those within ``MEASURE.head_to_head_within`` of it (suite/head_to_head.py). A
-  variant whose head-to-head ratio's 95% interval reaches into [1 - tie_band, 1 + tie_band] is
+  head against those within ``HEAD_TO_HEAD_WITHIN`` of it (suite/head_to_head.py). A
+  variant whose head-to-head ratio's 95% interval reaches into [1 - TIE_BAND, 1 + TIE_BAND] is
   tied with it; one whose interval lies below that band is faster and takes its place.
 - **The figure read.** A variant's batch-1 figure is its last batch-1 latency not taken under
   load (the noise guard's mark, measure/load_watch.py), else its last (``batch1_figures``): a
@@ -23,7 +23,6 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from qpbench.config import MEASURE
 from qpbench.measure.load_watch import under_load
 from qpbench.results import (
     HARNESS_FASTER,
@@ -38,6 +37,13 @@ from qpbench.results import (
 TORCH_FREE_RUNTIMES = ("openvino", "onnxruntime")  # runtime.backends.TORCH_FREE's keys
 FAMILY_ORDER = ("openvino", "onnxruntime", "aoti", "torch")  # by meta["runtime"]; torch: none named
 TIE_RULE = "no torch at deployment, then the smaller artifact, then the family order " + ", ".join(FAMILY_ORDER)
+# The fastest ready variants are timed head to head (suite/head_to_head.py): those whose batch-1
+# median is within this factor of the fastest one's, at most HEAD_TO_HEAD_MAX of them.
+HEAD_TO_HEAD_WITHIN = 1.25
+HEAD_TO_HEAD_MAX = 3
+# Two variants are tied when the 95% interval of their head-to-head ratio reaches into
+# [1 - TIE_BAND, 1 + TIE_BAND].
+TIE_BAND = 0.03
 
 
 @dataclass(frozen=True)
@@ -104,10 +110,10 @@ def ratio_between(results: Iterable[Result], a: str, b: str) -> tuple[float, flo
 
 def contenders(p50: Mapping[str, float | None], within: float | None = None, most: int | None = None) -> list[str]:
     """The fastest of the candidates (their batch-1 medians) first, then those within ``within``
-    (``MEASURE.head_to_head_within``) of it, fastest first, at most ``most``
-    (``MEASURE.head_to_head_max``) of them: the ones a head-to-head may find tied."""
-    within = MEASURE.head_to_head_within if within is None else within
-    most = MEASURE.head_to_head_max if most is None else most
+    (``HEAD_TO_HEAD_WITHIN``) of it, fastest first, at most ``most``
+    (``HEAD_TO_HEAD_MAX``) of them: the ones a head-to-head may find tied."""
+    within = HEAD_TO_HEAD_WITHIN if within is None else within
+    most = HEAD_TO_HEAD_MAX if most is None else most
     timed = sorted((v, n) for n, v in p50.items() if v is not None and math.isfinite(v))
     if not timed:
         return []
@@ -125,7 +131,7 @@ def tie_key(name: str, infos: Mapping[str, VariantInfo]) -> tuple[bool, float, i
 
 
 def decide(ready_p50: Mapping[str, float | None], results: Sequence[Result], infos: Mapping[str, VariantInfo],
-           band: float = MEASURE.tie_band) -> Decision:
+           band: float = TIE_BAND) -> Decision:
     """The recommended variant among the ready, confirmed ones (``ready_p50``: their batch-1
     medians), with the tie the head-to-head results call and how it was broken."""
     order = contenders(ready_p50, within=math.inf, most=len(ready_p50))

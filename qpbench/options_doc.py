@@ -22,10 +22,10 @@ GROUP = "qpbench"
 
 def pytest_options() -> list[Any]:
     """The plugin's option group, as pytest's ``Argument`` objects, in the order they are added."""
-    from qpbench import plugin
+    from qpbench.options import add_options
 
     parser = pytest.Parser(_ispytest=True)
-    plugin.pytest_addoption(parser)
+    add_options(parser)
     return list(parser.getgroup(GROUP).options)
 
 

@@ -14,7 +14,7 @@ from qpbench.compare.baseline import (
     COMPARED, BaselineError, add_run, compared_part, load_baseline, save_baseline, slim_baseline,
 )
 from qpbench.compare.regression import RegressionSettings, RegressionStep
-from qpbench.compare.runs import run_statistics
+from qpbench.compare.speed import run_statistics
 from qpbench.record import HostRun, RunRecord
 from qpbench.results import (
     RESULT_TYPES, BatchSizeResult, LoadGenResult, PairedResult, ThroughputResult, WorkerFailure,

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from qpbench.compare.runs import (
-    Thresholds, compare_runs, fingerprint_differences, judge_relative, make_thresholds, process_statistic,
-    regression_gate, run_statistics,
-)
+from qpbench.compare.runs import compare_runs, regression_gate
+from qpbench.compare.differences import fingerprint_differences
+from qpbench.compare.speed import process_statistic, run_statistics
+from qpbench.compare.judge import judge_relative
+from qpbench.compare.thresholds import Thresholds, make_thresholds
 from qpbench.stats import bootstrap_median_ratio, over_runs
 from qpbench.compare.comparison import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED
 from qpbench.errors import ConfigError

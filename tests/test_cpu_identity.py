@@ -8,7 +8,8 @@ import copy
 import numpy as np
 
 from qpbench.compare.baseline import check_name, cpu_slug, for_cpu
-from qpbench.compare.runs import compare_runs, cpu_differences, fingerprint_differences
+from qpbench.compare.runs import compare_runs
+from qpbench.compare.differences import cpu_differences, fingerprint_differences
 from qpbench.compare.comparison import NOT_COMPARABLE
 from qpbench.system import cpu_info, describe_cpu, identity_fields, parse_proc_cpuinfo
 from tests.test_compare import FP, run_record

@@ -240,7 +240,7 @@ def test_this_machine_reads_without_error():
 
 
 def test_the_deployment_package_copies_the_module():
-    from qpbench.deploy.package import RUNTIME_FILES
+    from qpbench.deploy.contents import RUNTIME_FILES
 
     assert ("runtime/cpu_quota.py", "cpu_quota.py") in RUNTIME_FILES
 

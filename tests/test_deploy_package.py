@@ -20,9 +20,11 @@ from pathlib import Path
 import pytest
 
 from qpbench.cli import main
-from qpbench.config import ScoringConfig, Tolerances, get_profile
+from qpbench.config import ScoringConfig, get_profile
+from qpbench.deploy.revalidate import Tolerances
 from qpbench.runtime.manifest import ManifestError
-from qpbench.deploy.package import QPBENCH_ROOT, RUNTIME_FILES, build_package, verify_package
+from qpbench.deploy.package import build_package, verify_package
+from qpbench.deploy.contents import QPBENCH_ROOT, RUNTIME_FILES
 from qpbench.deploy.record import PackageError, load_run, resolve_variant
 from qpbench.deploy.revalidate import compare
 from qpbench.runtime.wrapper import ProductionInferenceWrapper
@@ -323,7 +325,7 @@ print("ok")
 def test_variants_without_a_runnable_file_are_refused_naming_why(run_path, tmp_path):
     import torch
 
-    from qpbench.deploy.package import prepare_artifact
+    from qpbench.deploy.artifact import prepare_artifact
 
     record = load_run(run_path)
     record = with_info(record, "eager", artifact_bytes=None,
@@ -461,7 +463,7 @@ def test_a_manifest_entry_outside_the_package_is_refused(package, tmp_path):
 
 
 def test_the_run_records_its_own_artifacts_and_package_checks_them(run_path, tmp_path):
-    from qpbench.deploy.package import prepare_artifact
+    from qpbench.deploy.artifact import prepare_artifact
 
     record = load_run(run_path)
     info = info_of(record, "torchscript")

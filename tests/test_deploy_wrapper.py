@@ -26,7 +26,8 @@ from qpbench.runtime.backends import (
     detect_format,
     register_backend,
 )
-from qpbench.runtime.wrapper import ModelSpec, ProductionInferenceWrapper
+from qpbench.runtime.wrapper import ProductionInferenceWrapper
+from qpbench.runtime.inputs import ModelSpec
 from qpbench.workload import preprocess
 
 SIZE = 16

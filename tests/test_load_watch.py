@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from qpbench.config import MEASURE, ScoringConfig
+from qpbench.config import ScoringConfig
+from qpbench.measure.defaults import MEASURE
 from qpbench.measure.load_watch import CpuTimes, LoadWatch, load_between, measured_quietly, read_cpu_times, under_load
 from qpbench.results import LatencyResult
 from qpbench.scoring import score

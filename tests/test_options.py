@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from qpbench import options_doc
-from qpbench.compare.runs import make_thresholds
-from qpbench.config import ConfigError, pairs_of, parse_names, positive_int, positive_int_arg, show_default
-from qpbench.plugin import read_regression_settings, read_settings
+from qpbench.compare.thresholds import make_thresholds
+from qpbench.config import ConfigError, parse_names, positive_int
+from qpbench.argparse_help import pairs_of, positive_int_arg, show_default
+from qpbench.options import read_regression_settings, read_settings
 from qpbench.workload import WorkloadChoice, resolve_spec
 
 # "<what it does>. Default: <value>[ (<note>)].[ Ini: <key>.]"

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -49,7 +48,7 @@ def latest(pytester: pytest.Pytester) -> dict:
 def test_user_model_via_options_measures_every_variant_and_writes_json(suite, monkeypatch):
     # a latency target no busy machine misses: this test is about the plumbing, never about speed;
     # and every ready variant is in the race, so the head-to-head runs whatever their speeds
-    monkeypatch.setattr(decision, "MEASURE", replace(decision.MEASURE, head_to_head_within=1e9))
+    monkeypatch.setattr(decision, "HEAD_TO_HEAD_WITHIN", 1e9)
     result = run(suite, "-k", f"not ({LONG_RUN})", "--qp-target", "latency_p95_ms=100000")
     result.assert_outcomes(passed=18, skipped=1)  # the fidelity of the reference with itself is skipped
     result.stdout.fnmatch_lines([

@@ -77,8 +77,8 @@ def judged_under_load(monkeypatch: pytest.MonkeyPatch) -> None:
     another speed than in the baseline run; leaving such timings out has its own tests, on records
     with a planted load or a planted slow spell (test_compare.py)."""
     monkeypatch.setattr("qpbench.compare.runs.under_load", lambda load: False)
-    monkeypatch.setattr("qpbench.compare.runs.machine_speed_apart", lambda speeds, current: None)
-    monkeypatch.setattr("qpbench.compare.runs.usual_runs", lambda runs, speeds: list(runs))
+    monkeypatch.setattr("qpbench.compare.speed.machine_speed_apart", lambda speeds, current: None)
+    monkeypatch.setattr("qpbench.compare.speed.usual_runs", lambda runs, speeds: list(runs))
 
 
 @pytest.fixture

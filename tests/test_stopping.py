@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from qpbench.config import MEASURE, get_profile
+from qpbench.config import get_profile
+from qpbench.measure.defaults import MEASURE
 from qpbench.measure.stopping import StopRule, check, measure_until, precision_of, tail_decided, rule_for
 from qpbench.stats import quantile_interval, samples_to_bound
 

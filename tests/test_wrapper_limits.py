@@ -10,11 +10,8 @@ import pytest
 
 from qpbench.runtime.backends import Backend
 from qpbench.runtime.preprocess import preprocess_image
-from qpbench.runtime.wrapper import (
-    DEFAULT_MAX_PIXELS,
-    ModelSpec,
-    ProductionInferenceWrapper,
-)
+from qpbench.runtime.wrapper import ProductionInferenceWrapper
+from qpbench.runtime.inputs import DEFAULT_MAX_PIXELS, ModelSpec
 
 SIZE = 16
 LOGGER = "qpbench.runtime.wrapper"

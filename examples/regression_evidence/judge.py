@@ -13,7 +13,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from qpbench.compare.runs import compare_runs, regression_gate, run_statistics, speed_metric
+from qpbench.compare.runs import compare_runs, regression_gate
+from qpbench.compare.speed import run_statistics, speed_metric
 from qpbench.record import RunRecord
 from qpbench.results import PairedResult
 

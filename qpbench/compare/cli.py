@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 from qpbench.compare.baseline import CPU_FIELD, BaselineError, list_baselines, load_run, promote
-from qpbench.compare.runs import compare_runs, make_thresholds, regression_gate
-from qpbench.config import DEFAULT_GATE_ON, DEFAULT_THRESHOLDS, FAMILY_HELP, RUN, parse_names, parse_pairs, show_default
+from qpbench.compare.runs import compare_runs, regression_gate
+from qpbench.compare.thresholds import make_thresholds
+from qpbench.config import DEFAULT_GATE_ON, DEFAULT_THRESHOLDS, FAMILY_HELP, RUN, parse_names, parse_pairs
+from qpbench.argparse_help import show_default
 from qpbench.errors import ConfigError, RecordError
 from qpbench.record import RunRecord
 from qpbench.schema.codec import dump

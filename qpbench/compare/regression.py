@@ -17,11 +17,11 @@ from typing import Any
 
 from qpbench.compare import baseline as baselines
 from qpbench.compare.comparison import REGRESSED, Comparison
-from qpbench.compare.runs import (
-    ALL_VARIANTS, baseline_runs, check_families, check_threshold, compare_runs, cpu_differences,
-    fingerprint_differences, judge_relative, make_thresholds, regression_gate, run_statistics, speed_change,
-    speed_metric, speed_samples, taken_under_load, workload_differences,
-)
+from qpbench.compare.runs import compare_runs, regression_gate, taken_under_load
+from qpbench.compare.differences import cpu_differences, fingerprint_differences, workload_differences
+from qpbench.compare.speed import baseline_runs, run_statistics, speed_change, speed_metric, speed_samples
+from qpbench.compare.judge import judge_relative
+from qpbench.compare.thresholds import ALL_VARIANTS, check_families, check_threshold, make_thresholds
 from qpbench.config import DEFAULT_GATE_ON, DEFAULT_MISSING_BASELINE, parse_missing_baseline
 from qpbench.errors import ConfigError
 from qpbench.compare.gate import GateResult, could_not_judge

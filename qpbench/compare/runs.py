@@ -19,244 +19,28 @@ Noise on a shared machine is handled three ways:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from qpbench.config import COMPARISON, DEFAULT_GATE_ON, DEFAULT_THRESHOLDS
-from qpbench.compare.comparison import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison, MetricChange
-from qpbench.errors import ConfigError
+from qpbench import stats
+from qpbench.compare.comparison import NOT_COMPARABLE, Comparison, MetricChange
+from qpbench.compare.differences import cpu_differences, eval_set_differences, fingerprint_differences, workload_differences
 from qpbench.compare.gate import could_not_judge
+from qpbench.compare.judge import COMPARISON, judge_absolute, judge_relative
+from qpbench.compare.speed import SpeedChange, baseline_runs, run_statistic, speed_change, speed_samples
+from qpbench.compare.thresholds import Thresholds, check_families
+from qpbench.config import DEFAULT_GATE_ON
 from qpbench.measure.load_watch import under_load
 from qpbench.record import RunRecord
-from qpbench.results import (
-    AccuracyResult,
-    FidelityResult,
-    LatencyResult,
-    MemoryResult,
-    PairedResult,
-)
-from qpbench.system import cpu_model_label
+from qpbench.results import AccuracyResult, FidelityResult, LatencyResult, MemoryResult
 from qpbench.variant_info import REFERENCE
-from qpbench import stats
-
-
-ALL_VARIANTS = "*"
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Per-family thresholds, with per-variant overrides (from the marker)."""
-
-    default: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
-    per_variant: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # variant -> family -> value
-
-    def __post_init__(self) -> None:
-        for where, values in [("", self.default), *((f" for {v}", o) for v, o in self.per_variant.items())]:
-            for name, value in values.items():
-                check_threshold(name, value, where)
-
-    def get(self, family: str, variant: str) -> float:
-        """The variant's own override, else one for every variant ("*"), else the default."""
-        for key in (variant, ALL_VARIANTS):
-            if family in self.per_variant.get(key, {}):
-                return float(self.per_variant[key][family])
-        return float(self.default[family])
-
-
-def check_threshold(name: str, value: Any, where: str = "") -> float:
-    if name not in DEFAULT_THRESHOLDS:
-        raise ConfigError(f"unknown regression threshold {name!r}{where}: choose from {list(DEFAULT_THRESHOLDS)}")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ConfigError(f"regression threshold {name}{where} must be a number >= 0, got {value!r}")
-    return float(value)
-
-
-def make_thresholds(overrides: Mapping[str, float], per_variant: Mapping[str, Mapping[str, float]] | None = None) -> Thresholds:
-    for name, value in overrides.items():
-        check_threshold(name, value)
-    return Thresholds({**DEFAULT_THRESHOLDS, **overrides}, dict(per_variant or {}))
-
-
-# Statistics ------------------------------------------------------------------
-
-
-def bootstrap_probe_change(baseline: PairedResult, current: PairedResult,
-                           quantile: float = COMPARISON.latency_quantile) -> tuple[float, float, float]:
-    """How the reference's time against the probe changed: the ratio of the two sides' low
-    quantiles (p10) in each run, current over baseline, minus 1, with its bootstrap interval."""
-    return stats.bootstrap_ratio_change((baseline.variant_s, baseline.reference_s),
-                                        (current.variant_s, current.reference_s), quantile,
-                                        COMPARISON.bootstrap_resamples, COMPARISON.confidence)
-
-
-def probe_ratio(r: PairedResult, quantile: float = COMPARISON.latency_quantile) -> float:
-    """The reference's low-quantile time over the probe's."""
-    return float(np.quantile(r.variant_s, quantile)) / probe_speed(r, quantile)
-
-
-def judge_relative(change: float, low: float | None, high: float | None, threshold: float,
-                   higher_is_worse: bool = True) -> tuple[str, str]:
-    """Verdict for a relative change: a regression only when the whole confidence interval lies
-    beyond the threshold (the change is significant *and* at least the minimum effect).
-
-    Without samples (a single value per run) the threshold alone decides.
-    """
-    sign = 1.0 if higher_is_worse else -1.0
-    if low is None or high is None:
-        worst_case_worse = best_case_worse = sign * change
-        basis = "single value, no samples"
-    else:
-        # The interval of "how much worse", whichever direction is worse.
-        best_case_worse, worst_case_worse = sorted((sign * low, sign * high))
-        basis = f"{COMPARISON.confidence:.0%} interval [{low:+.1%}, {high:+.1%}]"
-    if best_case_worse > threshold:
-        return REGRESSED, f"{change:+.1%}, interval beyond the {threshold:.0%} threshold: {basis}"
-    if worst_case_worse < -threshold:
-        return IMPROVED, f"{change:+.1%}, interval beyond the {threshold:.0%} threshold: {basis}"
-    if abs(change) > threshold:
-        return UNCHANGED, f"{change:+.1%}, but the interval reaches within the {threshold:.0%} threshold: {basis}"
-    return UNCHANGED, f"{change:+.1%} within the {threshold:.0%} threshold: {basis}"
-
-
-# What is compared -----------------------------------------------------------
 
 
 def finite_or_none(value: float | None) -> float | None:
     """A figure a record read back as None (JSON has no NaN) and one still NaN in memory: both unknown."""
     return value if value is not None and math.isfinite(value) else None
-
-
-def speed_samples(record: RunRecord) -> dict[tuple[str, str], PairedResult]:
-    """(variant, metric) -> the interleaved A/B result: ``speed_ratio_b1`` of a variant against the
-    reference, ``time_vs_probe_b1`` of the reference against the machine-speed probe (measure/probe.py).
-    Its ``ratios`` are the per-pair time ratios compared."""
-    return {(r.variant, speed_metric(r)): r for r in record.results_of(PairedResult)}
-
-
-def speed_metric(r: PairedResult) -> str:
-    return f"time_vs_probe_b{r.batch_size}" if r.reference.startswith("probe") else f"speed_ratio_b{r.batch_size}"
-
-
-def process_statistic(r: PairedResult) -> float:
-    """The figure the speed comparison judges, from one process's pairs: the median per-pair
-    ratio, or the reference's p10 time over the probe's."""
-    return probe_ratio(r) if r.reference.startswith("probe") else float(np.median(r.ratios))
-
-
-def run_statistic(r: PairedResult) -> float:
-    """The run's figure: its process's, or the median over it and its reruns in fresh processes."""
-    return float(np.median([process_statistic(r), *r.reruns])) if r.reruns else process_statistic(r)
-
-
-def run_statistics(record: RunRecord) -> dict[str, float]:
-    """'VARIANT METRIC' -> the statistic the speed comparison judges, for one run (``run_statistic``);
-    and 'probe-vN p10_s', the machine's speed in that run (the probe's own p10)."""
-    out = {}
-    for (variant, metric), r in speed_samples(record).items():
-        if len(r.variant_s) < 2:
-            continue
-        out[f"{variant} {metric}"] = run_statistic(r)
-        if metric.startswith("time_vs_probe"):
-            out[f"{r.reference} p10_s"] = probe_speed(r)
-    return out
-
-
-def probe_speed(r: PairedResult, quantile: float = COMPARISON.latency_quantile) -> float:
-    """The probe's own p10 in seconds: how fast the machine ran while the pair was timed."""
-    return float(np.quantile(r.reference_s, quantile))
-
-
-def at_usual_speed(speed: float, usual: float, tolerance: float = COMPARISON.probe_speed_tolerance) -> bool:
-    return abs(math.log(speed / usual)) <= math.log1p(tolerance)
-
-
-def machine_speed_apart(speeds: Sequence[float], current: float) -> str | None:
-    """Why the reference/probe ratio is not compared: the machine ran at another speed than it
-    usually did in the baseline's runs (the median of their probe p10s), beyond the tolerance."""
-    if not speeds:
-        return None
-    usual = float(np.median(speeds))
-    if at_usual_speed(current, usual):
-        return None
-    return (f"the machine ran {abs(current / usual - 1):.0%} {'slower' if current > usual else 'faster'} than in the "
-            f"baseline (probe p10 {current * 1e3:.2f} vs {usual * 1e3:.2f} ms): in such spells the model and the "
-            "probe do not change speed alike, so their ratio is not compared; rerun")
-
-
-def usual_runs(runs: Sequence[float], speeds: Sequence[float | None]) -> list[float]:
-    """The baseline runs taken at the machine's usual speed (those without a speed are kept)."""
-    known = [s for s in speeds if s]
-    if not known:
-        return list(runs)
-    usual = float(np.median(known))
-    return [r for r, s in zip(runs, speeds) if not s or at_usual_speed(s, usual)]
-
-
-def baseline_runs(record: RunRecord) -> list[dict[str, float]]:
-    """The statistics of every run a baseline holds: its own, then the runs added to it
-    (--qp-add-to-baseline)."""
-    return [run_statistics(record), *({k: float(v) for k, v in run["statistics"].items()}
-                                      for run in (record.baseline or {}).get("runs", []))]
-
-
-@dataclass(frozen=True)
-class SpeedChange:
-    """A speed figure's change from the baseline, with the interval the verdict compares."""
-
-    base: float
-    cur: float
-    change: float
-    low: float
-    high: float
-    basis: str  # what the interval holds, for the verdict's reason
-
-
-def speed_change(variant: str, metric: str, ra: PairedResult, rb: PairedResult,
-                 runs: Sequence[Mapping[str, float]]) -> SpeedChange | str:
-    """How a speed figure changed from the baseline's (``ra``, with the statistics of the
-    baseline's ``runs``), or why it is not compared.
-
-    The interval holds the variation within the run (a bootstrap over the pairs) and, when the
-    baseline holds two runs or more, the variation between runs (``over_runs``). A run whose figure
-    was measured again in fresh processes (``reruns``) is judged on the median over its processes:
-    the interval of its pairs is moved to that median, and the spread is that of its processes
-    against the baseline's runs (a two-sample t interval on the logs, ``scipy.stats.ttest_ind``),
-    so processes that disagree widen it."""
-    against_probe = metric.startswith("time_vs_probe")
-    name = f"{variant} {metric}"
-    values = [run[name] for run in runs if name in run]
-    if against_probe:  # the ratio holds only while the machine runs at its usual speed
-        speeds = [run.get(f"{ra.reference} p10_s") for run in runs if name in run]
-        why = machine_speed_apart([s for s in speeds if s], probe_speed(rb))
-        if why:
-            return why
-        values = usual_runs(values, speeds)
-    if len(ra.ratios) < 2 or len(rb.ratios) < 2:
-        return "fewer than two paired samples"
-    base, cur = run_statistic(ra), run_statistic(rb)
-    change, low, high = (bootstrap_probe_change(ra, rb) if against_probe
-                         else stats.bootstrap_median_ratio(ra.ratios, rb.ratios, COMPARISON.bootstrap_resamples,
-                                                           COMPARISON.confidence))
-    shift = (cur / process_statistic(rb)) / (base / process_statistic(ra))
-    change, low, high = ((1 + x) * shift - 1 for x in (change, low, high))
-    basis = ""
-    if len(values) >= 2:  # the baseline's runs give the rerun-to-rerun spread: the interval holds both
-        change, spread_low, spread_high = stats.over_runs(values, cur, COMPARISON.confidence)
-        base = float(np.exp(np.mean(np.log(values))))  # what the change is from
-        if rb.reruns:  # this run's processes against the baseline's runs: Student's t on the logs
-            spread_low, spread_high = stats.log_ratio_interval([process_statistic(rb), *rb.reruns], values,
-                                                               COMPARISON.confidence)
-        low, high = min(low, spread_low), max(high, spread_high)
-        basis = f" (over {len(values)} baseline runs and this run's own)"
-    if rb.reruns:
-        basis += (f"; this run's figure is the median of {1 + len(rb.reruns)} processes (out of line with the "
-                  f"baseline in the first: {process_statistic(rb):.4g}, then "
-                  + ", ".join(f"{x:.4g}" for x in rb.reruns) + " in fresh processes)")
-    return SpeedChange(base, cur, change, low, high, basis)
 
 
 def latency_samples(record: RunRecord) -> dict[tuple[str, int], LatencyResult]:
@@ -273,74 +57,9 @@ def taken_under_load(baseline: Any, current: Any) -> str | None:
     return "taken under load in " + " and ".join(loaded) + ": not judged; rerun on a quiet machine"
 
 
-# The differences that make another processor (fingerprint_differences' keys): speed figures from
-# it are no baseline. Family and model count where both fingerprints have them; a record from
-# before they were probed is judged by brand and ISA, as it was.
-CPU_DIFFERENCES = ("CPU:", "CPU model:", "ISA:", "a fingerprint")
-
-
-def cpu_differences(differences: Sequence[str]) -> list[str]:
-    """Those of ``differences`` (fingerprint_differences') that make another processor."""
-    return [d for d in differences if d.startswith(CPU_DIFFERENCES)]
-
-
-def fingerprint_differences(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> list[str]:
-    """What differs between two fingerprints in what changes a timing; [] when they match."""
-    if not a or not b:
-        return ["a fingerprint is missing"]
-    known = all(cpu_model_label(fp.get("cpu") or {}) for fp in (a, b))
-
-    def parts(fp: Mapping[str, Any]) -> dict[str, Any]:
-        cpu = fp.get("cpu") or {}
-        return {
-            "CPU": cpu.get("brand"),
-            "CPU model": cpu_model_label(cpu) if known else None,
-            "ISA": tuple(sorted(k for k, v in (cpu.get("isa") or {}).items() if v)),
-            "logical cores": fp.get("cores_logical"),
-            "CPU affinity": len(fp["cpu_affinity"]) if fp.get("cpu_affinity") else None,
-            "torch": fp.get("torch"),
-            "torch build": fp.get("build"),
-            "intra-op threads": fp.get("num_threads"),
-            "thread environment": tuple(sorted((k, v) for k, v in (fp.get("thread_env") or {}).items() if v)),
-        }
-
-    pa, pb = parts(a), parts(b)
-    return [f"{k}: {pa[k]!r} vs {pb[k]!r}" for k in pa if pa[k] != pb[k]]
-
-
-def workload_differences(a: RunRecord, b: RunRecord) -> list[str]:
-    out = []
-    for key in ("name", "model_factory", "input_size"):
-        if getattr(a.workload, key) != getattr(b.workload, key):
-            out.append(f"workload {key}: {getattr(a.workload, key)!r} vs {getattr(b.workload, key)!r}")
-    return out
-
-
 def gated_peak_mb(r: MemoryResult, split: bool) -> float:
     """A memory result's figure for the gate: its peak, less its file-backed pages when ``split``."""
     return r.peak_rss_mb - (r.rss_file_mb or 0.0) if split else r.peak_rss_mb
-
-
-def eval_set_differences(a: RunRecord, b: RunRecord) -> list[str]:
-    """How two runs' evaluation sets differ: the dataset file's name and which samples, and how
-    many. The folder it was read from is left out: a baseline made in one clone of a project is
-    compared with runs in another (CI's), and the shipped file is the same file there."""
-    ea, eb = a.eval_set, b.eval_set
-    if not ea or not eb:  # under pytest-xdist the controller does not load the data, so it is not recorded
-        return []
-    out = []
-    if eval_source(ea.get("source")) != eval_source(eb.get("source")):
-        out.append(f"evaluation set source: {ea.get('source')!r} vs {eb.get('source')!r}")
-    if ea.get("n_samples") != eb.get("n_samples"):
-        out.append(f"evaluation set n_samples: {ea.get('n_samples')!r} vs {eb.get('n_samples')!r}")
-    return out
-
-
-def eval_source(source: object) -> str:
-    """An evaluation set's source without the folders of its path: 'x.npz (first 25 images)'."""
-    text = str(source)
-    path, sep, rest = text.partition(" (")
-    return Path(path).name + sep + rest
 
 
 def compare_runs(
@@ -502,25 +221,6 @@ class _Pair:
                 change = cur - base
                 self.add(variant, family, family, base, cur, False,
                          judge_absolute(change, higher_is_better, self.th.get(family, variant)), change)
-
-
-def judge_absolute(change: float, higher_is_better: bool, limit: float) -> tuple[str, str]:
-    """(verdict, reason) of a deterministic difference against an absolute threshold."""
-    worse = -change if higher_is_better else change
-    if worse > limit:
-        return REGRESSED, f"{change:+.4f} beyond the {limit:g} threshold (deterministic on the same data)"
-    if -worse > limit:
-        return IMPROVED, f"{change:+.4f} beyond the {limit:g} threshold (deterministic on the same data)"
-    return UNCHANGED, f"{change:+.4f} within the {limit:g} threshold"
-
-
-def check_families(names: Sequence[str]) -> tuple[str, ...]:
-    if "all" in names:
-        return tuple(DEFAULT_THRESHOLDS)
-    unknown = [n for n in names if n not in DEFAULT_THRESHOLDS]
-    if unknown:
-        raise ConfigError(f"unknown metric families {unknown} for the regression gate: choose from {list(DEFAULT_THRESHOLDS)} or all")
-    return tuple(names)
 
 
 def regression_gate(comparison: Comparison, gate_on: Sequence[str] | None = None) -> tuple[bool, list[str]]:

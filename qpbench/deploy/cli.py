@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from qpbench.config import PACKAGE, Tolerances, positive_int_arg, show_default
+from qpbench.deploy.revalidate import PACKAGE, Tolerances
+from qpbench.argparse_help import positive_int_arg, show_default
 from qpbench.deploy.revalidate import Revalidation, RevalidationError
 from qpbench.errors import QPBenchError
 

@@ -6,7 +6,7 @@ run's evaluation samples in a temporary .npz (never inside the package), with
 the images both raw (the wrapper preprocesses them in numpy) and preprocessed
 by the run's torch code.
 
-"Must match the run's" means, by default (``qpbench.config.Tolerances``):
+"Must match the run's" means, by default (``Tolerances``):
 - the same number of evaluation samples;
 - |Pearson - run's Pearson| <= 0.005 and |MAE - run's MAE| <= 0.005 (the
   package's predictions come through the numpy preprocessing; the run's through
@@ -30,12 +30,39 @@ from typing import Any
 
 import numpy as np
 
-from qpbench.config import PACKAGE, Tolerances
+from qpbench.config import WORKER_TIMEOUT_S
 from qpbench.data.dataset import load_labelled
 from qpbench.deploy.record import PackageError, eval_images
 from qpbench.measure import isolation
 
 WORKER = Path(__file__).with_name("revalidate_worker.py")
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """How close a package's fresh-process re-measurement must come to the run's figures."""
+
+    pearson_abs: float = 0.005
+    mae_abs: float = 0.005
+    preprocessing_max_abs_diff: float = 0.02
+    latency_ratio_low: float = 0.5
+    latency_ratio_high: float = 2.0
+    # Below this difference two latencies agree whatever their ratio: on a sub-millisecond model the
+    # run's tensor conversions and the machine's jitter alone move the ratio outside the band.
+    latency_abs_ms: float = 0.5
+
+
+@dataclass(frozen=True)
+class PackageDefaults:
+    """``qpbench package``."""
+
+    run: str = "results/latest.json"  # the run record a package is built from
+    variant: str = "recommended"
+    latency_calls: int = 200  # batch-1 calls timed in the fresh process
+    timeout_s: float = WORKER_TIMEOUT_S  # for the fresh process
+
+
+PACKAGE = PackageDefaults()
 
 
 class RevalidationError(RuntimeError):

@@ -12,7 +12,7 @@ handed in by the test (``Harness``), never a second timing made for the check.
 A bare loop runs in ``windows`` separate windows, so its interval covers the machine's levels
 as the harness figure's does. The ratio harness/tool gets the interval from both ends
 (``ToolAgreementResult.ratio_interval``); suite/kernels.py measures the figure again once when
-that interval lies above ``MEASURE.tool_agreement_tolerance``.
+that interval lies above ``results.timing.TOOL_AGREEMENT_TOLERANCE``.
 """
 
 from __future__ import annotations

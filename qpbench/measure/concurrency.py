@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from qpbench.config import MEASURE, WORKER_TIMEOUT_S
+from qpbench.config import WORKER_TIMEOUT_S
+from qpbench.measure.defaults import MEASURE
 from qpbench.measure.isolation import run_worker, run_workers, serve_without_torch, variant_request
 from qpbench.results import ConcurrencyResult
 from qpbench.workload import Workload

@@ -43,7 +43,7 @@ def main() -> int:
     else:
         import numpy as np
 
-        from qpbench.config import MEASURE
+        from qpbench.measure.defaults import MEASURE
         from qpbench.measure.rebuild import load_variant
 
         workload, variant, _ = load_variant(request)

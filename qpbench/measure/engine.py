@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qpbench.config import MEASURE, Profile
+from qpbench.config import Profile
+from qpbench.measure.defaults import MEASURE
 from qpbench.errors import VariantError, VariantUnavailable
 from qpbench.measure.bare_worker import BARE_REQUESTS
 from qpbench.measure.isolation import NotApplicable, RequestFailed, ServingWorker, WorkerFailed

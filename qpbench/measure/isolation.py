@@ -38,7 +38,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from qpbench.config import MEASURE
+from qpbench.measure.defaults import MEASURE
 from qpbench.measure.parent_watch import PARENT_ENV
 from qpbench.results import WorkerFailure
 from qpbench.workload import Workload

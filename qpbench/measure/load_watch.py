@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from qpbench.config import MEASURE
+from qpbench.measure.defaults import MEASURE
 
 T = TypeVar("T")
 PROC_STAT = Path("/proc/stat")

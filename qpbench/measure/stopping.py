@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from qpbench.config import MEASURE, Profile
+from qpbench.config import Profile
+from qpbench.measure.defaults import MEASURE
 from qpbench.timing import time_calls
 from qpbench.stats import mean_interval, quantile_interval, samples_to_bound, windows_interval
 

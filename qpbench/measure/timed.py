@@ -14,7 +14,8 @@ from pathlib import Path
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from qpbench.config import MEASURE, get_profile
+from qpbench.config import get_profile
+from qpbench.measure.defaults import MEASURE
 from qpbench.measure.load_watch import measured_quietly
 from qpbench.measure.predictions import CheckFailed
 from qpbench.measure.server import LoadGenRun, find_max_server_qps, run_scenario

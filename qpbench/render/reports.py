@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from qpbench.config import REPORT_FORMATS
 from qpbench.record import RunRecord
 from qpbench.files import write_text
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
+
+# Report formats and their file names; ``qpbench report`` writes all of them unless told.
+REPORT_FORMATS: dict[str, str] = {"html": "report.html", "md": "summary.md"}
 
 
 def write_reports(record: RunRecord | Mapping[str, Any], out_dir: str | Path, formats: tuple[str, ...] = tuple(REPORT_FORMATS),

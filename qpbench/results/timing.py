@@ -15,7 +15,16 @@ from qpbench.schema.shape import Written
 import numpy as np
 
 from qpbench import stats
-from qpbench.config import MEASURE
+
+
+# The verdict's batch-1 figure against the runtime's own tool (measure/agreement.py): harness
+# slower than its tool with the ratio's whole interval above 1 + this is measured again once,
+# then reported unconfirmed; harness faster by more than this is a broken comparison.
+TOOL_AGREEMENT_TOLERANCE = 0.05
+# ... and further apart than this per call: a Python call (argument checks, the output's copy)
+# costs tens of microseconds, which a 0.06 ms model's own tool does not pay and a deployment
+# in Python does (the compact model's openvino-int8: 0.15 ms here, benchmark_app 0.06 ms).
+TOOL_AGREEMENT_ABS_MS = 0.1
 
 
 @dataclass(frozen=True)
@@ -143,15 +152,15 @@ class ToolAgreementResult(Written):
     @property
     def call(self) -> str:
         """``harness slower`` when the whole interval lies above 1 + tolerance, ``harness faster``
-        when it lies below 1 / (1 + tolerance), each also by more than ``tool_agreement_abs_ms``
+        when it lies below 1 / (1 + tolerance), each also by more than ``TOOL_AGREEMENT_ABS_MS``
         per call; else ``agrees``."""
         low, high = self.ratio_interval
         h_low, h_high = self.harness_interval_ms or (self.harness_ms, self.harness_ms)
         t_low, t_high = self.tool_interval_ms or (self.tool_ms, self.tool_ms)
-        gap = MEASURE.tool_agreement_abs_ms
-        if low > 1.0 + MEASURE.tool_agreement_tolerance and h_low - t_high > gap:
+        gap = TOOL_AGREEMENT_ABS_MS
+        if low > 1.0 + TOOL_AGREEMENT_TOLERANCE and h_low - t_high > gap:
             return HARNESS_SLOWER
-        if high < 1.0 / (1.0 + MEASURE.tool_agreement_tolerance) and t_low - h_high > gap:
+        if high < 1.0 / (1.0 + TOOL_AGREEMENT_TOLERANCE) and t_low - h_high > gap:
             return HARNESS_FASTER
         return AGREES
 

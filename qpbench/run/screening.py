@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from qpbench.config import MEASURE, ScoringConfig
+from qpbench.config import ScoringConfig
+from qpbench.measure.defaults import MEASURE
 from qpbench.criteria import CRITERIA
 from qpbench.results import LatencyResult, Result
 from qpbench.scoring import score

@@ -5,7 +5,7 @@ memory and a batch size that fits."""
 import psutil
 import pytest
 
-from qpbench.config import MEASURE
+from qpbench.measure.defaults import MEASURE
 from qpbench.measure.memory import measure_memories
 from qpbench.measure.batching import suggest_batch_size
 from qpbench.suite.isolated import builder_or_skip, in_worker

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from qpbench.compare.runs import process_statistic
-from qpbench.config import MEASURE
+from qpbench.compare.speed import process_statistic
+from qpbench.measure.defaults import MEASURE
 from qpbench.suite.isolated import in_worker
 
 
