@@ -54,7 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         settings = read_settings(config)
         is_worker = hasattr(config, "workerinput")
-        regression = RegressionStep(read_regression_settings(config), settings.results_dir, str(config.rootpath),
+        regression = RegressionStep.open(read_regression_settings(config), settings.results_dir, str(config.rootpath),
                                     is_worker)
     except QPBenchError as exc:
         raise pytest.UsageError(f"qpbench: {exc}") from None

@@ -149,10 +149,10 @@ def test_a_cpu_named_baseline_is_this_cpus_and_none_for_this_cpu_compares_with_n
 
     save_baseline(RECORD, tmp_path, "ci-intel-xeon-processor-2-80ghz-avx512-vnni", tmp_path)
     settings = RegressionSettings(compare_with="ci-{cpu}", fail_on_regression=True)
-    on_xeon = RegressionStep(settings, str(tmp_path), str(tmp_path), is_worker=False, cpu=lambda: XEON)
+    on_xeon = RegressionStep.open(settings, str(tmp_path), str(tmp_path), is_worker=False, cpu=lambda: XEON)
     assert on_xeon.baseline is not None and on_xeon.baseline.name == "ci-intel-xeon-processor-2-80ghz-avx512-vnni"
     assert on_xeon.settings.fail_on_regression and on_xeon.no_baseline is None
-    on_epyc = RegressionStep(settings, str(tmp_path), str(tmp_path), is_worker=False, cpu=lambda: EPYC_AVX2)
+    on_epyc = RegressionStep.open(settings, str(tmp_path), str(tmp_path), is_worker=False, cpu=lambda: EPYC_AVX2)
     assert on_epyc.baseline is None and on_epyc.compare(RECORD) is None and not on_epyc.gate.failed
     expected = tmp_path / "baselines" / "ci-amd-epyc-7b13-avx2.json"
     assert on_epyc.active and on_epyc.report_lines() == []  # the gate's lines say it (the default: warn)
@@ -160,9 +160,9 @@ def test_a_cpu_named_baseline_is_this_cpus_and_none_for_this_cpu_compares_with_n
         f"WARN qpbench regression gate: no baseline ci-amd-epyc-7b13-avx2 for this CPU (AMD EPYC 7B13): expected "
         f"{expected}; nothing compared, the gate passes (--qp-missing-baseline=fail fails it)")
     assert "--qp-save-baseline='ci-{cpu}'" in on_epyc.gate.lines[1]
-    saving = RegressionStep(RegressionSettings(save_as="ci-{cpu}"), str(tmp_path), str(tmp_path), False,
+    saving = RegressionStep.open(RegressionSettings(save_as="ci-{cpu}"), str(tmp_path), str(tmp_path), False,
                             cpu=lambda: EPYC_AVX2)
     assert saving.settings.save_as == "ci-amd-epyc-7b13-avx2"
     # A plain name that does not exist is still a usage error.
     with pytest.raises(BaselineError, match="no baseline named 'ci'"):
-        RegressionStep(RegressionSettings(compare_with="ci"), str(tmp_path), str(tmp_path), False, cpu=lambda: XEON)
+        RegressionStep.open(RegressionSettings(compare_with="ci"), str(tmp_path), str(tmp_path), False, cpu=lambda: XEON)

@@ -38,7 +38,7 @@ def test_promote_writes_the_records_cpu_baseline_which_compare_then_loads(tmp_pa
     assert f"baseline compact-quick-{SLUG}: {path}" in capsys.readouterr().out
     loaded = load_baseline(tmp_path / "results", f"compact-quick-{SLUG}")
     assert loaded.record.baseline["name"] == f"compact-quick-{SLUG}" and loaded.record.results
-    step = RegressionStep(RegressionSettings(compare_with="compact-quick-{cpu}", fail_on_regression=True),
+    step = RegressionStep.open(RegressionSettings(compare_with="compact-quick-{cpu}", fail_on_regression=True),
                           str(tmp_path / "results"), str(tmp_path), is_worker=False, cpu=lambda: RUNNER)
     assert step.baseline is not None and step.baseline.path == path and step.no_baseline is None
     assert not list(path.parent.glob(".*tmp"))  # written atomically: no temporary file left

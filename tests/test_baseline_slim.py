@@ -52,7 +52,7 @@ def full_record(seed: int, slow: float = 1.0) -> RunRecord:
 def gate_of(results_dir, current: RunRecord) -> tuple:
     """What --qp-compare=main --qp-fail-on-regression (every family gated) gives for ``current``:
     the comparison's rows and notes, the gate's outcome and lines, and the speed re-check."""
-    step = RegressionStep(RegressionSettings(compare_with=NAME, fail_on_regression=True, gate_on=("all",)),
+    step = RegressionStep.open(RegressionSettings(compare_with=NAME, fail_on_regression=True, gate_on=("all",)),
                           str(results_dir), str(results_dir), is_worker=False, cpu=lambda: FP["cpu"])
     comparison = step.compare(current)
     rechecks = [step.out_of_line(r) for r in current.results_of(PairedResult)]

@@ -372,22 +372,22 @@ def test_only_a_figure_the_baseline_would_call_a_regression_is_measured_again(tm
 
     rng = np.random.default_rng(32)
     save_baseline(run_record(rng), tmp_path, "main", tmp_path)
-    step = RegressionStep(RegressionSettings(compare_with="main"), str(tmp_path), str(tmp_path), False,
+    step = RegressionStep.open(RegressionSettings(compare_with="main"), str(tmp_path), str(tmp_path), False,
                           cpu=lambda: FP["cpu"])
     assert step.out_of_line(paired_of(run_record(rng, slow=1.5)))
     assert not step.out_of_line(paired_of(run_record(rng)))
     assert not step.out_of_line(paired_of(run_record(rng, slow=0.6)))
     loaded = replace(paired_of(run_record(rng, slow=1.5)), load={"others_cpu": 1.5, "steal_pct": 0.0})
     assert not step.out_of_line(loaded)
-    elsewhere = RegressionStep(RegressionSettings(compare_with="main"), str(tmp_path), str(tmp_path), False,
+    elsewhere = RegressionStep.open(RegressionSettings(compare_with="main"), str(tmp_path), str(tmp_path), False,
                                cpu=lambda: {**FP["cpu"], "brand": "Other CPU"})
     assert not elsewhere.out_of_line(paired_of(run_record(rng, slow=1.5)))
-    none = RegressionStep(RegressionSettings(), str(tmp_path), str(tmp_path), False)
+    none = RegressionStep.open(RegressionSettings(), str(tmp_path), str(tmp_path), False)
     assert not none.out_of_line(paired_of(run_record(rng, slow=1.5)))
     # An xdist worker reads the baseline when first asked; one with none for its CPU checks nothing.
-    worker = RegressionStep(RegressionSettings(compare_with="main"), str(tmp_path), str(tmp_path), True,
+    worker = RegressionStep.open(RegressionSettings(compare_with="main"), str(tmp_path), str(tmp_path), True,
                             cpu=lambda: FP["cpu"])
     assert worker.baseline is None and worker.out_of_line(paired_of(run_record(rng, slow=1.5)))
-    other = RegressionStep(RegressionSettings(compare_with="gone"), str(tmp_path), str(tmp_path), True,
+    other = RegressionStep.open(RegressionSettings(compare_with="gone"), str(tmp_path), str(tmp_path), True,
                            cpu=lambda: FP["cpu"])
     assert not other.out_of_line(paired_of(run_record(rng, slow=1.5)))

@@ -47,7 +47,7 @@ def step_against(tmp_path, baseline, gating: bool = True) -> RegressionStep:
     from qpbench.compare.baseline import save_baseline
 
     save_baseline(baseline, tmp_path, "main", tmp_path)
-    return RegressionStep(RegressionSettings(compare_with="main", fail_on_regression=gating), str(tmp_path),
+    return RegressionStep.open(RegressionSettings(compare_with="main", fail_on_regression=gating), str(tmp_path),
                           str(tmp_path), is_worker=False)
 
 

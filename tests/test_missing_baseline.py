@@ -22,7 +22,7 @@ EXPECTED_NAME = "compact-quick-amd-epyc-f26-m2-avx512-vnni-bf16"
 
 
 def step(tmp_path: Path, **settings) -> RegressionStep:
-    return RegressionStep(RegressionSettings(compare_with="compact-quick-{cpu}", **settings), str(tmp_path),
+    return RegressionStep.open(RegressionSettings(compare_with="compact-quick-{cpu}", **settings), str(tmp_path),
                           str(tmp_path), is_worker=False, cpu=lambda: ZEN5)
 
 
@@ -74,7 +74,7 @@ def test_a_corrupt_cpu_baseline_and_a_missing_plain_name_are_still_usage_errors(
     with pytest.raises(BaselineError, match="corrupt or truncated JSON"):
         step(tmp_path, fail_on_regression=True, missing_baseline="warn")
     with pytest.raises(BaselineError, match="no baseline named 'main'"):
-        RegressionStep(RegressionSettings(compare_with="main", missing_baseline="warn"), str(tmp_path),
+        RegressionStep.open(RegressionSettings(compare_with="main", missing_baseline="warn"), str(tmp_path),
                        str(tmp_path), False, cpu=lambda: ZEN5)
 
 

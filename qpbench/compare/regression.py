@@ -85,6 +85,26 @@ def missing_baseline_gate(settings: RegressionSettings, expected: Path, cpu: str
                               "(--qp-missing-baseline=fail fails it)", make))
 
 
+def for_this_cpu(settings: RegressionSettings, results_dir: str, is_worker: bool,
+                 cpu: Callable[[], Mapping[str, Any]] | None = None) -> tuple[RegressionSettings, GateResult | None]:
+    """``settings`` with ``{cpu}`` resolved to this CPU; a baseline to compare with that this CPU
+    has none of is left out, with the gate that gives (the controller's: a worker's is None)."""
+    from qpbench.system import cpu_info, describe_cpu
+
+    this_cpu = (cpu or cpu_info)()
+    named = {k: baselines.for_cpu(v, this_cpu) if v else v
+             for k, v in (("save_as", settings.save_as), ("add_to", settings.add_to),
+                          ("compare_with", settings.compare_with))}
+    compare = named["compare_with"]
+    expected = baselines.baselines_dir(results_dir) / f"{compare}.json"
+    gate = None
+    if compare and compare != settings.compare_with and not is_worker and not expected.exists():
+        gate = missing_baseline_gate(settings, expected, describe_cpu(this_cpu))
+        named["compare_with"] = None
+    return replace(settings, **named, fail_on_regression=settings.fail_on_regression
+                   and named["compare_with"] is not None), gate
+
+
 class RegressionStep:
     """``{cpu}`` in a baseline's name stands for this machine's CPU (``baseline.cpu_slug``): a
     baseline per CPU model, since speed figures from another CPU are no baseline. A baseline so
@@ -92,47 +112,40 @@ class RegressionStep:
     fails (``missing_baseline``); any other missing baseline is a usage error."""
 
     def __init__(self, settings: RegressionSettings, results_dir: str, repo_dir: str, is_worker: bool,
-                 cpu: Callable[[], Mapping[str, Any]] | None = None) -> None:
-        self.no_baseline: str | None = None  # why nothing is compared, for a {cpu} name this CPU has none of
-        self.cpu = cpu
-        self.is_worker = is_worker
-        self._checked: baselines.Loaded | bool | None = None  # an xdist worker's baseline, read when first needed
-        self.gate = GateResult()
-        if any(baselines.CPU_FIELD in (n or "") for n in (settings.save_as, settings.add_to, settings.compare_with)):
-            settings = self.for_this_cpu(settings, results_dir)
+                 cpu: Callable[[], Mapping[str, Any]] | None = None, baseline: baselines.Loaded | None = None,
+                 add_target: baselines.Loaded | None = None, gate: GateResult | None = None) -> None:
+        """A step over what ``open`` read: ``settings`` with ``{cpu}`` resolved, the baseline to
+        compare with and the one to add to, and the gate a missing ``{cpu}`` baseline gives."""
         self.settings = settings
         self.results_dir = results_dir
         self.repo_dir = repo_dir
+        self.is_worker = is_worker
+        self.cpu = cpu
+        self.baseline = baseline
+        self.add_target = add_target
+        self.gate = gate or GateResult()
+        self.no_baseline: str | None = self.gate.lines[0] if self.gate.lines else None  # why nothing is compared
+        self._checked: baselines.Loaded | bool | None = None  # an xdist worker's baseline, read when first needed
         self.per_variant: dict[str, dict[str, float]] = defaultdict(dict)
-        self.baseline: baselines.Loaded | None = None
         self.comparison: Comparison | None = None
         self.saved_path: Path | None = None
         self.markdown_written: Path | None = None
         self.benchmark_storage: str | None = None
         self.added: tuple[str, Path | None] | None = None  # (what was done, the baseline written)
-        self.add_target: baselines.Loaded | None = None
-        if settings.compare_with and not is_worker:
-            self.baseline = baselines.load_baseline(results_dir, settings.compare_with)
-        if settings.add_to and not is_worker:  # missing or corrupt: a usage error before anything is measured
-            self.add_target = baselines.load_baseline(results_dir, settings.add_to)
 
-    def for_this_cpu(self, settings: RegressionSettings, results_dir: str) -> RegressionSettings:
-        """``settings`` with ``{cpu}`` resolved to this CPU; a baseline to compare with that this CPU
-        has none of is left out (the controller judges what that does to the gate)."""
-        from qpbench.system import cpu_info, describe_cpu
-
-        this_cpu = (self.cpu or cpu_info)()
-        named = {k: baselines.for_cpu(v, this_cpu) if v else v
-                 for k, v in (("save_as", settings.save_as), ("add_to", settings.add_to),
-                              ("compare_with", settings.compare_with))}
-        compare = named["compare_with"]
-        expected = baselines.baselines_dir(results_dir) / f"{compare}.json"
-        if compare and compare != settings.compare_with and not self.is_worker and not expected.exists():
-            self.gate = missing_baseline_gate(settings, expected, describe_cpu(this_cpu))
-            self.no_baseline = self.gate.lines[0]
-            named["compare_with"] = None
-        return replace(settings, **named, fail_on_regression=settings.fail_on_regression
-                       and named["compare_with"] is not None)
+    @classmethod
+    def open(cls, settings: RegressionSettings, results_dir: str, repo_dir: str, is_worker: bool,
+             cpu: Callable[[], Mapping[str, Any]] | None = None) -> RegressionStep:
+        """Read what the step needs before anything is measured, so that a missing or corrupt
+        baseline is a usage error then: ``{cpu}`` resolved to this CPU, the baseline to compare
+        with and the one to add to (an xdist worker reads its baseline when first asked)."""
+        gate = None
+        if any(baselines.CPU_FIELD in (n or "") for n in (settings.save_as, settings.add_to, settings.compare_with)):
+            settings, gate = for_this_cpu(settings, results_dir, is_worker, cpu)
+        baseline = baselines.load_baseline(results_dir, settings.compare_with) \
+            if settings.compare_with and not is_worker else None
+        add_target = baselines.load_baseline(results_dir, settings.add_to) if settings.add_to and not is_worker else None
+        return cls(settings, results_dir, repo_dir, is_worker, cpu, baseline, add_target, gate)
 
     @property
     def active(self) -> bool:
@@ -158,13 +171,9 @@ class RegressionStep:
         label = "this run" + (f" @ {git['commit'][:10]}{'+dirty' if git['dirty'] else ''}" if git else "")
         comparison = compare_runs(self.baseline.record, record, thresholds, self.settings.any_machine,
                                   self.baseline.label, label, reference=record.verdict.reference)
-        failed, lines = regression_gate(comparison, self.settings.gate_on)
         gating = self.settings.fail_on_regression
-        if not gating:
-            lines = [lines[0].replace("FAIL qpbench regression gate", "qpbench regression check (not gating)")
-                     .replace("PASS qpbench regression gate", "qpbench regression check (not gating)")
-                     .replace("INCONCLUSIVE qpbench regression gate", "qpbench regression check (not gating)"),
-                     *lines[1:]]
+        failed, lines = regression_gate(comparison, self.settings.gate_on,
+                                        None if gating else "qpbench regression check (not gating)")
         # Could not judge (load): neither a pass nor a regression; the run's exit status says so.
         unjudged = gating and could_not_judge(comparison, check_families(self.settings.gate_on))
         self.gate = GateResult(failed and gating and not unjudged, tuple(lines), inconclusive=unjudged)

@@ -223,29 +223,38 @@ class _Pair:
                          judge_absolute(change, higher_is_better, self.th.get(family, variant)), change)
 
 
-def regression_gate(comparison: Comparison, gate_on: Sequence[str] | None = None) -> tuple[bool, list[str]]:
+GATE = "qpbench regression gate"
+
+
+def regression_gate(comparison: Comparison, gate_on: Sequence[str] | None = None,
+                    heading: str | None = None) -> tuple[bool, list[str]]:
     """(failed, lines): fails on any significant regression of a family in ``gate_on`` (default:
     DEFAULT_GATE_ON), or when nothing could be compared; the line says INCONCLUSIVE when that was
-    load or a slow spell (could_not_judge). Other regressions are listed, not gated."""
+    load or a slow spell (could_not_judge). Other regressions are listed, not gated. The first
+    line opens with the outcome and "qpbench regression gate", or with ``heading`` where the
+    comparison gates nothing (a check that does not fail the run)."""
+    def head(outcome: str) -> str:
+        return heading if heading is not None else f"{outcome} {GATE}"
+
     families = set(check_families(gate_on) if gate_on else DEFAULT_GATE_ON)
     regressions = [c for c in comparison.regressions if c.family in families]
     reported = [c for c in comparison.regressions if c.family not in families]
     extra = [f"  - not gated ({c.family} is not in the gate's metrics): {c.variant} {c.metric}: {c.reason}"
              for c in reported]
     if regressions:
-        lines = [f"FAIL qpbench regression gate: {len(regressions)} significant regression(s) "
+        lines = [f"{head('FAIL')}: {len(regressions)} significant regression(s) "
                  f"against {comparison.baseline_label}"]
         lines += [f"  - {c.variant} {c.metric}: {c.reason}" for c in regressions]
         return True, lines + extra
     if could_not_judge(comparison, families):
-        return True, [f"INCONCLUSIVE qpbench regression gate: nothing could be compared with "
+        return True, [f"{head('INCONCLUSIVE')}: nothing could be compared with "
                       f"{comparison.baseline_label}: every gated figure was taken under load or in a slow spell of "
                       "the machine; retry on a quiet machine (no regression found, none ruled out)"]
     if not comparison.comparable:
-        return True, [f"FAIL qpbench regression gate: nothing could be compared with {comparison.baseline_label}"
+        return True, [f"{head('FAIL')}: nothing could be compared with {comparison.baseline_label}"
                       + (f" ({comparison.notes[0]})" if comparison.notes else "")]
     n = len([c for c in comparison.comparable if c.family in families])
     loaded = [c for c in comparison.changes if c.family in families and c.reason.startswith("taken under load")]
     unjudged = f"; {len(loaded)} gated metric(s) taken under load, not judged (listed above)" if loaded else ""
-    return False, [f"PASS qpbench regression gate: no significant regression in {n} gated metric(s) "
+    return False, [f"{head('PASS')}: no significant regression in {n} gated metric(s) "
                    f"against {comparison.baseline_label}{unjudged}", *extra]
