@@ -75,7 +75,7 @@ def qp_session_of(config: pytest.Config) -> QPSession:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if VARIANT_FIXTURE in metafunc.fixturenames:
-        names = qp_session_of(metafunc.config).selected_variants()
+        names = qp_session_of(metafunc.config).variants.selected()
         metafunc.parametrize(VARIANT_FIXTURE, names, ids=names)
     if BATCH_FIXTURE in metafunc.fixturenames:
         sizes = qp_session_of(metafunc.config).settings.profile.batch_sizes
@@ -85,7 +85,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     qp = qp_session_of(config)
     regression = qp.regression
-    group_by_variant(items, [qp.reference, *qp.selected_variants()])
+    group_by_variant(items, [qp.reference, *qp.variants.selected()])
     screen_first(items)
     items.sort(key=lambda item: item.get_closest_marker(LAST_MARKER) is not None)  # stable: the rest keep their order
     for item in items:
@@ -146,7 +146,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     reason = None if last else qp.screen().out.get(variant)
     if reason is not None:
         pytest.skip(f"screened out: {reason} (--qp-long-run={variant} measures it)")
-    over = qp.over_budget(variant, item.name)
+    over = qp.planner.over_budget(variant, item.name)
     if over is not None:
         pytest.skip(over)
 
@@ -215,12 +215,12 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if not item.get_closest_marker("qpbench"):
         return (yield)
     qp = qp_session_of(item.config)
-    started, built = time.monotonic(), qp.build_seconds()
+    started, built = time.monotonic(), qp.variants.build_s()
     try:
         with timing_lock.held(item.config, exclusive=item.get_closest_marker(timing_lock.TIMING_MARKER) is not None):
             return (yield)
     finally:
-        qp.book(variant_of(item) or "", item.name, time.monotonic() - started, qp.build_seconds() - built)
+        qp.book(variant_of(item) or "", item.name, time.monotonic() - started, qp.variants.build_s() - built)
         if progress.enabled() and not qp.is_worker and _part(item) != _part(nextitem):
             _say_progress(item, qp)
 
@@ -234,7 +234,7 @@ def _say_progress(item: pytest.Item, qp: QPSession) -> None:
     items = item.session.items
     remaining = items[items.index(item) + 1:] if item in items else []
     line = (f"qpbench: {variant_of(item)} {'measured' if after_screen(item) else 'screened'}; "
-            + qp.eta([(variant_of(i) or "", i.name) for i in remaining if i.get_closest_marker("qpbench")]))
+            + qp.planner.eta([(variant_of(i) or "", i.name) for i in remaining if i.get_closest_marker("qpbench")]))
     reporter = item.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.ensure_newline()
@@ -247,7 +247,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     callspec = getattr(item, "callspec", None)
     variant = callspec.params.get(VARIANT_FIXTURE) if callspec else None
     if report.failed and variant is not None:  # setup errors (a build crash) count too
-        qp_session_of(item.config).record_error(variant, item.name, call.excinfo)
+        qp_session_of(item.config).collected.record_error(variant, item.name, call.excinfo)
     return report
 
 
@@ -256,7 +256,7 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
     """After the tests: score, write the record, and apply the gate (as pytest-cov does)."""
     result = yield
     qp = qp_session_of(session.config)
-    qp.close_workers()
+    qp.variants.close()
     if qp.is_worker:
         qp.send_to_controller()
     elif qp.has_results:
@@ -322,7 +322,7 @@ def qp_workload(qp_session: QPSession) -> Any:
 
     ``return qpbench.workload.load_workload(WorkloadSpec(...))``.
     """
-    return qp_session.workload()
+    return qp_session.variants.workload()
 
 
 @pytest.fixture(scope="session")
@@ -333,9 +333,9 @@ def qp_profile(qp_session: QPSession) -> Any:
 @pytest.fixture
 def qp_variant(qp_session: QPSession, qp_workload: Any, qp_variant_name: str) -> Any:
     """The built variant named by the test's parameter (built once per run)."""
-    qp_session.use_workload(qp_workload)
+    qp_session.variants.use_workload(qp_workload)
     try:
-        return qp_session.variant(qp_variant_name)
+        return qp_session.variants.get(qp_variant_name)
     except VariantUnavailable as exc:
         pytest.skip(f"variant {qp_variant_name!r} unavailable here: {exc}")
 
@@ -344,8 +344,8 @@ def qp_variant(qp_session: QPSession, qp_workload: Any, qp_variant_name: str) ->
 def qp_measured(qp_session: QPSession, qp_workload: Any, qp_variant_name: str) -> Any:
     """The variant named by the test's parameter as the engine measures it: built (once) in its
     own worker process, which answers measurement requests (see docs/engine.md)."""
-    qp_session.use_workload(qp_workload)
-    measured = qp_session.engine.variant(qp_variant_name)
+    qp_session.variants.use_workload(qp_workload)
+    measured = qp_session.variants.engine.variant(qp_variant_name)
     try:
         measured.ensure()
     except VariantUnavailable as exc:
@@ -356,4 +356,4 @@ def qp_measured(qp_session: QPSession, qp_workload: Any, qp_variant_name: str) -
 @pytest.fixture
 def qp_record(qp_session: QPSession) -> Any:
     """Call with a result from qpbench.results to hand it to the verdict."""
-    return qp_session.record
+    return qp_session.collected.record

@@ -1,15 +1,20 @@
-"""The files a run leaves: its record as JSON (one per run, and latest.json), report.html,
-summary.md, and the CI job summary."""
+"""What a run presents: the files it leaves (its record as JSON, one per run and latest.json;
+report.html, summary.md and the CI job summary) and the terminal summary's sections."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from qpbench.compare.gate import GateSummary
+from qpbench.compare.regression import RegressionStep
 from qpbench.files import json_text, write_new_text
 from qpbench.record import RunRecord
+from qpbench.render.terminal import readiness_lines
 from qpbench.schema.codec import dump
+from qpbench.verdict import Verdict
 
 
 @dataclass(frozen=True)
@@ -59,3 +64,25 @@ def write_reports(record: RunRecord, out: Path, source: Path | None) -> ReportsW
     except Exception as exc:  # a plotting or template failure must not hide the verdict
         return ReportsWritten(paths, f"reports not written: {type(exc).__name__}: {exc}")
     return ReportsWritten(paths)
+
+
+@dataclass(frozen=True)
+class SummarySection:
+    """A titled block of the terminal summary."""
+
+    title: str
+    lines: list[str]
+    regressions_red: bool = False  # colour the comparison's "regressed" rows too
+
+
+def summary_sections(verdict: Verdict, written: RunRecord | None, json_path: Path | None, reports: list[Path],
+                     report_error: str | None, matrix: dict[str, Any] | None, gate: GateSummary,
+                     regression: RegressionStep) -> list[SummarySection]:
+    """The readiness verdict with the score gate; with a baseline, the comparison with the regression gate."""
+    lines = readiness_lines(verdict, written.timing if written is not None else None, json_path, reports,
+                            report_error, matrix)
+    sections = [SummarySection("qpbench deployment readiness", [*lines, *gate.score.lines])]
+    if regression.active:
+        sections.append(SummarySection("qpbench comparison with a baseline",
+                                       [*regression.report_lines(), *gate.regression.lines], regressions_red=True))
+    return sections

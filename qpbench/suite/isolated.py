@@ -13,7 +13,7 @@ T = TypeVar("T")
 
 
 def builder_or_skip(qp_session: Any, variant: Any) -> str:
-    builder = qp_session.registry.get(variant.name).builder_path
+    builder = qp_session.variants.registry.get(variant.name).builder_path
     if builder is None:
         pytest.skip(f"variant {variant.name!r} has no importable builder: a fresh process cannot rebuild it")
     return builder
