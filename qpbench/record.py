@@ -23,6 +23,7 @@ from qpbench.files import write_json
 from qpbench.compare.gate import GateResult
 from qpbench.results import Result
 from qpbench.schema import codec
+from qpbench.schema.fingerprint import Fingerprint
 from qpbench.schema.shape import UTC_STAMP, Written
 from qpbench.verdict import Verdict
 from qpbench.workload import WorkloadSpec
@@ -36,7 +37,7 @@ R = TypeVar("R")
 class HostRun(Written):
     """One host's part of a ``--dist each`` run."""
 
-    fingerprint: Mapping[str, Any] | None
+    fingerprint: Fingerprint | None
     results: tuple[Result, ...]
     errors: Mapping[str, list[str]]
     verdict: Verdict
@@ -56,7 +57,7 @@ class RunRecord(Written):
     selected_variants: tuple[str, ...]
     fail_under: float | None
     gate: GateResult  # the score gate (--qp-fail-under); the regression gate is in the comparison
-    fingerprint: Mapping[str, Any]  # system.fingerprint(): open, a probe may report more
+    fingerprint: Fingerprint  # system.fingerprint(), as the hooks extended it (schema/fingerprint.py)
     results: tuple[Result, ...]
     errors: Mapping[str, list[str]]  # per variant, measurements that crashed
     verdict: Verdict
