@@ -1,11 +1,12 @@
 # Two commands do everything on a fresh machine:
 #   make bench   set up .venv, then run `pytest bench/` on the default workload
 #   make test    set up .venv, then run the project's tests and its own gate (what CI runs)
+# and, for the edit-test loop, make test-fast (the fast tier of the tests, no gate; see below).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup bench test browser sshd clean
+.PHONY: setup bench test test-fast browser sshd clean
 
 setup: $(VENV)/.installed
 
@@ -30,6 +31,14 @@ SELF_GATE ?= --qp-workload=compact --qp-profile=quick --qp-compare='compact-quic
 test: setup browser sshd
 	$(VENV)/bin/pytest tests/ -rs $(PYTEST_ARGS)
 	$(VENV)/bin/pytest bench/ -q $(SELF_GATE)
+
+# The fast tier, for the edit-test loop: the unit tests and the planted faults that need no
+# measuring run. It leaves out every test marked `slow` (pyproject.toml): the inner bench runs
+# on the tiny model (the plugin, gate, report, crash, hooks and long-run tests), the planted
+# faults in worker processes (stress, memory, isolation), real builds of the runtimes' artifacts
+# (ONNX, OpenVINO, AOTInductor, packages), the ssh hosts, and the self-gate. `make test` runs them.
+test-fast: setup
+	$(VENV)/bin/pytest tests/ -q -m "not slow" -p no:cacheprovider $(PYTEST_ARGS)
 
 # The HTML report test renders the page in headless Chromium (Debian's package).
 # Installed when missing and apt-get can run as root; otherwise that one test skips,

@@ -15,6 +15,8 @@ from qpbench import decision
 from qpbench.config import DEFAULT_VARIANTS
 from tests.sane_results import problems
 
+pytestmark = pytest.mark.slow  # every test starts a pytest session over bench/ on the tiny model
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 # The fresh-process and long-run measurements have their own tests (below, and test_long_run_plugin.py).
