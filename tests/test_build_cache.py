@@ -311,6 +311,7 @@ def test_where_the_cache_lives(monkeypatch, tmp_path):
     assert build_cache.build_cache_dir() == Path.home() / ".cache" / "qpbench" / "builds"
 
 
+@pytest.mark.slow
 def test_a_second_run_takes_its_builds_from_the_cache(suite, tmp_path, monkeypatch):  # noqa: F811
     """Two runs of the bench suite on the tiny model: the second one's builds are cache hits (an
     artifact-writing int8 variant among them) and the run passes as the first did."""

@@ -52,6 +52,7 @@ def test_serve_threads_rejects_bad_arguments():
         serve_threads(lambda i: EXPECTED[i], EXPECTED, threads=0, duration_s=1)
 
 
+@pytest.mark.slow
 def test_concurrency_workers_on_a_clean_and_a_thread_unsafe_model(planted):
     def measure(factory):
         return measure_concurrency(planted(factory), "eager", "qpbench.variants:build_eager", {"threads": 1}, 1,

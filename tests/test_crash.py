@@ -22,6 +22,8 @@ from tests.planted import write_planted
 from tests.test_isolation import alive, interruptible
 from tests.test_plugin import LONG_RUN, TINY, suite  # noqa: F401  (the bench suite and the tiny model)
 
+pytestmark = pytest.mark.slow  # bench runs of planted models that crash, hang or are killed
+
 
 def planted_run(suite: pytest.Pytester, factory: str, *args: str) -> pytest.RunResult:
     """A bench run of a planted model; every measurement is asked for (--qp-long-run=all), since

@@ -100,6 +100,7 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_package_holds_the_artifact_real_wrapper_modules_config_report_and_manifest(package):
     root = package.path
     assert package.variant == "torchscript"
@@ -176,6 +177,7 @@ def test_a_missing_added_or_changed_file_is_refused_naming_it(package, tmp_path,
         ProductionInferenceWrapper.load(root)
 
 
+@pytest.mark.slow
 def test_an_existing_package_is_not_overwritten_without_force(package, run_path, tmp_path):
     out = copy_of(package, tmp_path / "pkgs")
     (out / "keep.txt").write_text("mine")
@@ -218,6 +220,7 @@ def test_force_refuses_the_working_and_home_directories_and_their_parents(packag
     assert (root / "manifest.json").is_file() and inner.is_dir()
 
 
+@pytest.mark.slow
 def test_a_mismatch_with_the_run_fails_and_writes_nothing(run_path, tmp_path):
     record = json.loads(run_path.read_text())
     for r in record["results"]:
@@ -261,6 +264,7 @@ def test_variant_choice(run_path):
         resolve_variant(record, "recommended")
 
 
+@pytest.mark.slow
 def test_a_variant_without_artifact_is_exported_as_torchscript(run_path, tmp_path):
     result = build_package(run_path, tmp_path / "eager", "eager", tolerances=WIDE, latency_calls=CALLS)
     assert result.path is not None
@@ -269,6 +273,7 @@ def test_a_variant_without_artifact_is_exported_as_torchscript(run_path, tmp_pat
     assert config["artifact"]["origin"].startswith("exported at packaging time")
 
 
+@pytest.mark.slow
 def test_cli_package_and_verify(run_path, tmp_path, capsys):
     out = tmp_path / "pkg"
     record = tmp_path / "run.json"
@@ -299,6 +304,7 @@ def test_verify_package_refuses_a_broken_manifest(package, tmp_path):
         verify_package(root, tolerances=WIDE, latency_calls=CALLS)
 
 
+@pytest.mark.slow
 def test_the_readme_usage_works_in_a_fresh_process(package):
     code = """
 import sys
@@ -346,6 +352,7 @@ def test_variants_without_a_runnable_file_are_refused_naming_why(run_path, tmp_p
         prepare_artifact(record, "torchscript", tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("variant", "files", "runtime"), [
     ("onnx-fp32", ["model.onnx"], "onnxruntime"),
     ("openvino-int8", ["model.xml", "model.bin"], "openvino"),

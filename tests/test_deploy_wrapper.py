@@ -356,6 +356,7 @@ def test_batch_of_preprocessed_images_with_dict_params_takes_source_sizes(model)
         model.predict_batch(tensors, [PARAMS, PARAMS], source_sizes=[128])
 
 
+@pytest.mark.slow
 def test_aoti_backend_serves_threads_like_serial_calls(tmp_path):
     """The AOTInductor package (pt2e-int8's and aoti's artifact) behind the wrapper."""
     from qpbench.runtime.backends import AOTInductorBackend

@@ -12,6 +12,8 @@ from qpbench.record import RunRecord
 from tests.test_bad_input import suite  # noqa: F401  (the accuracy test and the tiny model in a pytester dir)
 from tests.test_plugin import TINY
 
+pytestmark = pytest.mark.slow  # every test starts a bench run on the tiny model
+
 ACCURACY = ["-k", "accuracy", "--qp-variants=eager,optimized"]
 
 

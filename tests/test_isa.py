@@ -79,6 +79,7 @@ def _close_to_fp32(variant, ctx) -> None:
     assert out.shape == (4,) and torch.allclose(out.float(), ref, atol=0.05)
 
 
+@pytest.mark.slow
 def test_openvino_bf16_builds_where_bf16_is_simulated(tmp_path, monkeypatch):
     """OpenVINO accepts bf16 on a CPU without it and emulates: the build path runs anywhere."""
     pytest.importorskip("openvino")
@@ -93,6 +94,7 @@ def test_openvino_bf16_builds_where_bf16_is_simulated(tmp_path, monkeypatch):
     assert result.expected == "bf16" and result.conv == {"bf16": 1} and result.fallback_convs == 0
 
 
+@pytest.mark.slow
 def test_aoti_bf16_builds_where_bf16_is_simulated(tmp_path, monkeypatch):
     """oneDNN emulates bf16 on AVX-512 without it: the AOTInductor bf16 package builds and runs."""
     monkeypatch.setattr(bf16, "cpu_info", lambda: {"isa": dict(SAPPHIRE)})
@@ -163,6 +165,7 @@ def test_a_bare_loop_runs_in_windows_and_its_interval_spans_them():
     assert low <= float(np.median(samples)) <= high
 
 
+@pytest.mark.slow
 def test_the_dispatch_picks_the_tool_by_runtime():
     class Session:
         def run(self, outputs, feeds):
@@ -186,6 +189,7 @@ def test_the_dispatch_picks_the_tool_by_runtime():
         agreement.tool_agreement("openvino-fp32-tput", "openvino", TputRunner(), None, lambda: None, (1,), 13, HARNESS)
 
 
+@pytest.mark.slow
 def test_openvino_backend_binds_inputs_without_copies(tmp_path):
     """Inputs are bound to the request once per buffer; a new buffer rebinds; results are copies."""
     pytest.importorskip("openvino")

@@ -162,6 +162,7 @@ def test_live_onnxruntime_and_the_planted_fp32_convolution(tmp_path, planted):
     assert any("silent fallback: 1 of 1 convolutions in fp32" in i for i in issues) == planted
 
 
+@pytest.mark.slow
 def test_live_openvino_runtime_model(tmp_path):
     pytest.importorskip("openvino")
     from qpbench.measure.kernels import kernels_result

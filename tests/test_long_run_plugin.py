@@ -10,6 +10,8 @@ import pytest
 
 from .planted import write_planted
 
+pytestmark = pytest.mark.slow  # the stress, concurrency and LoadGen runs of the tiny model
+
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 TINY = ["--qp-model-factory=tinymodel:build", "--qp-checkpoint=tiny.pt", "--qp-dataset=tiny.npz",
         "--qp-input-size=16", "--qp-profile=quick", "-p", "no:cacheprovider",

@@ -27,6 +27,7 @@ def measure(workload, builder="qpbench.variants:build_eager"):
     return measure_memory(workload, "eager", builder, {"threads": 1}, batch_size=1, iterations=3)
 
 
+@pytest.mark.slow
 def test_a_planted_200mb_model_shows_in_the_increment_and_a_clean_one_does_not(tiny_workload):
     clean = measure(tiny_workload())
     fat = measure(tiny_workload("tinymodel:fat"))
@@ -40,6 +41,7 @@ def test_a_planted_200mb_model_shows_in_the_increment_and_a_clean_one_does_not(t
         assert r.rss_anon_mb + r.rss_file_mb <= r.peak_rss_mb + 1  # current RSS, split, within the peak
 
 
+@pytest.mark.slow
 def test_the_parents_peak_does_not_leak_into_the_worker(tiny_workload):
     ballast = np.ones(300 * 2**20 // 8)  # 300 MiB touched in this (parent) process
     parent_rss = psutil.Process().memory_info().rss / 2**20
@@ -48,11 +50,13 @@ def test_the_parents_peak_does_not_leak_into_the_worker(tiny_workload):
     del ballast
 
 
+@pytest.mark.slow
 def test_a_crashing_worker_is_reported_with_its_reason(tiny_workload):
     with pytest.raises(MeasurementError, match="exited with 1.*factory exploded"):
         measure(tiny_workload("tinymodel:broken"))
 
 
+@pytest.mark.slow
 def test_an_unimportable_builder_is_reported(tiny_workload):
     with pytest.raises(MeasurementError, match="cannot import module 'nowhere'"):
         measure(tiny_workload(), builder="nowhere:build")

@@ -16,6 +16,8 @@ import pytest
 
 from qpbench.record import validation_errors
 
+pytestmark = pytest.mark.slow  # every test starts bench runs that save and compare baselines
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 

@@ -59,6 +59,7 @@ def test_onnx_int8_is_close_to_fp32_and_smaller(tmp_path):
     assert_artifact_smaller_than_fp32(variant, ctx)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hint", ["LATENCY", "THROUGHPUT"])
 def test_openvino_fp32_matches_pytorch(tmp_path, hint):
     ctx = context(tmp_path, threads=1)
@@ -69,6 +70,7 @@ def test_openvino_fp32_matches_pytorch(tmp_path, hint):
     assert_fp32_equal(variant, ctx)  # the throughput variant spreads this batch over its async requests
 
 
+@pytest.mark.slow
 def test_openvino_int8_is_close_to_fp32_and_smaller(tmp_path):
     ctx = context(tmp_path, threads=1)
     variant = openvino_variants.build_openvino_int8(ctx)
@@ -142,6 +144,7 @@ def test_missing_artifacts_are_clear_errors(tmp_path):
         OpenVINOBackend.load(tmp_path / "nope.xml", hint="FAST")
 
 
+@pytest.mark.slow
 def test_concurrent_calls_on_one_openvino_variant_equal_serial(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
@@ -164,6 +167,7 @@ def test_builtin_runtime_variants_are_registered():
     assert TORCH_FREE == {"onnxruntime": "onnx", "openvino": "openvino"}
 
 
+@pytest.mark.slow
 def test_memory_of_a_runtime_variant_is_measured_in_a_process_without_torch(tiny_files, monkeypatch, tmp_path):
     """The worker serves the .onnx with onnxruntime alone: its baseline is far below a torch import's."""
     from qpbench.measure.memory import measure_memory
@@ -189,6 +193,7 @@ def test_memory_of_a_runtime_variant_is_measured_in_a_process_without_torch(tiny
     assert served.peak_rss_mb < 0.6 * with_torch.baseline_rss_mb, (served, with_torch)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("builder", ["build_onnx_fp32", "openvino:build_openvino_fp32"])
 def test_stress_and_concurrency_of_a_runtime_variant_run_without_torch(tiny_files, monkeypatch, tmp_path, builder):
     """As a deployment serves it: the worker imports the runtime alone (it raises if torch came in),

@@ -100,6 +100,7 @@ def ssh_host(tmp_path: Path):
         server.wait(10)
 
 
+@pytest.mark.slow
 def test_dist_each_over_two_ssh_gateways_gives_one_matrix_and_per_host_records(ssh_host, pytester, tiny_files,
                                                                                  monkeypatch):
     bench = pytester.path / "bench"

@@ -170,6 +170,7 @@ def test_one_step_of_memory_in_an_extension_is_not_a_leak(seed):
     assert steps.leak_mb_per_1k > TARGETS.leak_mb_per_1k
 
 
+@pytest.mark.slow
 def test_the_pool_probe_computes_what_the_numpy_probe_does_and_keeps_nothing():
     """A torch worker's probe (the same sum of square roots, on the model's intra-op pool) reads
     the same figure as the numpy one, and 10,000 calls leave the heap in use where it was."""
@@ -402,11 +403,13 @@ def test_stress_loop_warms_up_before_sampling():
 # Planted faults in real worker processes ----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_model_that_keeps_references_to_its_outputs_is_caught(planted):
     r = stress(planted("plantedmodels:leaky"))
     assert r.leak_mb_per_1k > TARGETS.leak_mb_per_1k, r.summary()
 
 
+@pytest.mark.slow
 def test_a_model_that_slows_down_is_caught_and_judged_slower_than_the_clean_one(planted):
     """Relative figures only: the planted degradation (each call sleeps 2 us longer than the last)
     is flagged, and judged a larger slowdown than the clean model's, measured right after it on the
@@ -418,6 +421,7 @@ def test_a_model_that_slows_down_is_caught_and_judged_slower_than_the_clean_one(
     assert slowing.slowdown_pct > clean.slowdown_pct, (slowing.summary(), clean.summary())
 
 
+@pytest.mark.slow
 def test_clean_tiny_model_is_not_flagged_for_a_leak_over_repeated_runs(planted):
     workload = planted()
     runs = [stress(workload, iterations=400) for _ in range(4)]
@@ -425,6 +429,7 @@ def test_clean_tiny_model_is_not_flagged_for_a_leak_over_repeated_runs(planted):
     assert all(0 < r.baseline_rss_mb <= r.peak_rss_mb for r in runs)
 
 
+@pytest.mark.slow
 def test_a_model_that_aborts_the_process_is_isolated(planted):
     with pytest.raises(WorkerFailed) as caught:
         stress(planted("plantedmodels:aborting"))
@@ -435,6 +440,7 @@ def test_a_model_that_aborts_the_process_is_isolated(planted):
     assert again.iterations == 100 + again.extended
 
 
+@pytest.mark.slow
 def test_a_model_that_hangs_is_killed_at_the_timeout(planted):
     with pytest.raises(WorkerFailed, match="did not finish within 8 s and was killed") as caught:
         stress(planted("plantedmodels:hanging"), timeout_s=8)

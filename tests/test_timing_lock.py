@@ -124,6 +124,7 @@ def test_long_run_and_timing_tests_hold_the_lock_exclusively(module):
                          for f in tests)
 
 
+@pytest.mark.slow
 def test_no_lock_file_is_left_after_a_run_under_xdist(pytester, tiny_files):
     """The real bench tests on the tiny model under -n 2: a timing test and a shared one held the lock."""
     from tests.test_plugin import BENCH, TINY

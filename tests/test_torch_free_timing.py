@@ -16,6 +16,8 @@ from qpbench.results import HeadToHeadResult, LatencyResult, ToolAgreementResult
 from qpbench.variants import VariantRegistry, VariantSpec
 from qpbench.workload import WorkloadSpec, load_workload
 
+pytestmark = pytest.mark.slow  # timings of runtime variants in worker processes
+
 pytest.importorskip("onnxruntime")
 
 # torch work between a runtime variant's calls, in the process that built it: a 2-thread matmul
