@@ -180,7 +180,7 @@ def test_the_summary_for_the_fingerprint_matches_the_schema(tmp_path, sixteen_cp
     capped = quota_summary(v2_root(tmp_path, "150000 100000\n"))
     assert capped == {"source": V2, "cpus": 1.5, "usable_cpus": 2}
     assert quota_summary(v2_root(tmp_path, "max 100000\n")) == {"source": None, "cpus": None, "usable_cpus": 16}
-    fingerprint_schema = {"$ref": "#/$defs/fingerprint/properties/cpu_quota", "$defs": schema()["$defs"]}
+    fingerprint_schema = {"$ref": "#/$defs/CpuQuota", "$defs": schema()["$defs"]}
     jsonschema.validate(capped, fingerprint_schema)
     jsonschema.validate(quota_summary(v2_root(tmp_path, "max 100000\n")), fingerprint_schema)
     with pytest.raises(jsonschema.ValidationError):

@@ -6,8 +6,9 @@ user's ``pytest_qpbench_generate_fingerprint`` may return fewer, and older recor
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from annotated_types import Ge, Gt
 from typing_extensions import TypedDict
 
 
@@ -31,8 +32,8 @@ class CacheLevel(TypedDict, total=False, extra_items=Any):
 
 class CpuQuota(TypedDict, total=False, extra_items=Any):
     source: str | None  # where a container's quota was read, or None without one
-    cpus: float | None
-    usable_cpus: int | None
+    cpus: Annotated[float, Gt(0)] | None  # the quota in CPUs of time
+    usable_cpus: Annotated[int, Ge(1)] | None  # what a run may use: the affinity, capped by the quota
 
 
 class Fingerprint(TypedDict, total=False, extra_items=Any):
