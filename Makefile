@@ -27,16 +27,21 @@ bench: setup
 # --qp-missing-baseline=warn does: `qpbench baseline promote results/latest.json` makes one) and
 # held to a readiness score of 80. Its output is kept in SELF_GATE_LOG: the smoke test of
 # `pytest bench/` (tests/test_plugin.py) reads that run instead of making the same one again.
-# Then every test, both tiers (test-fast below), one at a time: the tests time things.
+# Then the tests in two parts: the fast tier (test-fast below) and the slow tests that time nothing
+# (marked builds_only), two at a time; then every other slow test one at a time, with nothing
+# beside it, since it reads figures timed on this machine (pyproject.toml, markers).
 # -rs lists every skipped test with its reason; under CI=true a skip that hides a whole
 # test module fails the run (tests/ci_skips.py).
 SELF_GATE ?= --qp-workload=compact --qp-profile=quick --qp-long-run=all --qp-compare='compact-quick-{cpu}' \
 	--qp-fail-on-regression --qp-fail-under=80
 SELF_GATE_LOG ?= results/self-gate.log
+# The tests that time nothing run on two pytest-xdist workers, a module's tests on one of them.
+PARALLEL ?= -n 2 --dist loadfile
 test: setup browser sshd
 	@mkdir -p $(dir $(SELF_GATE_LOG))
 	set -o pipefail; $(VENV)/bin/pytest bench/ -q $(SELF_GATE) | tee $(SELF_GATE_LOG)
-	QPBENCH_SMOKE_RUN=$(abspath $(SELF_GATE_LOG)) $(VENV)/bin/pytest tests/ -rs $(PYTEST_ARGS)
+	$(VENV)/bin/pytest tests/ -rs -m "not slow or builds_only" $(PARALLEL) $(PYTEST_ARGS)
+	QPBENCH_SMOKE_RUN=$(abspath $(SELF_GATE_LOG)) $(VENV)/bin/pytest tests/ -rs -m "slow and not builds_only" $(PYTEST_ARGS)
 
 # The fast tier, for the edit-test loop: the unit tests and the planted faults that need no
 # measuring run. It leaves out every test marked `slow` (pyproject.toml): the inner bench runs
@@ -44,7 +49,7 @@ test: setup browser sshd
 # faults in worker processes (stress, memory, isolation), real builds of the runtimes' artifacts
 # (ONNX, OpenVINO, AOTInductor, packages), the ssh hosts, and the self-gate. `make test` runs them.
 test-fast: setup
-	$(VENV)/bin/pytest tests/ -q -m "not slow" -p no:cacheprovider $(PYTEST_ARGS)
+	$(VENV)/bin/pytest tests/ -q -m "not slow" -p no:cacheprovider $(PARALLEL) $(PYTEST_ARGS)
 
 # The HTML report test renders the page in headless Chromium (Debian's package).
 # Installed when missing and apt-get can run as root; otherwise that one test skips,

@@ -186,6 +186,7 @@ def compiled(workload, tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.builds_only
 def test_compile_matches_eager_without_recompiling_and_restores_freezing(compiled, workload):
     variant, freezing_after_build = compiled
     assert freezing_after_build is False
@@ -216,6 +217,7 @@ def test_a_failing_compile_is_unavailable_and_restores_freezing(tiny_files, tmp_
 
 
 @pytest.mark.slow
+@pytest.mark.builds_only
 def test_aoti_package_serves_every_batch_size_and_reloads(workload, tmp_path, freezing_off):
     variant = build_aoti(ctx_for(workload, tmp_path))
     assert inductor_config.freezing is False
@@ -255,6 +257,7 @@ def test_aoti_restores_freezing_when_packaging_fails(workload, tmp_path, monkeyp
 
 
 @pytest.mark.slow
+@pytest.mark.builds_only
 def test_aoti_with_a_static_batch_of_one(workload, tmp_path, freezing_off):
     variant = build_aoti(ctx_for(workload, tmp_path, dynamic_batch=False))
     assert "static batch of 1" in variant.meta["export"]

@@ -48,6 +48,7 @@ def test_a_forward_pass_on_shipped_samples_gives_the_recorded_predictions(defaul
 
 
 @pytest.mark.slow
+@pytest.mark.builds_only
 def test_pearson_on_200_shipped_samples_is_above_the_gate(default):
     workload, model = default
     data = workload.data

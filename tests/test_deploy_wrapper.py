@@ -357,6 +357,7 @@ def test_batch_of_preprocessed_images_with_dict_params_takes_source_sizes(model)
 
 
 @pytest.mark.slow
+@pytest.mark.builds_only
 def test_aoti_backend_serves_threads_like_serial_calls(tmp_path):
     """The AOTInductor package (pt2e-int8's and aoti's artifact) behind the wrapper."""
     from qpbench.runtime.backends import AOTInductorBackend

@@ -80,6 +80,7 @@ def _close_to_fp32(variant, ctx) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.builds_only
 def test_openvino_bf16_builds_where_bf16_is_simulated(tmp_path, monkeypatch):
     """OpenVINO accepts bf16 on a CPU without it and emulates: the build path runs anywhere."""
     pytest.importorskip("openvino")
@@ -95,6 +96,7 @@ def test_openvino_bf16_builds_where_bf16_is_simulated(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.builds_only
 def test_aoti_bf16_builds_where_bf16_is_simulated(tmp_path, monkeypatch):
     """oneDNN emulates bf16 on AVX-512 without it: the AOTInductor bf16 package builds and runs."""
     monkeypatch.setattr(bf16, "cpu_info", lambda: {"isa": dict(SAPPHIRE)})
@@ -166,6 +168,7 @@ def test_a_bare_loop_runs_in_windows_and_its_interval_spans_them():
 
 
 @pytest.mark.slow
+@pytest.mark.builds_only
 def test_the_dispatch_picks_the_tool_by_runtime():
     class Session:
         def run(self, outputs, feeds):
@@ -190,6 +193,7 @@ def test_the_dispatch_picks_the_tool_by_runtime():
 
 
 @pytest.mark.slow
+@pytest.mark.builds_only
 def test_openvino_backend_binds_inputs_without_copies(tmp_path):
     """Inputs are bound to the request once per buffer; a new buffer rebinds; results are copies."""
     pytest.importorskip("openvino")

@@ -163,6 +163,7 @@ def test_live_onnxruntime_and_the_planted_fp32_convolution(tmp_path, planted):
 
 
 @pytest.mark.slow
+@pytest.mark.builds_only
 def test_live_openvino_runtime_model(tmp_path):
     pytest.importorskip("openvino")
     from qpbench.measure.kernels import kernels_result

@@ -65,8 +65,9 @@ def test_latency_result_rejects_empty_samples():
         LatencyResult("v", 1, ())
 
 
-def test_replay_hands_pytest_benchmark_exactly_the_worker_samples(pytester):
+def test_replay_hands_pytest_benchmark_exactly_the_worker_samples(pytester, monkeypatch):
     """pytest-benchmark's statistics are of the samples timed in the worker, round for round."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # the inner run is no xdist worker (make test-fast runs -n 2)
     pytester.makepyfile("""
         from qpbench.measure.latency import replay
 

@@ -164,6 +164,7 @@ def test_fx_int8_builds_saves_and_reloads(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.builds_only
 def test_pt2e_int8_aoti_package_builds_and_reloads_without_torchao(tmp_path, monkeypatch):
     ctx = context(tmp_path)
     variant = quantize.build_pt2e_int8(ctx)  # the one AOTInductor compile of this file

@@ -113,8 +113,13 @@ def test_save_then_compare_clean_rerun_passes_and_planted_slowdown_fails(suite, 
 
     clean = run(suite, *SPEED, "--qp-compare=main", "--qp-fail-on-regression", "--qp-compare-markdown=summary.md")
     assert clean.ret == 0, clean.stdout.str()
-    clean.stdout.fnmatch_lines(["*qpbench comparison with a baseline*", "planted*speed_ratio_b1*unchanged*",
+    clean.stdout.fnmatch_lines(["*qpbench comparison with a baseline*", "planted*speed_ratio_b1*",
                                 "PASS qpbench regression gate: no significant regression in * metric(s)*"])
+    # A clean rerun is never flagged as slower. It may read faster: a sub-millisecond tiny model's
+    # paired ratio moves on a shared host (one baseline here read 2.08, its clean rerun 1.67).
+    change = next(c for c in latest(suite)["comparison"]["changes"]
+                  if c["variant"] == "planted" and c["metric"] == "speed_ratio_b1")
+    assert change["verdict"] in ("unchanged", "improved"), change
     assert "| planted | speed\\_ratio\\_b1 |" in (suite.path / "summary.md").read_text()
 
     monkeypatch.setenv("QP_TEST_SLEEP_S", "0.05")
