@@ -13,7 +13,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from qpbench import scoring
+from qpbench.verdict import scoring
 from qpbench.compare.runs import compare_runs, regression_gate
 from qpbench.compare.gate import score_gate
 from qpbench.record import RunRecord

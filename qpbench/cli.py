@@ -133,7 +133,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from qpbench import train
     from qpbench.render.reports import REPORT_FORMATS
-    from qpbench.argparse_help import show_default
+    from qpbench.options.argparse_help import show_default
     from qpbench.data import make_cli
 
     parser = argparse.ArgumentParser(prog="qpbench", description=__doc__)

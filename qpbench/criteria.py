@@ -3,7 +3,7 @@
 An entry knows which results its value comes from and how several are combined (the best
 throughput, the worst stress run), the 95% interval of the value it took, its direction, unit,
 column label and decimals, whether the screen measures it, and its default target, weight and
-hard gate. ``config.Targets``, the scoring (``scoring.py``), the too-close-to-call calls
+hard gate. ``config.Targets``, the scoring (``verdict/scoring.py``), the too-close-to-call calls
 (``criterion_calls.py``) and every report (``render/view.py``) read this table, so a new
 criterion is a new entry.
 

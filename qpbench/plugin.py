@@ -20,7 +20,7 @@ from qpbench.errors import QPBenchError, VariantUnavailable
 from qpbench.compare.gate import exit_status
 from qpbench.run.hosts import host_key
 from qpbench.compare.regression import MARKER as REGRESSION_MARKER, RegressionStep, marker_overrides
-from qpbench.options import add_options, read_regression_settings, read_settings
+from qpbench.options.pytest_options import add_options, read_regression_settings, read_settings
 from qpbench.session import QPSession
 
 SESSION_KEY = pytest.StashKey[QPSession]()

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from qpbench import decision, scoring
+from qpbench.verdict import decision, scoring
 from qpbench.compare.gate import GateSummary
 from qpbench.compare.regression import RegressionSettings, RegressionStep
 from qpbench.config import ScoringConfig, Settings
@@ -161,7 +161,7 @@ class QPSession:
 
     def contenders(self) -> list[str]:
         """The fastest ready variant with a confirmed batch-1 figure, then those a head-to-head may
-        find tied with it (decision.py), from the results so far."""
+        find tied with it (verdict/decision.py), from the results so far."""
         results = self.all_results()
         verdict = scoring.score(results, self.resolve_scoring(), REFERENCE,
                                 selected_errors(self.errors, self.variants.selected()), screened_out=self.screened_out)

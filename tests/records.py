@@ -6,7 +6,7 @@ from qpbench.config import ScoringConfig, get_profile
 from qpbench.compare.gate import GateResult
 from qpbench.record import RunRecord
 from qpbench.results import Result
-from qpbench.scoring import score
+from qpbench.verdict.scoring import score
 from qpbench.workload import WorkloadSpec
 
 FINGERPRINT = {"cpu": {"brand": "Test CPU", "arch": "x86_64", "isa": {"avx2": True}}, "cores_logical": 2,

@@ -379,7 +379,7 @@ def test_cached_predictions_are_kept_under_the_code_that_predicts_them(monkeypat
     # hold do not predict: editing them (a new field of the stress record) keeps the cache warm.
     assert not reached.keys() & {"qpbench.measure.handlers", "qpbench.measure.server", "qpbench.measure.stopping",
                                  "qpbench.measure.agreement", "qpbench.measure.stress", "qpbench.measure.accuracy",
-                                 "qpbench.results", "qpbench.scoring", "qpbench.criteria", "qpbench.config"}
+                                 "qpbench.results", "qpbench.verdict.scoring", "qpbench.criteria", "qpbench.config"}
     monkeypatch.setattr(code_digest, "code_digest", lambda path: "0" * 64)  # the predicting code changed
     assert predictions.predicted_samples(data, 10) != before
 

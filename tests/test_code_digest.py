@@ -78,7 +78,7 @@ def test_qpbench_builds_are_keyed_by_the_builders_models_and_optimizations_not_b
                 "qpbench.data.dataset"} <= reached, spec.name
         assert not reached & {"qpbench.plugin", "qpbench.session", "qpbench.compare.runs", "qpbench.compare.regression",
                               "qpbench.run.clock", "qpbench.variants.build_cache", "qpbench.results",
-                              "qpbench.criteria", "qpbench.scoring", "qpbench.config",
-                              "qpbench.argparse_help", "qpbench.decision"}, spec.name
+                              "qpbench.criteria", "qpbench.verdict.scoring", "qpbench.config",
+                              "qpbench.options.argparse_help", "qpbench.verdict.decision"}, spec.name
         assert "qpbench.variant_info" in reached, spec.name  # the one record a builder makes
         assert not any(m.startswith(("qpbench.render", "qpbench.suite", "qpbench.measure")) for m in reached), spec.name

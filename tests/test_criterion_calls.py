@@ -11,7 +11,7 @@ from qpbench.criteria import INCONCLUSIVE, MET, MISSED, UNBOUNDED, call
 from qpbench.stats import pearson_interval
 from qpbench.render import view
 from qpbench.results import AccuracyResult, LatencyResult, StressResult, ThroughputResult
-from qpbench.scoring import score
+from qpbench.verdict.scoring import score
 
 
 def intervals(results):

@@ -1,14 +1,14 @@
-"""Which ready variant is recommended (qpbench/decision.py through scoring.score): the speed
+"""Which ready variant is recommended (qpbench/verdict/decision.py through scoring.score): the speed
 confirmed by the runtime's own tool, a close race called a tie and broken by the stated rule."""
 
 import numpy as np
 import pytest
 
-from qpbench.decision import TIE_RULE, batch1_figures, contenders, decide, figures_read, ratio_between
+from qpbench.verdict.decision import TIE_RULE, batch1_figures, contenders, decide, figures_read, ratio_between
 from qpbench.results import (
     AGREES, HARNESS_FASTER, HARNESS_SLOWER, HeadToHeadResult, LatencyResult, ToolAgreementResult, VariantInfo,
 )
-from qpbench.scoring import score
+from qpbench.verdict.scoring import score
 from qpbench.config import ScoringConfig
 from tests.test_scoring import results_for
 

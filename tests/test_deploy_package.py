@@ -33,7 +33,7 @@ from qpbench.measure.predictions import predict
 from qpbench.compare.gate import GateResult
 from qpbench.record import RunRecord
 from qpbench.results import LatencyResult
-from qpbench.scoring import score
+from qpbench.verdict.scoring import score
 from qpbench.timing import time_calls
 from qpbench.variants import BuildContext, VariantRegistry, build_variant
 from qpbench.workload import WorkloadSpec, load_workload

@@ -89,7 +89,7 @@ def test_inconclusive_exit_is_none_of_pytests():
 PLANT = """
 from qpbench.compare.gate import GateResult, GateSummary
 from qpbench.plugin import qp_session_of
-from qpbench.scoring import score
+from qpbench.verdict.scoring import score
 from qpbench.config import ScoringConfig
 
 

@@ -16,7 +16,7 @@ from qpbench.errors import VariantUnavailable
 from qpbench.measure import agreement
 from qpbench.results import AccuracyResult, FidelityResult, KernelsResult, LatencyResult, VariantInfo
 from qpbench.render import terminal, view
-from qpbench.scoring import score
+from qpbench.verdict.scoring import score
 from qpbench.variants import bf16
 from qpbench.variants.registry import VariantRegistry
 from tests.test_quantize import context

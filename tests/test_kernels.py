@@ -18,7 +18,7 @@ from qpbench.measure.agreement import parse_benchmark_app
 from qpbench.measure.isolation import MeasurementError
 from qpbench.results import KernelsResult, LatencyResult, Result
 from qpbench.schema.codec import dump, load
-from qpbench.scoring import score
+from qpbench.verdict.scoring import score
 from qpbench.variants.base import Variant
 from qpbench.variants.onnx import RunnerModule
 from tests.test_quantize import context

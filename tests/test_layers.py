@@ -15,21 +15,21 @@ PACKAGE = Path(__file__).resolve().parents[1] / "qpbench"
 # Bottom to top. A module belongs to the first entry that is its dotted name or a parent of it.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("qpbench", "qpbench.errors", "qpbench.files", "qpbench.progress", "qpbench.stats", "qpbench.timing", "qpbench.runtime",
-     "qpbench.hookspec", "qpbench.compare", "qpbench.run", "qpbench.schema"),  # the packages (their modules are placed below)
-    ("qpbench.config", "qpbench.argparse_help", "qpbench.criteria", "qpbench.system", "qpbench.variant_info", "qpbench.results", "qpbench.peak"),
+     "qpbench.hookspec", "qpbench.compare", "qpbench.run", "qpbench.schema", "qpbench.options"),  # the packages (their modules are placed below)
+    ("qpbench.config", "qpbench.options.argparse_help", "qpbench.criteria", "qpbench.system", "qpbench.variant_info", "qpbench.results", "qpbench.peak"),
     ("qpbench.models", "qpbench.data"),
     ("qpbench.workload",),
     ("qpbench.optimize",),
     ("qpbench.variants",),  # variants.build_cache too
     ("qpbench.measure",),
-    ("qpbench.scoring", "qpbench.verdict", "qpbench.advice", "qpbench.decision", "qpbench.run.screening", "qpbench.run.selection", "qpbench.compare.gate", "qpbench.compare.comparison", "qpbench.compare.runs", "qpbench.compare.thresholds", "qpbench.compare.judge",
+    ("qpbench.verdict", "qpbench.run.screening", "qpbench.run.selection", "qpbench.compare.gate", "qpbench.compare.comparison", "qpbench.compare.runs", "qpbench.compare.thresholds", "qpbench.compare.judge",
      "qpbench.compare.speed", "qpbench.compare.differences", "qpbench.run.hosts", "qpbench.compare.baseline",
      "qpbench.record", "qpbench.run.xdist", "qpbench.run.journal", "qpbench.run.clock",
      "qpbench.run.plan", "qpbench.run.finish", "qpbench.run.collect", "qpbench.run.variants"),
     ("qpbench.render", "qpbench.compare.text", "qpbench.compare.markdown"),
     ("qpbench.compare.regression", "qpbench.deploy", "qpbench.train", "qpbench.run.timing_lock", "qpbench.run.output"),
     ("qpbench.suite", "qpbench.session"),
-    ("qpbench.plugin", "qpbench.options", "qpbench.cli", "qpbench.compare.cli", "qpbench.__main__", "qpbench.options_doc",
+    ("qpbench.plugin", "qpbench.options.pytest_options", "qpbench.cli", "qpbench.compare.cli", "qpbench.__main__", "qpbench.options.doc",
      "qpbench.schema.generate", "qpbench.schema.__main__"),
 )
 

@@ -13,7 +13,7 @@ from qpbench.config import ScoringConfig
 from qpbench.measure.defaults import MEASURE
 from qpbench.measure.load_watch import CpuTimes, LoadWatch, load_between, measured_quietly, read_cpu_times, under_load
 from qpbench.results import LatencyResult
-from qpbench.scoring import score
+from qpbench.verdict.scoring import score
 
 
 def times(wall: float, busy: float, own: float, steal: float = 0.0, total: float | None = None) -> CpuTimes:

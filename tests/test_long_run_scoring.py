@@ -17,7 +17,7 @@ from qpbench.results import (
     WorkerFailure,
 )
 from qpbench.schema.codec import dump, load
-from qpbench.scoring import score
+from qpbench.verdict.scoring import score
 
 from .test_scoring import results_for
 

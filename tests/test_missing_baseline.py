@@ -10,7 +10,7 @@ import pytest
 from qpbench.compare.baseline import BaselineError, save_baseline
 from qpbench.config import ConfigError, parse_missing_baseline
 from qpbench.compare.gate import GateSummary, exit_status
-from qpbench.options import read_regression_settings
+from qpbench.options.pytest_options import read_regression_settings
 from qpbench.compare.regression import RegressionSettings, RegressionStep
 from qpbench.results import LatencyResult
 from tests.records import make_record

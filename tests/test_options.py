@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from qpbench import options_doc
+from qpbench.options import doc as options_doc
 from qpbench.compare.thresholds import make_thresholds
 from qpbench.config import ConfigError, parse_names, positive_int
-from qpbench.argparse_help import pairs_of, positive_int_arg, show_default
-from qpbench.options import read_regression_settings, read_settings
+from qpbench.options.argparse_help import pairs_of, positive_int_arg, show_default
+from qpbench.options.pytest_options import read_regression_settings, read_settings
 from qpbench.workload import WorkloadChoice, resolve_spec
 
 # "<what it does>. Default: <value>[ (<note>)].[ Ini: <key>.]"
@@ -80,7 +80,7 @@ def test_every_command_argument_help_shows_its_default(command: str) -> None:
 
 def test_the_committed_options_reference_is_current() -> None:
     assert options_doc.DOC_PATH.read_text(encoding="utf-8") == options_doc.render(), \
-        "docs/options.md is stale: run python -m qpbench.options_doc"
+        "docs/options.md is stale: run python -m qpbench.options.doc"
 
 
 @pytest.mark.parametrize(("value", "names"), [

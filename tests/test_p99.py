@@ -13,7 +13,7 @@ from qpbench.measure.stopping import measure_until, rule_for
 from qpbench.record import schema
 from qpbench.render.terminal import readiness_lines
 from qpbench.results import LatencyResult, VariantInfo
-from qpbench.scoring import score
+from qpbench.verdict.scoring import score
 from qpbench.stats import samples_to_bound
 from tests.test_stopping import FakeClock
 

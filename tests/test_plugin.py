@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from qpbench import decision
+from qpbench.verdict import decision
 from qpbench.config import DEFAULT_VARIANTS
 from tests.sane_results import problems
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from qpbench.config import ConfigError, ScoringConfig, Targets, make_scoring
 from qpbench.criteria import CRITERIA
 from qpbench.results import AccuracyResult, FidelityResult, LatencyResult, MemoryResult, ThroughputResult, VariantInfo
-from qpbench.scoring import criterion_score, score
+from qpbench.verdict.scoring import criterion_score, score
 from qpbench.schema.codec import dump
 
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from qpbench.config import ScoringConfig
 from qpbench.results import AccuracyResult, FidelityResult, LatencyResult, VariantInfo
-from qpbench.scoring import score
+from qpbench.verdict.scoring import score
 from qpbench.run.screening import ALL, READY, decide
 
 

@@ -14,7 +14,7 @@ from qpbench.config import ScoringConfig, Targets
 from qpbench.measure.isolation import WorkerFailed
 from qpbench.measure.stress import confirmed_stress_loop, measure_stress, shown_flat, stress_loop
 from qpbench.results import StressResult
-from qpbench.scoring import score
+from qpbench.verdict.scoring import score
 
 from .planted import planted  # noqa: F401  (fixture)
 

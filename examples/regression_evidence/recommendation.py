@@ -108,7 +108,7 @@ def summary(out: Path) -> None:
 def rescore(out: Path) -> None:
     """Each run's results scored by the code in this checkout: the same records before and after a
     change to the scoring."""
-    from qpbench import scoring
+    from qpbench.verdict import scoring
 
     for path in sorted((out / "results" / "runs").glob("*.json")):
         r = RunRecord.load(path)

@@ -12,7 +12,7 @@ from qpbench.compare.baseline import CPU_FIELD, BaselineError, list_baselines, l
 from qpbench.compare.runs import compare_runs, regression_gate
 from qpbench.compare.thresholds import make_thresholds
 from qpbench.config import DEFAULT_GATE_ON, DEFAULT_THRESHOLDS, FAMILY_HELP, RUN, parse_names, parse_pairs
-from qpbench.argparse_help import show_default
+from qpbench.options.argparse_help import show_default
 from qpbench.errors import ConfigError, RecordError
 from qpbench.record import RunRecord
 from qpbench.schema.codec import dump

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from qpbench.argparse_help import positive_int_arg
+from qpbench.options.argparse_help import positive_int_arg
 from qpbench.data.pipeline import MAKE_DATA
 from qpbench.progress import enabled as progress_enabled
 

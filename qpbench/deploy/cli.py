@@ -14,7 +14,7 @@ import argparse
 import logging
 
 from qpbench.deploy.revalidate import PACKAGE, Tolerances
-from qpbench.argparse_help import positive_int_arg, show_default
+from qpbench.options.argparse_help import positive_int_arg, show_default
 from qpbench.deploy.revalidate import Revalidation, RevalidationError
 from qpbench.errors import QPBenchError
 

@@ -2,7 +2,7 @@
 beside the measuring code rather than in ``qpbench.config`` (a profile sets how long a
 measurement runs; this, how it is taken).
 
-Three of them are read by the verdict too (``scoring.py``, ``run/screening.py``): the screen's
+Three of them are read by the verdict too (``verdict/scoring.py``, ``run/screening.py``): the screen's
 margin, the LoadGen/latency agreement and the warm-up growth worth naming.
 """
 

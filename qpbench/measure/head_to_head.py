@@ -1,5 +1,5 @@
 """Two variants timed against each other at batch 1, calls alternating (ABBA) in one process,
-until the median ratio is precise: what tells a tie from a difference (scoring.py).
+until the median ratio is precise: what tells a tie from a difference (verdict/scoring.py).
 
 Each side runs on a thread pool: torch's OpenMP pool, ONNX Runtime's or OpenVINO's. A pool's
 threads go on spinning after a call, and a call of the other pool started in that time shares

@@ -172,7 +172,7 @@ class ToolAgreementResult(Written):
 class HeadToHeadResult(Written):
     """Two variants timed against each other at batch 1, calls alternating (ABBA) in one process
     where neither's runtime disturbs the other's (suite/head_to_head.py); the per-pair ratio
-    variant/other decides whether they can be told apart (a tie, scoring.py)."""
+    variant/other decides whether they can be told apart (a tie, verdict/scoring.py)."""
 
     kind: ClassVar[str] = "head_to_head"
     __json_derived__ = ("summary",)  # written for readers of the file

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from qpbench import __version__, scoring
+from qpbench import __version__
+from qpbench.verdict import scoring
 from qpbench.compare.gate import GateResult, hosts_score_gate, score_gate
 from qpbench.config import ScoringConfig
 from qpbench.verdict import Verdict

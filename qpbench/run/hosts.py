@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from qpbench import scoring
+from qpbench.verdict import scoring
 from qpbench.config import ScoringConfig
 from qpbench.record import HostRun
 from qpbench.results import Result

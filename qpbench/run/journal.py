@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from qpbench import __version__, scoring
+from qpbench import __version__
+from qpbench.verdict import scoring
 from qpbench.config import QuantThresholds, ScoringConfig, Targets
 from qpbench.errors import RecordError
 from qpbench.compare.gate import GateResult

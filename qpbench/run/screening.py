@@ -2,7 +2,7 @@
 
 The run measures every variant's screen first: its build, accuracy and fidelity, batch-1
 latency, paired speed against the reference and kernels. Those hold every hard gate and the
-figures the recommendation is made from (the fastest ready variant, ``scoring.py``). The
+figures the recommendation is made from (the fastest ready variant, ``verdict/scoring.py``). The
 other measurements (the larger batch sizes, throughput, memory, agreement with the runtime's
 tool, and the long runs: stress, concurrency, LoadGen) then go to the variants that can still
 be recommended: those not clearly out of the running. A variant is clearly out when it failed
@@ -27,7 +27,7 @@ from qpbench.config import ScoringConfig
 from qpbench.measure.defaults import MEASURE
 from qpbench.criteria import CRITERIA
 from qpbench.results import LatencyResult, Result
-from qpbench.scoring import score
+from qpbench.verdict.scoring import score
 from qpbench.verdict import VariantVerdict
 
 ALL = "all"

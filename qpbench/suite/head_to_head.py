@@ -1,7 +1,7 @@
 """The race for the recommendation, timed head to head at the end of the run: the fastest ready
 variant against each ready variant whose batch-1 median is within ``decision.HEAD_TO_HEAD_WITHIN``
 of it, calls alternating in one process (measure/head_to_head.py); the verdict calls a tie from
-the ratio's interval and breaks it by a stated rule (decision.py)."""
+the ratio's interval and breaks it by a stated rule (verdict/decision.py)."""
 
 import pytest
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from qpbench.measure.isolation import NotApplicable
-from qpbench.decision import batch1_figures
+from qpbench.verdict.decision import batch1_figures
 from qpbench.measure.load_watch import under_load
 from qpbench.results import AGREES, LatencyResult
 from qpbench.suite.isolated import in_worker
@@ -49,7 +49,7 @@ def test_tool_agreement(qp_measured, qp_record, qp_session):
     """The verdict's batch-1 figure beside the runtime's own tool on the same artifact (benchmark_app,
     a bare ONNX Runtime loop, the bare module): a figure that disagrees with its tool is measured
     again once; one still slower is reported unconfirmed, one still faster a broken comparison
-    (decision.py)."""
+    (verdict/decision.py)."""
     latency = batch1_latency(qp_session, qp_measured.name)
     if latency is None:
         pytest.skip("no batch-1 latency of this variant in this run: nothing to confirm")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from qpbench.argparse_help import argtype, pairs_of, positive_int_arg, show_default
+from qpbench.options.argparse_help import argtype, pairs_of, positive_int_arg, show_default
 from qpbench.compare.regression import RegressionSettings
 from qpbench.config import (
     BUILD_CACHE_DEFAULT,

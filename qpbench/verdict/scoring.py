@@ -14,10 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from qpbench import criteria
-from qpbench.advice import critical_issues, fmt, recommendations
+from qpbench.verdict.advice import critical_issues, fmt, recommendations
 from qpbench.config import ScoringConfig
 from qpbench.criteria import active
-from qpbench.decision import agreement_problems, decide, figures_read, unconfirmed
+from qpbench.verdict.decision import agreement_problems, decide, figures_read, unconfirmed
 from qpbench.variant_info import REFERENCE
 from qpbench.results import AccuracyResult, FidelityResult, KernelsResult, LatencyResult, Result, VariantInfo, WorkerFailure
 from qpbench.verdict import CriterionVerdict, QuantCandidate, VariantReason, VariantVerdict, Verdict
@@ -100,7 +100,7 @@ def score(
 ) -> Verdict:
     """Results + targets -> verdict. ``errors``: per variant, measurements that crashed;
     ``screened_out``: variants measured no further than the screen, and why (screening.py)."""
-    results = figures_read(results)  # each variant's batch-1 figure: the last clean one (decision.py)
+    results = figures_read(results)  # each variant's batch-1 figure: the last clean one (verdict/decision.py)
     errors = {k: list(v) for k, v in (errors or {}).items()}
     for r in results:
         if isinstance(r, VariantInfo) and r.error:

@@ -1,7 +1,7 @@
 """How command-line options are declared: argparse ``type``s made from the settings' parsers,
 and defaults as the help texts (and docs/options.md) print them.
 
-Used by the pytest options (``qpbench/options.py``) and every ``qpbench`` command's parser,
+Used by the pytest options (``qpbench/options/pytest_options.py``) and every ``qpbench`` command's parser,
 so a help text shows the value a run uses, written the one way.
 """
 

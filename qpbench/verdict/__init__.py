@@ -103,7 +103,7 @@ class Verdict(Written):
     quantization: tuple[QuantCandidate, ...] = ()
     best_quantization: str | None = None  # the fastest accepted quantization method
     screened_out: tuple[VariantReason, ...] = ()  # not measured after the screen
-    tie: tuple[str, ...] = ()  # the fastest variants a head-to-head could not tell apart, the pick first (decision.py)
+    tie: tuple[str, ...] = ()  # the fastest variants a head-to-head could not tell apart, the pick first (verdict/decision.py)
     quant_thresholds: QuantThresholds = field(default_factory=QuantThresholds)
 
     @classmethod

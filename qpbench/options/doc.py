@@ -1,7 +1,7 @@
 """docs/options.md: the pytest options and the ``qpbench`` commands, rendered from their parsers.
 
-    python -m qpbench.options_doc           # rewrite docs/options.md
-    python -m qpbench.options_doc --check   # exit 1 when docs/options.md is stale
+    python -m qpbench.options.doc           # rewrite docs/options.md
+    python -m qpbench.options.doc --check   # exit 1 when docs/options.md is stale
 
 The help texts print their defaults from ``qpbench.config``, so the page follows the
 code; a test fails when the committed page differs from what this renders.
@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "options.md"
+DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "options.md"
 GROUP = "qpbench"
 
 
 def pytest_options() -> list[Any]:
     """The plugin's option group, as pytest's ``Argument`` objects, in the order they are added."""
-    from qpbench.options import add_options
+    from qpbench.options.pytest_options import add_options
 
     parser = pytest.Parser(_ispytest=True)
     add_options(parser)
@@ -79,7 +79,7 @@ def _command_section(name: str, parser: argparse.ArgumentParser) -> list[str]:
 
 def render() -> str:
     lines = ["# Options reference", "",
-             "Generated from the parsers by `python -m qpbench.options_doc`: do not edit by hand. Every default",
+             "Generated from the parsers by `python -m qpbench.options.doc`: do not edit by hand. Every default",
              "printed here comes from `qpbench/config.py`.", ""]
     lines += _pytest_section()
     for name, parser in cli_commands().items():
@@ -88,7 +88,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m qpbench.options_doc", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m qpbench.options.doc", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when the file is stale instead of writing it")
     parser.add_argument("--out", type=Path, default=DOC_PATH, help=f"the page (default: {DOC_PATH})")
     args = parser.parse_args(argv)
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
         if current != text:
-            print(f"{args.out} is stale: run python -m qpbench.options_doc", file=sys.stderr)
+            print(f"{args.out} is stale: run python -m qpbench.options.doc", file=sys.stderr)
             return 1
         return 0
     args.out.parent.mkdir(parents=True, exist_ok=True)
