@@ -51,6 +51,9 @@ def summary_lines(verdict: Verdict, json_path: str | None) -> list[str]:
     if speedups:
         lines.append(f"batch-1 median speed-up vs {verdict.reference} (same run): " + ", ".join(speedups))
     lines += kernel_table(verdict)
+    basis = view.score_basis_line(verdict)
+    if basis:
+        lines.append(basis)
     if verdict.recommended:
         lines.append(f"recommended variant: {verdict.recommended} (score {verdict.recommended_score:.0f})")
     else:

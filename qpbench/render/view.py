@@ -86,6 +86,19 @@ def variant_rows(verdict: Verdict) -> list[VariantRow]:
     ) for v in verdict.variants]
 
 
+def score_basis_line(verdict: Verdict) -> str | None:
+    """What the scores rest on, where the run measured some criteria for some variants only
+    (Verdict.score_basis); None where every variant got every criterion."""
+    if not verdict.score_basis:
+        return None
+    crits = active(verdict.config.targets)
+    scored = [c.short for c in crits if c.name in verdict.score_basis]
+    some = [c.short for c in crits if c.name not in verdict.score_basis and verdict.config.weights.get(c.name, 0.0) > 0
+            and any(v.criterion(c.name).value is not None for v in verdict.variants)]
+    return (f"scores rest on what every variant got in this run: {', '.join(scored)}"
+            + (f"; {', '.join(some)} measured for some variants only: judged, not scored" if some else ""))
+
+
 @dataclass(frozen=True)
 class TargetRow:
     name: str

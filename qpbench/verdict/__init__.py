@@ -44,7 +44,7 @@ class CriterionVerdict(Written):
 class VariantVerdict(Written):
     variant: str
     criteria: tuple[CriterionVerdict, ...]
-    score: float  # 0-100 over measured criteria
+    score: float  # 0-100 over the measured criteria of the run's score basis (Verdict.score_basis)
     ready: bool
     reasons: tuple[str, ...]  # why it is not ready
     batch1_p50_ms: float | None
@@ -90,6 +90,7 @@ class Verdict(Written):
 
     __json_derived__ = ("recommended_score",)
     __json_order__ = ("recommended", "recommended_score")
+    __json_omit_empty__ = ("score_basis",)
 
     recommended: str | None
     reference: str
@@ -105,6 +106,10 @@ class Verdict(Written):
     screened_out: tuple[VariantReason, ...] = ()  # not measured after the screen
     tie: tuple[str, ...] = ()  # the fastest variants a head-to-head could not tell apart, the pick first (verdict/decision.py)
     quant_thresholds: QuantThresholds = field(default_factory=QuantThresholds)
+    # The criteria every variant's score rests on, where the run measured some criteria for some
+    # variants only (the screen left the others out): those are judged, not scored. Empty: every
+    # variant got every criterion measured in the run, and each score rests on all of them.
+    score_basis: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, config: ScoringConfig, **parts: Any) -> Verdict:

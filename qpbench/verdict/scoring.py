@@ -5,6 +5,12 @@ the ratio to the target when not), a variant's score is the weighted mean over
 the criteria that were measured, times 100. A variant is *ready* when every
 hard gate was measured and passed and nothing failed while measuring it. The
 recommended variant is the fastest ready one (batch-1 median latency).
+
+Every score of a run rests on the same criteria (``score_basis``): those measured for every
+variant that nothing failed for. A criterion the run measured for some variants only (the
+screen left the others out, docs/engine.md) is judged for them, a hard gate still decides
+readiness, but it weighs in no score: a variant measured in full in one run and screened in the
+next keeps its score, and two variants' scores compare.
 """
 
 from __future__ import annotations
@@ -51,6 +57,20 @@ def collect_metrics(results: Iterable[Result], reference: str
     return criteria.measured(results, reference), p50
 
 
+def score_basis(measured: Mapping[str, Mapping[str, object]], errors: Mapping[str, list[str]],
+                config: ScoringConfig) -> tuple[str, ...]:
+    """The criteria that weigh in a score and were measured for every variant nothing failed for
+    (``measured``: per variant, its criteria; ``errors``: per variant, what failed); empty when
+    that is every such criterion any variant got, so each score rests on all it measured."""
+    weighed = [c.name for c in active(config.targets) if config.weights.get(c.name, 0.0) > 0]
+    whole = [names for variant, names in measured.items() if names and not errors.get(variant)]
+    if not whole:
+        return ()
+    basis = tuple(c for c in weighed if all(c in names for names in whole))
+    anywhere = {c for names in measured.values() for c in names}
+    return () if set(basis) >= anywhere & set(weighed) else basis
+
+
 def judge_variant(
     name: str,
     values: Mapping[str, float],
@@ -59,8 +79,10 @@ def judge_variant(
     p50: float | None,
     reference_p50: float | None,
     bounds: Mapping[str, tuple[float, float]] | None = None,
+    basis: tuple[str, ...] = (),
 ) -> VariantVerdict:
-    """``bounds``: the 95% intervals of the criteria that have one (criteria.py)."""
+    """``bounds``: the 95% intervals of the criteria that have one (criteria.py); ``basis``: the
+    criteria the score rests on (``score_basis``; empty: every measured one)."""
     bounds = bounds or {}
     judged = []
     reasons = list(errors)
@@ -84,7 +106,7 @@ def judge_variant(
         if hard and not ok:
             sign = ">=" if crit.higher_is_better else "<="
             reasons.append(f"{crit.name} {fmt(value)} misses the target {sign} {fmt(target)}{crit.unit and ' ' + crit.unit}")
-    measured = [c for c in judged if c.score is not None and c.weight > 0]
+    measured = [c for c in judged if c.score is not None and c.weight > 0 and (not basis or c.name in basis)]
     total_weight = sum(c.weight for c in measured)
     score = 100.0 * sum(c.weight * c.score for c in measured) / total_weight if total_weight else 0.0
     speedup = reference_p50 / p50 if (p50 and reference_p50) else None
@@ -115,9 +137,10 @@ def score(
             errors.setdefault(r.variant, []).append(fallback_message(r))
     measured, p50 = collect_metrics(results, reference)
     names = list(dict.fromkeys([*measured, *errors]))
+    basis = score_basis(measured, errors, config)
     verdicts = [
         judge_variant(n, {c: m.value for c, m in measured.get(n, {}).items()}, config, errors.get(n, []), p50.get(n),
-                      p50.get(reference), {c: m.interval for c, m in measured.get(n, {}).items() if m.interval})
+                      p50.get(reference), {c: m.interval for c, m in measured.get(n, {}).items() if m.interval}, basis)
         for n in names
     ]
     infos = {r.variant: r for r in results if isinstance(r, VariantInfo)}
@@ -159,6 +182,7 @@ def score(
         quantization=tuple(quant),
         best_quantization=best_quant,
         screened_out=tuple(VariantReason(n, why) for n, why in (screened_out or {}).items()),
+        score_basis=basis,
     )
 
 
