@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from qpbench import hookspec, progress
-from qpbench.run import timing_lock
+from qpbench.run import screening, timing_lock
 from qpbench.errors import QPBenchError, VariantUnavailable
 from qpbench.compare.gate import exit_status
 from qpbench.run.hosts import host_key
@@ -67,6 +67,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.option.benchmark_save = config.option.benchmark_save or regression.settings.save_as
             regression.benchmark_storage = str(config.option.benchmark_storage)
     config.stash[SESSION_KEY] = QPSession(config, settings, regression)
+    config.pluginmanager.register(SpeedOrderLoop(), "qpbench-speed-order")
 
 
 def qp_session_of(config: pytest.Config) -> QPSession:
@@ -143,12 +144,52 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     variant = variant_of(item) or ""
     qp = qp_session_of(item.config)
-    reason = None if last else qp.screen().out.get(variant)
+    reason = None if last else qp.long_run_skip(variant)
     if reason is not None:
-        pytest.skip(f"screened out: {reason} (--qp-long-run={variant} measures it)")
+        pytest.skip(f"screened out: {reason} (--qp-long-run=all or ={variant} measures it)")
     over = qp.planner.over_budget(variant, item.name)
     if over is not None:
         pytest.skip(over)
+
+
+def order_by_speed(items: list[pytest.Item], start: int, order: tuple[str, ...]) -> None:
+    """The measurements after the screen from ``start`` on, each variant's together, in ``order``
+    (in place; the others keep their places)."""
+    rank = {name: i for i, name in enumerate(order)}
+    slots = [i for i in range(start, len(items)) if after_screen(items[i])]
+    ordered = sorted((items[i] for i in slots), key=lambda item: rank.get(variant_of(item), len(rank)))
+    for slot, item in zip(slots, ordered):
+        items[slot] = item
+
+
+class SpeedOrderLoop:
+    """pytest's own loop, except under ``--qp-long-run=contenders`` without pytest-xdist: once the
+    screen has run, the measurements after it go variant by variant, fastest first (the screen's
+    order), so that a variant on standby is decided after every faster one was measured in full.
+    (A plugin object of its own: the module's ``pytest_runtestloop`` is the wrapper that finishes.)"""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
+        qp = qp_session_of(session.config)
+        if (screening.CONTENDERS not in qp.settings.long_run or qp.is_worker or session.config.option.collectonly
+                or session.config.pluginmanager.hasplugin("dsession")
+                or (session.testsfailed and not session.config.option.continue_on_collection_errors)):
+            return None  # pytest's (or pytest-xdist's) loop
+        items, ordered, i = session.items, False, 0
+        while i < len(items):
+            if not ordered and after_screen(items[i]):
+                order_by_speed(items, i, qp.screen().order)
+                ordered = True
+            nextitem = items[i + 1] if i + 1 < len(items) else None
+            if not ordered and nextitem is not None and after_screen(nextitem):
+                nextitem = None  # what follows is reordered before it runs: tear down as at the end
+            items[i].config.hook.pytest_runtest_protocol(item=items[i], nextitem=nextitem)
+            if session.shouldfail:
+                raise session.Failed(session.shouldfail)
+            if session.shouldstop:
+                raise session.Interrupted(session.shouldstop)
+            i += 1
+        return True
 
 
 @pytest.hookimpl(optionalhook=True)

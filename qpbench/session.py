@@ -58,6 +58,7 @@ class QPSession:
                                settings.budget_min)
         self._fingerprint: dict[str, Any] | None = None
         self._screen: screening.Screen | None = None
+        self._standby_decided: set[str] = set()  # --qp-long-run=contenders: variants decided on standby or not
         self._scoring_resolved = False
         self.finished: finish.Finished | None = None  # what finishing produced, then what was written:
         self.verdict: Verdict | None = None
@@ -85,10 +86,10 @@ class QPSession:
         selected = self.variants.selected()
         for name in selected:
             self.variants.registry.get(name)
-        unknown = [n for n in self.settings.long_run if n not in (screening.ALL, screening.READY, *selected)]
+        unknown = [n for n in self.settings.long_run if n not in (*screening.POLICIES, *selected)]
         if unknown:
-            raise ConfigError(f"--qp-long-run names {unknown}, which are not selected: choose 'all', 'ready' or "
-                              f"from {', '.join(selected)}")
+            raise ConfigError(f"--qp-long-run names {unknown}, which are not selected: choose "
+                              f"{', '.join(repr(p) for p in screening.POLICIES)} or from {', '.join(selected)}")
         if check_workload:
             self.variants.workload().check_model()
 
@@ -117,6 +118,27 @@ class QPSession:
             self._screen = screening.decide(self.all_results(), selected_errors(self.errors, selected),
                                             self.settings.scoring, REFERENCE, selected, policy)
         return self._screen
+
+    def long_run_skip(self, variant: str) -> str | None:
+        """Why ``variant`` gets no measurement after the screen (None: it is measured). Under
+        ``--qp-long-run=contenders`` a kept variant that is not a contender is decided at its first
+        such measurement, from the variants measured in full before it (screening.standby_reason),
+        and a variant left out so joins the screened-out ones."""
+        screen = self.screen()
+        if variant in screen.out or not screen.by_speed or variant in self._standby_decided:
+            return screen.out.get(variant)
+        self._standby_decided.add(variant)
+        before = screen.order[:screen.order.index(variant)] if variant in screen.order else ()
+        full = [n for n in before if n not in screen.out]
+        selected = self.variants.selected()
+        verdict = scoring.score(self.all_results(), self.resolve_scoring(), REFERENCE,
+                                selected_errors(self.errors, selected))
+        doubtful = decision.unconfirmed(decision.agreement_problems(self.all_results()))
+        standing = [v.variant for v in verdict.variants if v.variant in full and v.ready and v.variant not in doubtful]
+        reason = screening.standby_reason(screen, variant, standing)
+        if reason is not None:
+            screen.out[variant] = reason
+        return reason
 
     @property
     def screened_out(self) -> dict[str, str]:

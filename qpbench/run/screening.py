@@ -15,7 +15,12 @@ left) is kept too, so every variant that may end within that many points of the 
 one is measured in full.
 
 ``--qp-long-run``: ``ready`` (the default) keeps what the screen keeps, ``all`` keeps every
-variant, and names add those variants to the screen's choice.
+variant, and names add those variants to the screen's choice. ``contenders`` measures in full
+only the kept variants a head-to-head may find tied with the fastest of them (their batch-1
+medians within ``HEAD_TO_HEAD_WITHIN`` of its, verdict/decision.py), the fastest first; the run
+measures the other kept variants after them, by speed, and each is measured in full only when no
+variant measured in full before it is still ready (``standby_reason``): the recommended variant
+is always measured in full, and the others say why they were not.
 """
 
 from __future__ import annotations
@@ -27,11 +32,14 @@ from qpbench.config import ScoringConfig
 from qpbench.measure.defaults import MEASURE
 from qpbench.criteria import CRITERIA
 from qpbench.results import LatencyResult, Result
+from qpbench.verdict.decision import contenders as race
 from qpbench.verdict.scoring import score
 from qpbench.verdict import VariantVerdict
 
 ALL = "all"
 READY = "ready"
+CONTENDERS = "contenders"
+POLICIES = (ALL, READY, CONTENDERS)
 
 
 @dataclass(frozen=True)
@@ -41,13 +49,38 @@ class Screen:
     policy: tuple[str, ...]  # the --qp-long-run value
     kept: tuple[str, ...]
     out: dict[str, str] = field(default_factory=dict)  # variant -> why it is not measured further
+    # --qp-long-run=contenders: the kept variants measured in full whatever comes after them, the
+    # fastest first, and every kept variant by batch-1 median (those without one last): the order
+    # the run measures them in.
+    contenders: tuple[str, ...] = ()
+    order: tuple[str, ...] = ()
+    p50: dict[str, float] = field(default_factory=dict)  # the kept variants' screen batch-1 medians, ms
+    ready: frozenset[str] = frozenset()  # the kept variants ready at the screen (the others: p95 in doubt)
 
     def keeps(self, variant: str) -> bool:
         return variant not in self.out
 
+    @property
+    def by_speed(self) -> bool:
+        """Whether the run measures the kept variants by speed and the slower ones on standby."""
+        return CONTENDERS in self.policy and bool(self.contenders)
+
     def to_dict(self) -> dict[str, object]:
         return {"policy": list(self.policy), "kept": list(self.kept),
                 "screened_out": [{"variant": k, "reason": v} for k, v in self.out.items()]}
+
+
+def standby_reason(screen: Screen, variant: str, standing: Sequence[str]) -> str | None:
+    """Under ``contenders``: why a kept variant that is not a contender gets no long runs (None: it
+    is measured in full), given ``standing``, the variants measured in full before it that are still
+    ready and confirmed. With none standing it is measured in full: the next ready one by speed."""
+    if not screen.by_speed or variant in screen.contenders or variant not in screen.kept or not standing:
+        return None
+    best = min(standing, key=lambda n: screen.p50.get(n, float("inf")))
+    mine, theirs = screen.p50.get(variant), screen.p50.get(best)
+    slower = f"{mine / theirs:.1f}x slower than {best}" if mine and theirs else f"slower than {best}"
+    state = "ready at the screen" if variant in screen.ready else "its batch-1 p95 too close to call at the screen"
+    return f"{state}, {slower} at batch 1, which its long runs left ready: long runs not made"
 
 
 def p95_in_doubt(results: Iterable[Result]) -> set[str]:
@@ -89,14 +122,24 @@ def decide(results: Sequence[Result], errors: Mapping[str, list[str]], config: S
         if reasons:
             out[name] = "; ".join(reasons)
     # Every variant within the margin of the best screen score is measured in full too: of the
-    # ready ones when there are any (the recommendation is among them), else of all.
+    # ready ones when there are any (the recommendation is among them), else of all. (Not under
+    # ``contenders``: it measures what can still be recommended, and the scores rest on what every
+    # variant got, verdict/scoring.py.)
     kept = [by_name[n].score for n in variants if n in by_name and n not in out]
     best = max(kept or [by_name[n].score for n in out if n in by_name] or [0.0])
-    for name in list(out):
+    for name in list(out) if CONTENDERS not in policy else ():
         v = by_name.get(name)
         if v is not None and not failed(v.reasons) and v.score >= best - MEASURE.screen_margin_points:
             del out[name]
-    named = [n for n in policy if n != READY]
+    named = [n for n in policy if n not in POLICIES]
     for name in named:
         out.pop(name, None)
-    return Screen(policy, tuple(n for n in variants if n not in out), out)
+    kept = tuple(n for n in variants if n not in out)
+    if CONTENDERS not in policy:
+        return Screen(policy, kept, out)
+    p50 = {n: by_name[n].batch1_p50_ms for n in kept if n in by_name and by_name[n].batch1_p50_ms}
+    first = race(p50)
+    order = tuple(sorted(kept, key=lambda n: (n not in first, p50.get(n, float("inf")))))
+    ready = frozenset(n for n in kept if n in by_name and by_name[n].ready)
+    return Screen(policy, kept, out, tuple(dict.fromkeys([*first, *(n for n in named if n in kept)])), order, p50,
+                  ready)
