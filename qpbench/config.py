@@ -249,7 +249,7 @@ def parse_fail_under(value: Any) -> float | None:
 
 
 # Which variants get the measurements after the screen: those that can still be recommended.
-DEFAULT_LONG_RUN: tuple[str, ...] = ("ready",)
+DEFAULT_LONG_RUN: tuple[str, ...] = ("contenders",)
 
 
 @dataclass(frozen=True)
@@ -263,7 +263,7 @@ class Settings:
     eval_images: int | None  # overrides the profile's when set
     report_dir: str | None = None  # report.html and summary.md; None: the results folder
     budget_min: float | None = None  # --qp-budget: minutes the run should fit in (run_clock.py)
-    long_run: tuple[str, ...] = ("ready",)  # DEFAULT_LONG_RUN: the variants measured after the screen (screening.py)
+    long_run: tuple[str, ...] = ("contenders",)  # DEFAULT_LONG_RUN: the variants measured after the screen (screening.py)
     build_cache: str | None = None  # --qp-build-cache: a folder or 'off'; None: the default (BUILD_CACHE_DEFAULT)
     rebuild: bool = False  # --qp-rebuild: cached builds are not used, and this run's replace them
 

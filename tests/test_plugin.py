@@ -370,7 +370,7 @@ def test_long_run_names_must_be_selected_variants(suite):
 def test_the_run_prints_its_plan_keeps_its_timing_and_fits_a_budget(suite):
     """The first run has no estimate and records where its time went; the second plans from it,
     and with a budget scales its time ceilings and skips what would end past it."""
-    picked = ["-k", GATE, *UNTIMED]
+    picked = ["-k", GATE, *UNTIMED, "--qp-long-run=ready"]  # both variants measured after the screen, budget allowing
     result = run(suite, *picked)
     result.stdout.fnmatch_lines(["qpbench plan: 2 variants x * measurements (* tests), profile quick; no estimate yet*"])
     timing = latest(suite)["timing"]

@@ -29,6 +29,8 @@ from qpbench.schema.codec import dump
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["--qp-model-factory=tinymodel:build", "--qp-checkpoint=tiny.pt", "--qp-dataset=tiny.npz",
         "--qp-input-size=16", "--qp-profile=quick", "--qp-variants=eager,optimized", "-p", "no:cacheprovider",
+        # every measurement of both variants: the reports and the schema are checked on all of them
+        "--qp-long-run=all",
         # timing targets no loaded machine misses: the reports are checked READY whatever the load
         "--qp-target=latency_p95_ms=100000", "--qp-target=throughput_ips=0.001", "--qp-target=server_p99_ms=100000"]
 

@@ -14,8 +14,8 @@ kept: nothing is known against it. A variant whose screen score is within
 left) is kept too, so every variant that may end within that many points of the recommended
 one is measured in full.
 
-``--qp-long-run``: ``ready`` (the default) keeps what the screen keeps, ``all`` keeps every
-variant, and names add those variants to the screen's choice. ``contenders`` measures in full
+``--qp-long-run``: ``ready`` keeps what the screen keeps, ``all`` keeps every variant, and names
+add those variants to the screen's choice. ``contenders`` (the default) measures in full
 only the kept variants a head-to-head may find tied with the fastest of them (their batch-1
 medians within ``HEAD_TO_HEAD_WITHIN`` of its, verdict/decision.py), the fastest first; the run
 measures the other kept variants after them, by speed, and each is measured in full only when no

@@ -40,7 +40,8 @@ def critical_issues(verdicts: list[VariantVerdict], errors: Mapping[str, list[st
 
 
 def recommendations(verdicts: list[VariantVerdict], results: list[Result], config: ScoringConfig,
-                    screened_out: Mapping[str, str] | None = None, recommended: str | None = None) -> list[str]:
+                    screened_out: Mapping[str, str] | None = None, recommended: str | None = None,
+                    basis: tuple[str, ...] = ()) -> list[str]:
     out: list[str] = []
     best = {name: min((v.criterion(name).value for v in verdicts if v.criterion(name).value is not None),
                       default=None) for name in ("latency_p95_ms", "peak_rss_mb")}
@@ -66,7 +67,7 @@ def recommendations(verdicts: list[VariantVerdict], results: list[Result], confi
             out.append(f"{v.variant} is not faster than the reference at batch 1 ({sp:.2f}x in this run): "
                        "its optimizations do not pay off on this model and machine.")
     out += long_run_advice(verdicts, config)
-    out += screen_advice(verdicts, screened_out or {}, recommended)
+    out += screen_advice(verdicts, screened_out or {}, recommended, basis)
     out += under_load_advice(results)
     out += too_close_to_call(verdicts)
     out += not_bounded(verdicts)
@@ -78,11 +79,13 @@ def recommendations(verdicts: list[VariantVerdict], results: list[Result], confi
 
 
 def screen_advice(verdicts: list[VariantVerdict], screened_out: Mapping[str, str],
-                  recommended: str | None) -> list[str]:
+                  recommended: str | None, basis: tuple[str, ...] = ()) -> list[str]:
     """A variant the screen left out that ends within the margin of the recommended one's score:
-    it was not measured in full, so say so and how to measure it."""
+    it was not measured in full, so say so and how to measure it. Not where the scores rest on a
+    basis (``basis``, verdict/scoring.py): there a screened variant's score is what its long runs
+    would leave it, and the screened-out list already says how to measure it."""
     rec = next((v for v in verdicts if v.variant == recommended), None)
-    if rec is None or not screened_out:
+    if rec is None or not screened_out or basis:
         return []
     return [f"{v.variant} was measured only in the screen ({screened_out[v.variant]}) yet scores {v.score:.0f}, "
             f"within {MEASURE.screen_margin_points:g} points of the recommended {rec.variant}'s {rec.score:.0f}: "

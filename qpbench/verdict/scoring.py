@@ -175,7 +175,7 @@ def score(
         variants=tuple(verdicts),
         recommended=recommended,
         critical_issues=(*critical_issues(verdicts, errors), *(f"{n}: {msg}" for n, msg in problems.items())),
-        recommendations=(*decision.lines, *recommendations(verdicts, results, config, screened_out, recommended)),
+        recommendations=(*decision.lines, *recommendations(verdicts, results, config, screened_out, recommended, basis)),
         tie=decision.tied,
         reference=reference,
         skipped=tuple(VariantReason(r.variant, r.skipped) for r in results if isinstance(r, VariantInfo) and r.skipped),
