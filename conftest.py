@@ -141,3 +141,16 @@ def write_tiny_files(root: Path, n_images: int = 6, per_image: int = 4, size: in
 @pytest.fixture(scope="session")
 def tiny_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return write_tiny_files(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def tiny_suite(pytester: pytest.Pytester, tiny_files: dict[str, Path]) -> pytest.Pytester:
+    """A project holding the real bench/ tests, the tiny model, its checkpoint and data."""
+    import shutil
+
+    for src in (Path(__file__).resolve().parent / "bench").glob("test_*.py"):
+        shutil.copy(src, pytester.path / src.name)
+    for path in tiny_files.values():
+        shutil.copy(path, pytester.path / path.name)
+    pytester.syspathinsert()
+    return pytester

@@ -7,25 +7,19 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.slow  # bench runs of the tiny model
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
 TINY = ["--qp-model-factory=tinymodel:build", "--qp-checkpoint=tiny.pt", "--qp-dataset=tiny.npz",
         "--qp-input-size=16", "--qp-profile=quick", "-p", "no:cacheprovider", "--qp-long-run=contenders",
         "-k", "accuracy or fidelity or speed or latency or stress", "-v", "-rs"]
 
 
 @pytest.fixture
-def suite(pytester: pytest.Pytester, tiny_files: dict[str, Path]) -> pytest.Pytester:
-    for src in BENCH.glob("test_*.py"):
-        shutil.copy(src, pytester.path / src.name)
-    for path in tiny_files.values():
-        shutil.copy(path, pytester.path / path.name)
+def suite(tiny_suite: pytest.Pytester) -> pytest.Pytester:
+    pytester = tiny_suite
     pytester.makepyfile(plantedvariants="""
         import os, sys, time
         import torch

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ from .planted import write_planted
 
 pytestmark = pytest.mark.slow  # the stress, concurrency and LoadGen runs of the tiny model
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
 TINY = ["--qp-model-factory=tinymodel:build", "--qp-checkpoint=tiny.pt", "--qp-dataset=tiny.npz",
         "--qp-input-size=16", "--qp-profile=quick", "-p", "no:cacheprovider",
         # a Server latency bound no loaded machine misses: the QPS search must find a valid rate
@@ -21,11 +19,8 @@ LONG_RUN = "test_stress or test_concurrency or test_loadgen"
 
 
 @pytest.fixture
-def suite(pytester: pytest.Pytester, tiny_files: dict[str, Path]) -> pytest.Pytester:
-    for src in BENCH.glob("test_*.py"):
-        shutil.copy(src, pytester.path / src.name)
-    for path in tiny_files.values():
-        shutil.copy(path, pytester.path / path.name)
+def suite(tiny_suite: pytest.Pytester) -> pytest.Pytester:
+    pytester = tiny_suite
     write_planted(pytester.path)
     pytester.makepyfile(plantedvariants="""
         import plantedmodels

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -28,14 +27,8 @@ UNTIMED = ["--qp-target=latency_p95_ms=100000", "--qp-target=throughput_ips=0.00
 
 
 @pytest.fixture
-def suite(pytester: pytest.Pytester, tiny_files: dict[str, Path]) -> pytest.Pytester:
-    """A project holding the real bench/ tests, the tiny model, its checkpoint and data."""
-    for src in BENCH.glob("test_*.py"):
-        shutil.copy(src, pytester.path / src.name)
-    for path in tiny_files.values():
-        shutil.copy(path, pytester.path / path.name)
-    pytester.syspathinsert()
-    return pytester
+def suite(tiny_suite: pytest.Pytester) -> pytest.Pytester:
+    return tiny_suite
 
 
 TINY = ["--qp-model-factory=tinymodel:build", "--qp-checkpoint=tiny.pt", "--qp-dataset=tiny.npz",
