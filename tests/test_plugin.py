@@ -32,7 +32,10 @@ def suite(tiny_suite: pytest.Pytester) -> pytest.Pytester:
 
 
 TINY = ["--qp-model-factory=tinymodel:build", "--qp-checkpoint=tiny.pt", "--qp-dataset=tiny.npz",
-        "--qp-input-size=16", "--qp-profile=quick", "--qp-variants=eager,optimized", "-p", "no:cacheprovider"]
+        "--qp-input-size=16", "--qp-profile=quick", "--qp-variants=eager,optimized", "-p", "no:cacheprovider",
+        # every variant that can still be recommended gets the measurements after the screen, whatever
+        # the tiny variants' speeds: these tests are about the plugin (the contenders: test_contenders_plugin.py)
+        "--qp-long-run=ready"]
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -363,7 +366,7 @@ def test_long_run_names_must_be_selected_variants(suite):
 def test_the_run_prints_its_plan_keeps_its_timing_and_fits_a_budget(suite):
     """The first run has no estimate and records where its time went; the second plans from it,
     and with a budget scales its time ceilings and skips what would end past it."""
-    picked = ["-k", GATE, *UNTIMED, "--qp-long-run=ready"]  # both variants measured after the screen, budget allowing
+    picked = ["-k", GATE, *UNTIMED]
     result = run(suite, *picked)
     result.stdout.fnmatch_lines(["qpbench plan: 2 variants x * measurements (* tests), profile quick; no estimate yet*"])
     timing = latest(suite)["timing"]
