@@ -171,7 +171,8 @@ CRITERIA: dict[str, Criterion] = {c.name: c for c in (
               lambda r: r.pearson, interval=lambda r, _: pearson_interval(r.pearson, r.n_samples), decimals=3,
               stage=SCREEN, target=0.90, weight=0.30, gate=True, valid=correlation),
     Criterion("fidelity_loss", "", False, "relative Pearson loss against the fp32 reference", "fidelity loss",
-              "fidelity", lambda r: r.pearson_loss_rel, decimals=3, stage=SCREEN, target=0.05, weight=0.10,
+              "fidelity", lambda r: r.pearson_loss_rel, interval=lambda r, _: r.loss_interval, decimals=3,
+              stage=SCREEN, target=0.05, weight=0.10,
               gate=True, valid=fraction, reference_value=0.0),
     # Long-run behaviour (docs/measurement.md, "Stress, leaks, concurrency and the Server scenario"):
     # soft criteria, each a small share next to the plan's speed and accuracy.

@@ -52,7 +52,7 @@ class RunRecord(Written):
     __json_skip__ = ("source",)
 
     workload: WorkloadSpec
-    eval_set: Mapping[str, Any] | None  # {"source", "n_samples"}; None where the controller loaded no data
+    eval_set: Mapping[str, Any] | None  # {"source", "n_samples", "looks"}; None where the controller loaded no data
     profile: Mapping[str, Any]  # config.Profile's fields
     selected_variants: tuple[str, ...]
     fail_under: float | None

@@ -53,7 +53,8 @@ class QPSession:
                                     lambda registry: config.hook.pytest_qpbench_register_variants(registry=registry),
                                     self.collected.record)
         self.predictions = Predictions(lambda: self.variants.engine, self.variants.workload,
-                                       lambda: self.settings.eval_images or self.settings.profile.eval_images)
+                                       lambda: self.settings.eval_images or self.settings.profile.eval_images,
+                                       self.resolve_scoring, REFERENCE)
         self.planner = Planner(self.history_path, build_cache_dir(settings.build_cache) is not None and not settings.rebuild,
                                settings.budget_min)
         self._fingerprint: dict[str, Any] | None = None

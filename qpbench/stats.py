@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -63,6 +63,7 @@ def t_quantile(p: float, df: int) -> float:
 
 CONFIDENCE = 0.95  # of every interval unless said otherwise
 BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_BATCH = 250  # resamples held at once: bounds the memory of a bootstrap over thousands of pairs
 
 
 def quantile_interval(samples: Sequence[float], q: float, confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -185,6 +186,24 @@ def bootstrap_ratio_change(
                                method="percentile", vectorized=True, rng=np.random.default_rng(seed)
                                ).confidence_interval
     return float(change(*samples)), float(interval.low), float(interval.high)
+
+
+def paired_bootstrap(
+    statistic: Callable[..., np.ndarray], samples: Sequence[np.ndarray], confidence: float = CONFIDENCE,
+    resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A statistic of paired samples (one value or several, each computed along the last axis)
+    with its percentile bootstrap interval, resampling the pairs together
+    (``scipy.stats.bootstrap`` with ``paired=True``). Deterministic for a given seed.
+    (value, low, high), each an array with one entry per value of the statistic."""
+    arrays = [np.asarray(x, dtype=float) for x in samples]
+    if arrays[0].size < 2:
+        raise ValueError("a bootstrap interval needs at least two pairs")
+    value = np.atleast_1d(statistic(*arrays, axis=-1))
+    interval = sps().bootstrap(arrays, statistic, n_resamples=resamples, confidence_level=confidence,
+                               method="percentile", vectorized=True, paired=True, batch=BOOTSTRAP_BATCH,
+                               rng=np.random.default_rng(seed)).confidence_interval
+    return value, np.atleast_1d(interval.low), np.atleast_1d(interval.high)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qpbench.cli import main
@@ -65,7 +66,7 @@ def make_run(root: Path, tiny_files, names: tuple[str, ...], recommended: str) -
     for name in names:
         variant = build_variant(registry.get(name), BuildContext(workload, sweep_rounds=1, artifact_dir=root / "artifacts"))
         results.append(variant.info())
-        results.append(accuracy(name, predict(variant, workload.inputs, workload.data.n_samples), workload.data))
+        results.append(accuracy(name, predict(variant, workload.inputs, np.arange(workload.data.n_samples)), workload.data))
         image, params = workload.example_batch(1)
         results.append(LatencyResult(name, 1, tuple(time_calls(lambda: variant(image, params), 20))))
     verdict = score(results, ScoringConfig())

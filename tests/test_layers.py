@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qpbench.verdict", "qpbench.run.screening", "qpbench.run.selection", "qpbench.compare.gate", "qpbench.compare.comparison", "qpbench.compare.runs", "qpbench.compare.thresholds", "qpbench.compare.judge",
      "qpbench.compare.speed", "qpbench.compare.differences", "qpbench.run.hosts", "qpbench.compare.baseline",
      "qpbench.record", "qpbench.run.xdist", "qpbench.run.journal", "qpbench.run.clock",
-     "qpbench.run.plan", "qpbench.run.finish", "qpbench.run.collect", "qpbench.run.variants"),
+     "qpbench.run.plan", "qpbench.run.finish", "qpbench.run.collect", "qpbench.run.variants", "qpbench.run.predictions"),
     ("qpbench.render", "qpbench.compare.text", "qpbench.compare.markdown"),
     ("qpbench.compare.regression", "qpbench.deploy", "qpbench.train", "qpbench.run.timing_lock", "qpbench.run.output"),
     ("qpbench.suite", "qpbench.session"),

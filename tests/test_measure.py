@@ -122,12 +122,14 @@ def test_predict_batches_and_rejects_nan_and_wrong_counts():
     def inputs(ids):
         return torch.zeros(len(ids), 3, 4, 4), torch.from_numpy(data.params[ids])
 
-    out = predict(lambda img, p: p[:, 0], inputs, 10, batch_size=3)
+    out = predict(lambda img, p: p[:, 0], inputs, np.arange(10), batch_size=3)
     assert np.allclose(out, data.params[:, 0])
+    order = np.array([7, 2, 9, 0])  # the samples asked for, in the order asked
+    assert np.allclose(predict(lambda img, p: p[:, 0], inputs, order, batch_size=3), data.params[order, 0])
     with pytest.raises(ValueError, match="NaN or inf"):
-        predict(lambda img, p: p[:, 0] * float("nan"), inputs, 10, batch_size=4)
+        predict(lambda img, p: p[:, 0] * float("nan"), inputs, np.arange(10), batch_size=4)
     with pytest.raises(ValueError, match="returned 1 predictions for a batch of 4"):
-        predict(lambda img, p: p[:1, 0], inputs, 10, batch_size=4)
+        predict(lambda img, p: p[:1, 0], inputs, np.arange(10), batch_size=4)
 
 
 def mem(variant, batch, peak, baseline=600.0):

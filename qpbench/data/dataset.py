@@ -84,6 +84,18 @@ class LabelledSet:
             groups=None if self.groups is None else self.groups[keep],
         )
 
+    def samples(self, ids: np.ndarray, note: str | None = None) -> "LabelledSet":
+        """The given samples, in the given order (the images kept whole: samples point into them);
+        ``note`` says in the source which they are."""
+        return LabelledSet(
+            images=self.images,
+            img_idx=self.img_idx[ids],
+            params=self.params[ids],
+            ssim=self.ssim[ids],
+            source=f"{self.source} ({note})" if note else self.source,
+            groups=None if self.groups is None else self.groups[ids],
+        )
+
 
 def _npy_header(fh: Any) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype from the header of an .npy stream, reading nothing past it."""

@@ -106,6 +106,17 @@ def eval_samples(workload: dict[str, Any], eval_set: dict[str, Any] | None) -> A
     return data
 
 
+def judged_samples(data: Any, run: dict[str, Any]) -> Any:
+    """The samples the run judged the variant's accuracy on: where its looks decided before the
+    whole set, the first ones in the run's seeded order (measure/accuracy.py)."""
+    judged = (run.get("accuracy") or {}).get("n_samples")
+    if not judged or judged >= data.n_samples:
+        return data
+    from qpbench.measure.predictions import sample_order
+
+    return data.samples(sample_order(data.n_samples)[:judged], f"{judged} of {data.n_samples} samples in a seeded order")
+
+
 def write_samples(data: Any, input_size: int, path: Path) -> Path:
     """The samples as the worker reads them, with the run's torch preprocessing of every image."""
     from qpbench.workload import preprocess
@@ -166,7 +177,7 @@ def revalidate(package: Path, run: dict[str, Any], workload: dict[str, Any], eva
                timeout_s: float = PACKAGE.timeout_s) -> Revalidation:
     """Measure ``package`` in a fresh process on the run's evaluation samples and compare with
     ``run``, the run's figures for the variant (``record.run_figures``)."""
-    data = eval_samples(workload, eval_set)
+    data = judged_samples(eval_samples(workload, eval_set), run)
     with tempfile.TemporaryDirectory(prefix="qpbench-reval-samples-") as tmp:
         samples = write_samples(data, int(workload["input_size"]), Path(tmp) / "samples.npz")
         measured = run_worker(Path(package), samples, latency_calls, timeout_s)

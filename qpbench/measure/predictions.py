@@ -22,43 +22,67 @@ class CheckFailed(AssertionError):
 def predict(
     run: Callable[[Any, Any], Any],
     inputs: Callable[[np.ndarray], tuple[Any, Any]],
-    n_samples: int,
+    sample_ids: np.ndarray,
     batch_size: int = 16,
 ) -> np.ndarray:
-    """Predictions for samples 0..n-1 in batches, as float64; raises on non-finite output."""
-    out = np.empty(n_samples, dtype=np.float64)
-    for start in range(0, n_samples, batch_size):
-        ids = np.arange(start, min(start + batch_size, n_samples))
+    """Predictions for the given samples in batches, in their order, as float64; raises on
+    non-finite output."""
+    sample_ids = np.asarray(sample_ids)
+    out = np.empty(sample_ids.size, dtype=np.float64)
+    for start in range(0, sample_ids.size, batch_size):
+        ids = sample_ids[start:start + batch_size]
         pred = run(*inputs(ids))
         values = pred.detach().float().numpy().reshape(-1) if hasattr(pred, "detach") else np.asarray(pred).reshape(-1)
         if values.shape[0] != ids.shape[0]:
             raise ValueError(f"the model returned {values.shape[0]} predictions for a batch of {ids.shape[0]}")
-        out[ids] = values
+        out[start:start + ids.size] = values
     if not np.isfinite(out).all():
         raise ValueError(f"the model returned NaN or inf for {int((~np.isfinite(out)).sum())} samples")
     return out
 
 
-def predictions(loaded: Any, eval_images: int | None, batch_size: int = 16) -> list[float]:
-    """The variant's predictions on the evaluation samples (the first ``eval_images`` images)."""
+ORDER_SEED = 0  # the sample order's seed: every run and every variant sees the same prefixes
+
+
+def sample_order(n_samples: int, seed: int = ORDER_SEED) -> np.ndarray:
+    """The order the evaluation samples are predicted and judged in (accuracy.py): a seeded
+    permutation, so that each look's samples are spread over the whole set yet the same in every
+    run."""
+    return np.random.default_rng(seed).permutation(n_samples)
+
+
+def stretch(data: Any, start: int | None, stop: int | None) -> np.ndarray:
+    """The sample ids from ``start`` to ``stop`` in the evaluation order."""
+    return sample_order(data.n_samples)[slice(start, stop)]
+
+
+def predictions(loaded: Any, eval_images: int | None, start: int | None = None, stop: int | None = None,
+                batch_size: int = 16) -> list[float]:
+    """The variant's predictions of the evaluation samples (of the first ``eval_images`` images)
+    from ``start`` to ``stop`` in the evaluation order."""
     variant, workload = loaded.variant, loaded.workload
     data = workload.data.first_images(eval_images)
+    ids = stretch(data, start, stop)
     with variant.runtime():
-        pred = predict(variant, lambda ids: workload.inputs(ids), data.n_samples, batch_size)
+        pred = predict(variant, lambda batch: workload.inputs(batch), ids, batch_size)
     if not ((pred >= 0) & (pred <= 1)).all():
         raise CheckFailed("predicted SSIM outside [0, 1]")
     return pred.tolist()
 
 
-def predicted_samples(data: Any, eval_images: int | None) -> str:
-    """What a cached build's predictions are kept under: the samples, and the code that predicts
-    them (this module and all it reaches, since the build's key holds only what a build reaches)."""
+def predicted_samples(data: Any, eval_images: int | None, start: int | None = None, stop: int | None = None) -> str:
+    """What a cached build's predictions are kept under: the samples (the set, and the stretch of
+    its order), and the code that predicts them (this module and all it reaches, since the
+    build's key holds only what a build reaches)."""
     from qpbench.variants.code_digest import code_digest
 
-    return f"{data.source}:{eval_images}:{data.first_images(eval_images).n_samples}:{code_digest(__name__)}"
+    n = data.first_images(eval_images).n_samples
+    first, last, _ = slice(start, stop).indices(n)
+    return f"{data.source}:{eval_images}:{n}:{first}-{last}:{code_digest(__name__)}"
 
 
-def cached_predictions(loaded: Any, eval_images: int | None) -> dict[str, Any]:
+def cached_predictions(loaded: Any, eval_images: int | None, start: int | None = None,
+                       stop: int | None = None) -> dict[str, Any]:
     """``predictions``, reused from the build cache when this build came from (or went to) it and
     the same samples were predicted before by the same code (``predicted_samples``); stored
     there otherwise. {"values", "cached"}."""
@@ -66,13 +90,12 @@ def cached_predictions(loaded: Any, eval_images: int | None) -> dict[str, Any]:
 
     key = (loaded.variant.meta.get("build_cache") or {}).get("key")
     root = Path(loaded.cache["root"]) if loaded.cache and key else None
-    data = loaded.workload.data
-    samples = predicted_samples(data, eval_images)
+    samples = predicted_samples(loaded.workload.data, eval_images, start, stop)
     if root is not None and not loaded.cache.get("rebuild"):
         values = load_predictions(root, key, samples)
         if values is not None:
             return {"values": values, "cached": True}
-    values = predictions(loaded, eval_images)
+    values = predictions(loaded, eval_images, start, stop)
     if root is not None:
         try:
             store_predictions(root, key, samples, values)

@@ -80,7 +80,7 @@ REQUESTS: dict[str, Callable[[Worker, handlers.Loaded, dict[str, Any]], Any]] = 
     "head_to_head": lambda w, loaded, r: to_json(handlers.head_to_head(loaded, r["profile"], w.other(r["other"]))),
     "probe": lambda w, loaded, r: to_json(handlers.probe(loaded, r["profile"])),
     "throughput": lambda w, loaded, r: to_json(handlers.throughput(loaded, r["profile"])),
-    "predict": lambda w, loaded, r: cached_predictions(loaded, r.get("eval_images")),
+    "predict": lambda w, loaded, r: cached_predictions(loaded, r.get("eval_images"), r.get("start"), r.get("stop")),
     "kernels": lambda w, loaded, r: to_json(handlers.kernels(loaded)),
     "tool_agreement": lambda w, loaded, r: to_json(handlers.tool_agreement(loaded, r["harness"])),
     "loadgen": lambda w, loaded, r: [to_json(x) for x in handlers.loadgen(loaded, r["profile"], r["log_dir"],

@@ -250,5 +250,9 @@ def workload_line(record: RunRecord) -> str:
     w = record.workload
     line = f"{w.name} ({w.model_factory}, input {w.input_size}px)"
     if record.eval_set:
-        line += f"; accuracy on {record.eval_set['n_samples']} samples"
+        looks = record.eval_set.get("looks")
+        if looks and len(looks) > 1:
+            line += f"; accuracy on up to {record.eval_set['n_samples']} samples, looked at {'/'.join(map(str, looks))} until decided"
+        else:
+            line += f"; accuracy on {record.eval_set['n_samples']} samples"
     return line

@@ -59,6 +59,7 @@ class AccuracyResult(Written):
     """Predictions against the labels of the evaluation set."""
 
     kind: ClassVar[str] = "accuracy"
+    __json_omit_empty__ = ("eval_samples", "decided")  # records written before have neither
     variant: str
     n_samples: int
     pearson: Annotated[float, NULL_IS_NAN]
@@ -70,6 +71,8 @@ class AccuracyResult(Written):
     pearson_by_group: dict[str, float] = field(default_factory=dict)
     dataset: str = ""
     predictions_from: str | None = None  # "build cache": the same build's predictions of the same samples, reused
+    eval_samples: int | None = None  # the evaluation set's size: n_samples is where the looks decided
+    decided: str | None = None  # at which look, on how many samples, and what the whole set left open
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class FidelityResult(Written):
     """Predictions against the fp32 reference variant's, on the same samples."""
 
     kind: ClassVar[str] = "fidelity"
+    __json_omit_empty__ = ("loss_interval", "mae_increase_rel", "mae_increase_interval", "eval_samples")
     variant: str
     reference: str
     n_samples: int
@@ -84,6 +88,10 @@ class FidelityResult(Written):
     mean_abs_diff: Annotated[float, NULL_IS_NAN]
     correlation: Annotated[float, NULL_IS_NAN]  # Pearson between the two variants' outputs
     pearson_loss_rel: Annotated[float, NULL_IS_NAN]  # (ref Pearson vs labels - this one's) / ref's: > 0 is a loss
+    loss_interval: tuple[float, float] | None = None  # of pearson_loss_rel: paired bootstrap, 95%
+    mae_increase_rel: float | None = None  # MAE vs labels over the reference's on the same samples, - 1
+    mae_increase_interval: tuple[float, float] | None = None
+    eval_samples: int | None = None  # the evaluation set's size: n_samples is where the looks decided
 
 
 @dataclass(frozen=True)

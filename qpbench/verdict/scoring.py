@@ -232,6 +232,7 @@ def quantization_candidates(
 ) -> list[QuantCandidate]:
     """The plan's rule: accuracy loss and MAE increase within bounds, and a real speed-up."""
     acc = {r.variant: r for r in results if isinstance(r, AccuracyResult)}
+    paired = {r.variant: r for r in results if isinstance(r, FidelityResult) and r.mae_increase_rel is not None}
     p50 = {r.variant: r.per_image_ms["p50"] for r in results if isinstance(r, LatencyResult) and r.batch_size == 1}
     rule = config.quant
     out = []
@@ -241,9 +242,12 @@ def quantization_candidates(
         reasons = []
         ref_acc, this_acc = acc.get(reference), acc.get(name)
         corr_loss = mae_inc = speedup = None
-        if ref_acc and this_acc and ref_acc.pearson and ref_acc.mae:
+        if name in paired:  # both on the same samples, against the reference's predictions of them
+            corr_loss, mae_inc = paired[name].pearson_loss_rel, paired[name].mae_increase_rel
+        elif ref_acc and this_acc and ref_acc.pearson and ref_acc.mae:  # a record written before
             corr_loss = (ref_acc.pearson - this_acc.pearson) / ref_acc.pearson
             mae_inc = (this_acc.mae - ref_acc.mae) / ref_acc.mae
+        if corr_loss is not None and mae_inc is not None:
             if not corr_loss <= rule.max_corr_loss:
                 reasons.append(f"Pearson loss {corr_loss:.1%} > {rule.max_corr_loss:.0%}")
             if not mae_inc <= rule.max_mae_increase:
