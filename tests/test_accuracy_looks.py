@@ -192,3 +192,20 @@ def test_revalidation_predicts_the_samples_the_run_judged():
     assert judged_samples(data, {}) is data
     part = judged_samples(data, {"accuracy": {"n_samples": 200}})
     assert part.n_samples == 200 and np.array_equal(part.ssim, data.ssim[sample_order(800)[:200]])
+
+
+def test_the_verdict_says_which_accuracy_figures_rest_on_fewer_samples():
+    from qpbench.render.view import accuracy_samples_line
+    from qpbench.results import AccuracyResult
+    from qpbench.verdict import scoring
+
+    results = [AccuracyResult("eager", 200, 0.94, 0.94, 0.04, 0.05, 0.7, 0.9, eval_samples=800),
+               AccuracyResult("int8", 200, 0.95, 0.95, 0.04, 0.05, 0.7, 0.9, eval_samples=800),
+               AccuracyResult("int8", 800, 0.96, 0.96, 0.04, 0.05, 0.7, 0.9, eval_samples=800)]
+    verdict = scoring.score(results, ScoringConfig(), "eager")
+    by_name = {v.variant: v for v in verdict.variants}
+    assert by_name["eager"].accuracy_samples == (200, 800) and by_name["int8"].accuracy_samples is None
+    assert by_name["int8"].criterion("pearson").value == 0.96  # the whole set's figure, recorded last
+    line = accuracy_samples_line(verdict)
+    assert line.startswith("accuracy judged until decided: eager on 200 of 800 samples; int8 on the whole set")
+    assert accuracy_samples_line(scoring.score(results[2:], ScoringConfig(), "eager")) is None

@@ -317,19 +317,20 @@ def test_a_second_run_takes_its_builds_from_the_cache(suite, tmp_path, monkeypat
     artifact-writing int8 variant among them) and the run passes as the first did."""
     monkeypatch.setenv("QPBENCH_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("QPBENCH_BUILD_CACHE_DIR")
-    args = [*TINY, "--qp-variants=eager,fx-int8", "-k", "test_accuracy"]
+    args = [*TINY, "--qp-variants=eager,fx-int8", "-k", "test_accuracy or test_kernels"]
 
     def builds() -> dict[str, dict[str, Any]]:
         record = json.loads((suite.path / "results" / "latest.json").read_text())
         return {r["variant"]: r for r in record["results"] if r["kind"] == "variant"}
 
-    def accuracy() -> dict[str, dict[str, Any]]:
+    def accuracy(kind: str = "accuracy") -> dict[str, dict[str, Any]]:
         record = json.loads((suite.path / "results" / "latest.json").read_text())
-        return {r["variant"]: r for r in record["results"] if r["kind"] == "accuracy"}
+        return {r["variant"]: r for r in record["results"] if r["kind"] == kind}
 
     first = suite.runpytest(*args)
     assert first.ret == 0
-    cold, cold_accuracy = builds(), accuracy()
+    cold, cold_accuracy, cold_kernels = builds(), accuracy(), accuracy("kernels")
+    assert {v: r.get("facts_from") for v, r in cold_kernels.items()} == {"eager": None, "fx-int8": None}
     assert {v: r["meta"]["build_cache"]["stored"] for v, r in cold.items()} == {"eager": True, "fx-int8": True}
     assert {v: r["predictions_from"] for v, r in cold_accuracy.items()} == {"eager": None, "fx-int8": None}
     second = suite.runpytest(*args)
@@ -347,9 +348,42 @@ def test_a_second_run_takes_its_builds_from_the_cache(suite, tmp_path, monkeypat
     assert {v: r["predictions_from"] for v, r in warm_accuracy.items()} == {"eager": "build cache",
                                                                             "fx-int8": "build cache"}
     assert {v: r["pearson"] for v, r in warm_accuracy.items()} == {v: r["pearson"] for v, r in cold_accuracy.items()}
+    # So are the kernels each build ran with, a fact of the build on this CPU.
+    warm_kernels = accuracy("kernels")
+    assert {v: r.get("facts_from") for v, r in warm_kernels.items()} == {"eager": "build cache", "fx-int8": "build cache"}
+    assert {v: r["conv"] for v, r in warm_kernels.items()} == {v: r["conv"] for v, r in cold_kernels.items()}
+    # A runtime's ISA switch may choose other kernels: they are found afresh under it.
+    monkeypatch.setenv("ONEDNN_VERBOSE_TIMESTAMP", "0")
+    assert suite.runpytest(*args).ret == 0
+    assert {r.get("facts_from") for r in accuracy("kernels").values()} == {None}
+    monkeypatch.delenv("ONEDNN_VERBOSE_TIMESTAMP")
     # --qp-rebuild computes them again.
     assert suite.runpytest(*args, "--qp-rebuild").ret == 0
     assert {r["predictions_from"] for r in accuracy().values()} == {None}
+    assert {r.get("facts_from") for r in accuracy("kernels").values()} == {None}
+
+
+def test_a_fact_is_found_once_per_build_and_code_then_read_back(tmp_path):
+    from types import SimpleNamespace
+
+    from qpbench.measure.build_facts import cached_fact
+
+    found = []
+
+    def find():
+        found.append(1)
+        return {"conv": {"int8": 3}}
+
+    loaded = SimpleNamespace(variant=SimpleNamespace(meta={"build_cache": {"key": "cd" * 32}}),
+                             cache={"root": str(tmp_path), "rebuild": False})
+    assert cached_fact(loaded, "kernels:v1", find) == ({"conv": {"int8": 3}}, False)
+    assert cached_fact(loaded, "kernels:v1", find) == ({"conv": {"int8": 3}}, True)
+    assert cached_fact(loaded, "kernels:v2", find)[1] is False  # other code: found afresh
+    loaded.cache["rebuild"] = True
+    assert cached_fact(loaded, "kernels:v1", find)[1] is False
+    uncached = SimpleNamespace(variant=SimpleNamespace(meta={}), cache=None)
+    assert cached_fact(uncached, "kernels:v1", find)[1] is False  # a build outside the cache
+    assert len(found) == 4
 
 
 def test_cached_predictions_are_checked_before_use(tmp_path):

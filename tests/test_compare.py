@@ -172,6 +172,21 @@ def test_accuracy_drop_beyond_threshold_regresses_and_a_small_one_does_not():
     assert verdicts(compare_runs(run_record(rng), run_record(rng, pearson=0.945)))[("fast", "pearson")] == UNCHANGED
 
 
+def test_accuracy_judged_on_other_samples_is_not_compared_and_the_whole_set_is():
+    """Accuracy until decided: a variant judged at the first look in one run and on the whole set
+    in the other is not compared (a plain difference of figures on other samples would read as a
+    regression); its whole-set figure, recorded last, is the one compared where both have it."""
+    rng = np.random.default_rng(5)
+    base = run_record(rng)
+    screened = AccuracyResult("fast", 200, 0.90, 0.90, 0.05, 0.07, 0.7, 0.9)
+    cur = run_record(rng)
+    cur = replace(cur, results=tuple(screened if r.kind == "accuracy" else r for r in cur.results))
+    c = next(c for c in compare_runs(base, cur).changes if c.metric == "pearson")
+    assert c.verdict == NOT_COMPARABLE and c.reason == "judged on 800 vs 200 samples"
+    cur = replace(cur, results=cur.results + (AccuracyResult("fast", 800, 0.95, 0.95, 0.05, 0.07, 0.7, 0.9),))
+    assert verdicts(compare_runs(base, cur))[("fast", "pearson")] == UNCHANGED
+
+
 def test_missing_metrics_and_other_workloads_are_not_comparable():
     rng = np.random.default_rng(6)
     base, cur = run_record(rng), run_record(rng)

@@ -206,15 +206,20 @@ class _Pair:
                      judge_relative(change, None, None, self.th.get("peak_rss", variant)), change)
 
     def accuracy(self) -> None:
-        """Accuracy: deterministic on the same evaluation set, so a plain difference."""
+        """Accuracy: deterministic on the same samples, so a plain difference; a variant judged on
+        more or fewer of them in one run (accuracy until decided) is not compared."""
         eval_diff = eval_set_differences(self.baseline, self.current)
         for kind, field_name, family, higher_is_better in ((AccuracyResult, "pearson", "pearson", True),
                                                            (FidelityResult, "pearson_loss_rel", "fidelity_loss", False)):
-            rb = {r.variant: finite_or_none(getattr(r, field_name)) for r in self.baseline.results_of(kind)}
-            rc = {r.variant: finite_or_none(getattr(r, field_name)) for r in self.current.results_of(kind)}
+            lb = {r.variant: r for r in self.baseline.results_of(kind)}  # the last: the whole set's, where made
+            lc = {r.variant: r for r in self.current.results_of(kind)}
+            rb = {v: finite_or_none(getattr(r, field_name)) for v, r in lb.items()}
+            rc = {v: finite_or_none(getattr(r, field_name)) for v, r in lc.items()}
             for variant in sorted(set(rb) | set(rc)):
                 base, cur = rb.get(variant), rc.get(variant)
-                why = self.why_not(base is not None, cur is not None, extra=eval_diff)
+                samples = ([f"judged on {lb[variant].n_samples} vs {lc[variant].n_samples} samples"]
+                           if variant in lb and variant in lc and lb[variant].n_samples != lc[variant].n_samples else [])
+                why = self.why_not(base is not None, cur is not None, extra=eval_diff + samples)
                 if why:
                     self.not_comparable(variant, family, family, base, cur, False, why)
                     continue

@@ -8,6 +8,7 @@ through ``qpbench.timing``; only the raw samples travel back.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,16 +132,32 @@ def loadgen(loaded: Loaded, profile: str | dict[str, Any], log_dir: str, bound_m
     return timed.loadgen(loaded, profile, log_dir, bound_ms, target_qps)
 
 
-def kernels(loaded: Loaded) -> Result:
-    """Which kernels the heavy operators ran with (measure/kernels.py), from one inference here."""
-    from qpbench.measure.kernels import kernels_result, model_flops
+KERNEL_SWITCHES = ("ONEDNN_", "DNNL_", "OV_", "ORT_")  # environment variables that may change the kernels
 
-    try:
-        return kernels_result(loaded.variant, loaded.batch(1), model_flops(loaded.workload))
-    except NotApplicable:
-        raise
-    except MeasurementError as exc:
-        raise NotApplicable(str(exc)) from None
+
+def kernels(loaded: Loaded) -> Result:
+    """Which kernels the heavy operators ran with (measure/kernels.py), from one inference here;
+    a fact of the build, kept with it in the build cache under the code that finds it."""
+    from dataclasses import replace
+
+    from qpbench.measure.build_facts import cached_fact
+    from qpbench.measure.kernels import kernels_result, model_flops
+    from qpbench.schema.codec import dump, load
+    from qpbench.variants.code_digest import code_digest
+
+    def find() -> dict[str, Any]:
+        try:
+            return dump(kernels_result(loaded.variant, loaded.batch(1), model_flops(loaded.workload)))
+        except NotApplicable:
+            raise
+        except MeasurementError as exc:
+            raise NotApplicable(str(exc)) from None
+
+    # the runtimes' ISA switches choose kernels too: a run under ONEDNN_MAX_CPU_ISA finds them afresh
+    switches = sorted((k, v) for k, v in os.environ.items() if k.startswith(KERNEL_SWITCHES))
+    value, cached = cached_fact(loaded, f"kernels:{code_digest('qpbench.measure.kernels')}:{switches}", find)
+    result = load(Result, value)
+    return replace(result, facts_from="build cache") if cached else result
 
 
 def tool_agreement(loaded: Loaded, harness: dict[str, float]) -> Result:

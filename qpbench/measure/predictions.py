@@ -9,7 +9,6 @@ the accuracy metrics (``accuracy.py``) leaves them warm.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -86,19 +85,8 @@ def cached_predictions(loaded: Any, eval_images: int | None, start: int | None =
     """``predictions``, reused from the build cache when this build came from (or went to) it and
     the same samples were predicted before by the same code (``predicted_samples``); stored
     there otherwise. {"values", "cached"}."""
-    from qpbench.variants.build_cache import load_predictions, store_predictions
+    from qpbench.measure.build_facts import cached_fact
 
-    key = (loaded.variant.meta.get("build_cache") or {}).get("key")
-    root = Path(loaded.cache["root"]) if loaded.cache and key else None
     samples = predicted_samples(loaded.workload.data, eval_images, start, stop)
-    if root is not None and not loaded.cache.get("rebuild"):
-        values = load_predictions(root, key, samples)
-        if values is not None:
-            return {"values": values, "cached": True}
-    values = predictions(loaded, eval_images, start, stop)
-    if root is not None:
-        try:
-            store_predictions(root, key, samples, values)
-        except OSError:
-            pass  # a cache that cannot be written costs the next run its reuse, nothing else
-    return {"values": values, "cached": False}
+    values, cached = cached_fact(loaded, samples, lambda: predictions(loaded, eval_images, start, stop), "predictions")
+    return {"values": [float(v) for v in values], "cached": cached}

@@ -48,6 +48,7 @@ def render_html(record: RunRecord | Mapping[str, Any], source: str | None = None
         quantization=view.quantization_rows(record.verdict),
         plan=view.plan_rows(record.verdict),
         score_basis=view.score_basis_line(record.verdict),
+        accuracy_samples=view.accuracy_samples_line(record.verdict),
         machine=view.machine_line(record),
         workload=view.workload_line(record),
         plots=all_plots(record) if plots else [],

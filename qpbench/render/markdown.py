@@ -45,9 +45,9 @@ def render_markdown(record: RunRecord | Mapping[str, Any], report_path: str | No
                            escape(row.speedup), escape(row.artifact_mb), escape(row.score),
                            "yes" if row.ready else "no"]))
     lines.append("")
-    basis = view.score_basis_line(verdict)
-    if basis:
-        lines += [escape(basis[0].upper() + basis[1:]) + ".", ""]
+    for note in (view.score_basis_line(verdict), view.accuracy_samples_line(verdict)):
+        if note:
+            lines += [escape(note[0].upper() + note[1:]) + ".", ""]
     lines += kernel_section(verdict)
     if verdict.best_quantization or verdict.quantization:
         lines.append(f"Best quantization method: {escape(verdict.best_quantization or 'none passes the rule')}.")

@@ -51,9 +51,9 @@ def summary_lines(verdict: Verdict, json_path: str | None) -> list[str]:
     if speedups:
         lines.append(f"batch-1 median speed-up vs {verdict.reference} (same run): " + ", ".join(speedups))
     lines += kernel_table(verdict)
-    basis = view.score_basis_line(verdict)
-    if basis:
-        lines.append(basis)
+    for note in (view.score_basis_line(verdict), view.accuracy_samples_line(verdict)):
+        if note:
+            lines.append(note)
     if verdict.recommended:
         lines.append(f"recommended variant: {verdict.recommended} (score {verdict.recommended_score:.0f})")
     else:

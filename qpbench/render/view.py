@@ -99,6 +99,22 @@ def score_basis_line(verdict: Verdict) -> str | None:
             + (f"; {', '.join(some)} measured for some variants only: judged, not scored" if some else ""))
 
 
+def accuracy_samples_line(verdict: Verdict) -> str | None:
+    """Which variants' accuracy figures rest on fewer samples than the whole set (the looks
+    decided them: measure/accuracy.py); None where every one rests on the whole set."""
+    part = [v for v in verdict.variants if v.accuracy_samples]
+    if not part:
+        return None
+    groups: dict[tuple[int, int], list[str]] = {}
+    for v in part:
+        groups.setdefault(tuple(v.accuracy_samples), []).append(v.variant)
+    said = "; ".join(f"{', '.join(names)} on {n} of {total} samples" for (n, total), names in groups.items())
+    whole = [v.variant for v in verdict.variants if not v.accuracy_samples
+             and v.criteria and any(c.name == "pearson" and c.value is not None for c in v.criteria)]
+    return (f"accuracy judged until decided: {said}" + (f"; {', '.join(whole)} on the whole set" if whole else "")
+            + " (Pearson moves with the samples: across variants, compare the fidelity loss, each on the reference's same samples)")
+
+
 @dataclass(frozen=True)
 class TargetRow:
     name: str

@@ -118,6 +118,7 @@ class KernelsResult(Written):
     model or ONNX Runtime's profile. ``expected`` is the precision the variant's name claims."""
 
     kind: ClassVar[str] = "kernels"
+    __json_omit_empty__ = ("facts_from",)
     __json_derived__ = ("summary",)  # written for readers of the file
     variant: str
     source: str  # "onednn_verbose", "torchscript_graph", "openvino_runtime_model", "onnxruntime_profile"
@@ -130,6 +131,7 @@ class KernelsResult(Written):
     flops_per_image: float | None = None  # the model's operations for one image (2 per multiply-add), counted once
     peak_ops_per_s: float | None = None  # the machine's peak for ``expected`` on the threads the variant uses
     note: str = ""
+    facts_from: str | None = None  # "build cache": found for the same build before, read back
 
     def __post_init__(self) -> None:
         for name, counts in (("conv", self.conv), ("matmul", self.matmul)):

@@ -42,6 +42,7 @@ class CriterionVerdict(Written):
 
 @dataclass(frozen=True)
 class VariantVerdict(Written):
+    __json_omit_empty__ = ("accuracy_samples",)  # records written before have none
     variant: str
     criteria: tuple[CriterionVerdict, ...]
     score: float  # 0-100 over the measured criteria of the run's score basis (Verdict.score_basis)
@@ -54,6 +55,9 @@ class VariantVerdict(Written):
     kernels: str | None = None  # e.g. "int8 53/53 conv (avx512_core_vnni)": what the heavy operators ran in
     achieved_ops_per_s: float | None = None  # the model's operations per image / batch-1 median
     peak_ops_per_s: float | None = None  # the machine's peak for the precision the variant claims
+    # The samples its accuracy figures rest on, and the evaluation set's size, where the looks
+    # decided before the whole set (measure/accuracy.py); None: the whole set, or not measured.
+    accuracy_samples: tuple[int, int] | None = None
 
     def criterion(self, name: str) -> CriterionVerdict:
         return next(c for c in self.criteria if c.name == name)

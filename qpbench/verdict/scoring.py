@@ -147,6 +147,10 @@ def score(
     verdicts = [with_size(v, infos, reference) for v in verdicts]
     kernels = {r.variant: r for r in results if isinstance(r, KernelsResult)}
     verdicts = [with_kernels(v, kernels.get(v.variant)) for v in verdicts]
+    judged = {r.variant: r for r in results if isinstance(r, AccuracyResult)}  # the last: the whole set's, where made
+    verdicts = [replace(v, accuracy_samples=(judged[v.variant].n_samples, judged[v.variant].eval_samples))
+                if v.variant in judged and (judged[v.variant].eval_samples or 0) > judged[v.variant].n_samples else v
+                for v in verdicts]
     quant = quantization_candidates(results, infos, reference, config)
     accepted = [q for q in quant if q.accepted]
     best_quant = max(accepted, key=lambda q: q.speedup or 0.0).variant if accepted else None
