@@ -1,3 +1,3 @@
 """Accuracy measurements of every selected variant (see qpbench/suite/accuracy.py)."""
 
-from qpbench.suite.accuracy import test_accuracy, test_accuracy_whole_set, test_fidelity  # noqa: F401
+from qpbench.suite.accuracy import test_accuracy, test_fidelity  # noqa: F401

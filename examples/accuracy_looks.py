@@ -1,6 +1,6 @@
 """Accuracy until decided, counted on a real run's predictions (docs/evidence/accuracy-looks.md).
 
-    python examples/accuracy_looks.py RESULTS_DIR [--orders 100]
+    python examples/accuracy_looks.py RESULTS_DIR [--orders 20]
 
 RESULTS_DIR holds a run in which every variant's predictions reached the whole set, e.g.
 ``pytest bench/ -k "accuracy or fidelity" --qp-long-run=all --qp-results-dir=DIR``: they are
@@ -81,7 +81,7 @@ def replay(pred: np.ndarray, ref: np.ndarray | None, labels: np.ndarray, limits:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("results_dir", type=Path)
-    parser.add_argument("--orders", type=int, default=100)
+    parser.add_argument("--orders", type=int, default=20)
     args = parser.parse_args()
     record = json.loads((args.results_dir / "latest.json").read_text())
     images = eval_images(record["eval_set"])
@@ -115,9 +115,9 @@ def main() -> None:
     limits = limits_for(scoring, infos[base].get("meta") or {}, False)
     ref, pred = preds[reference], preds[base]
     rng = np.random.default_rng(7)
-    plants = {f"noise sd {s}": np.clip(pred + rng.normal(0, s, pred.size), 0, 1) for s in (0.01, 0.02, 0.03, 0.05)}
-    plants |= {f"bias +{b}": np.clip(pred + b, 0, 1) for b in (0.005, 0.01, 0.02)}
-    plants |= {f"error x{k}": np.clip(labels + (pred - labels) * k, 0, 1) for k in (1.05, 1.15, 1.5)}
+    plants = {f"noise sd {s}": np.clip(pred + rng.normal(0, s, pred.size), 0, 1) for s in (0.01, 0.02, 0.04)}
+    plants |= {f"bias +{b}": np.clip(pred + b, 0, 1) for b in (0.01,)}
+    plants |= {f"error x{k}": np.clip(labels + (pred - labels) * k, 0, 1) for k in (1.05, 1.5)}
     print(f"planted on {base} (limits: fidelity loss {limits.fidelity_loss}, MAE increase {limits.mae_increase}):")
     for what, planted in plants.items():
         loss, increase = losses(planted, ref, labels)

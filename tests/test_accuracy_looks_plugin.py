@@ -54,7 +54,7 @@ def test_accuracy_is_judged_as_far_as_it_takes_and_on_the_whole_set_when_measure
         "--qp-model-factory=tinymodel:build", "--qp-checkpoint=tiny.pt", "--qp-dataset=tiny.npz",
         "--qp-input-size=16", "--qp-profile=quick", "--qp-eval-images=100", "-p", "no:cacheprovider",
         "--qp-variants=eager,optimized,noisy", "--qp-long-run=all", f"--qp-results-dir={out}",
-        "-k", "accuracy or fidelity", "-v", "-rs")
+        "-k", "accuracy or fidelity or whole_set", "-v", "-rs")
     record = json.loads((out / "latest.json").read_text())
     acc = [(r["variant"], r["n_samples"], r.get("eval_samples"), r.get("decided"))
            for r in record["results"] if r["kind"] == "accuracy"]
@@ -70,4 +70,4 @@ def test_accuracy_is_judged_as_far_as_it_takes_and_on_the_whole_set_when_measure
     assert calls["optimized", "fidelity_loss"]["interval"] is not None  # the paired bootstrap's
     # eager is the reference: judged on Pearson alone, its predictions extended for the others
     assert ("eager", 200, 400, "look 1 of 2, 200 of 400 samples: decided") in acc
-    result.stdout.fnmatch_lines(["*test_accuracy_whole_set*optimized* PASSED*"])
+    result.stdout.fnmatch_lines(["*test_whole_set*optimized* PASSED*"])

@@ -32,7 +32,7 @@ from qpbench.files import write_json
 
 # The stage each suite test's time is booked to, by test function name.
 STAGES: dict[str, str] = {
-    "test_accuracy": "accuracy", "test_fidelity": "accuracy", "test_accuracy_whole_set": "accuracy",
+    "test_accuracy": "accuracy", "test_fidelity": "accuracy", "test_whole_set": "accuracy",
     "test_latency": "latency/throughput", "test_speed_ratio": "latency/throughput",
     "test_throughput": "latency/throughput",
     "test_peak_memory": "memory",

@@ -42,7 +42,7 @@ def test_fidelity(qp_measured, qp_session, qp_record):
 
 
 @pytest.mark.qp_after_screen
-def test_accuracy_whole_set(qp_measured, qp_session, qp_record):
+def test_whole_set(qp_measured, qp_session, qp_record):
     """After the screen, for a variant measured in full: accuracy and fidelity on the whole set."""
     name = qp_measured.name
     decided = in_worker(lambda: qp_session.predictions.decide(name), qp_record)
