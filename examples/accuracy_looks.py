@@ -32,7 +32,8 @@ from qpbench.measure.accuracy import Limits, decide, losses, planned_looks
 from qpbench.measure.predictions import predicted_samples, sample_order
 from qpbench.run.predictions import limits_for
 from qpbench.stats import CONFIDENCE
-from qpbench.variants.build_cache import build_cache_dir, load_predictions
+from qpbench.variants.build_cache import build_cache_dir
+from qpbench.variants.cache_facts import load_predictions
 
 
 def cached_whole_set(root: Path, key: str, data: LabelledSet, images: int | None, looks: tuple[int, ...]) -> np.ndarray | None:

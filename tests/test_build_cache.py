@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from qpbench.measure import handlers
-from qpbench.variants import Variant, VariantSpec, build_cache
+from qpbench.variants import Variant, VariantSpec, build_cache, cache_facts
 from qpbench.variants.artifacts import file_records
 from qpbench.variants.build_cache import (
     BuildCache,
@@ -387,15 +387,15 @@ def test_a_fact_is_found_once_per_build_and_code_then_read_back(tmp_path):
 
 
 def test_cached_predictions_are_checked_before_use(tmp_path):
-    build_cache.store_predictions(tmp_path, "ab" * 32, "set:10:40", [0.25, 0.5])
-    assert build_cache.load_predictions(tmp_path, "ab" * 32, "set:10:40") == [0.25, 0.5]
-    assert build_cache.load_predictions(tmp_path, "ab" * 32, "set:20:80") is None  # other samples: a miss
-    path = build_cache.predictions_path(tmp_path, "ab" * 32, "set:10:40")
+    cache_facts.store_predictions(tmp_path, "ab" * 32, "set:10:40", [0.25, 0.5])
+    assert cache_facts.load_predictions(tmp_path, "ab" * 32, "set:10:40") == [0.25, 0.5]
+    assert cache_facts.load_predictions(tmp_path, "ab" * 32, "set:20:80") is None  # other samples: a miss
+    path = cache_facts.predictions_path(tmp_path, "ab" * 32, "set:10:40")
     path.write_text(path.read_text().replace("0.25", "0.75"))  # tampered values fail their digest
-    assert build_cache.load_predictions(tmp_path, "ab" * 32, "set:10:40") is None and not path.exists()
+    assert cache_facts.load_predictions(tmp_path, "ab" * 32, "set:10:40") is None and not path.exists()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("{truncated")
-    assert build_cache.load_predictions(tmp_path, "ab" * 32, "set:10:40") is None
+    assert cache_facts.load_predictions(tmp_path, "ab" * 32, "set:10:40") is None
 
 
 def test_cached_predictions_are_kept_under_the_code_that_predicts_them(monkeypatch):

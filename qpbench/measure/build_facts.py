@@ -1,5 +1,5 @@
-"""What a cached build keeps beside its entry between runs (variants/build_cache.py, "Facts of a
-cached build"): found once for the same build (artifact, libraries, CPU, dataset), then read back.
+"""What a cached build keeps beside its entry between runs (variants/cache_facts.py): found
+once for the same build (artifact, libraries, CPU, dataset), then read back.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ def cached_fact(loaded: Any, what: str, find: Callable[[], Any], folder: str = "
     """The fact ``what`` of the loaded build: from the build cache when this build came from (or
     went to) it and the fact was found before (``what`` names the code that finds it), else
     ``find()``, stored there. (value, whether it came from the cache)."""
-    from qpbench.variants.build_cache import load_fact, store_fact
+    from qpbench.variants.cache_facts import load_fact, store_fact
 
     key = (loaded.variant.meta.get("build_cache") or {}).get("key")
     root = Path(loaded.cache["root"]) if loaded.cache and key else None
