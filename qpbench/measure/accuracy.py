@@ -103,17 +103,11 @@ class Limits:
     mae_increase: tuple[float, ...] = ()
 
 
-def _corr(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-    xc = x - x.mean(axis=axis, keepdims=True)
-    yc = y - y.mean(axis=axis, keepdims=True)
-    return (xc * yc).sum(axis=axis) / np.sqrt((xc**2).sum(axis=axis) * (yc**2).sum(axis=axis))
-
-
 def losses(pred: np.ndarray, ref: np.ndarray, labels: np.ndarray, axis: int = -1) -> np.ndarray:
     """The relative Pearson loss against the reference and the relative MAE increase, on the
     same samples (along ``axis``, for the bootstrap): [loss, increase]."""
-    r_ref = _corr(ref, labels, axis)
-    loss = (r_ref - _corr(pred, labels, axis)) / r_ref
+    r_ref = stats.pearson_along(ref, labels, axis)
+    loss = (r_ref - stats.pearson_along(pred, labels, axis)) / r_ref
     increase = np.abs(pred - labels).mean(axis=axis) / np.abs(ref - labels).mean(axis=axis) - 1.0
     return np.stack([loss, increase])
 
