@@ -4,6 +4,7 @@ per-call times its record holds."""
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,10 @@ def measured(variant: str, call_s: float, full: bool = True, cached: bool = Fals
 def test_floors_scale_with_the_calls_and_leave_out_what_was_not_measured_in_full(time_floor):
     record = make_record(measured("eager", 0.01) + measured("slow", 0.04) + measured("screened", 0.01, full=False))
     floors = time_floor.floors(record)
-    assert set(floors) == {"eager", "slow"}  # no stress run: screened out, nothing after the screen
+    assert set(floors) == {"eager", "slow", "screened"}
+    # Screened out: its screen (latency, accuracy) and nothing after it.
+    assert set(floors["screened"]) == {"accuracy", "latency/throughput"}
+    assert floors["screened"]["accuracy"] == pytest.approx(400 * 0.01)
     stress_calls = PROFILE.stress_min_iterations + PROFILE.stress_warmup
     assert floors["eager"]["stress"] == pytest.approx(stress_calls * 0.01)
     assert floors["slow"]["stress"] == pytest.approx(4 * floors["eager"]["stress"])
@@ -56,3 +60,21 @@ def test_a_warm_record_is_bounded_without_its_accuracy_pass(time_floor, tmp_path
     assert bounds[0].endswith("(cold)") and bounds[1].endswith("(warm: predictions from the build cache)")
     seconds = [int(b.split("lower bound: ")[1].split(" s")[0]) for b in bounds]
     assert seconds[0] > seconds[1]  # 400 samples at 10 ms: 4 s, and the record's stages are empty
+
+
+def test_the_reference_predicts_every_sample_a_fidelity_was_judged_on(time_floor):
+    whole = [AccuracyResult("slow", 800, 0.95, 0.95, 0.02, 0.03, 0.9, 1.0)]
+    floors = time_floor.floors(make_record(measured("eager", 0.01) + measured("slow", 0.04) + whole))
+    assert floors["eager"]["accuracy"] == pytest.approx(800 * 0.01)  # its own 400, and the 800 slow's fidelity needs
+
+
+def test_worker_start_ups_and_the_rest_are_printed_beside_the_bound(time_floor, tmp_path, capsys):
+    record = make_record(measured("eager", 0.01))
+    record = replace(record, timing={"wall_s": 100.0, "stages_s": {"builds": 20.0},
+                                     "workers": {"starts": 5, "start_s": 2.0, "imports_s": 8.0, "load_s": 15.0}})
+    record.write(tmp_path / "r.json")
+    time_floor.main([str(tmp_path / "r.json")])
+    out = capsys.readouterr().out
+    assert "worker processes: 5, interpreter 2 s, imports 8 s, builds and loads 15 s" in out
+    bound = int(out.split("lower bound: ")[1].split(" s")[0])
+    assert f"past the floors, start-ups and builds: {100 - bound - 10} s" in out

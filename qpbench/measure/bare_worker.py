@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from qpbench.measure import timed
+from qpbench.measure import startup, timed
 from qpbench.measure.parent_watch import die_with_parent
 from qpbench.measure.runtime_worker import check_no_torch, load_backend
 from qpbench.schema.codec import dump as to_json
@@ -142,6 +142,7 @@ BARE_REQUESTS: dict[str, Callable[[BareWorker, BareServed, dict[str, Any]], Any]
 def main() -> int:
     from qpbench.measure.variant_worker import private_stdout, serve
 
+    startup.mark("python")
     die_with_parent()
     answers = private_stdout()
     serve(sys.stdin, answers, BareWorker())

@@ -19,6 +19,7 @@ from typing import Any
 
 BARRIER_TIMEOUT_S = 300.0
 
+from qpbench.measure import startup
 from qpbench.measure.parent_watch import die_with_parent
 
 
@@ -32,6 +33,7 @@ def wait_for_peers(folder: str, parties: int) -> None:
 
 
 def main() -> int:
+    startup.mark("python")
     die_with_parent()
     request = json.loads(sys.stdin.read())
     if request.get("runtime"):  # an ONNX Runtime / OpenVINO artifact: served without torch, as deployed
@@ -52,7 +54,7 @@ def main() -> int:
         inputs = [workload.inputs(np.arange(k * batch, (k + 1) * batch))
                   for k in range(max(1, min(MEASURE.concurrency_inputs, available)))]
         runs = serve(request, lambda image, params: variant(image, params).numpy(), inputs, variant.runtime())
-    print(json.dumps({"runs": runs}))
+    print(json.dumps({"runs": runs, startup.STARTUP_KEY: startup.marks()}))
     return 0
 
 

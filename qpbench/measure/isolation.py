@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from qpbench.measure.defaults import MEASURE
+from qpbench.measure import startup
 from qpbench.measure.parent_watch import PARENT_ENV
 from qpbench.results import WorkerFailure
 from qpbench.workload import Workload
@@ -68,6 +69,7 @@ def worker_env(isolated: bool = False) -> dict[str, str]:
     if not isolated:
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     env[PARENT_ENV] = str(os.getpid())  # the worker dies with this process (parent_watch.py)
+    env[startup.SPAWNED_ENV] = startup.spawn_stamp()  # its start-up marks count from here (startup.py)
     return env
 
 
@@ -140,6 +142,7 @@ def start_worker(module: str, stdin: Any, stdout: Any, stderr: Any, isolated_in:
         env=worker_env(isolated_in is not None), start_new_session=True,  # its own process group: a kill takes its children too
     )
     _LIVE.add(proc)
+    startup.LEDGER.started(module)
     return proc
 
 
@@ -148,6 +151,7 @@ class WorkerProcess:
 
     def __init__(self, module: str, request: dict[str, Any], measurement: str, variant: str,
                  isolated_in: str | None = None) -> None:
+        self.module = module
         self.measurement = measurement
         self.variant = variant
         self._out = tempfile.TemporaryFile(mode="w+")
@@ -193,6 +197,7 @@ class WorkerProcess:
                              stderr_tail(stderr)) from None
         if not isinstance(report, dict):
             raise self._fail("no_report", f"printed {type(report).__name__}, not a report object", returncode)
+        startup.LEDGER.ready(self.module, report.pop(startup.STARTUP_KEY, None))
         return report
 
 
@@ -252,6 +257,7 @@ class ServingWorker:
     """
 
     def __init__(self, module: str, variant: str) -> None:
+        self.module = module
         self.variant = variant
         self._err = tempfile.TemporaryFile(mode="w+")
         self.proc = start_worker(module, subprocess.PIPE, subprocess.PIPE, self._err)
@@ -276,6 +282,8 @@ class ServingWorker:
             self.close(grace_s=0)
             raise self._failed(measurement, "no_report", f"answered with something that is not JSON: {line[:200]!r}",
                                None) from None
+        if startup.STARTUP_KEY in reply:  # its first answer: how long it took to be ready
+            startup.LEDGER.ready(self.module, reply[startup.STARTUP_KEY])
         if not reply.get("ok"):
             raise RequestFailed(str(reply.get("type", "Error")), str(reply.get("message", "")))
         return reply.get("result")

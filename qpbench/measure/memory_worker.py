@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 
+from qpbench.measure import startup
 from qpbench.measure.parent_watch import die_with_parent
 from qpbench.runtime.rss import max_rss_mb, rss_split_mb
 
@@ -20,6 +21,7 @@ def torch_build() -> str:
 
 
 def main() -> int:
+    startup.mark("python")
     die_with_parent()
     request = json.loads(sys.stdin.read())
     if request.get("runtime"):  # an ONNX Runtime / OpenVINO artifact: served without importing torch
@@ -41,6 +43,7 @@ def main() -> int:
         "iterations": request["iterations"],
         "torch_build": torch_build(),
         **rss_split_mb(),
+        startup.STARTUP_KEY: startup.marks(),
     }))
     return 0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from qpbench.measure import startup
 from qpbench.runtime.rss import max_rss_mb
 
 
@@ -22,6 +23,8 @@ def load_variant(request: dict[str, Any]) -> tuple[Any, Any, float]:
     import_object(spec.model_factory)  # the model's own modules count as imports
     builder = builder_from_path(request["builder"])
     baseline = max_rss_mb()
+    startup.mark("imports")
     workload = load_workload(spec)
     variant = builder(BuildContext(workload, options=request["options"], sweep_rounds=1))
+    startup.mark("ready")
     return workload, variant, baseline

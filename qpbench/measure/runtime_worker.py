@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from qpbench.measure import startup
+
 from qpbench.runtime.backends import TORCH_FREE, backend_for, runtime_version
 from qpbench.runtime.rss import max_rss_mb, rss_split_mb
 
@@ -27,9 +29,12 @@ def load_backend(request: dict[str, Any]) -> tuple[Any, float]:
         raise ValueError(f"unknown runtime {runtime!r}: choose from {sorted(TORCH_FREE)}")
     options = dict(request["options"])
     importlib.import_module(runtime)  # the runtime's import belongs to the baseline, as torch's does for torch variants
+    startup.mark("imports")
     baseline = max_rss_mb()
     extra = {key: options[key] for key in ("hint", "precision") if options.get(key)}
-    return backend_for(TORCH_FREE[runtime]).load(options["artifact"], options.get("threads"), **extra), baseline
+    backend = backend_for(TORCH_FREE[runtime]).load(options["artifact"], options.get("threads"), **extra)
+    startup.mark("ready")
+    return backend, baseline
 
 
 def load_inputs(request: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -58,5 +63,6 @@ def measure(request: dict[str, Any]) -> dict[str, Any]:
         "batch_size": int(image.shape[0]),
         "iterations": request["iterations"],
         "torch_build": f"torch not imported ({runtime} {runtime_version(runtime)})",
+        startup.STARTUP_KEY: startup.marks(),
         **rss_split_mb(),
     }

@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import sys
 
+from qpbench.measure import startup
 from qpbench.measure.parent_watch import die_with_parent
 from qpbench.runtime.rss import max_rss_mb
 
 
 def main() -> int:
+    startup.mark("python")
     die_with_parent()
     request = json.loads(sys.stdin.read())
     from qpbench.config import Targets
@@ -42,7 +44,8 @@ def main() -> int:
                                                      request["warmup"], probe=pool_probe(), heap=heap_in_use_mb,
                                                      **early)
     print(json.dumps({"baseline_rss_mb": baseline, "peak_rss_mb": max_rss_mb(), **series._asdict(),
-                      "extended": extended}))
+                      "extended": extended,
+                      startup.STARTUP_KEY: startup.marks()}))
     return 0
 
 

@@ -15,6 +15,7 @@ import sys
 import traceback
 from typing import Any, TextIO
 
+from qpbench.measure import startup
 from qpbench.measure.parent_watch import die_with_parent
 
 
@@ -27,11 +28,14 @@ def private_stdout() -> TextIO:
 
 
 def serve(requests: TextIO, answers: TextIO, worker: Any = None) -> None:
-    """Answer ``requests`` a line each with ``worker.handle`` (a variant ``Worker`` by default)."""
+    """Answer ``requests`` a line each with ``worker.handle`` (a variant ``Worker`` by default).
+    The first answer carries the worker's start-up marks (startup.py)."""
     if worker is None:
         from qpbench.measure.worker_requests import Worker
 
         worker = Worker()
+        startup.mark("imports")
+    first = True
     for line in requests:
         if not line.strip():
             continue
@@ -43,11 +47,16 @@ def serve(requests: TextIO, answers: TextIO, worker: Any = None) -> None:
         except Exception as exc:  # the request failed, the process is fine: say why and go on
             traceback.print_exc()
             reply = {"ok": False, "type": type(exc).__name__, "message": str(exc)[:2000]}
+        if first:
+            startup.mark("ready")
+            reply[startup.STARTUP_KEY] = startup.marks()
+            first = False
         answers.write(json.dumps(reply) + "\n")
         answers.flush()
 
 
 def main() -> int:
+    startup.mark("python")
     die_with_parent()
     answers = private_stdout()
     serve(sys.stdin, answers)

@@ -144,7 +144,16 @@ def timing_line(timing: Mapping[str, Any]) -> str:
     """'run time 9 min 41 s: builds 1 min 40 s, accuracy 2 min 10 s, ...' from a record's timing."""
     stages = ", ".join(f"{name} {fmt_s(s)}" for name, s in timing["stages_s"].items() if s >= 0.5)
     budget = f" (budget {fmt_s(timing['budget_s'])}, time ceilings at {timing['scale']:.0%})" if timing.get("budget_s") else ""
-    return f"run time {fmt_s(timing['wall_s'])}{budget}: {stages}"
+    return f"run time {fmt_s(timing['wall_s'])}{budget}: {stages}" + workers_line(timing.get("workers"))
+
+
+def workers_line(workers: Mapping[str, Any] | None) -> str:
+    """'; 31 worker processes took 40 s to start, 1 min 10 s to import, 3 min 05 s to build or load'
+    (the seconds inside the stages above: startup.py)."""
+    if not workers or not workers.get("starts"):
+        return ""
+    return (f"; {workers['starts']} worker processes took {fmt_s(workers['start_s'])} to start, "
+            f"{fmt_s(workers['imports_s'])} to import, {fmt_s(workers['load_s'])} to build or load")
 
 
 def expected(test_ids: Iterable[str], history: Mapping[str, float], cache_on: bool = False) -> tuple[float, int]:

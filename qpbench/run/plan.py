@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from qpbench.config import Profile, scaled
+from qpbench.measure import startup
 from qpbench.run import clock as run_clock
 
 
@@ -35,6 +36,7 @@ class Planner:
         self.clock = run_clock.RunClock(timer)
         self.budget_share = 1.0  # of the profile's time ceilings, to fit the budget
         self._history: dict[str, float] | None = None
+        startup.LEDGER.clear()  # this run's worker starts, from here
 
     def history(self) -> dict[str, float]:
         """Per-test seconds of the last run of this workload and profile on this CPU ({} if none)."""
@@ -97,8 +99,9 @@ class Planner:
         return now / past if past > 1.0 and now > 1.0 else 1.0
 
     def timing(self) -> dict[str, Any]:
-        """Where the run's time went, for the record (clock.py)."""
-        return self.clock.to_dict(None if self.budget_min is None else 60.0 * self.budget_min, self.budget_share)
+        """Where the run's time went, for the record (clock.py), with its worker starts (startup.py)."""
+        return {**self.clock.to_dict(None if self.budget_min is None else 60.0 * self.budget_min, self.budget_share),
+                "workers": startup.LEDGER.summary()}
 
     def save_history(self) -> None:
         """This run's per-test times over the last run's (a -k run updates only what it ran)."""
