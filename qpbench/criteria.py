@@ -36,11 +36,13 @@ over its length, when one is reported (it was confirmed on the extension first).
 one value per run (peak memory) or none (concurrency faults) have no interval and are met or
 missed.
 
-How the verdict treats an inconclusive criterion (documented in docs/measurement.md): the score,
-``passed`` and readiness use the estimate, as before, so a gate on the score does not flip on
-noise it cannot see; the record keeps every criterion's interval and call, the tables mark an
-inconclusive figure with "?", and a recommendation line names each inconclusive hard gate with
-its interval, so a reader knows which calls another run could reverse.
+How the verdict treats an inconclusive criterion (documented in docs/scoring.md): the score and
+``passed`` use the estimate, so a gate on the score does not flip on noise it cannot see; a hard
+gate must be met beyond the noise for the variant to be ready (an inconclusive one is a reason
+it is not: "too close to call", on whichever side its estimate fell, so a variant at the gate
+is not ready in one run and ready in the next); the record keeps every criterion's interval and
+call, the tables mark an inconclusive figure with "?", and a recommendation line names each
+inconclusive hard gate with its interval.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ from qpbench.results import AccuracyResult, LatencyResult, StressResult, Through
 from qpbench.verdict.scoring import score
 
 
+LATENCY_GATE = ScoringConfig(hard_gates=("latency_p95_ms",))  # latency results alone can make a variant ready
+
+
 def intervals(results):
     """Per variant, the interval of each criterion that has one (criteria.measured)."""
     return {v: {c: m.interval for c, m in found.items() if m.interval} for v, found in measured(results, "eager").items()}
@@ -71,12 +74,40 @@ def test_a_p95_within_the_noise_of_its_target_is_called_inconclusive_and_said_so
     assert not view.criterion_cell(calls["clear"]).text.endswith("?")
     line = next(r for r in verdict.recommendations if r.startswith("Too close to call"))
     assert "close latency_p95_ms" in line and "clear" not in line
-    # The verdict uses the estimate: readiness and score are what they were.
+    # The score and ``passed`` use the estimate; readiness wants the gate met beyond the noise.
     assert calls["close"].passed == (calls["close"].value <= 50.0)
+    ready = {v.variant: v for v in score([close, clear], LATENCY_GATE).variants}
+    assert ready["clear"].ready and not ready["close"].ready
+    assert any(r.startswith("latency_p95_ms") for r in ready["close"].reasons)
     # The plan's criterion is met by the clear one; with the close one alone it is too close to call.
     assert view.plan_rows(verdict)[0].state == "met" and "clear" in view.plan_rows(verdict)[0].detail
     alone = view.plan_rows(score([close], ScoringConfig()))[0]
     assert alone.state == "inconclusive" and alone.detail.startswith("the 95% interval contains the target: close ")
+
+
+@pytest.mark.parametrize("side", [-1.0, 1.0])
+def test_a_variant_at_its_gate_is_not_ready_on_either_side_of_it(side):
+    """The ready set does not flip with noise: a batch-1 p95 whose interval holds the 50 ms target
+    makes the variant not ready whether its estimate fell just under or just over the target, and
+    it is not recommended; a variant clear of the gate is, on both draws."""
+    rng = np.random.default_rng(8)
+    base = rng.normal(0.0, 3.0, 100)
+    at_gate = 50.0 + side * 0.5 - np.percentile(base, 95) + base  # its p95 0.5 ms off the target
+    verdict = score([latency("eager", rng.normal(60.0, 1.0, 400)), latency("at-gate", at_gate),
+                     latency("clear", rng.normal(20.0, 0.5, 400))], LATENCY_GATE)
+    by_name = {v.variant: v for v in verdict.variants}
+    c = by_name["at-gate"].criterion("latency_p95_ms")
+    assert c.inconclusive and c.passed == (side < 0)
+    assert not by_name["at-gate"].ready and by_name["clear"].ready
+    why = next(r for r in by_name["at-gate"].reasons if r.startswith("latency_p95_ms"))
+    assert ("too close to call" in why) == (side < 0) and ("misses" in why) == (side > 0)
+    assert verdict.recommended == "clear"
+    assert by_name["at-gate"].at_gate and not by_name["clear"].at_gate  # the same label on both sides
+    rows = {row.variant: row.ready_text for row in view.variant_rows(verdict)}
+    assert rows["at-gate"] == "at gate" and rows["clear"] == "yes" and rows["eager"] == "no"
+    # Alone at its gate: nothing is recommended, and the verdict says why.
+    alone = score([latency("eager", rng.normal(60.0, 1.0, 400)), latency("at-gate", at_gate)], LATENCY_GATE)
+    assert alone.recommended is None
 
 
 def test_a_clean_verdict_has_nothing_too_close_to_call():
@@ -108,7 +139,9 @@ def test_a_p95_met_in_the_latency_test_and_missed_over_the_stress_run_is_too_clo
     verdict = score(results, ScoringConfig())
     calls = {v.variant: v.criterion("latency_p95_ms") for v in verdict.variants}
     assert calls["spells"].call == INCONCLUSIVE and calls["steady"].call == MET and calls["other-batch"].call == MET
-    assert calls["spells"].passed  # the estimate is the latency test's, met: readiness does not flip on it
+    assert calls["spells"].passed  # the estimate is the latency test's, met; the score keeps it
+    ready = {v.variant: v.ready for v in score(results, LATENCY_GATE).variants}
+    assert not ready["spells"] and ready["steady"]  # not shown to meet the gate
     line = next(r for r in verdict.recommendations if r.startswith("Too close to call"))
     assert "spells latency_p95_ms" in line and "steady" not in line
 

@@ -43,7 +43,7 @@ def render_markdown(record: RunRecord | Mapping[str, Any], report_path: str | No
         lines.append(_row([f"**{name}**" if row.recommended else name,
                            *[escape(c.text) + MARK[c.status] for c in row.cells],
                            escape(row.speedup), escape(row.artifact_mb), escape(row.score),
-                           "yes" if row.ready else "no"]))
+                           row.ready_text]))
     lines.append("")
     for note in (view.score_basis_line(verdict), view.accuracy_samples_line(verdict)):
         if note:

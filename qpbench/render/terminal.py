@@ -24,7 +24,7 @@ def table(verdict: Verdict) -> list[str]:
     rows = [header, target_row]
     for row in view.variant_rows(verdict):
         rows.append([row.variant, *[cell(c) for c in row.cells], row.speedup, row.artifact_mb, row.score,
-                     "yes" if row.ready else "no"])
+                     row.ready_text])
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

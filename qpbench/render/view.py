@@ -57,8 +57,16 @@ class VariantRow:
     score: str
     ready: bool
     reasons: tuple[str, ...]
+    at_gate: bool = False  # not ready only for a hard gate too close to call (VariantVerdict.at_gate)
     kernels: str = "-"  # what the heavy operators ran in, e.g. "int8 53/53 conv (avx512_core_vnni)"
     ops: str = "-"  # achieved operations per second against the machine's peak
+
+    @property
+    def ready_text(self) -> str:
+        """'yes', 'no', or 'at gate': not ready only because a hard gate is too close to call."""
+        if self.ready:
+            return "yes"
+        return "at gate" if self.at_gate else "no"
 
 
 def ops_text(achieved: float | None, peak: float | None) -> str:
@@ -81,6 +89,7 @@ def variant_rows(verdict: Verdict) -> list[VariantRow]:
         score=f"{v.score:.0f}",
         ready=v.ready,
         reasons=v.reasons,
+        at_gate=v.at_gate,
         kernels=v.kernels or "-",
         ops=ops_text(v.achieved_ops_per_s, v.peak_ops_per_s),
     ) for v in verdict.variants]

@@ -14,6 +14,11 @@ from qpbench.config import QuantThresholds, ScoringConfig, Targets
 from qpbench.schema.shape import OPEN_ENDS, Written
 
 
+# In the reason of a variant whose hard-gate figure is met on its estimate with an interval that
+# holds the target (scoring.judge_variant): not shown to meet it, so not ready.
+TOO_CLOSE = "too close to call against the target"
+
+
 @dataclass(frozen=True)
 class CriterionVerdict(Written):
     name: str
@@ -61,6 +66,13 @@ class VariantVerdict(Written):
 
     def criterion(self, name: str) -> CriterionVerdict:
         return next(c for c in self.criteria if c.name == name)
+
+    @property
+    def at_gate(self) -> bool:
+        """Not ready only because of hard gates too close to call (their intervals hold their
+        targets), on whichever side of the target each estimate fell."""
+        close = {c.name for c in self.criteria if c.hard_gate and c.inconclusive}
+        return not self.ready and bool(close) and all(r.split(" ", 1)[0] in close for r in self.reasons)
 
 
 @dataclass(frozen=True)

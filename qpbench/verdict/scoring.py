@@ -3,8 +3,10 @@
 Each criterion gets a score in [0, 1] (1 when the target is met, falling with
 the ratio to the target when not), a variant's score is the weighted mean over
 the criteria that were measured, times 100. A variant is *ready* when every
-hard gate was measured and passed and nothing failed while measuring it. The
-recommended variant is the fastest ready one (batch-1 median latency).
+hard gate was measured and met beyond the noise (a figure whose 95% interval
+holds its target is too close to call: not shown to meet it, whatever side its
+estimate is on) and nothing failed while measuring it. The recommended variant
+is the fastest ready one (batch-1 median latency).
 
 Every score of a run rests on the same criteria (``score_basis``): those measured for every
 variant that nothing failed for. A criterion the run measured for some variants only (the
@@ -26,7 +28,7 @@ from qpbench.criteria import active
 from qpbench.verdict.decision import agreement_problems, decide, figures_read, unconfirmed
 from qpbench.variant_info import REFERENCE
 from qpbench.results import AccuracyResult, FidelityResult, KernelsResult, LatencyResult, Result, VariantInfo, WorkerFailure
-from qpbench.verdict import CriterionVerdict, QuantCandidate, VariantReason, VariantVerdict, Verdict
+from qpbench.verdict import TOO_CLOSE, CriterionVerdict, QuantCandidate, VariantReason, VariantVerdict, Verdict
 
 
 def criterion_score(value: float, target: float, higher_is_better: bool) -> float:
@@ -103,9 +105,13 @@ def judge_variant(
                              criterion_score(value, target, crit.higher_is_better), interval,
                              criteria.call(value, interval, target, crit.higher_is_better))
         )
+        sign = ">=" if crit.higher_is_better else "<="
         if hard and not ok:
-            sign = ">=" if crit.higher_is_better else "<="
             reasons.append(f"{crit.name} {fmt(value)} misses the target {sign} {fmt(target)}{crit.unit and ' ' + crit.unit}")
+        elif hard and judged[-1].inconclusive and interval is not None:  # met on the estimate only
+            reasons.append(f"{crit.name} {fmt(value)} {TOO_CLOSE} {sign} {fmt(target)}"
+                           f"{crit.unit and ' ' + crit.unit} (95% interval {fmt(interval[0])}-{fmt(interval[1])}):"
+                           " not shown to meet it")
     measured = [c for c in judged if c.score is not None and c.weight > 0 and (not basis or c.name in basis)]
     total_weight = sum(c.weight for c in measured)
     score = 100.0 * sum(c.weight * c.score for c in measured) / total_weight if total_weight else 0.0
