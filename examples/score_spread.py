@@ -1,6 +1,7 @@
 """Each variant's score over several records of the same workload, as the recorded verdict gave it
 and as this checkout's scoring gives it from the same results (the spread is the most minus the
-least): how much a score moves between unchanged runs.
+least): how much a score moves between unchanged runs; and each record's ready set, recorded and
+rescored, with the variants not ready only for a hard gate too close to call ("at gate").
 
     python examples/score_spread.py RECORD.json [RECORD.json ...]
 """
@@ -11,7 +12,11 @@ import sys
 from pathlib import Path
 
 from qpbench.record import RunRecord
-from qpbench.verdict import scoring
+from qpbench.verdict import Verdict, scoring
+
+
+def ready_set(verdict: Verdict) -> str:
+    return ", ".join(sorted(v.variant for v in verdict.variants if v.ready)) or "none"
 
 
 def main(paths: list[str]) -> None:
@@ -28,6 +33,8 @@ def main(paths: list[str]) -> None:
             after.setdefault(v.variant, []).append(v.score)
         print(f"{Path(path).name}: recommended {verdict.recommended} (recorded {record.verdict.recommended}); "
               f"screened out {', '.join(screened) or 'none'}; score basis {', '.join(verdict.score_basis) or 'all'}")
+        print(f"  ready: {ready_set(verdict)} (recorded {ready_set(record.verdict)}); at gate: "
+              + (", ".join(v.variant for v in verdict.variants if v.at_gate) or "none"))
     print(f"{'variant':16s} {'recorded scores':40s} spread  {'rescored':40s} spread")
     for name in before:
         b, a = before[name], after.get(name, [])

@@ -1,5 +1,5 @@
 """What starting worker processes costs a run: how many start, and how long each takes to be
-ready (docs/engine.md, "Where the time goes").
+ready (docs/engine.md, "How long": worker start-ups counted).
 
 The parent stamps every worker with the wall-clock time it started it (``SPAWNED_ENV``; the
 parent and its workers read the same clock). The worker marks the moments it reaches: its
