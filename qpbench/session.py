@@ -92,7 +92,9 @@ class QPSession:
             raise ConfigError(f"--qp-long-run names {unknown}, which are not selected: choose "
                               f"{', '.join(repr(p) for p in screening.POLICIES)} or from {', '.join(selected)}")
         if check_workload:
-            self.variants.workload().check_model()
+            from qpbench.measure.check import check_model
+
+            check_model(self.variants.workload().spec, self.settings.profile.worker_timeout_s)
 
     def history_path(self) -> Path:
         cpu = str((self.fingerprint().get("cpu") or {}).get("brand", ""))

@@ -131,6 +131,27 @@ def test_dataset_labels_out_of_range(suite):
     usage_error(suite, expect="labels 'ssim' must lie in SSIM's range [-1, 1], found*")
 
 
+ABORTING_MODEL = """import os
+from tinymodel import TinyModel
+
+
+class Aborts(TinyModel):
+    def forward(self, image, params):
+        os.abort()
+
+
+def build():
+    return Aborts()
+"""
+
+
+def test_a_model_that_aborts_on_its_first_call_is_named_and_pytest_lives(suite):
+    """The model's check runs in a worker: an abort() there is a usage error that says so."""
+    (suite.path / "abortmodel.py").write_text(ABORTING_MODEL)
+    usage_error(suite, "--qp-model-factory=abortmodel:build",
+                expect="model from 'abortmodel:build': its check (build it, run a batch of 2) was killed by SIGABRT")
+
+
 def test_dataset_params_not_matching_the_model(suite):
     with np.load(suite.path / "tiny.npz") as npz:
         params = npz["params_vec"][:, :5].copy()
