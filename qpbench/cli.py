@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("baselines", help="list the saved baselines")
     compare_cli.add_list_arguments(p)
     p.set_defaults(func=compare_cli.run_list)
-    p = sub.add_parser("baseline", help="make baselines: promote a run's record to its CPU's baseline")
+    p = sub.add_parser("baseline", help="make baselines: promote a run's record to its CPU's baseline, or add one to it")
     actions = p.add_subparsers(dest="action", required=True)
     p = actions.add_parser("promote", help="save a finished run's record (a CI run's) as a baseline, {cpu} being the "
                            "record's CPU; written atomically, an existing one kept unless --force",
@@ -182,6 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
                            "bad input, naming the problem.")
     compare_cli.add_promote_arguments(p)
     p.set_defaults(func=compare_cli.run_promote)
+    p = actions.add_parser("add", help="add a finished run's record to a saved baseline as one more run, as "
+                           "--qp-add-to-baseline adds the run it ends",
+                           description="Add a finished run's record (results/latest.json, or one a CI job kept) "
+                           "to a saved baseline as one more independent run: later runs are judged against the "
+                           "spread of all of them. A record of another workload or CPU is refused, naming the "
+                           "difference. Exit 2 on bad input, naming the problem.")
+    compare_cli.add_add_arguments(p)
+    p.set_defaults(func=compare_cli.run_add)
     return parser
 
 

@@ -88,3 +88,34 @@ def test_bad_input_is_refused_naming_the_problem(tmp_path, record_path, capsys, 
     err = capsys.readouterr().err
     assert err.startswith("qpbench baseline promote: error: ") and expect in err
     assert not (tmp_path / "results" / "baselines").exists() or not any((tmp_path / "results" / "baselines").iterdir())
+
+
+def add(tmp_path, *args: str) -> int:
+    return main(["baseline", "add", *args, "--results-dir", str(tmp_path / "results")])
+
+
+def test_add_puts_a_finished_record_into_its_cpus_baseline_as_one_more_run(tmp_path, record_path, capsys):
+    """``qpbench baseline add``: what --qp-add-to-baseline does for the run it ends, for a kept record."""
+    assert promote(tmp_path, str(record_path)) == 0
+    capsys.readouterr()
+    assert add(tmp_path, str(record_path)) == 0
+    path = tmp_path / "results" / "baselines" / f"compact-quick-{SLUG}.json"
+    assert f"baseline compact-quick-{SLUG}: {path}, 2 runs" in capsys.readouterr().out
+    runs = load_baseline(tmp_path / "results", f"compact-quick-{SLUG}").record.baseline["runs"]
+    assert len(runs) == 1 and runs[0]["git"]
+    assert add(tmp_path, str(record_path)) == 0 and "3 runs" in capsys.readouterr().out
+
+
+def test_add_refuses_a_record_of_another_cpu_or_no_baseline(tmp_path, record_path, capsys):
+    assert add(tmp_path, str(record_path)) == 2
+    assert "no baseline named" in capsys.readouterr().err
+    assert promote(tmp_path, str(record_path), "--name", "main") == 0
+    other = copy.deepcopy(FINGERPRINT)
+    other["cpu"] = {**RUNNER, "model": 17}
+    elsewhere = make_record([LatencyResult("eager", 1, (0.001, 0.002))], other).write(tmp_path / "other.json")
+    before = (tmp_path / "results" / "baselines" / "main.json").read_text()
+    capsys.readouterr()
+    assert add(tmp_path, str(elsewhere), "--name", "main") == 2
+    err = capsys.readouterr().err
+    assert "is no rerun of baseline main" in err and "model" in err
+    assert (tmp_path / "results" / "baselines" / "main.json").read_text() == before

@@ -174,6 +174,17 @@ def finished_record(path: str | Path) -> RunRecord:
     return record
 
 
+def name_for_record(record: RunRecord, name: str | None, path: str | Path) -> tuple[str, str]:
+    """(the name as given, as resolved) of the baseline a finished record is saved as or added to:
+    ``{cpu}`` is the record's own CPU; no name is WORKLOAD-PROFILE-{cpu}."""
+    name = name or f"{record.workload.name}-{record.profile.get('name', 'run')}-{CPU_FIELD}"
+    cpu = (record.fingerprint or {}).get("cpu")
+    if CPU_FIELD in name and not cpu:
+        raise BaselineError(f"{path}: its fingerprint names no CPU, so {CPU_FIELD} cannot be resolved: "
+                            "give a name without it")
+    return name, check_name(for_cpu(name, cpu or {}))
+
+
 def promote(path: str | Path, results_dir: str | Path, name: str | None, repo_dir: str | Path,
             force: bool = False) -> tuple[str, str, Path]:
     """Save the run record at ``path`` (a CI run's, say) as baseline ``name``, ``{cpu}`` being the
@@ -181,12 +192,7 @@ def promote(path: str | Path, results_dir: str | Path, name: str | None, repo_di
     WORKLOAD-PROFILE-{cpu} (the self-gate's compact-quick-{cpu}). Refuses to replace a baseline
     unless ``force``. Returns (the name as given, as resolved, the path written)."""
     record = finished_record(path)
-    name = name or f"{record.workload.name}-{record.profile.get('name', 'run')}-{CPU_FIELD}"
-    cpu = (record.fingerprint or {}).get("cpu")
-    if CPU_FIELD in name and not cpu:
-        raise BaselineError(f"{path}: its fingerprint names no CPU, so {CPU_FIELD} cannot be resolved: "
-                            "give a name without it")
-    resolved = check_name(for_cpu(name, cpu or {}))
+    name, resolved = name_for_record(record, name, path)
     target = baselines_dir(results_dir) / f"{resolved}.json"
     if target.exists() and not force:
         raise BaselineError(f"baseline {resolved} exists ({target}): --force replaces it")

@@ -1,4 +1,5 @@
-"""``qpbench compare A B``, ``qpbench baselines`` and ``qpbench baseline promote RECORD``: compare two
+"""``qpbench compare A B``, ``qpbench baselines``, ``qpbench baseline promote RECORD`` and ``qpbench
+baseline add RECORD``: compare two
 saved runs, list baselines, make a run's record its CPU's baseline."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 from qpbench.compare.baseline import CPU_FIELD, BaselineError, list_baselines, load_run, promote
+from qpbench.compare.regression import add_record
 from qpbench.compare.runs import compare_runs, regression_gate
 from qpbench.compare.thresholds import make_thresholds
 from qpbench.config import DEFAULT_GATE_ON, DEFAULT_THRESHOLDS, FAMILY_HELP, RUN, parse_names, parse_pairs
@@ -99,6 +101,27 @@ def add_promote_arguments(p: argparse.ArgumentParser) -> None:
                         f"e.g. compact-quick-{CPU_FIELD}")
     p.add_argument("--force", action="store_true", help="replace a baseline of that name (refused otherwise)")
     add_list_arguments(p)
+
+
+def add_add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("record", type=Path, metavar="RECORD_JSON",
+                   help="a finished run's record of the baseline's workload on its CPU (a CI run's, say)")
+    p.add_argument("--name", metavar="NAME",
+                   help=f"the baseline to add it to; {CPU_FIELD} stands for the record's own CPU. Unset: "
+                        f"WORKLOAD-PROFILE-{CPU_FIELD} from the record, e.g. compact-quick-{CPU_FIELD}")
+    add_list_arguments(p)
+
+
+def run_add(args: argparse.Namespace) -> int:
+    """Add a finished run's record to a saved baseline as one more run, as --qp-add-to-baseline adds
+    the run it ends; a record of another workload or CPU is refused, naming the difference (exit 2)."""
+    try:
+        resolved, path, runs = add_record(args.record, args.results_dir, args.name, Path.cwd())
+    except BaselineError as exc:
+        print(f"qpbench baseline add: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"baseline {resolved}: {path}, {runs} runs")
+    return 0
 
 
 def run_promote(args: argparse.Namespace) -> int:

@@ -105,6 +105,30 @@ def for_this_cpu(settings: RegressionSettings, results_dir: str, is_worker: bool
                    and named["compare_with"] is not None), gate
 
 
+def rerun_differences(target: baselines.Loaded, record: RunRecord) -> list[str]:
+    """Why ``record`` is no rerun of the baseline ``target`` (another workload or CPU); empty: it is."""
+    return workload_differences(target.record, record) + cpu_differences(
+        fingerprint_differences(target.record.fingerprint, record.fingerprint))
+
+
+def runs_after(target: baselines.Loaded) -> int:
+    """The runs ``target`` holds once one more is added: its own, those added before, that one."""
+    return 2 + len((target.record.baseline or {}).get("runs", []))
+
+
+def add_record(path: str | Path, results_dir: str | Path, name: str | None, repo_dir: str | Path) -> tuple[str, Path, int]:
+    """Add the finished run record at ``path`` to the saved baseline ``name`` (``{cpu}``: the record's
+    CPU; unset: WORKLOAD-PROFILE-{cpu}) as one more run. Returns (the baseline's name, its path, its
+    runs now); BaselineError names what is wrong (no such baseline, another workload or CPU)."""
+    record = baselines.finished_record(path)
+    target = baselines.load_baseline(results_dir, baselines.name_for_record(record, name, path)[1])
+    why = rerun_differences(target, record)
+    if why:
+        raise baselines.BaselineError(f"{path} is no rerun of baseline {target.name}: " + "; ".join(why))
+    runs = runs_after(target)
+    return target.name, baselines.add_run(target, run_statistics(record), repo_dir), runs
+
+
 class RegressionStep:
     """``{cpu}`` in a baseline's name stands for this machine's CPU (``baseline.cpu_slug``): a
     baseline per CPU model, since speed figures from another CPU are no baseline. A baseline so
@@ -238,14 +262,13 @@ class RegressionStep:
         """Add this run to the baseline it names, if it is a rerun of the same workload on the same CPU."""
         target = self.add_target
         assert target is not None
-        why = workload_differences(target.record, record) + cpu_differences(
-            fingerprint_differences(target.record.fingerprint, record.fingerprint))
+        why = rerun_differences(target, record)
         if why:
             return f"NOT added to baseline {target.name}: " + "; ".join(why), None
         statistics = run_statistics(record)
         path = baselines.add_run(target, statistics, self.repo_dir)
-        runs = 2 + len((target.record.baseline or {}).get("runs", []))  # its own, those added before, this one
-        return f"added this run to baseline {target.name} ({runs} runs now, {len(statistics)} speed statistics)", path
+        return (f"added this run to baseline {target.name} ({runs_after(target)} runs now, {len(statistics)} speed "
+                "statistics)"), path
 
     def report_lines(self) -> list[str]:
         """The comparison and what was written; the gate's lines are the gate summary's."""
