@@ -50,7 +50,7 @@ def main(paths: list[str]) -> None:
             before.setdefault(v.variant, []).append(v.score)
         for v in verdict.variants:
             after.setdefault(v.variant, []).append(v.score)
-        print(f"{Path(path).name}: recommended {verdict.recommended} (recorded {record.verdict.recommended}); "
+        print(f"{path}: recommended {verdict.recommended} (recorded {record.verdict.recommended}); "
               f"screened out {', '.join(screened) or 'none'}; score basis {', '.join(verdict.score_basis) or 'all'}")
         print(f"  ready: {ready_set(verdict)} (recorded {ready_set(record.verdict)}); at gate: "
               + (", ".join(v.variant for v in verdict.variants if v.at_gate) or "none"))

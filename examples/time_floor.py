@@ -15,8 +15,8 @@ the record measured them. The worker processes' start-ups (interpreter and impor
 ``timing.workers``: qpbench/measure/startup.py) are printed beside it, and what is left of the
 run's time past both: measuring past a floor to reach a precision (a p95 near its target, a
 stress extension, the Server tests beyond the first), the head-to-head, the test process's own
-work. The total counts the accuracy pass unless the record's predictions came from the build
-cache (a warm run, whose builds are then the cache's loads).
+work. The accuracy pass counts the samples each variant predicted in the run, not those the
+build cache served (a warm run's, whose builds are then the cache's loads).
 """
 
 from __future__ import annotations
@@ -33,6 +33,23 @@ from qpbench.results import AccuracyResult, LatencyResult, PairedResult, StressR
 ACCURACY_BATCH = 16  # measure/predictions.predictions
 
 
+def predicted_samples(record: RunRecord) -> dict[str, int]:
+    """{variant: samples it predicted in this run}: the most it was judged on (the first look's, the
+    whole set's) less what the build cache served (``predictions_from``). The reference predicts
+    every sample any variant's fidelity was judged on, taken as served by the cache where its own
+    accuracy was."""
+    fresh: dict[str, int] = defaultdict(int)
+    cached: dict[str, int] = defaultdict(int)
+    for r in record.results_of(AccuracyResult):
+        into = cached if r.predictions_from else fresh
+        into[r.variant] = max(into[r.variant], r.n_samples)
+    out = {v: max(0, fresh[v] - cached[v]) for v in set(fresh) | set(cached)}
+    reference = record.verdict.reference
+    if fresh.get(reference):
+        out[reference] = max([*fresh.values(), *cached.values()])
+    return out
+
+
 def floors(record: RunRecord) -> dict[str, dict[str, float]]:
     """{variant: {measurement kind: seconds at its floor}} for every variant with a batch-1 timing;
     the long runs for those measured in full only."""
@@ -40,13 +57,9 @@ def floors(record: RunRecord) -> dict[str, dict[str, float]]:
     per_image: dict[str, dict[int, float]] = defaultdict(dict)
     for r in record.results_of(LatencyResult):
         per_image[r.variant][r.batch_size] = r.summary()["per_image_ms"]["p50"] / 1e3
-    samples: dict[str, int] = defaultdict(int)
-    for r in record.results_of(AccuracyResult):  # the first look's and the whole set's: the most it was judged on
-        samples[r.variant] = max(samples[r.variant], r.n_samples)
-    reference = record.verdict.reference
-    if samples:  # the reference predicts every sample any variant's fidelity was judged on
-        samples[reference] = max(samples.values())
+    samples = predicted_samples(record)
     full = {r.variant for r in record.results_of(StressResult)}
+    reference = record.verdict.reference
     paired = {r.variant for r in record.results_of(PairedResult) if r.reference == reference}
     out: dict[str, dict[str, float]] = {}
     for variant, times in per_image.items():
@@ -86,9 +99,7 @@ def main(paths: list[str]) -> None:
         stages = timing.get("stages_s", {})
         total = {k: sum(v.get(k, 0.0) for v in per_variant.values()) for k in KINDS}
         measured = {k: float(stages.get(k, 0.0)) for k in ("builds", "kernels", "memory")}
-        warm = all(r.predictions_from for r in record.results_of(AccuracyResult))
-        if warm:
-            total["accuracy"] = 0.0  # reused from the build cache
+        warm = any(r.predictions_from for r in record.results_of(AccuracyResult))
         bound = sum(total.values()) + sum(measured.values())
         wall = float(timing.get("wall_s", 0))
         full = sum(1 for v in per_variant.values() if "stress" in v)

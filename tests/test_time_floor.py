@@ -78,3 +78,13 @@ def test_worker_start_ups_and_the_rest_are_printed_beside_the_bound(time_floor, 
     assert "worker processes: 5, interpreter 2 s, imports 8 s, builds and loads 15 s" in out
     bound = int(out.split("lower bound: ")[1].split(" s")[0])
     assert f"past the floors, start-ups and builds: {100 - bound - 10} s" in out
+
+
+def test_only_the_samples_the_run_predicted_count(time_floor):
+    """A warm run whose first looks came from the build cache and one whole set did not: that set's
+    new samples count, the cached ones and the reference's (its own accuracy cached) do not."""
+    whole = [AccuracyResult("slow", 800, 0.95, 0.95, 0.02, 0.03, 0.9, 1.0)]
+    record = make_record(measured("eager", 0.01, cached=True) + measured("slow", 0.04, cached=True) + whole)
+    floors = time_floor.floors(record)
+    assert floors["slow"]["accuracy"] == pytest.approx((800 - 400) * 0.04)
+    assert floors["eager"]["accuracy"] == 0.0
